@@ -1,0 +1,82 @@
+// exportd: bulk export of AI Studios video projects. This file only parses
+// the command line and hands over to a command.
+
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "commands.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* usage = R"(usage:
+  exportd run    -c CONFIG [--once] [--queue FILE]...   run the exporter; --once: one batch, then exit
+  exportd check  -c CONFIG [JOBFILE]...                  validate the config and job files
+  exportd --help | --version
+
+exit codes: 0 ok; 1 a job failed or timed out (--once); 2 usage or invalid config/job file;
+            3 the API refused the credentials; 75 temporary failure (API unreachable, state_dir unwritable)
+)";
+
+int usage_error(const std::string& message) {
+  std::cerr << "exportd: " << message << "\n" << usage;
+  return exportd::exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    po::options_description top("exportd");
+    top.add_options()("help,h", "show this help")("version,V", "show the version")(
+        "command", po::value<std::string>(), "run | check")("args", po::value<std::vector<std::string>>(), "");
+    po::positional_options_description pos;
+    pos.add("command", 1).add("args", -1);
+    auto parsed = po::command_line_parser(argc, argv).options(top).positional(pos).allow_unregistered().run();
+    po::variables_map vm;
+    po::store(parsed, vm);
+    if (vm.count("version")) {
+      std::cout << "exportd " EXPORTD_VERSION "\n";
+      return exportd::exit_ok;
+    }
+    if (vm.count("help") || !vm.count("command")) {
+      std::cout << usage;
+      return vm.count("help") ? exportd::exit_ok : exportd::exit_usage;
+    }
+    const auto command = vm["command"].as<std::string>();
+    auto rest = po::collect_unrecognized(parsed.options, po::include_positional);
+    rest.erase(rest.begin());  // the command itself
+
+    po::options_description opts(command);
+    opts.add_options()("config,c", po::value<std::string>()->required(), "config file");
+    po::positional_options_description files;
+    files.add("file", -1);
+    if (command == "run") {
+      opts.add_options()("once", "run one batch and exit")("queue", po::value<std::vector<std::string>>(),
+                                                              "an extra queue file");
+    } else if (command == "check") {
+      opts.add_options()("file", po::value<std::vector<std::string>>(), "job file");
+    } else {
+      return usage_error("unknown command '" + command + "'");
+    }
+    po::variables_map cvm;
+    po::store(po::command_line_parser(rest).options(opts).positional(files).run(), cvm);
+    po::notify(cvm);
+    const auto config = cvm["config"].as<std::string>();
+    if (command == "check") {
+      std::vector<std::string> job_files;
+      if (cvm.count("file")) job_files = cvm["file"].as<std::vector<std::string>>();
+      return exportd::check_command(config, job_files);
+    }
+    exportd::RunOptions run{config, cvm.count("once") > 0, {}};
+    if (cvm.count("queue")) run.queues = cvm["queue"].as<std::vector<std::string>>();
+    return exportd::run_command(run);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  } catch (const std::exception& e) {
+    std::cerr << "exportd: " << e.what() << "\n";
+    return exportd::exit_temporary;
+  }
+}

@@ -1,0 +1,66 @@
+#include "api/endpoint.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
+
+namespace exportd {
+
+std::string ApiEndpoint::host_header() const {
+  const bool default_port = (tls && port == 443) || (!tls && port == 80);
+  const bool v6 = host.find(':') != std::string::npos;
+  std::string h = v6 ? "[" + host + "]" : host;
+  return default_port ? h : h + ":" + std::to_string(port);
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto addr = boost::asio::ip::make_address(std::string(host), ec);
+  return !ec && addr.is_loopback();
+}
+
+std::optional<ApiEndpoint> parse_endpoint(std::string_view url, std::string& error) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) {
+    error = "'" + std::string(url) + "' is not an absolute URL";
+    return std::nullopt;
+  }
+  ApiEndpoint ep;
+  const auto scheme = parsed->scheme();
+  if (scheme == "https") ep.tls = true;
+  else if (scheme == "http") ep.tls = false;
+  else {
+    error = "base_url must start with https:// (or http:// for a loopback host)";
+    return std::nullopt;
+  }
+  if (parsed->has_userinfo() || parsed->has_query() || parsed->has_fragment()) {
+    error = "base_url must not carry user info, a query or a fragment";
+    return std::nullopt;
+  }
+  ep.host = parsed->host_name().empty() ? std::string(parsed->encoded_host_address()) : std::string(parsed->host_name());
+  if (!ep.host.empty() && ep.host.front() == '[') ep.host = ep.host.substr(1, ep.host.size() - 2);
+  if (ep.host.empty()) {
+    error = "base_url has no host";
+    return std::nullopt;
+  }
+  if (parsed->has_port()) {
+    const auto p = parsed->port_number();
+    if (p == 0) {
+      error = "base_url has an invalid port";
+      return std::nullopt;
+    }
+    ep.port = p;
+  } else {
+    ep.port = ep.tls ? 443 : 80;
+  }
+  std::string path(parsed->encoded_path());
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  ep.base_path = path;
+  if (!ep.tls && !is_loopback_host(ep.host)) {
+    error = "http:// is refused for '" + ep.host + "': use https:// (plain http is only allowed for loopback hosts)";
+    return std::nullopt;
+  }
+  return ep;
+}
+
+}  // namespace exportd

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace exportd {
+
+// Where the API lives: parsed once from api.base_url.
+struct ApiEndpoint {
+  bool tls = true;
+  std::string host;       // as written, without brackets for IPv6
+  std::uint16_t port = 443;
+  std::string base_path;  // "" or "/prefix" without trailing slash
+
+  // The value of the Host header: host, plus :port when not the default.
+  std::string host_header() const;
+  std::string target(std::string_view path) const { return base_path + std::string(path); }
+};
+
+// True for localhost, 127.0.0.0/8 and ::1.
+bool is_loopback_host(std::string_view host);
+
+// Parses an http(s) base URL. On error returns nothing and sets `error`.
+// Plain http is refused unless the host is loopback: the token would
+// otherwise cross the network in clear text.
+std::optional<ApiEndpoint> parse_endpoint(std::string_view url, std::string& error);
+
+}  // namespace exportd

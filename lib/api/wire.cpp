@@ -1,0 +1,258 @@
+#include "api/wire.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
+namespace exportd {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+std::string_view to_string(ApiCall c) {
+  switch (c) {
+    case ApiCall::token: return "token";
+    case ApiCall::export_project: return "export";
+    case ApiCall::create_project: return "create";
+    case ApiCall::progress: return "progress";
+    case ApiCall::get_project: return "get_project";
+  }
+  return "?";
+}
+
+std::string_view to_string(FailureKind k) {
+  switch (k) {
+    case FailureKind::transport: return "transport";
+    case FailureKind::overloaded: return "overloaded";
+    case FailureKind::malformed: return "malformed";
+    case FailureKind::unauthorized: return "unauthorized";
+    case FailureKind::rejected: return "rejected";
+    case FailureKind::tls: return "tls";
+    case FailureKind::credentials: return "credentials";
+  }
+  return "?";
+}
+
+bool is_transient(FailureKind k) {
+  return k == FailureKind::transport || k == FailureKind::overloaded || k == FailureKind::malformed;
+}
+
+namespace {
+
+constexpr std::string_view api_prefix = "/api/odin/v3";
+
+ApiRequest post(const ApiEndpoint& ep, ApiCall call, std::string_view path, const json::object& body, bool auth) {
+  return {call, http::verb::post, ep.target(std::string(api_prefix) + std::string(path)), json::serialize(body), auth};
+}
+
+void put_optional(json::object& o, std::string_view key, const std::string& value) {
+  if (!value.empty()) o[key] = value;
+}
+
+std::string path_segment(std::string_view s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string code_text(const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_uint64()) return std::to_string(v.as_uint64());
+  if (v.is_double()) return std::to_string(static_cast<long long>(v.as_double()));
+  return "";
+}
+
+// The API does not document how it reports an expired token with HTTP 200;
+// these words in the error code or message are taken to mean "renew and retry".
+bool looks_like_auth_error(const std::string& code, const std::string& message) {
+  const std::string c = lower(code), m = lower(message);
+  for (std::string_view w : {"token", "auth", "expired", "unauthori", "401", "403"})
+    if (c.find(w) != std::string::npos || m.find(w) != std::string::npos) return true;
+  return false;
+}
+
+std::string excerpt(std::string_view body) {
+  std::string out;
+  for (char ch : body.substr(0, 80)) out += (std::isprint(static_cast<unsigned char>(ch)) ? ch : ' ');
+  return out;
+}
+
+ApiError malformed(int status, std::string why) {
+  return {FailureKind::malformed, status, "bad_reply", std::move(why), std::nullopt};
+}
+
+}  // namespace
+
+ApiRequest token_request(const ApiEndpoint& ep, std::string_view app_id, std::string_view user_key) {
+  json::object body{{"appId", app_id}, {"userKey", user_key}};
+  return post(ep, ApiCall::token, "/auth/token", body, false);
+}
+
+ApiRequest export_request(const ApiEndpoint& ep, const JobSpec& job) {
+  json::object body{{"projectId", job.project_id}};
+  put_optional(body, "workspaceId", job.workspace_id);
+  put_optional(body, "resolution", job.resolution);
+  put_optional(body, "webhookUrl", job.webhook_url);
+  return post(ep, ApiCall::export_project, "/editor/project/export", body, true);
+}
+
+ApiRequest create_request(const ApiEndpoint& ep, const JobSpec& job, const json::value& scenes) {
+  json::object body{{"scenes", scenes}, {"isExport", true}};
+  put_optional(body, "name", job.name);
+  put_optional(body, "orientation", job.orientation);
+  put_optional(body, "workspaceId", job.workspace_id);
+  put_optional(body, "resolution", job.resolution);
+  put_optional(body, "webhookUrl", job.webhook_url);
+  return post(ep, ApiCall::create_project, "/editor/project", body, true);
+}
+
+ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id) {
+  return {ApiCall::progress, http::verb::get,
+          ep.target(std::string(api_prefix) + "/editor/progress/" + path_segment(project_id)), "", true};
+}
+
+std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  std::uint64_t secs = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
+  if (ec == std::errc{} && end == value.data() + value.size()) {
+    return Millis(static_cast<Millis::rep>(std::min<std::uint64_t>(secs, 86400) * 1000));
+  }
+  // IMF-fixdate, e.g. "Wed, 21 Oct 2015 07:28:00 GMT" (RFC 9110 §5.6.7).
+  std::tm tm{};
+  const std::string text(value);
+  const char* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (rest == nullptr || *rest != '\0') return std::nullopt;
+  const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
+  if (when <= now) return Millis(0);
+  return std::min<Millis>(std::chrono::duration_cast<Millis>(when - now), Millis(86'400'000));
+}
+
+std::variant<json::object, ApiError> parse_envelope(const HttpReply& reply, std::chrono::system_clock::time_point now) {
+  const int status = reply.status;
+  const auto retry_after = parse_retry_after(reply.retry_after, now);
+  json::value doc;
+  boost::system::error_code ec;
+  doc = json::parse(reply.body, ec);
+  const json::object* env = (!ec && doc.is_object()) ? &doc.as_object() : nullptr;
+
+  std::string code, message;
+  if (env != nullptr) {
+    if (const auto* err = env->if_contains("error"); err != nullptr && err->is_object()) {
+      if (const auto* c = err->as_object().if_contains("code")) code = code_text(*c);
+      if (const auto* m = err->as_object().if_contains("msg"); m != nullptr && m->is_string())
+        message = std::string(m->as_string());
+    }
+  }
+
+  if (status == 401 || status == 403)
+    return ApiError{FailureKind::unauthorized, status, code.empty() ? "http_" + std::to_string(status) : code,
+                    message.empty() ? "the API refused the token" : message, retry_after};
+  if (status == 408 || status == 429 || status >= 500)
+    return ApiError{FailureKind::overloaded, status, "http_" + std::to_string(status),
+                    message.empty() ? "the API answered HTTP " + std::to_string(status) : message, retry_after};
+  if (env == nullptr)
+    return malformed(status, "HTTP " + std::to_string(status) + " with a body that is not JSON: \"" +
+                                 excerpt(reply.body) + "\"");
+  const auto* success = env->if_contains("success");
+  if (success == nullptr || !success->is_bool())
+    return malformed(status, "HTTP " + std::to_string(status) + " reply without a boolean 'success'");
+  if (success->as_bool()) {
+    if (status < 200 || status >= 300)
+      return malformed(status, "HTTP " + std::to_string(status) + " with success:true");
+    const auto* data = env->if_contains("data");
+    if (data == nullptr || !data->is_object()) return malformed(status, "success:true reply without a 'data' object");
+    return data->as_object();
+  }
+  if (code.empty() && message.empty())
+    return malformed(status, "success:false reply without error.code or error.msg");
+  const FailureKind kind = looks_like_auth_error(code, message) ? FailureKind::unauthorized : FailureKind::rejected;
+  return ApiError{kind, status, code.empty() ? "unknown" : code, message, retry_after};
+}
+
+std::variant<TokenReply, ApiError> read_token(const json::object& data) {
+  const auto* t = data.if_contains("token");
+  if (t == nullptr || !t->is_string() || t->as_string().empty()) return malformed(200, "token reply without data.token");
+  return TokenReply{std::string(t->as_string())};
+}
+
+std::variant<SubmitReply, ApiError> read_submit(const json::object& data) {
+  const auto* id = data.if_contains("projectId");
+  if (id == nullptr || code_text(*id).empty()) return malformed(200, "export reply without data.projectId");
+  return SubmitReply{code_text(*id)};
+}
+
+bool ProgressReply::failed_state() const {
+  const std::string s = lower(state);
+  return s == "failed" || s == "fail" || s == "error" || s == "cancelled" || s == "canceled";
+}
+
+std::variant<ProgressReply, ApiError> read_progress(const json::object& data) {
+  ProgressReply out;
+  const auto* p = data.if_contains("progress");
+  if (p == nullptr) return malformed(200, "progress reply without data.progress");
+  if (p->is_number()) {
+    out.progress = p->to_number<double>();
+  } else if (p->is_string()) {
+    const auto s = std::string(p->as_string());
+    char* end = nullptr;
+    out.progress = std::strtod(s.c_str(), &end);
+    if (end == s.c_str()) return malformed(200, "data.progress is not a number");
+  } else {
+    return malformed(200, "data.progress is not a number");
+  }
+  out.progress = std::clamp(out.progress, 0.0, 100.0);
+  for (std::string_view key : {"downloadUrl", "download_url"}) {
+    if (const auto* u = data.if_contains(key); u != nullptr && u->is_string() && !u->as_string().empty()) {
+      out.download_url = std::string(u->as_string());
+      break;
+    }
+  }
+  if (const auto* s = data.if_contains("state"); s != nullptr) out.state = code_text(*s);
+  return out;
+}
+
+namespace {
+
+template <class Reply, class Reader>
+std::variant<Reply, ApiError> parse_with(const HttpReply& reply, std::chrono::system_clock::time_point now,
+                                         Reader read) {
+  auto env = parse_envelope(reply, now);
+  if (auto* e = std::get_if<ApiError>(&env)) return *e;
+  return read(std::get<json::object>(env));
+}
+
+}  // namespace
+
+std::variant<TokenReply, ApiError> parse_token_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
+  auto out = parse_with<TokenReply>(reply, now, read_token);
+  if (auto* e = std::get_if<ApiError>(&out)) {
+    // Refusal at the token call is about appId/userKey, never a stale token.
+    if (e->kind == FailureKind::unauthorized || e->kind == FailureKind::rejected) e->kind = FailureKind::credentials;
+  }
+  return out;
+}
+
+std::variant<SubmitReply, ApiError> parse_submit_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
+  return parse_with<SubmitReply>(reply, now, read_submit);
+}
+
+std::variant<ProgressReply, ApiError> parse_progress_reply(const HttpReply& reply,
+                                                           std::chrono::system_clock::time_point now) {
+  return parse_with<ProgressReply>(reply, now, read_progress);
+}
+
+}  // namespace exportd

@@ -1,0 +1,105 @@
+#pragma once
+
+// The AI Studios wire format (SPEC §1) as pure code: requests as values,
+// replies turned into typed results or classified errors. No I/O here.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/value.hpp>
+
+#include "api/endpoint.hpp"
+#include "config/duration.hpp"
+#include "jobs/job_spec.hpp"
+
+namespace exportd {
+
+enum class ApiCall : std::uint8_t {
+  token,           // POST /auth/token
+  export_project,  // POST /editor/project/export
+  create_project,  // POST /editor/project
+  progress,        // GET /editor/progress/{id}
+  get_project,     // GET /editor/project/{id}
+};
+std::string_view to_string(ApiCall c);
+
+struct ApiRequest {
+  ApiCall call = ApiCall::progress;
+  boost::beast::http::verb method = boost::beast::http::verb::get;
+  std::string target;  // path and query, base path included
+  std::string body;    // JSON, empty for GET
+  bool authorized = true;  // carries the token
+};
+
+ApiRequest token_request(const ApiEndpoint& ep, std::string_view app_id, std::string_view user_key);
+ApiRequest export_request(const ApiEndpoint& ep, const JobSpec& job);
+ApiRequest create_request(const ApiEndpoint& ep, const JobSpec& job, const boost::json::value& scenes);
+ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id);
+
+// What the transport hands back: the status and the few headers that matter.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+  std::string retry_after;  // the Retry-After header, verbatim
+};
+
+enum class FailureKind : std::uint8_t {
+  transport,     // connect, reset, timeout: transient
+  overloaded,    // HTTP 408, 429 or 5xx: transient
+  malformed,     // a reply that is not the envelope (HTML page, empty, wrong types): transient
+  unauthorized,  // 401/403 or an error a fresh token cures: renew, then replay
+  rejected,      // success:false about this request: permanent for the job
+  tls,           // certificate verification failed: fatal, the config must change
+  credentials,   // the token call refused appId/userKey: fatal, no job is to blame
+};
+std::string_view to_string(FailureKind k);
+bool is_transient(FailureKind k);
+
+// A failed call as a value. `code` and `message` are the API's when it gave
+// them, otherwise ours (e.g. "http_503", "transport").
+struct ApiError {
+  FailureKind kind = FailureKind::transport;
+  int http_status = 0;
+  std::string code;
+  std::string message;
+  std::optional<Millis> retry_after;
+};
+
+// Parses the success/data/error envelope. Any HTTP status, body or type
+// mismatch ends as either the `data` object or a classified ApiError.
+std::variant<boost::json::object, ApiError> parse_envelope(const HttpReply& reply,
+                                                           std::chrono::system_clock::time_point now);
+
+struct TokenReply {
+  std::string token;
+};
+struct SubmitReply {
+  std::string project_id;  // the id to poll (the API may return a new one)
+};
+struct ProgressReply {
+  double progress = 0;       // 0..100
+  std::string download_url;  // from downloadUrl or download_url
+  std::string state;         // undocumented; "failed"-like values end the job
+  bool failed_state() const;
+};
+
+// The typed readers of a reply's `data` object (after parse_envelope).
+std::variant<TokenReply, ApiError> read_token(const boost::json::object& data);
+std::variant<SubmitReply, ApiError> read_submit(const boost::json::object& data);
+std::variant<ProgressReply, ApiError> read_progress(const boost::json::object& data);
+
+// Envelope and reader in one step.
+std::variant<TokenReply, ApiError> parse_token_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
+std::variant<SubmitReply, ApiError> parse_submit_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
+std::variant<ProgressReply, ApiError> parse_progress_reply(const HttpReply& reply,
+                                                           std::chrono::system_clock::time_point now);
+
+// Retry-After as delta-seconds or an HTTP date; nothing if unreadable.
+std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);
+
+}  // namespace exportd

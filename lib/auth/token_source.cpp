@@ -1,0 +1,43 @@
+#include "auth/token_source.hpp"
+
+namespace exportd {
+
+TokenSource::TokenSource(boost::asio::any_io_executor ex, Transport& transport, ApiEndpoint endpoint,
+                         std::string app_id, std::string user_key, Millis refresh_after)
+    : transport_(transport),
+      endpoint_(std::move(endpoint)),
+      app_id_(std::move(app_id)),
+      user_key_(std::move(user_key)),
+      policy_(refresh_after),
+      settled_(ex) {}
+
+boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
+  for (;;) {
+    if (!policy_.must_renew(Clock::now())) co_return policy_.token();
+    if (renewing_) {
+      const auto seen = generation_;
+      while (renewing_ && generation_ == seen) co_await settled_.wait();
+      if (last_error_) co_return *last_error_;
+      continue;
+    }
+    renewing_ = true;
+    ++requests_;
+    auto reply = co_await transport_.exchange(token_request(endpoint_, app_id_, user_key_), {});
+    std::variant<TokenReply, ApiError> parsed = std::holds_alternative<ApiError>(reply)
+                                                    ? std::variant<TokenReply, ApiError>(std::get<ApiError>(reply))
+                                                    : parse_token_reply(std::get<HttpReply>(reply), std::chrono::system_clock::now());
+    renewing_ = false;
+    ++generation_;
+    if (auto* t = std::get_if<TokenReply>(&parsed)) {
+      policy_.on_issued(std::move(t->token), Clock::now());
+      last_error_.reset();
+    } else {
+      last_error_ = std::get<ApiError>(parsed);
+    }
+    settled_.notify_all();
+    if (last_error_) co_return *last_error_;
+    co_return policy_.token();
+  }
+}
+
+}  // namespace exportd

@@ -1,0 +1,166 @@
+#include "config/config.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace exportd {
+
+namespace fs = std::filesystem;
+
+bool is_valid_resolution(std::string_view r) {
+  return r == "4k" || r == "1080" || r == "720" || r == "480";
+}
+
+namespace {
+
+std::string resolve_against(const std::string& base_file, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (fs::path(base_file).parent_path() / p).lexically_normal().string();
+}
+
+void read_api(YamlMap& m, Config& c, Diagnostics& diags) {
+  ApiSettings& a = c.api;
+  if (auto v = m.string("base_url")) a.base_url = *v;
+  if (auto v = m.string("app_id")) a.app_id = *v;
+  if (auto v = m.string("user_key_file")) a.user_key_file = *v;
+  if (auto v = m.string("user_key_env")) a.user_key_env = *v;
+  if (auto v = m.string("ca_file")) a.ca_file = *v;
+  if (auto v = m.duration("request_timeout")) a.request_timeout = *v;
+  if (auto v = m.duration("token_refresh_after")) a.token_refresh_after = *v;
+  m.reject_unknown();
+
+  if (a.app_id.empty()) diags.add(m.mark(), "api.app_id is required (your AI Studios appId)");
+  if (a.user_key_file.empty() == a.user_key_env.empty())
+    diags.add(m.mark(), "api: set exactly one of user_key_file or user_key_env");
+  a.user_key_file = resolve_against(c.path, a.user_key_file);
+  a.ca_file = resolve_against(c.path, a.ca_file);
+  if (a.request_timeout < 100ms) diags.add(m.value_mark("request_timeout"), "api.request_timeout must be at least 100ms");
+  if (a.token_refresh_after < 1s) diags.add(m.mark(), "api.token_refresh_after must be at least 1s");
+  std::string error;
+  if (auto ep = parse_endpoint(a.base_url, error)) a.endpoint = *ep;
+  else diags.add(m.value_mark("base_url"), "api.base_url: " + error);
+}
+
+}  // namespace
+
+std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
+  auto doc = load_yaml_file(path, diags);
+  if (!doc) return std::nullopt;
+  Config c;
+  c.path = path;
+  YamlMap top(*doc, "the config", diags);
+  if (!top.valid()) return std::nullopt;
+
+  if (auto api = top.node("api")) {
+    YamlMap m(*api, "api", diags);
+    if (m.valid()) read_api(m, c, diags);
+  } else {
+    diags.add(top.mark(), "the config needs an 'api' section (base_url, app_id, user_key_file)");
+  }
+  if (auto v = top.string("state_dir")) c.state_dir = *v;
+  c.state_dir = resolve_against(path, c.state_dir);
+  if (auto v = top.string_list("queue_files"))
+    for (auto& q : *v) c.queue_files.push_back(resolve_against(path, q));
+
+  if (auto n = top.node("limits")) {
+    YamlMap m(*n, "limits", diags);
+    if (m.valid()) {
+      if (auto v = m.unsigned_int("max_active_jobs", 1, 10'000'000)) c.limits.max_active_jobs = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("max_connections", 1, 1024)) c.limits.max_connections = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("requests_per_second", 0, 1'000'000)) c.limits.requests_per_second = static_cast<std::uint32_t>(*v);
+      m.reject_unknown();
+    }
+  }
+  if (auto n = top.node("polling")) {
+    YamlMap m(*n, "polling", diags);
+    if (m.valid()) {
+      auto& p = c.polling;
+      if (auto v = m.duration("first_poll_after")) p.first_poll_after = *v;
+      if (auto v = m.duration("min_interval")) p.min_interval = *v;
+      if (auto v = m.duration("max_interval")) p.max_interval = *v;
+      if (auto v = m.duration("job_timeout")) p.job_timeout = *v;
+      m.reject_unknown();
+      if (p.min_interval < 100ms) diags.add(m.value_mark("min_interval"), "polling.min_interval must be at least 100ms");
+      if (p.max_interval < p.min_interval) diags.add(m.value_mark("max_interval"), "polling.max_interval must not be below polling.min_interval");
+      if (p.job_timeout < 1s) diags.add(m.value_mark("job_timeout"), "polling.job_timeout must be at least 1s");
+    }
+  }
+  if (auto n = top.node("retry")) {
+    YamlMap m(*n, "retry", diags);
+    if (m.valid()) {
+      auto& r = c.retry;
+      if (auto v = m.unsigned_int("max_attempts", 1, 1000)) r.max_attempts = static_cast<std::uint32_t>(*v);
+      if (auto v = m.duration("initial_backoff")) r.initial_backoff = *v;
+      if (auto v = m.duration("max_backoff")) r.max_backoff = *v;
+      m.reject_unknown();
+      if (r.initial_backoff < 1ms) diags.add(m.mark(), "retry.initial_backoff must be at least 1ms");
+      if (r.max_backoff < r.initial_backoff) diags.add(m.value_mark("max_backoff"), "retry.max_backoff must not be below retry.initial_backoff");
+    }
+  }
+  if (auto n = top.node("defaults")) {
+    YamlMap m(*n, "defaults", diags);
+    if (m.valid()) {
+      if (auto v = m.string("resolution")) {
+        if (is_valid_resolution(*v)) c.defaults.resolution = *v;
+        else diags.add(m.value_mark("resolution"), "defaults.resolution: '" + *v + "' is not one of 4k, 1080, 720, 480");
+      }
+      if (auto v = m.string("workspace_id")) c.defaults.workspace_id = *v;
+      if (auto v = m.string("webhook_url")) c.defaults.webhook_url = *v;
+      m.reject_unknown();
+    }
+  }
+  if (auto n = top.node("log")) {
+    YamlMap m(*n, "log", diags);
+    if (m.valid()) {
+      if (auto v = m.string("level")) {
+        if (*v == "debug") c.log.level = LogLevel::debug;
+        else if (*v == "info") c.log.level = LogLevel::info;
+        else if (*v == "warning") c.log.level = LogLevel::warning;
+        else if (*v == "error") c.log.level = LogLevel::error;
+        else diags.add(m.value_mark("level"), "log.level: '" + *v + "' is not one of debug, info, warning, error");
+      }
+      if (auto v = m.string("format")) {
+        if (*v == "text") c.log.format = LogFormat::text;
+        else if (*v == "json") c.log.format = LogFormat::json;
+        else diags.add(m.value_mark("format"), "log.format: '" + *v + "' is not one of text, json");
+      }
+      m.reject_unknown();
+    }
+  }
+  top.reject_unknown();
+  if (!diags.empty()) return std::nullopt;
+  return c;
+}
+
+std::optional<std::string> read_user_key(const ApiSettings& api, std::string& error) {
+  std::string key;
+  if (!api.user_key_env.empty()) {
+    const char* v = std::getenv(api.user_key_env.c_str());
+    if (v == nullptr) {
+      error = "environment variable " + api.user_key_env + " (api.user_key_env) is not set";
+      return std::nullopt;
+    }
+    key = v;
+  } else {
+    std::ifstream in(api.user_key_file, std::ios::binary);
+    if (!in) {
+      error = "cannot read the user key file " + api.user_key_file + " (api.user_key_file): " + std::strerror(errno);
+      return std::nullopt;
+    }
+    std::stringstream s;
+    s << in.rdbuf();
+    key = s.str();
+  }
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  if (key.empty()) {
+    error = "the user key (api.user_key_file / api.user_key_env) is empty";
+    return std::nullopt;
+  }
+  return key;
+}
+
+}  // namespace exportd

@@ -1,0 +1,198 @@
+#include "http/client.hpp"
+
+#include <optional>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "http/tls.hpp"
+
+namespace exportd {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+using boost::system::error_code;
+
+struct HttpClient::Connection {
+  Connection(asio::any_io_executor ex, asio::ssl::context* ctx) {
+    if (ctx != nullptr) tls.emplace(ex, *ctx);
+    else plain.emplace(ex);
+  }
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  bool open = false;
+  TimePoint last_used{};
+};
+
+// One try on one connection. `stale` marks the race where a kept-alive
+// connection was closed by the server before our request reached it (EOF or
+// reset before any reply byte): the request was not processed, so it may be
+// sent again on a fresh connection.
+struct HttpClient::Attempt {
+  std::variant<HttpReply, ApiError> outcome;
+  bool keep_alive = false;
+  bool stale = false;
+};
+
+namespace {
+
+ApiError transport_error(std::string message) {
+  return ApiError{FailureKind::transport, 0, "transport", std::move(message), std::nullopt};
+}
+
+std::string describe(const error_code& ec, Millis timeout) {
+  if (ec == beast::error::timeout) return "no reply within " + format_duration(timeout) + " (api.request_timeout)";
+  return ec.message();
+}
+
+bool is_stale_connection_error(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
+}
+
+template <class Stream>
+awaitable<HttpClient::Attempt> send_and_receive(Stream& stream, beast::flat_buffer& buffer,
+                                                http::request<http::string_body>& req, std::size_t body_limit,
+                                                Millis timeout, bool reused);
+
+}  // namespace
+
+HttpClient::HttpClient(asio::any_io_executor ex, Options options)
+    : ex_(ex), options_(std::move(options)), released_(ex) {
+  if (options_.endpoint.tls && !options_.tls) options_.tls = make_client_tls_context("");
+}
+
+HttpClient::~HttpClient() = default;
+
+awaitable<std::unique_ptr<HttpClient::Connection>> HttpClient::acquire() {
+  for (;;) {
+    const auto now = Clock::now();
+    while (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (now - conn->last_used < options_.idle_limit) co_return conn;
+      --open_;  // too long unused: the server may be about to drop it
+    }
+    if (open_ < options_.max_connections) {
+      ++open_;
+      co_return std::make_unique<Connection>(ex_, options_.endpoint.tls ? options_.tls.get() : nullptr);
+    }
+    co_await released_.wait();
+  }
+}
+
+void HttpClient::release(std::unique_ptr<Connection> conn, bool keep) {
+  if (keep && conn->open) {
+    conn->last_used = Clock::now();
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+  released_.notify_all();
+}
+
+awaitable<std::optional<ApiError>> HttpClient::connect(Connection& conn) {
+  const auto& ep = options_.endpoint;
+  tcp::resolver resolver(ex_);
+  auto [rec, results] = co_await resolver.async_resolve(ep.host, std::to_string(ep.port), asio::as_tuple(use_awaitable));
+  if (rec) co_return transport_error("cannot resolve " + ep.host + ": " + rec.message());
+  auto [cec, endpoint] = co_await conn.tcp().async_connect(results, asio::as_tuple(use_awaitable));
+  if (cec)
+    co_return transport_error("connect to " + ep.host + ":" + std::to_string(ep.port) + ": " +
+                              describe(cec, options_.timeout));
+  conn.tcp().socket().set_option(tcp::no_delay(true));
+  ++connections_opened_;
+  if (conn.tls) {
+    if (!prepare_tls_session(conn.tls->native_handle(), ep.host))
+      co_return ApiError{FailureKind::tls, 0, "tls", "cannot set up TLS name checking for " + ep.host, std::nullopt};
+    auto [hec] = co_await conn.tls->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
+    if (hec) {
+      const auto reason = verify_failure_reason(conn.tls->native_handle());
+      if (!reason.empty())
+        co_return ApiError{FailureKind::tls, 0, "tls_verify",
+                           "TLS certificate verification failed for " + ep.host + ": " + reason, std::nullopt};
+      co_return transport_error("TLS handshake with " + ep.host + " failed: " + describe(hec, options_.timeout));
+    }
+  }
+  conn.open = true;
+  co_return std::nullopt;
+}
+
+namespace {
+
+template <class Stream>
+awaitable<HttpClient::Attempt> send_and_receive(Stream& stream, beast::flat_buffer& buffer,
+                                                http::request<http::string_body>& req, std::size_t body_limit,
+                                                Millis timeout, bool reused) {
+  HttpClient::Attempt out;
+  auto [wec, written] = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
+  if (wec) {
+    out.stale = reused && is_stale_connection_error(wec);
+    out.outcome = transport_error("sending request: " + describe(wec, timeout));
+    co_return out;
+  }
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(body_limit);
+  auto [rec, read] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+  if (rec) {
+    out.stale = reused && read == 0 && is_stale_connection_error(rec);
+    out.outcome = transport_error("reading reply: " + describe(rec, timeout));
+    co_return out;
+  }
+  auto res = parser.release();
+  HttpReply reply;
+  reply.status = static_cast<int>(res.result_int());
+  if (auto it = res.find(http::field::retry_after); it != res.end()) reply.retry_after = std::string(it->value());
+  reply.body = std::move(res.body());
+  out.keep_alive = res.keep_alive();
+  out.outcome = std::move(reply);
+  co_return out;
+}
+
+}  // namespace
+
+awaitable<HttpClient::Attempt> HttpClient::attempt(Connection& conn, const ApiRequest& request,
+                                                   std::string_view token) {
+  const bool reused = conn.open;
+  conn.tcp().expires_after(options_.timeout);  // one deadline for connect, handshake, write and read
+  if (!conn.open) {
+    if (auto err = co_await connect(conn)) co_return Attempt{*err, false, false};
+  }
+  http::request<http::string_body> req{request.method, request.target, 11};
+  req.set(http::field::host, options_.endpoint.host_header());
+  req.set(http::field::user_agent, "exportd/" EXPORTD_VERSION);
+  req.set(http::field::accept, "application/json");
+  if (request.authorized) req.set(http::field::authorization, token);
+  if (!request.body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = request.body;
+  req.keep_alive(true);
+  req.prepare_payload();
+  if (conn.tls) co_return co_await send_and_receive(*conn.tls, conn.buffer, req, options_.body_limit, options_.timeout, reused);
+  co_return co_await send_and_receive(*conn.plain, conn.buffer, req, options_.body_limit, options_.timeout, reused);
+}
+
+awaitable<std::variant<HttpReply, ApiError>> HttpClient::exchange(const ApiRequest& request, std::string_view token) {
+  auto conn = co_await acquire();
+  auto result = co_await attempt(*conn, request, token);
+  if (result.stale) {
+    // The server closed the idle connection under us; nothing was processed.
+    conn = std::make_unique<Connection>(ex_, options_.endpoint.tls ? options_.tls.get() : nullptr);
+    result = co_await attempt(*conn, request, token);
+  }
+  const bool ok = std::holds_alternative<HttpReply>(result.outcome);
+  release(std::move(conn), ok && result.keep_alive);
+  co_return std::move(result.outcome);
+}
+
+}  // namespace exportd

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "api/transport.hpp"
+#include "config/duration.hpp"
+#include "schedule/clock.hpp"
+#include "schedule/signal.hpp"
+
+namespace exportd {
+
+// An HTTP/1.1 client for one API host, shared by all jobs: at most
+// `max_connections` kept-alive connections (plain or TLS), handed out one
+// exchange at a time; callers beyond that wait for one to come free. Every
+// exchange has one deadline covering connect, handshake, write and read.
+class HttpClient final : public Transport {
+ public:
+  struct Options {
+    ApiEndpoint endpoint;
+    Millis timeout{30'000};
+    std::size_t max_connections = 8;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // required when endpoint.tls
+    std::size_t body_limit = 16 * 1024 * 1024;
+    Millis idle_limit{15'000};  // close a kept-alive connection unused this long
+  };
+
+  HttpClient(boost::asio::any_io_executor ex, Options options);
+  ~HttpClient() override;
+
+  boost::asio::awaitable<std::variant<HttpReply, ApiError>> exchange(const ApiRequest& request,
+                                                                    std::string_view token) override;
+
+  std::uint64_t connections_opened() const { return connections_opened_; }
+
+  struct Attempt;  // the outcome of one try on one connection (client.cpp)
+
+ private:
+  struct Connection;
+
+  boost::asio::awaitable<std::unique_ptr<Connection>> acquire();
+  void release(std::unique_ptr<Connection> conn, bool keep);
+  boost::asio::awaitable<Attempt> attempt(Connection& conn, const ApiRequest& request, std::string_view token);
+  boost::asio::awaitable<std::optional<ApiError>> connect(Connection& conn);
+
+  boost::asio::any_io_executor ex_;
+  Options options_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;  // connections in use or idle
+  Signal released_;
+  std::uint64_t connections_opened_ = 0;
+};
+
+}  // namespace exportd

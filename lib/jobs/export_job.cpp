@@ -1,0 +1,73 @@
+#include "jobs/export_job.hpp"
+
+namespace exportd {
+
+std::string_view to_string(JobState s) {
+  switch (s) {
+    case JobState::queued: return "queued";
+    case JobState::polling: return "polling";
+    case JobState::succeeded: return "succeeded";
+    case JobState::failed: return "failed";
+    case JobState::timed_out: return "timed_out";
+  }
+  return "?";
+}
+
+StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
+  switch (job.state) {
+    case JobState::queued: return StepKind::submit;
+    case JobState::polling: return now >= poll_.deadline(job.submitted_at) ? StepKind::expire : StepKind::poll;
+    default: return StepKind::nothing;
+  }
+}
+
+JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now) const {
+  job.state = JobState::polling;
+  job.project_id = reply.project_id;
+  job.submitted_at = now;
+  job.call_failures = 0;
+  job.progress = 0;
+  job.due = poll_.first_poll(now);
+  return {JobEvent::Kind::submitted, {}, {}, {}};
+}
+
+JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, TimePoint now) const {
+  job.call_failures = 0;
+  job.progress = static_cast<float>(reply.progress);
+  if (reply.failed_state()) {
+    job.state = JobState::failed;
+    return {JobEvent::Kind::failed, {}, {},
+            ApiError{FailureKind::rejected, 0, "export_failed", "the API reports the export as '" + reply.state + "'", {}}};
+  }
+  if (reply.progress >= 100.0 && !reply.download_url.empty()) {
+    job.state = JobState::succeeded;
+    return {JobEvent::Kind::succeeded, {}, reply.download_url, {}};
+  }
+  // 100 % without a URL yet: the link may lag the counter, so look again soon.
+  if (now >= poll_.deadline(job.submitted_at)) return expire(job);
+  job.due = poll_.next_poll(job.submitted_at, reply.progress, now);
+  return {JobEvent::Kind::progress, std::chrono::duration_cast<Millis>(job.due - now), {}, {}};
+}
+
+JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint now, double unit_random) const {
+  ++job.call_failures;
+  const auto wait = retry_.retry_after(error, job.call_failures, unit_random);
+  if (!wait) {
+    job.state = JobState::failed;
+    return {JobEvent::Kind::failed, {}, {}, error};
+  }
+  if (job.state == JobState::polling && now + *wait >= poll_.deadline(job.submitted_at)) {
+    job.due = poll_.deadline(job.submitted_at);
+  } else {
+    job.due = now + *wait;
+  }
+  return {JobEvent::Kind::retrying, *wait, {}, error};
+}
+
+JobEvent JobMachine::expire(ExportJob& job) const {
+  job.state = JobState::timed_out;
+  return {JobEvent::Kind::timed_out, {}, {},
+          ApiError{FailureKind::rejected, 0, "timed_out", "not finished within polling.job_timeout", {}}};
+}
+
+}  // namespace exportd

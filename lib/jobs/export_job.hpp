@@ -1,0 +1,89 @@
+#pragma once
+
+// The life of one export job as a pure state machine:
+//
+//   queued ──submit ok──▶ polling ──progress 100──▶ succeeded
+//     │  ▲                  │  ▲
+//     │  └─transient, retry─┘  └─transient, retry / progress < 100
+//     └─permanent / retries exhausted──▶ failed     deadline passed ──▶ timed_out
+//
+// Inputs are replies and the time; outputs are the next step and an event to
+// log. Nothing here touches a socket, a timer or a file.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "api/wire.hpp"
+#include "schedule/backoff.hpp"
+#include "schedule/clock.hpp"
+#include "schedule/poll_policy.hpp"
+
+namespace exportd {
+
+enum class JobState : std::uint8_t {
+  queued,     // accepted; the export (or create) request is due
+  polling,    // submitted; progress is due
+  succeeded,  // progress reached 100 with a download URL
+  failed,     // the API refused it, or retries ran out
+  timed_out,  // not finished within polling.job_timeout of its submit
+};
+std::string_view to_string(JobState s);
+inline bool is_terminal(JobState s) { return s >= JobState::succeeded; }
+
+// The mutable part of a job, kept small: the batch holds 100,000 of these.
+struct ExportJob {
+  std::uint32_t spec = 0;          // index of its JobSpec in the batch
+  JobState state = JobState::queued;
+  std::uint8_t call_failures = 0;  // failed tries of the call now due
+  std::uint16_t submissions = 0;   // export/create requests sent
+  std::uint32_t requests = 0;      // API calls made for this job
+  float progress = 0;              // last reported, 0..100
+  TimePoint due{};                 // when its next step may run
+  TimePoint submitted_at{};        // when the API accepted the export
+  std::string project_id;          // the id being polled
+};
+
+// What a job needs when it is due.
+enum class StepKind : std::uint8_t {
+  submit,   // send the export or create request
+  poll,     // ask for progress
+  expire,   // the deadline has passed: end as timed_out
+  nothing,  // terminal already
+};
+
+// What a transition did, for the log and the results file.
+struct JobEvent {
+  enum class Kind : std::uint8_t {
+    submitted,  // the API accepted the export; project_id known
+    progress,   // a poll answered below 100 %
+    retrying,   // a transient failure; `delay` until the next try
+    succeeded,  // ended well; download_url set
+    failed,     // ended badly; error set
+    timed_out,  // ended by the deadline
+  } kind;
+  Millis delay{0};
+  std::string download_url;
+  std::optional<ApiError> error;
+};
+
+class JobMachine {
+ public:
+  JobMachine(PollPolicy poll, RetryPolicy retry) : poll_(poll), retry_(retry) {}
+
+  StepKind step(const ExportJob& job, TimePoint now) const;
+
+  JobEvent on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now) const;
+  JobEvent on_progress(ExportJob& job, const ProgressReply& reply, TimePoint now) const;
+  // A call failed (after the transport's own token renewal and replay).
+  JobEvent on_failure(ExportJob& job, const ApiError& error, TimePoint now, double unit_random) const;
+  JobEvent expire(ExportJob& job) const;
+
+  const PollPolicy& poll_policy() const { return poll_; }
+
+ private:
+  PollPolicy poll_;
+  RetryPolicy retry_;
+};
+
+}  // namespace exportd

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "config/config.hpp"
+#include "config/yaml_schema.hpp"
+#include "jobs/job_spec.hpp"
+
+namespace exportd {
+
+// Reads a job file: one job, or a list under `jobs:`. A file with any problem
+// yields nothing (it is rejected whole) and its problems in `diags`.
+std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
+                                                  Diagnostics& diags);
+
+// Reads a scenes file into the `scenes` array of a create request. Accepts a
+// bare array or an object holding `scenes`. Sets `error` on failure.
+std::optional<boost::json::value> load_scenes(const std::string& path, std::string& error);
+
+}  // namespace exportd

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace exportd {
+
+enum class JobKind : std::uint8_t {
+  export_project,  // export an existing project (project_id)
+  create_project,  // create a project from a scenes file, exported on creation
+};
+
+// What an operator asked for: one entry of a job file, validated, with the
+// config's defaults applied. Immutable once loaded.
+struct JobSpec {
+  std::string key;          // "<job file name>#<id>", unique per batch
+  JobKind kind = JobKind::export_project;
+  std::string project_id;   // export_project
+  std::string scenes_file;  // create_project: absolute path to the JSON scenes
+  std::string name;         // create_project: project name
+  std::string orientation;  // create_project: landscape | portrait ("" = API default)
+  std::string resolution;   // 4k | 1080 | 720 | 480
+  std::string workspace_id;
+  std::string webhook_url;
+};
+
+}  // namespace exportd

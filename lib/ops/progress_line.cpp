@@ -1,0 +1,44 @@
+#include "ops/progress_line.hpp"
+
+namespace exportd {
+
+std::string format_progress(const BatchCounts& c, Millis elapsed) {
+  std::string eta = "--";
+  if (c.done > 0 && c.done < c.total) {
+    const double per_job = static_cast<double>(elapsed.count()) / static_cast<double>(c.done);
+    eta = format_eta(Millis(static_cast<Millis::rep>(per_job * static_cast<double>(c.total - c.done))));
+  } else if (c.done == c.total) {
+    eta = "0s";
+  }
+  const unsigned pct = c.total ? static_cast<unsigned>(c.done * 100 / c.total) : 100;
+  return "exportd: " + std::to_string(c.done) + "/" + std::to_string(c.total) + " done (" + std::to_string(pct) +
+         "%), " + std::to_string(c.failed) + " failed, " + std::to_string(c.in_flight) + " in flight, ETA " + eta;
+}
+
+void ProgressLine::show(std::string text) {
+  text_ = std::move(text);
+  redraw();
+}
+
+void ProgressLine::clear() {
+  if (!drawn_) return;
+  std::fputs("\r\033[K", out_);
+  drawn_ = false;
+}
+
+void ProgressLine::redraw() {
+  if (text_.empty()) return;
+  std::fputs("\r\033[K", out_);
+  std::fputs(text_.c_str(), out_);
+  std::fflush(out_);
+  drawn_ = true;
+}
+
+void ProgressLine::finish() {
+  if (drawn_) std::fputs("\n", out_);
+  std::fflush(out_);
+  drawn_ = false;
+  text_.clear();
+}
+
+}  // namespace exportd

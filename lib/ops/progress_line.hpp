@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "config/duration.hpp"
+
+namespace exportd {
+
+struct BatchCounts {
+  std::uint64_t total = 0;
+  std::uint64_t done = 0;       // ended, whatever the outcome
+  std::uint64_t failed = 0;     // failed or timed out
+  std::uint64_t in_flight = 0;  // submitted, not ended
+};
+
+// "done/total" progress with an ETA from the rate of completion so far.
+std::string format_progress(const BatchCounts& c, Millis elapsed);
+
+// The live line at the bottom of a terminal (run --once on a TTY only).
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::FILE* out) : out_(out) {}
+  void show(std::string text);
+  void clear();
+  void redraw();
+  void finish();  // leave the last text on its own line
+
+ private:
+  std::FILE* out_;
+  std::string text_;
+  bool drawn_ = false;
+};
+
+}  // namespace exportd

@@ -1,0 +1,63 @@
+#include "ops/results.hpp"
+
+#include <cerrno>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "ops/time_format.hpp"
+
+namespace exportd {
+
+std::string to_json_line(const JobResult& r) {
+  boost::json::object o;
+  o["job"] = r.job;
+  o["project_id"] = r.project_id;
+  o["status"] = r.status;
+  if (!r.download_url.empty()) o["download_url"] = r.download_url;
+  if (r.error) o["error"] = boost::json::object{{"code", r.error->code}, {"message", r.error->message}};
+  o["submitted_at"] = r.submitted_at ? boost::json::value(rfc3339(*r.submitted_at)) : boost::json::value(nullptr);
+  o["finished_at"] = rfc3339(r.finished_at);
+  o["attempts"] = r.attempts;
+  o["requests"] = r.requests;
+  return boost::json::serialize(o);
+}
+
+ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path_);
+}
+
+ResultsFile::~ResultsFile() {
+  try {
+    flush();
+  } catch (...) {
+    // Destruction after a failed flush: the error was reported when it happened.
+  }
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ResultsFile::append(const JobResult& r) {
+  buffer_ += to_json_line(r);
+  buffer_ += '\n';
+}
+
+void ResultsFile::flush() {
+  std::size_t written = 0;
+  while (written < buffer_.size()) {
+    const auto n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "cannot write " + path_);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (written > 0 && ::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "cannot sync " + path_);
+  buffer_.clear();
+}
+
+}  // namespace exportd
