@@ -15,7 +15,7 @@ namespace {
 
 std::string percent(double p) {
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%.0f%%", p);
+  std::snprintf(buf, sizeof buf, "%.1f%%", p);
   return buf;
 }
 

@@ -1,0 +1,349 @@
+#include "simulator.hpp"
+
+#include <future>
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
+
+namespace exportd::sim {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+namespace {
+
+constexpr std::string_view api = "/api/odin/v3";
+
+struct Export {
+  std::string project_id;  // the project it belongs to
+  SteadyTime started;
+  std::chrono::system_clock::time_point started_wall;
+  Millis duration;
+  bool alt_url_field;
+  std::string name;
+};
+
+std::int64_t wall_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct Simulator::State {
+  Knobs knobs;
+  Stats stats;
+  std::mt19937_64 rng;
+  std::unordered_map<std::string, SteadyTime> tokens;  // token -> issued
+  std::unordered_map<std::string, Export> exports;     // polled id -> export
+  std::unordered_map<std::string, std::uint32_t> export_count;  // project id -> exports started
+  std::uint64_t next_id = 1;
+  tcp::acceptor acceptor;
+  std::unique_ptr<asio::ssl::context> tls;
+
+  State(asio::io_context& io, Knobs k) : knobs(std::move(k)), rng(knobs.seed), acceptor(io) {}
+
+  double roll() { return std::uniform_real_distribution<double>(0, 1)(rng); }
+
+  std::string new_token() {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string t;
+    for (int i = 0; i < 40; ++i) t += hex[rng() % 16];
+    return t;
+  }
+
+  http::response<http::string_body> reply(const http::request<http::string_body>& req, http::status status,
+                                          json::value body, std::string content_type = "application/json") {
+    http::response<http::string_body> res{status, req.version()};
+    res.set(http::field::server, "aistudios-sim");
+    res.set(http::field::content_type, content_type);
+    res.keep_alive(req.keep_alive());
+    res.body() = body.is_string() ? std::string(body.as_string()) : json::serialize(body);
+    res.prepare_payload();
+    return res;
+  }
+  http::response<http::string_body> ok(const http::request<http::string_body>& req, json::object data) {
+    return reply(req, http::status::ok, json::object{{"success", true}, {"data", std::move(data)}});
+  }
+  http::response<http::string_body> fail(const http::request<http::string_body>& req, http::status status,
+                                         json::value code, std::string msg) {
+    return reply(req, status,
+                 json::object{{"success", false}, {"error", json::object{{"code", code}, {"msg", std::move(msg)}}}});
+  }
+
+  // Empty optional: the token is fine.
+  std::optional<http::response<http::string_body>> check_auth(const http::request<http::string_body>& req) {
+    auto it = req.find(http::field::authorization);
+    std::string token = it == req.end() ? "" : std::string(it->value());
+    if (token.rfind("Bearer ", 0) == 0) ++stats.auth_header_with_bearer;
+    auto t = tokens.find(token);
+    const auto now = std::chrono::steady_clock::now();
+    if (t != tokens.end() && now - t->second < knobs.token_lifetime) return std::nullopt;
+    ++stats.unauthorized;
+    if (knobs.expired_as_200) return fail(req, http::status::ok, "TokenExpired", "the token has expired");
+    return fail(req, http::status::unauthorized, 401, "invalid or expired token");
+  }
+
+  Export start_export(const std::string& project_id, std::string name) {
+    if (export_count[project_id]++ > 0) ++stats.duplicate_exports;
+    else ++stats.projects_exported;
+    ++stats.export_requests;
+    const auto span = (knobs.export_max - knobs.export_min).count();
+    const auto d = knobs.export_min + Millis(span > 0 ? static_cast<Millis::rep>(rng() % static_cast<std::uint64_t>(span + 1)) : 0);
+    return Export{project_id, std::chrono::steady_clock::now(), std::chrono::system_clock::now(), d,
+                  roll() < knobs.alt_url_field_rate, std::move(name)};
+  }
+
+  json::object progress_of(const std::string& id, const Export& e) {
+    const auto elapsed = std::chrono::steady_clock::now() - e.started;
+    double p = e.duration.count() == 0 ? 100.0
+                                       : 100.0 * std::chrono::duration<double>(elapsed).count() /
+                                             std::chrono::duration<double>(e.duration).count();
+    json::object d;
+    if (p >= 100.0) {
+      p = 100.0;
+      stats.completed_at_ms.emplace(id, wall_ms(e.started_wall + e.duration));
+      d[e.alt_url_field ? "download_url" : "downloadUrl"] = "https://cdn.sim.invalid/video/" + id + ".mp4";
+      d["state"] = "exported";
+    } else {
+      d["state"] = "exporting";
+    }
+    d["progress"] = std::floor(p * 10) / 10;
+    return d;
+  }
+
+  http::response<http::string_body> handle(const http::request<http::string_body>& req) {
+    std::string path(req.target().substr(0, req.target().find('?')));
+    if (path == "/_sim/stats") {
+      return reply(req, http::status::ok,
+                   json::object{{"requests", stats.requests}, {"token_requests", stats.token_requests},
+                                {"export_requests", stats.export_requests},
+                                {"progress_requests", stats.progress_requests},
+                                {"duplicate_exports", stats.duplicate_exports},
+                                {"projects_exported", stats.projects_exported},
+                                {"unauthorized", stats.unauthorized}});
+    }
+    if (path.rfind(api, 0) != 0) return fail(req, http::status::not_found, 404, "no such endpoint");
+    path = path.substr(api.size());
+    json::object body;
+    if (!req.body().empty()) {
+      boost::system::error_code ec;
+      auto v = json::parse(req.body(), ec);
+      if (ec || !v.is_object()) return fail(req, http::status::bad_request, 400, "body is not a JSON object");
+      body = v.as_object();
+    }
+    auto str = [&](std::string_view k) -> std::string {
+      const auto* v = body.if_contains(k);
+      return v && v->is_string() ? std::string(v->as_string()) : "";
+    };
+
+    if (req.method() == http::verb::post && path == "/auth/token") {
+      ++stats.token_requests;
+      if (str("appId") != knobs.app_id || str("userKey") != knobs.user_key)
+        return fail(req, http::status::ok, "InvalidCredentials", "invalid appId or userKey");
+      auto t = new_token();
+      tokens[t] = std::chrono::steady_clock::now();
+      return ok(req, {{"token", t}});
+    }
+    if (auto refused = check_auth(req)) {
+      if (req.method() == http::verb::get && path == "/auth") return ok(req, {{"isAuthenticated", false}});
+      return *refused;
+    }
+    if (req.method() == http::verb::get && path == "/auth") return ok(req, {{"isAuthenticated", true}});
+
+    const auto resolution_ok = [&] {
+      const auto r = str("resolution");
+      return r.empty() || r == "4k" || r == "1080" || r == "720" || r == "480";
+    };
+    if (req.method() == http::verb::post && path == "/editor/project/export") {
+      const auto id = str("projectId");
+      if (id.empty()) return fail(req, http::status::ok, "INVALID_PARAMETER", "projectId is required");
+      if (!resolution_ok()) return fail(req, http::status::ok, "INVALID_PARAMETER", "bad resolution");
+      if (!knobs.unknown_prefix.empty() && id.rfind(knobs.unknown_prefix, 0) == 0)
+        return fail(req, http::status::ok, "PROJECT_NOT_FOUND", "project " + id + " does not exist");
+      const auto polled = knobs.new_id_on_export ? "exp" + std::to_string(next_id++) + "-" + id : id;
+      exports.insert_or_assign(polled, start_export(id, ""));
+      return ok(req, {{"projectId", polled}});
+    }
+    if (req.method() == http::verb::post && path == "/editor/project") {
+      const auto* scenes = body.if_contains("scenes");
+      if (scenes == nullptr || !scenes->is_array() || scenes->as_array().empty())
+        return fail(req, http::status::ok, "INVALID_PARAMETER", "scenes is required");
+      if (!resolution_ok()) return fail(req, http::status::ok, "INVALID_PARAMETER", "bad resolution");
+      const auto id = "prj" + std::to_string(next_id++);
+      const auto* exp = body.if_contains("isExport");
+      if (exp == nullptr || !exp->is_bool() || exp->as_bool()) exports.insert_or_assign(id, start_export(id, str("name")));
+      return ok(req, {{"projectId", id}});
+    }
+    const std::string progress_prefix = "/editor/progress/";
+    if (req.method() == http::verb::get && path.rfind(progress_prefix, 0) == 0) {
+      ++stats.progress_requests;
+      const auto id = path.substr(progress_prefix.size());
+      auto it = exports.find(id);
+      if (it == exports.end()) return fail(req, http::status::ok, "PROJECT_NOT_FOUND", "no export for " + id);
+      return ok(req, progress_of(id, it->second));
+    }
+    const std::string project_prefix = "/editor/project/";
+    if (req.method() == http::verb::get && path.rfind(project_prefix, 0) == 0) {
+      const auto id = path.substr(project_prefix.size());
+      auto it = exports.find(id);
+      if (it == exports.end()) return fail(req, http::status::ok, "PROJECT_NOT_FOUND", "no project " + id);
+      auto p = progress_of(id, it->second);
+      json::object project{{"id", id}, {"name", it->second.name}, {"progress", p["progress"]},
+                           {"state", p["state"]}, {"backendTaskId", "task-" + id}};
+      if (auto* u = p.if_contains("downloadUrl")) project["download_url"] = *u;
+      if (auto* u = p.if_contains("download_url")) project["download_url"] = *u;
+      return ok(req, {{"project", project}});
+    }
+    if (req.method() == http::verb::get && path == "/editor/project") {
+      json::array items;
+      for (auto& [id, e] : exports) {
+        auto p = progress_of(id, e);
+        json::object item{{"id", id}, {"name", e.name}, {"state", p["state"]}};
+        if (auto* u = p.if_contains("downloadUrl")) item["download_url"] = *u;
+        if (auto* u = p.if_contains("download_url")) item["download_url"] = *u;
+        items.push_back(std::move(item));
+      }
+      return ok(req, {{"items", items}});
+    }
+    if (req.method() == http::verb::get && path == "/dropdown/workspaces")
+      return ok(req, {{"workspaces", json::array{json::object{{"workspaceId", "ws-1"}, {"workspaceName", "Demo"}}}}});
+    return fail(req, http::status::not_found, 404, "no such endpoint");
+  }
+
+  enum class Fault { none, drop, html, throttle, unavailable };
+  Fault pick_fault(const http::request<http::string_body>& req) {
+    if (req.target().rfind(api, 0) != 0) return Fault::none;
+    const double r = roll();
+    double edge = knobs.rate_drop;
+    if (r < edge) return Fault::drop;
+    if (r < (edge += knobs.rate_html)) return Fault::html;
+    if (r < (edge += knobs.rate_429)) return Fault::throttle;
+    if (r < (edge += knobs.rate_5xx)) return Fault::unavailable;
+    return Fault::none;
+  }
+
+  template <class Stream>
+  awaitable<void> serve(Stream& stream) {
+    beast::flat_buffer buffer;
+    asio::steady_timer delay(co_await asio::this_coro::executor);
+    for (;;) {
+      http::request<http::string_body> req;
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
+      auto [ec, n] = co_await http::async_read(stream, buffer, req, asio::as_tuple(use_awaitable));
+      if (ec) co_return;
+      if (req.target().rfind(api, 0) == 0) ++stats.requests;
+      if (knobs.latency.count() > 0) {
+        delay.expires_after(knobs.latency);
+        co_await delay.async_wait(asio::as_tuple(use_awaitable));
+      }
+      http::response<http::string_body> res;
+      switch (pick_fault(req)) {
+        case Fault::drop:
+          ++stats.injected_faults;
+          beast::get_lowest_layer(stream).close();
+          co_return;
+        case Fault::html:
+          ++stats.injected_faults;
+          res = reply(req, http::status::ok, "<html><body><h1>Gateway says hello</h1></body></html>", "text/html");
+          break;
+        case Fault::throttle:
+          ++stats.injected_faults;
+          res = fail(req, http::status::too_many_requests, 429, "slow down");
+          res.set(http::field::retry_after, "1");
+          break;
+        case Fault::unavailable:
+          ++stats.injected_faults;
+          res = reply(req, http::status::service_unavailable, "<html>503 Service Unavailable</html>", "text/html");
+          break;
+        case Fault::none:
+          res = handle(req);
+      }
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+      auto [wec, w] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+      if (wec || !res.keep_alive()) co_return;
+    }
+  }
+
+  awaitable<void> session(tcp::socket socket) {
+    if (!tls) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serve(stream);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(use_awaitable));
+    if (ec) co_return;
+    co_await serve(stream);
+  }
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) continue;
+      socket.set_option(tcp::no_delay(true));
+      asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
+    }
+  }
+};
+
+Simulator::Simulator(Knobs knobs, const std::string& host, std::uint16_t port, const TlsFiles* tls)
+    : io_(1), state_(std::make_unique<State>(io_, std::move(knobs))) {
+  if (tls != nullptr) {
+    state_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    state_->tls->use_certificate_chain_file(tls->cert);
+    state_->tls->use_private_key_file(tls->key, asio::ssl::context::pem);
+  }
+  tcp::endpoint ep(asio::ip::make_address(host), port);
+  state_->acceptor.open(ep.protocol());
+  state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  state_->acceptor.bind(ep);
+  state_->acceptor.listen(asio::socket_base::max_listen_connections);
+  port_ = state_->acceptor.local_endpoint().port();
+  asio::co_spawn(io_, state_->accept_loop(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+Simulator::~Simulator() { stop(); }
+
+std::uint16_t Simulator::port() const { return port_; }
+
+Stats Simulator::stats() {
+  std::promise<Stats> p;
+  asio::post(io_, [&] { p.set_value(state_->stats); });
+  return p.get_future().get();
+}
+
+void Simulator::set_knobs(const Knobs& k) {
+  std::promise<void> p;
+  asio::post(io_, [&] {
+    state_->knobs = k;
+    p.set_value();
+  });
+  p.get_future().get();
+}
+
+void Simulator::stop() {
+  if (!thread_.joinable()) return;
+  io_.stop();
+  thread_.join();
+}
+
+}  // namespace exportd::sim

@@ -1,0 +1,81 @@
+#pragma once
+
+// An AI Studios API simulator (SPEC §1 and §7): a single-threaded Beast
+// server, HTTP or HTTPS, with knobs for export duration, token lifetime,
+// faults and latency. Used by the demo, the integration tests and the
+// benchmarks; never by production code.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+
+namespace exportd::sim {
+
+using Millis = std::chrono::milliseconds;
+
+struct Knobs {
+  std::string app_id = "demo-app";
+  std::string user_key = "demo-key";
+  Millis export_min{2000};  // each export takes a uniform time in [min, max]
+  Millis export_max{5000};
+  Millis token_lifetime{24 * 3600 * 1000};
+  Millis latency{0};        // added before every reply
+  double rate_5xx = 0;      // share of API calls answered 503
+  double rate_429 = 0;      // share answered 429 with Retry-After: 1
+  double rate_drop = 0;     // share whose connection is closed without a reply
+  double rate_html = 0;     // share answered 200 with an HTML page
+  bool new_id_on_export = false;  // export answers a fresh projectId to poll
+  bool expired_as_200 = false;    // expired token: HTTP 200 success:false instead of 401
+  std::string unknown_prefix = "missing-";  // project ids starting so are unknown
+  double alt_url_field_rate = 0.5;          // share of projects answering download_url, not downloadUrl
+  std::uint64_t seed = 1;
+};
+
+struct Stats {
+  std::uint64_t requests = 0;  // every API call received
+  std::uint64_t token_requests = 0;
+  std::uint64_t export_requests = 0;  // export and create calls that started an export
+  std::uint64_t progress_requests = 0;
+  std::uint64_t unauthorized = 0;     // calls refused for a missing or expired token
+  std::uint64_t injected_faults = 0;  // 5xx, 429, drops and HTML pages served on purpose
+  std::uint64_t duplicate_exports = 0;  // exports of a project that was exported before
+  std::uint64_t projects_exported = 0;  // distinct projects
+  std::uint64_t auth_header_with_bearer = 0;  // "Bearer ..." sent (the API wants the raw token)
+  // polled id -> when its export reached 100 % (ms since the Unix epoch)
+  std::unordered_map<std::string, std::int64_t> completed_at_ms;
+};
+
+struct TlsFiles {
+  std::string cert;  // PEM chain
+  std::string key;   // PEM private key
+};
+
+class Simulator {
+ public:
+  // Binds host:port (0 = any free port) and serves on its own thread.
+  Simulator(Knobs knobs, const std::string& host = "127.0.0.1", std::uint16_t port = 0,
+            const TlsFiles* tls = nullptr);
+  ~Simulator();
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  std::uint16_t port() const;
+  Stats stats();                 // a consistent snapshot, taken on the server thread
+  void set_knobs(const Knobs& k);  // takes effect for the next request
+  void stop();
+
+  struct State;
+
+ private:
+  boost::asio::io_context io_;
+  std::unique_ptr<State> state_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace exportd::sim

@@ -1,0 +1,236 @@
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+#include "config/duration.hpp"
+#include "jobs/job_file.hpp"
+
+namespace exportd {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("exportd-unit-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto p = (dir_ / name).string();
+    std::ofstream(p) << text;
+    return p;
+  }
+  fs::path dir_;
+};
+
+TEST(Duration, ParsesEachUnit) {
+  EXPECT_EQ(parse_duration("250ms"), Millis(250));
+  EXPECT_EQ(parse_duration("5s"), Millis(5000));
+  EXPECT_EQ(parse_duration("10m"), Millis(600'000));
+  EXPECT_EQ(parse_duration("2h"), Millis(7'200'000));
+  EXPECT_EQ(parse_duration("0s"), Millis(0));
+}
+
+TEST(Duration, RejectsWhatIsNotADuration) {
+  for (const char* bad : {"", "5", "s", "5 s", "-5s", "5sec", "1.5s", "5S", "99999999999999999999h"})
+    EXPECT_FALSE(parse_duration(bad)) << bad;
+}
+
+TEST(Duration, FormatsShortestExactUnit) {
+  EXPECT_EQ(format_duration(Millis(250)), "250ms");
+  EXPECT_EQ(format_duration(Millis(90'000)), "90s");
+  EXPECT_EQ(format_duration(Millis(120'000)), "2m");
+  EXPECT_EQ(format_duration(Millis(7'200'000)), "2h");
+  EXPECT_EQ(format_eta(Millis(65'000)), "1m05s");
+}
+
+using ConfigFile = TempDir;
+
+TEST_F(ConfigFile, FullConfigIsReadWithRelativePathsResolved) {
+  const auto path = write("c.yaml", R"(api:
+  base_url: https://app.aistudios.com
+  app_id: my-app
+  user_key_file: key.txt
+  ca_file: ca.pem
+  request_timeout: 10s
+  token_refresh_after: 1h
+state_dir: state
+queue_files: [nightly.yaml]
+limits:
+  max_active_jobs: 500
+  max_connections: 4
+  requests_per_second: 0
+polling:
+  first_poll_after: 5s
+  min_interval: 1s
+  max_interval: 30s
+  job_timeout: 1h
+retry:
+  max_attempts: 3
+  initial_backoff: 250ms
+  max_backoff: 10s
+defaults:
+  resolution: "720"
+  workspace_id: ws-9
+log:
+  level: debug
+  format: json
+)");
+  Diagnostics d(path);
+  auto c = load_config(path, d);
+  ASSERT_TRUE(c) << d.str();
+  EXPECT_EQ(c->api.app_id, "my-app");
+  EXPECT_EQ(c->api.user_key_file, (dir_ / "key.txt").string());
+  EXPECT_EQ(c->api.ca_file, (dir_ / "ca.pem").string());
+  EXPECT_EQ(c->api.endpoint.host, "app.aistudios.com");
+  EXPECT_EQ(c->api.endpoint.port, 443);
+  EXPECT_EQ(c->api.request_timeout, Millis(10'000));
+  EXPECT_EQ(c->state_dir, (dir_ / "state").string());
+  ASSERT_EQ(c->queue_files.size(), 1u);
+  EXPECT_EQ(c->queue_files[0], (dir_ / "nightly.yaml").string());
+  EXPECT_EQ(c->limits.max_connections, 4u);
+  EXPECT_EQ(c->limits.requests_per_second, 0u);
+  EXPECT_EQ(c->polling.min_interval, Millis(1000));
+  EXPECT_EQ(c->retry.initial_backoff, Millis(250));
+  EXPECT_EQ(c->defaults.resolution, "720");
+  EXPECT_EQ(c->log.level, LogLevel::debug);
+  EXPECT_EQ(c->log.format, LogFormat::json);
+}
+
+TEST_F(ConfigFile, DefaultsApplyWhenSectionsAreMissing) {
+  const auto path = write("c.yaml", "api:\n  app_id: a\n  user_key_env: KEY\n");
+  Diagnostics d(path);
+  auto c = load_config(path, d);
+  ASSERT_TRUE(c) << d.str();
+  EXPECT_EQ(c->api.token_refresh_after, Millis(23 * 3'600'000));
+  EXPECT_EQ(c->limits.max_connections, 8u);
+  EXPECT_EQ(c->limits.requests_per_second, 20u);
+  EXPECT_EQ(c->polling.first_poll_after, Millis(10'000));
+  EXPECT_EQ(c->retry.max_attempts, 8u);
+  EXPECT_EQ(c->defaults.resolution, "1080");
+}
+
+struct BadConfig {
+  const char* text;
+  int line;
+  int column;
+  const char* words;
+};
+
+TEST_F(ConfigFile, EachProblemIsReportedWithLineAndColumn) {
+  const BadConfig cases[] = {
+      {"api:\n  app_id: a\n  user_key_env: K\n  base_ulr: https://x\n", 4, 3, "unknown key 'base_ulr' in api"},
+      {"api:\n  app_id: a\n  user_key_env: K\npolling:\n  min_interval: 3\n", 5, 17, "not a duration"},
+      {"api:\n  app_id: a\n  user_key_env: K\n  base_url: http://example.com\n", 4, 13, "http:// is refused"},
+      {"api:\n  app_id: a\n  user_key_env: K\nlimits:\n  max_connections: many\n", 5, 20, "whole number"},
+      {"api:\n  app_id: a\n  user_key_env: K\ndefaults:\n  resolution: 8k\n", 5, 15, "not one of 4k"},
+      {"api:\n  app_id: a\n  user_key_env: K\nlog:\n  level: loud\n", 5, 10, "log.level"},
+      {"api:\n  app_id: [a\n", 3, 1, "YAML syntax error"},
+      {"api:\n  user_key_env: K\n", 2, 3, "app_id is required"},
+      {"api:\n  app_id: a\n", 2, 3, "exactly one of user_key_file or user_key_env"},
+      {"api:\n  app_id: a\n  user_key_env: K\nqueue_files: nightly.yaml\n", 4, 14, "must be a list"},
+  };
+  for (const auto& c : cases) {
+    const auto path = write("bad.yaml", c.text);
+    Diagnostics d(path);
+    EXPECT_FALSE(load_config(path, d)) << c.text;
+    ASSERT_FALSE(d.empty()) << c.text;
+    const auto& first = d.items().front();
+    EXPECT_EQ(first.line, c.line) << c.text << "\n" << d.str();
+    EXPECT_EQ(first.column, c.column) << c.text << "\n" << d.str();
+    EXPECT_NE(d.str().find(c.words), std::string::npos) << d.str();
+    EXPECT_EQ(d.str().rfind(path + ":", 0), 0u) << d.str();
+  }
+}
+
+TEST_F(ConfigFile, UserKeyComesFromFileOrEnvironmentTrimmed) {
+  ApiSettings a;
+  a.user_key_file = write("key", "s3cret\n");
+  std::string error;
+  EXPECT_EQ(read_user_key(a, error), "s3cret");
+  a.user_key_file = (dir_ / "absent").string();
+  EXPECT_FALSE(read_user_key(a, error));
+  EXPECT_NE(error.find("absent"), std::string::npos);
+  a.user_key_file.clear();
+  a.user_key_env = "EXPORTD_UNIT_TEST_KEY";
+  ::setenv("EXPORTD_UNIT_TEST_KEY", "from-env", 1);
+  EXPECT_EQ(read_user_key(a, error), "from-env");
+  ::setenv("EXPORTD_UNIT_TEST_KEY", "", 1);
+  EXPECT_FALSE(read_user_key(a, error));
+}
+
+using JobFile = TempDir;
+
+TEST_F(JobFile, ReadsBothKindsWithDefaultsAndKeys) {
+  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "clips": []}]})");
+  const auto path = write("batch.yaml", R"(jobs:
+  - project_id: 65fa6b07dca2e367461a2925
+    resolution: 4k
+    workspace_id: ws-1
+    webhook_url: https://example.com/hook
+    id: intro
+  - project_id: abc
+  - scenes_file: welcome.json
+    name: Welcome video
+    orientation: portrait
+)");
+  JobDefaults defaults;
+  defaults.resolution = "720";
+  Diagnostics d(path);
+  auto jobs = load_job_file(path, defaults, d);
+  ASSERT_TRUE(jobs) << d.str();
+  ASSERT_EQ(jobs->size(), 3u);
+  EXPECT_EQ((*jobs)[0].key, "batch.yaml#intro");
+  EXPECT_EQ((*jobs)[0].resolution, "4k");
+  EXPECT_EQ((*jobs)[0].webhook_url, "https://example.com/hook");
+  EXPECT_EQ((*jobs)[1].key, "batch.yaml#abc");
+  EXPECT_EQ((*jobs)[1].resolution, "720");
+  EXPECT_EQ((*jobs)[2].kind, JobKind::create_project);
+  EXPECT_EQ((*jobs)[2].scenes_file, (dir_ / "welcome.json").string());
+  EXPECT_EQ((*jobs)[2].name, "Welcome video");
+  EXPECT_EQ((*jobs)[2].orientation, "portrait");
+}
+
+TEST_F(JobFile, ASingleJobNeedsNoList) {
+  const auto path = write("one.yaml", "project_id: p1\n");
+  Diagnostics d(path);
+  auto jobs = load_job_file(path, {}, d);
+  ASSERT_TRUE(jobs) << d.str();
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].key, "one.yaml#p1");
+}
+
+TEST_F(JobFile, AnyProblemRejectsTheWholeFile) {
+  write("bad.json", "{not json");
+  const BadConfig cases[] = {
+      {"jobs:\n  - project_id: a\n  - project_id: b\n    resolutoin: 4k\n", 4, 5, "unknown key 'resolutoin'"},
+      {"jobs:\n  - project_id: a\n    resolution: 8k\n", 3, 17, "resolution '8k'"},
+      {"jobs:\n  - project_id: a\n  - project_id: a\n", 3, 5, "duplicate job id 'a'"},
+      {"jobs:\n  - project_id: a\n    scenes_file: x.json\n", 2, 5, "exactly one of project_id"},
+      {"jobs:\n  - scenes_file: nowhere.json\n", 2, 18, "cannot open scenes file"},
+      {"jobs:\n  - scenes_file: bad.json\n", 2, 18, "not valid JSON"},
+      {"jobs:\n  - project_id: a\n   - project_id: b\n", 3, 4, "YAML syntax error"},
+      {"jobs:\n  - project_id: [a, b]\n", 2, 17, "single value"},
+      {"jobs: {project_id: a}\n", 1, 7, "'jobs' must be a list"},
+      {"jobs:\n  - project_id: a\n    webhook_url: ftp://x\n", 3, 18, "webhook_url"},
+      {"- project_id: a\n", 1, 1, "a list under 'jobs:'"},
+  };
+  for (const auto& c : cases) {
+    const auto path = write("jobs.yaml", c.text);
+    Diagnostics d(path);
+    EXPECT_FALSE(load_job_file(path, {}, d)) << c.text;
+    ASSERT_FALSE(d.empty()) << c.text;
+    EXPECT_EQ(d.items().front().line, c.line) << c.text << d.str();
+    EXPECT_EQ(d.items().front().column, c.column) << c.text << d.str();
+    EXPECT_NE(d.str().find(c.words), std::string::npos) << d.str();
+  }
+}
+
+}  // namespace
+}  // namespace exportd

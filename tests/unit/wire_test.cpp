@@ -1,0 +1,175 @@
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "api/endpoint.hpp"
+#include "api/wire.hpp"
+
+namespace exportd {
+namespace {
+
+namespace json = boost::json;
+const auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // 2023-11-14T22:13:20Z
+
+ApiEndpoint endpoint(const char* url) {
+  std::string error;
+  auto ep = parse_endpoint(url, error);
+  EXPECT_TRUE(ep) << error;
+  return ep.value_or(ApiEndpoint{});
+}
+
+TEST(Endpoint, HttpsWithDefaultsAndPrefix) {
+  auto ep = endpoint("https://app.aistudios.com");
+  EXPECT_TRUE(ep.tls);
+  EXPECT_EQ(ep.port, 443);
+  EXPECT_EQ(ep.host_header(), "app.aistudios.com");
+  ep = endpoint("https://gw.example.com:8443/proxy/");
+  EXPECT_EQ(ep.port, 8443);
+  EXPECT_EQ(ep.base_path, "/proxy");
+  EXPECT_EQ(ep.host_header(), "gw.example.com:8443");
+}
+
+TEST(Endpoint, PlainHttpOnlyForLoopback) {
+  EXPECT_FALSE(endpoint("http://127.0.0.1:8080").tls);
+  EXPECT_EQ(endpoint("http://[::1]:9000").host, "::1");
+  endpoint("http://localhost");
+  std::string error;
+  EXPECT_FALSE(parse_endpoint("http://app.aistudios.com", error));
+  EXPECT_NE(error.find("refused"), std::string::npos);
+  EXPECT_FALSE(parse_endpoint("ftp://x", error));
+  EXPECT_FALSE(parse_endpoint("not a url", error));
+}
+
+TEST(Requests, TokenExportCreateProgress) {
+  const auto ep = endpoint("https://app.aistudios.com");
+  auto t = token_request(ep, "app", "key");
+  EXPECT_EQ(t.target, "/api/odin/v3/auth/token");
+  EXPECT_FALSE(t.authorized);
+  EXPECT_EQ(json::parse(t.body), json::parse(R"({"appId":"app","userKey":"key"})"));
+
+  JobSpec job;
+  job.project_id = "65fa";
+  job.resolution = "4k";
+  job.webhook_url = "https://h";
+  auto e = export_request(ep, job);
+  EXPECT_EQ(e.method, boost::beast::http::verb::post);
+  EXPECT_EQ(e.target, "/api/odin/v3/editor/project/export");
+  EXPECT_TRUE(e.authorized);
+  EXPECT_EQ(json::parse(e.body), json::parse(R"({"projectId":"65fa","resolution":"4k","webhookUrl":"https://h"})"));
+
+  job.name = "Welcome";
+  job.orientation = "portrait";
+  auto c = create_request(ep, job, json::parse(R"([{"sceneIdx":0}])"));
+  EXPECT_EQ(c.target, "/api/odin/v3/editor/project");
+  const auto body = json::parse(c.body).as_object();
+  EXPECT_EQ(body.at("isExport"), true);
+  EXPECT_EQ(body.at("name"), "Welcome");
+  EXPECT_EQ(body.at("scenes").as_array().size(), 1u);
+
+  auto p = progress_request(ep, "a b/c");
+  EXPECT_EQ(p.method, boost::beast::http::verb::get);
+  EXPECT_EQ(p.target, "/api/odin/v3/editor/progress/a%20b%2Fc");
+}
+
+struct EnvelopeCase {
+  int status;
+  std::string body;
+  std::string retry_after;
+  bool ok;
+  FailureKind kind;
+  std::string code;
+};
+
+TEST(Envelope, EveryReplyIsDataOrAClassifiedError) {
+  const std::vector<EnvelopeCase> cases = {
+      {200, R"({"success":true,"data":{"projectId":"p"}})", "", true, {}, ""},
+      {401, R"({"success":false,"error":{"code":401,"msg":"expired"}})", "", false, FailureKind::unauthorized, "401"},
+      {403, "", "", false, FailureKind::unauthorized, "http_403"},
+      {429, R"({"success":false})", "2", false, FailureKind::overloaded, "http_429"},
+      {408, "", "", false, FailureKind::overloaded, "http_408"},
+      {503, "<html>down</html>", "", false, FailureKind::overloaded, "http_503"},
+      {200, "<html>proxy login</html>", "", false, FailureKind::malformed, "bad_reply"},
+      {200, "", "", false, FailureKind::malformed, "bad_reply"},
+      {200, "[1,2]", "", false, FailureKind::malformed, "bad_reply"},
+      {200, R"({"data":{}})", "", false, FailureKind::malformed, "bad_reply"},
+      {200, R"({"success":"yes","data":{}})", "", false, FailureKind::malformed, "bad_reply"},
+      {200, R"({"success":true,"data":[]})", "", false, FailureKind::malformed, "bad_reply"},
+      {200, R"({"success":false})", "", false, FailureKind::malformed, "bad_reply"},
+      {404, R"({"success":true,"data":{}})", "", false, FailureKind::malformed, "bad_reply"},
+      {200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no such project"}})", "", false,
+       FailureKind::rejected, "PROJECT_NOT_FOUND"},
+      {200, R"({"success":false,"error":{"code":1003,"msg":"bad resolution"}})", "", false, FailureKind::rejected, "1003"},
+      {200, R"({"success":false,"error":{"code":"TokenExpired","msg":"the token has expired"}})", "", false,
+       FailureKind::unauthorized, "TokenExpired"},
+      {400, R"({"success":false,"error":{"code":"E400","msg":"invalid"}})", "", false, FailureKind::rejected, "E400"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_envelope({c.status, c.body, c.retry_after}, now);
+    const auto* e = std::get_if<ApiError>(&r);
+    EXPECT_EQ(e == nullptr, c.ok) << c.status << " " << c.body;
+    if (e == nullptr) continue;
+    EXPECT_EQ(e->kind, c.kind) << c.status << " " << c.body << " -> " << to_string(e->kind);
+    EXPECT_EQ(e->code, c.code) << c.body;
+    EXPECT_EQ(e->http_status, c.status);
+    EXPECT_FALSE(e->message.empty());
+  }
+}
+
+TEST(Envelope, RejectionKeepsTheApiMessage) {
+  auto r = parse_envelope({200, R"({"success":false,"error":{"code":"X","msg":"project is locked"}})", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(r).message, "project is locked");
+}
+
+TEST(Envelope, RetryAfterIsCarried) {
+  auto r = parse_envelope({429, "", "7"}, now);
+  EXPECT_EQ(std::get<ApiError>(r).retry_after, Millis(7000));
+}
+
+TEST(RetryAfter, SecondsAndHttpDate) {
+  EXPECT_EQ(parse_retry_after("120", now), Millis(120'000));
+  EXPECT_EQ(parse_retry_after(" 3 ", now), Millis(3000));
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now), Millis(30'000));
+  EXPECT_EQ(parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), Millis(0));  // in the past
+  EXPECT_FALSE(parse_retry_after("", now));
+  EXPECT_FALSE(parse_retry_after("soon", now));
+  EXPECT_FALSE(parse_retry_after("-5", now));
+  EXPECT_EQ(parse_retry_after("999999999", now), Millis(86'400'000));  // capped at a day
+}
+
+TEST(Replies, TokenSubmitProgress) {
+  auto t = parse_token_reply({200, R"({"success":true,"data":{"token":"abc"}})", ""}, now);
+  EXPECT_EQ(std::get<TokenReply>(t).token, "abc");
+  auto bad = parse_token_reply({200, R"({"success":false,"error":{"code":"X","msg":"invalid userKey"}})", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(bad).kind, FailureKind::credentials);
+  auto bad401 = parse_token_reply({401, "", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(bad401).kind, FailureKind::credentials);
+  auto down = parse_token_reply({503, "", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(down).kind, FailureKind::overloaded);
+  auto empty = parse_token_reply({200, R"({"success":true,"data":{}})", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(empty).kind, FailureKind::malformed);
+
+  auto s = parse_submit_reply({200, R"({"success":true,"data":{"projectId":"new-id"}})", ""}, now);
+  EXPECT_EQ(std::get<SubmitReply>(s).project_id, "new-id");
+  auto s2 = parse_submit_reply({200, R"({"success":true,"data":{}})", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(s2).kind, FailureKind::malformed);
+
+  auto p = parse_progress_reply({200, R"({"success":true,"data":{"progress":42.5,"state":"exporting"}})", ""}, now);
+  EXPECT_DOUBLE_EQ(std::get<ProgressReply>(p).progress, 42.5);
+  EXPECT_TRUE(std::get<ProgressReply>(p).download_url.empty());
+  auto done1 = parse_progress_reply({200, R"({"success":true,"data":{"progress":100,"downloadUrl":"u1"}})", ""}, now);
+  EXPECT_EQ(std::get<ProgressReply>(done1).download_url, "u1");
+  auto done2 = parse_progress_reply({200, R"({"success":true,"data":{"progress":"100","download_url":"u2"}})", ""}, now);
+  EXPECT_EQ(std::get<ProgressReply>(done2).download_url, "u2");
+  EXPECT_DOUBLE_EQ(std::get<ProgressReply>(done2).progress, 100.0);
+  auto over = parse_progress_reply({200, R"({"success":true,"data":{"progress":250}})", ""}, now);
+  EXPECT_DOUBLE_EQ(std::get<ProgressReply>(over).progress, 100.0);
+  auto failed = parse_progress_reply({200, R"({"success":true,"data":{"progress":3,"state":"FAILED"}})", ""}, now);
+  EXPECT_TRUE(std::get<ProgressReply>(failed).failed_state());
+  auto wrong = parse_progress_reply({200, R"({"success":true,"data":{"progress":true}})", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(wrong).kind, FailureKind::malformed);
+  auto missing = parse_progress_reply({200, R"({"success":true,"data":{"state":"x"}})", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(missing).kind, FailureKind::malformed);
+}
+
+}  // namespace
+}  // namespace exportd
