@@ -158,6 +158,7 @@ struct Simulator::State {
         return fail(req, http::status::ok, "InvalidCredentials", "invalid appId or userKey");
       auto t = new_token();
       tokens[t] = std::chrono::steady_clock::now();
+      stats.issued_tokens.push_back(t);
       return ok(req, {{"token", t}});
     }
     if (auto refused = check_auth(req)) {

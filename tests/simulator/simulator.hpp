@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -46,6 +47,7 @@ struct Stats {
   std::uint64_t duplicate_exports = 0;  // exports of a project that was exported before
   std::uint64_t projects_exported = 0;  // distinct projects
   std::uint64_t auth_header_with_bearer = 0;  // "Bearer ..." sent (the API wants the raw token)
+  std::vector<std::string> issued_tokens;  // so tests can look for them where they must not be
   // polled id -> when its export reached 100 % (ms since the Unix epoch)
   std::unordered_map<std::string, std::int64_t> completed_at_ms;
 };
