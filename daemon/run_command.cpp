@@ -1,6 +1,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -55,6 +56,7 @@ int run_command(const RunOptions& options) {
   std::vector<std::string> files = config.queue_files;
   files.insert(files.end(), options.queues.begin(), options.queues.end());
   LoadedBatch batch = load_job_files(files, config.defaults);
+  ::malloc_trim(0);  // hand the parser's scratch memory back before the long run
 
   std::string error;
   auto user_key = read_user_key(config.api, error);
