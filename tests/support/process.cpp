@@ -1,5 +1,6 @@
 #include "process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -23,6 +24,23 @@ std::string slurp_and_remove(const std::string& path) {
   s << in.rdbuf();
   ::unlink(path.c_str());
   return s.str();
+}
+
+// The child's own peak resident set (VmHWM of its address space after exec).
+// wait4's ru_maxrss is not used: it also counts the parent's pages that the
+// child held between fork and exec.
+// Sampled only once the child runs the new program (its Name: is the
+// program's), so the pre-exec copy of this process is never counted.
+long peak_rss_kib(pid_t pid, const std::string& program) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  const std::string name = program.substr(program.rfind('/') + 1).substr(0, 15);
+  std::string line;
+  bool exec_done = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("Name:", 0) == 0) exec_done = line.find(name) != std::string::npos;
+    if (exec_done && line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -60,6 +78,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
     const pid_t done = ::wait4(pid, &status, WNOHANG, &usage);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) throw std::runtime_error("wait4 failed");
+    r.max_rss_kib = std::max(r.max_rss_kib, peak_rss_kib(pid, argv[0]));
     if (std::chrono::steady_clock::now() - start > timeout && !r.timed_out) {
       r.timed_out = true;
       ::kill(pid, SIGKILL);
@@ -71,7 +90,6 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   r.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                   static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-  r.max_rss_kib = usage.ru_maxrss;
   r.out = slurp_and_remove(out_tmpl);
   r.err = slurp_and_remove(err_tmpl);
   return r;

@@ -14,7 +14,7 @@ struct ProcessResult {
   std::string err;        // standard error
   double wall_seconds = 0;
   double cpu_seconds = 0;  // user + system of the child
-  long max_rss_kib = 0;    // peak resident set of the child
+  long max_rss_kib = 0;    // peak resident set of the child (sampled VmHWM)
 };
 
 // Runs argv[0] with the rest as arguments, capturing both streams. The child
