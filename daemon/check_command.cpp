@@ -1,8 +1,8 @@
 #include <iostream>
 
-#include "batch_files.hpp"
 #include "commands.hpp"
 #include "config/config.hpp"
+#include "jobs/job_file.hpp"
 
 namespace exportd {
 
@@ -15,12 +15,20 @@ int check_command(const std::string& config_path, const std::vector<std::string>
   }
   std::vector<std::string> files = config->queue_files;
   files.insert(files.end(), job_files.begin(), job_files.end());
-  const auto batch = load_job_files(files, config->defaults);
+  std::size_t ok = 0, rejected = 0, jobs = 0;
+  for (const auto& f : files) {
+    Diagnostics d(f);
+    if (auto specs = load_job_file(f, config->defaults, d)) {
+      ++ok;
+      jobs += specs->size();
+    } else {
+      std::cerr << d.str();
+      ++rejected;
+    }
+  }
   std::cout << config_path << ": ok\n";
-  if (!files.empty())
-    std::cout << batch.files_ok << " job file(s) ok with " << batch.jobs.size() << " job(s), " << batch.files_rejected
-              << " rejected\n";
-  return batch.files_rejected == 0 ? exit_ok : exit_usage;
+  if (!files.empty()) std::cout << ok << " job file(s) ok with " << jobs << " job(s), " << rejected << " rejected\n";
+  return rejected == 0 ? exit_ok : exit_usage;
 }
 
 }  // namespace exportd

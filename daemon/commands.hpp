@@ -17,10 +17,13 @@ enum ExitCode : int {
 struct RunOptions {
   std::string config;
   bool once = false;
+  bool fresh = false;  // queue files start new batches even if one is open
   std::vector<std::string> queues;
 };
 
 int check_command(const std::string& config, const std::vector<std::string>& job_files);
 int run_command(const RunOptions& options);
+int submit_command(const std::string& config, const std::vector<std::string>& job_files);
+int status_command(const std::string& config, bool json);
 
 }  // namespace exportd

@@ -12,8 +12,12 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr const char* usage = R"(usage:
-  exportd run    -c CONFIG [--once] [--queue FILE]...   run the exporter; --once: one batch, then exit
-  exportd check  -c CONFIG [JOBFILE]...                  validate the config and job files
+  exportd run    -c CONFIG [--once] [--fresh] [--queue FILE]...
+                     the daemon (until SIGTERM); --once: one batch, then exit;
+                     --fresh: queue files start new batches, re-exporting jobs that already succeeded
+  exportd check  -c CONFIG [JOBFILE]...    validate the config and job files
+  exportd submit -c CONFIG JOBFILE...      validate, then drop atomically into the spool
+  exportd status -c CONFIG [--json]        what the spool holds, per state
   exportd --help | --version
 
 exit codes: 0 ok; 1 a job failed or timed out (--once); 2 usage or invalid config/job file;
@@ -31,7 +35,7 @@ int main(int argc, char** argv) {
   try {
     po::options_description top("exportd");
     top.add_options()("help,h", "show this help")("version,V", "show the version")(
-        "command", po::value<std::string>(), "run | check")("args", po::value<std::vector<std::string>>(), "");
+        "command", po::value<std::string>(), "run | check | submit | status")("args", po::value<std::vector<std::string>>(), "");
     po::positional_options_description pos;
     pos.add("command", 1).add("args", -1);
     auto parsed = po::command_line_parser(argc, argv).options(top).positional(pos).allow_unregistered().run();
@@ -54,10 +58,12 @@ int main(int argc, char** argv) {
     po::positional_options_description files;
     files.add("file", -1);
     if (command == "run") {
-      opts.add_options()("once", "run one batch and exit")("queue", po::value<std::vector<std::string>>(),
-                                                              "an extra queue file");
-    } else if (command == "check") {
+      opts.add_options()("once", "run one batch and exit")("fresh", "start new batches for queue files")(
+          "queue", po::value<std::vector<std::string>>(), "an extra queue file");
+    } else if (command == "check" || command == "submit") {
       opts.add_options()("file", po::value<std::vector<std::string>>(), "job file");
+    } else if (command == "status") {
+      opts.add_options()("json", "print JSON");
     } else {
       return usage_error("unknown command '" + command + "'");
     }
@@ -65,12 +71,12 @@ int main(int argc, char** argv) {
     po::store(po::command_line_parser(rest).options(opts).positional(files).run(), cvm);
     po::notify(cvm);
     const auto config = cvm["config"].as<std::string>();
-    if (command == "check") {
-      std::vector<std::string> job_files;
-      if (cvm.count("file")) job_files = cvm["file"].as<std::vector<std::string>>();
-      return exportd::check_command(config, job_files);
-    }
-    exportd::RunOptions run{config, cvm.count("once") > 0, {}};
+    std::vector<std::string> job_files;
+    if (cvm.count("file")) job_files = cvm["file"].as<std::vector<std::string>>();
+    if (command == "check") return exportd::check_command(config, job_files);
+    if (command == "submit") return exportd::submit_command(config, job_files);
+    if (command == "status") return exportd::status_command(config, cvm.count("json") > 0);
+    exportd::RunOptions run{config, cvm.count("once") > 0, cvm.count("fresh") > 0, {}};
     if (cvm.count("queue")) run.queues = cvm["queue"].as<std::vector<std::string>>();
     return exportd::run_command(run);
   } catch (const po::error& e) {

@@ -1,5 +1,10 @@
+// exportd run: recovers the spool, takes queue files and dropped files into
+// batches, and drives them through the exporter until done (--once) or until
+// SIGTERM/SIGINT (the daemon). SIGHUP re-reads the config and queue files.
+
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include <malloc.h>
 #include <unistd.h>
@@ -10,13 +15,16 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "batch_files.hpp"
 #include "commands.hpp"
 #include "engine/exporter.hpp"
 #include "engine/paced_transport.hpp"
 #include "http/client.hpp"
 #include "http/tls.hpp"
+#include "ops/time_format.hpp"
 #include "results_table.hpp"
+#include "spool/batch_store.hpp"
+#include "spool/drop_watcher.hpp"
+#include "spool/status.hpp"
 
 namespace exportd {
 
@@ -25,151 +33,301 @@ namespace fs = std::filesystem;
 
 namespace {
 
-asio::awaitable<void> draw_progress(Exporter& exporter, ProgressLine& line, const bool& done) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  const auto start = Clock::now();
-  while (!done) {
-    line.show(format_progress(exporter.counts(), std::chrono::duration_cast<Millis>(Clock::now() - start)));
-    timer.expires_after(std::chrono::milliseconds(250));
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-}
+constexpr auto shutdown_grace = std::chrono::milliseconds(3000);  // SIGTERM to exit stays well under 5 s
 
-int exit_code_for(const RunSummary& s, const LoadedBatch& batch) {
+int exit_code_for(const RunSummary& s, bool rejected_files) {
   if (s.fatal) return s.fatal->kind == FailureKind::credentials ? exit_credentials : exit_temporary;
   const auto ended_badly = s.failed + s.timed_out;
   if (ended_badly > 0 && s.succeeded == 0 && s.unreachable == ended_badly) return exit_temporary;
-  if (batch.files_rejected > 0) return exit_usage;
+  if (rejected_files) return exit_usage;
   return ended_badly > 0 ? exit_jobs_failed : exit_ok;
 }
+
+std::optional<Config> read_config(const std::string& path) {
+  Diagnostics diags(path);
+  auto config = load_config(path, diags);
+  if (!config) std::cerr << diags.str();
+  return config;
+}
+
+// Everything one run wires together, on one io_context.
+class Runner {
+ public:
+  Runner(const RunOptions& options, Config config, std::string user_key, std::shared_ptr<asio::ssl::context> tls,
+         Spool& spool)
+      : options_(options),
+        config_(std::move(config)),
+        log_(config_.log),
+        line_(stderr),
+        draw_(options.once && ::isatty(STDERR_FILENO) == 1),
+        io_(1),
+        store_(io_.get_executor(), spool, log_),
+        http_(io_.get_executor(), {config_.api.endpoint, config_.api.request_timeout, config_.limits.max_connections, tls}),
+        paced_(io_.get_executor(), http_, config_.limits.requests_per_second),
+        tokens_(io_.get_executor(), paced_, config_.api.endpoint, config_.api.app_id, std::move(user_key),
+                config_.api.token_refresh_after),
+        exporter_(io_.get_executor(), config_, paced_, tokens_, store_, log_,
+                  options.once ? Exporter::Mode::batch : Exporter::Mode::daemon),
+        spool_(spool),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP) {
+    if (draw_) log_.attach(&line_);
+  }
+
+  int run() {
+    log_.info("starting", {{"version", EXPORTD_VERSION},
+                           {"mode", options_.once ? "once" : "daemon"},
+                           {"api", config_.api.base_url},
+                           {"state_dir", config_.state_dir}});
+    results_offset_ = file_size(spool_.results_path());
+    for (auto& p : store_.recover(config_.defaults)) exporter_.add_batch(p.id, std::move(p.specs), std::move(p.states));
+    take_queue_files();
+    for (const auto& name : spool_.waiting()) take_drop_file(name);
+    ::malloc_trim(0);  // hand the parsers' scratch memory back before the long run
+
+    if (!options_.once) {
+      watcher_.emplace(io_.get_executor(), spool_.incoming());
+      asio::co_spawn(io_, watch_drops(), asio::detached);
+      asio::co_spawn(io_, publish_status(), asio::detached);
+      // Files that arrived between the scan above and the watch.
+      for (const auto& name : spool_.waiting()) take_drop_file(name);
+    }
+    wait_for_signal();
+    asio::co_spawn(io_, exporter_.run(), [this](std::exception_ptr e, RunSummary s) {
+      summary_ = s;
+      finished_ = true;
+      stop_helpers();
+      if (e) std::rethrow_exception(e);
+    });
+    if (draw_) asio::co_spawn(io_, draw_progress(), asio::detached);
+    const auto started = Clock::now();
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      line_.finish();
+      std::cerr << "exportd: stopped: " << e.what() << "\n";
+      write_status("stopped", e.what());
+      return exit_temporary;
+    }
+    if (draw_) {
+      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - started)));
+      line_.finish();
+      log_.attach(nullptr);
+    }
+    return finish(std::chrono::duration<double>(Clock::now() - started).count());
+  }
+
+ private:
+  static std::uint64_t file_size(const std::string& path) {
+    std::error_code ec;
+    const auto n = fs::file_size(path, ec);
+    return ec ? 0 : n;
+  }
+
+  void take_queue_files() {
+    std::vector<std::string> files = config_.queue_files;
+    files.insert(files.end(), options_.queues.begin(), options_.queues.end());
+    for (const auto& f : files) {
+      bool rejected = false;
+      auto p = store_.take_queue_file(f, config_.defaults, options_.fresh, rejected);
+      rejected_files_ = rejected_files_ || rejected;
+      if (p) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
+    }
+  }
+
+  void take_drop_file(const std::string& name) {
+    if (stopping_) return;
+    if (auto p = store_.take_drop_file(name, config_.defaults)) exporter_.add_batch(p->id, std::move(p->specs));
+  }
+
+  asio::awaitable<void> watch_drops() {
+    while (!stopping_) {
+      auto names = co_await watcher_->next();
+      for (const auto& n : names) take_drop_file(n);
+    }
+  }
+
+  void wait_for_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        reload();
+        wait_for_signal();
+        return;
+      }
+      log_.warning("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"},
+                                {"what", "no new work; jobs in flight resume at the next start"}});
+      interrupted_ = true;
+      stop_helpers();
+      exporter_.stop();
+      // Workers leave at their next step; one stuck in a slow request is cut off.
+      grace_.emplace(io_, shutdown_grace);
+      grace_->async_wait([this](boost::system::error_code) { io_.stop(); });
+    });
+  }
+
+  void reload() {
+    auto fresh = read_config(options_.config);
+    if (!fresh) {
+      log_.error("reload_failed", {{"config", options_.config}, {"what", "kept the running config"}});
+      return;
+    }
+    if (fresh->api.base_url != config_.api.base_url || fresh->api.app_id != config_.api.app_id ||
+        fresh->state_dir != config_.state_dir)
+      log_.warning("reload_partial", {{"what", "api.* and state_dir changes take effect at the next start"}});
+    const auto api = config_.api;
+    const auto state_dir = config_.state_dir;
+    config_ = std::move(*fresh);
+    config_.api = api;
+    config_.state_dir = state_dir;
+    log_.set_settings(config_.log);
+    exporter_.reconfigure(config_);
+    // Queue files: content already taken by this process is not run again.
+    std::vector<std::string> files = config_.queue_files;
+    files.insert(files.end(), options_.queues.begin(), options_.queues.end());
+    for (const auto& f : files) {
+      const auto key = f + "\n" + read_file(f);
+      if (!seen_queue_content_.insert(key).second) continue;
+      bool rejected = false;
+      if (auto p = store_.take_queue_file(f, config_.defaults, false, rejected))
+        exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
+    }
+    log_.info("reloaded", {{"config", options_.config}});
+  }
+
+  void stop_helpers() {
+    stopping_ = true;
+    signals_.cancel();
+    if (watcher_) watcher_->close();
+    if (status_timer_) status_timer_->cancel();
+  }
+
+  void write_status(const std::string& state, const std::string& error = {}) {
+    if (options_.once) return;
+    const auto c = exporter_.counts();
+    boost::json::object o{{"pid", static_cast<std::int64_t>(::getpid())},
+                          {"state", state},
+                          {"started_at", started_at_},
+                          {"updated_at", rfc3339(std::chrono::system_clock::now())},
+                          {"jobs", boost::json::object{{"accepted", c.total},
+                                                       {"ended", c.done},
+                                                       {"failed", c.failed},
+                                                       {"in_flight", c.in_flight}}},
+                          {"open_batches", store_.open_batches()},
+                          {"last_error", error.empty() ? store_.last_error() : error}};
+    write_status_file(spool_.status_path(), o);
+  }
+
+  asio::awaitable<void> publish_status() {
+    status_timer_.emplace(io_);
+    while (!stopping_) {
+      write_status("running");
+      status_timer_->expires_after(std::chrono::seconds(2));
+      co_await status_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  asio::awaitable<void> draw_progress() {
+    asio::steady_timer timer(io_);
+    const auto start = Clock::now();
+    while (!finished_ && !interrupted_) {
+      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - start)));
+      timer.expires_after(std::chrono::milliseconds(250));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  int finish(double seconds) {
+    write_status("stopped");
+    const auto counts = exporter_.counts();
+    if (options_.once) {
+      print_results_table(spool_.results_path(), results_offset_, stdout);
+      std::printf("%llu jobs: %llu succeeded, %llu failed, %llu timed out; %llu API calls (%.1f per job) and %llu "
+                  "token request(s) in %.1f s\n",
+                  static_cast<unsigned long long>(counts.total), static_cast<unsigned long long>(summary_.succeeded),
+                  static_cast<unsigned long long>(summary_.failed), static_cast<unsigned long long>(summary_.timed_out),
+                  static_cast<unsigned long long>(exporter_.requests()),
+                  counts.total ? static_cast<double>(exporter_.requests()) / static_cast<double>(counts.total) : 0.0,
+                  static_cast<unsigned long long>(tokens_.requests()), seconds);
+      std::fflush(stdout);
+    }
+    if (summary_.fatal) {
+      if (summary_.fatal->kind == FailureKind::credentials)
+        std::cerr << "exportd: the API refused the credentials (api.app_id / user key): " << summary_.fatal->code
+                  << " " << summary_.fatal->message << "\n";
+      else
+        std::cerr << "exportd: " << summary_.fatal->message << "\n";
+    }
+    log_.info("finished", {{"succeeded", std::to_string(summary_.succeeded)},
+                           {"failed", std::to_string(summary_.failed)},
+                           {"timed_out", std::to_string(summary_.timed_out)},
+                           {"token_requests", std::to_string(tokens_.requests())},
+                           {"requests", std::to_string(paced_.sent())}});
+    if (interrupted_) {
+      if (!options_.once) return exit_ok;  // the daemon's normal way out
+      std::cerr << "exportd: interrupted; jobs in flight resume at the next run\n";
+      return exit_temporary;
+    }
+    return exit_code_for(summary_, rejected_files_);
+  }
+
+  const RunOptions& options_;
+  Config config_;
+  Logger log_;
+  ProgressLine line_;
+  bool draw_;
+  asio::io_context io_;
+  BatchStore store_;
+  HttpClient http_;
+  PacedTransport paced_;
+  TokenSource tokens_;
+  Exporter exporter_;
+  Spool& spool_;
+  asio::signal_set signals_;
+  std::optional<DropWatcher> watcher_;
+  std::optional<asio::steady_timer> grace_;
+  std::optional<asio::steady_timer> status_timer_;
+  std::set<std::string> seen_queue_content_;
+  std::string started_at_ = rfc3339(std::chrono::system_clock::now());
+  std::uint64_t results_offset_ = 0;
+  RunSummary summary_;
+  bool finished_ = false;
+  bool interrupted_ = false;
+  bool stopping_ = false;
+  bool rejected_files_ = false;
+};
 
 }  // namespace
 
 int run_command(const RunOptions& options) {
-  Diagnostics diags(options.config);
-  auto loaded = load_config(options.config, diags);
-  if (!loaded) {
-    std::cerr << diags.str();
-    return exit_usage;
-  }
-  const Config config = std::move(*loaded);
-  std::vector<std::string> files = config.queue_files;
-  files.insert(files.end(), options.queues.begin(), options.queues.end());
-  LoadedBatch batch = load_job_files(files, config.defaults);
-  ::malloc_trim(0);  // hand the parser's scratch memory back before the long run
-
+  auto config = read_config(options.config);
+  if (!config) return exit_usage;
   std::string error;
-  auto user_key = read_user_key(config.api, error);
+  auto user_key = read_user_key(config->api, error);
   if (!user_key) {
     std::cerr << "exportd: " << error << "\n";
     return exit_usage;
   }
   std::shared_ptr<asio::ssl::context> tls;
   try {
-    if (config.api.endpoint.tls) tls = make_client_tls_context(config.api.ca_file);
+    if (config->api.endpoint.tls) tls = make_client_tls_context(config->api.ca_file);
   } catch (const std::exception& e) {
     std::cerr << "exportd: " << e.what() << "\n";
     return exit_usage;
   }
-
-  std::error_code fec;
-  fs::create_directories(config.state_dir, fec);
-  if (fec) {
-    std::cerr << "exportd: cannot create state_dir " << config.state_dir << ": " << fec.message() << "\n";
-    return exit_temporary;
-  }
-  const std::string results_path = (fs::path(config.state_dir) / "results.jsonl").string();
-  std::optional<ResultsFile> results;
+  std::optional<Spool> spool;
   try {
-    results.emplace(results_path);
+    spool.emplace(config->state_dir);
   } catch (const std::exception& e) {
     std::cerr << "exportd: " << e.what() << "\n";
     return exit_temporary;
   }
-  const std::uint64_t results_offset = fs::file_size(results_path, fec);
-
-  Logger log(config.log);
-  const bool draw = options.once && ::isatty(STDERR_FILENO) == 1;
-  ProgressLine line(stderr);
-  if (draw) log.attach(&line);
-
-  asio::io_context io(1);
-  HttpClient http(io.get_executor(), {config.api.endpoint, config.api.request_timeout,
-                                      config.limits.max_connections, tls});
-  PacedTransport paced(io.get_executor(), http, config.limits.requests_per_second);
-  TokenSource tokens(io.get_executor(), paced, config.api.endpoint, config.api.app_id, std::move(*user_key),
-                     config.api.token_refresh_after);
-  Exporter exporter(io.get_executor(), config, paced, tokens, *results, log);
-
-  log.info("starting", {{"version", EXPORTD_VERSION},
-                        {"api", config.api.base_url},
-                        {"jobs", std::to_string(batch.jobs.size())},
-                        {"job_files", std::to_string(batch.files_ok)},
-                        {"rejected_files", std::to_string(batch.files_rejected)}});
-  const auto started = Clock::now();
-  exporter.add(std::move(batch.jobs));
-
-  RunSummary summary;
-  bool done = false;
-  bool interrupted = false;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    interrupted = true;
-    log.warning("interrupted", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-    io.stop();
-  });
-  asio::co_spawn(io, exporter.run(), [&](std::exception_ptr e, RunSummary s) {
-    done = true;
-    summary = s;
-    signals.cancel();
-    if (e) std::rethrow_exception(e);
-  });
-  if (draw) asio::co_spawn(io, draw_progress(exporter, line, done), asio::detached);
   try {
-    io.run();
+    Runner runner(options, std::move(*config), std::move(*user_key), tls, *spool);
+    return runner.run();
   } catch (const std::exception& e) {
-    line.finish();
     std::cerr << "exportd: stopped: " << e.what() << "\n";
     return exit_temporary;
   }
-  if (draw) {
-    line.show(format_progress(exporter.counts(), std::chrono::duration_cast<Millis>(Clock::now() - started)));
-    line.finish();
-    log.attach(nullptr);
-  }
-  if (interrupted) {
-    results->flush();
-    std::cerr << "exportd: interrupted; jobs in flight were not recorded\n";
-    return exit_temporary;
-  }
-
-  const double secs = std::chrono::duration<double>(Clock::now() - started).count();
-  const auto counts = exporter.counts();
-  if (options.once) {
-    print_results_table(results_path, results_offset, stdout);
-    std::printf("%llu jobs: %llu succeeded, %llu failed, %llu timed out; %llu API calls (%.1f per job) and %llu token "
-                "request(s) in %.1f s\n",
-                static_cast<unsigned long long>(counts.total), static_cast<unsigned long long>(summary.succeeded),
-                static_cast<unsigned long long>(summary.failed), static_cast<unsigned long long>(summary.timed_out),
-                static_cast<unsigned long long>(exporter.requests()),
-                counts.total ? static_cast<double>(exporter.requests()) / static_cast<double>(counts.total) : 0.0,
-                static_cast<unsigned long long>(tokens.requests()), secs);
-    std::fflush(stdout);
-  }
-  if (summary.fatal) {
-    if (summary.fatal->kind == FailureKind::credentials)
-      std::cerr << "exportd: the API refused the credentials (api.app_id / user key): " << summary.fatal->code << " "
-                << summary.fatal->message << "\n";
-    else
-      std::cerr << "exportd: " << summary.fatal->message << "\n";
-  }
-  log.info("finished", {{"succeeded", std::to_string(summary.succeeded)},
-                        {"failed", std::to_string(summary.failed)},
-                        {"timed_out", std::to_string(summary.timed_out)},
-                        {"token_requests", std::to_string(tokens.requests())},
-                        {"requests", std::to_string(paced.sent())}});
-  return exit_code_for(summary, batch);
 }
 
 }  // namespace exportd

@@ -22,6 +22,7 @@ std::string_view to_string(ApiCall c) {
     case ApiCall::create_project: return "create";
     case ApiCall::progress: return "progress";
     case ApiCall::get_project: return "get_project";
+    case ApiCall::list_projects: return "list_projects";
   }
   return "?";
 }
@@ -120,6 +121,29 @@ ApiRequest create_request(const ApiEndpoint& ep, const JobSpec& job, const json:
 ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id) {
   return {ApiCall::progress, http::verb::get,
           ep.target(std::string(api_prefix) + "/editor/progress/" + path_segment(project_id)), "", true};
+}
+
+ApiRequest list_projects_request(const ApiEndpoint& ep) {
+  return {ApiCall::list_projects, http::verb::get, ep.target(std::string(api_prefix) + "/editor/project"), "", true};
+}
+
+std::vector<ProjectListing> read_project_list(const json::object& data) {
+  std::vector<ProjectListing> out;
+  for (std::string_view key : {"items", "projects", "list", "content"}) {
+    const auto* items = data.if_contains(key);
+    if (items == nullptr || !items->is_array()) continue;
+    for (const auto& item : items->as_array()) {
+      if (!item.is_object()) continue;
+      const auto& o = item.as_object();
+      ProjectListing p;
+      for (std::string_view id_key : {"id", "_id", "projectId"})
+        if (const auto* v = o.if_contains(id_key); v != nullptr && p.id.empty()) p.id = code_text(*v);
+      if (const auto* v = o.if_contains("name"); v != nullptr && v->is_string()) p.name = std::string(v->as_string());
+      if (!p.id.empty()) out.push_back(std::move(p));
+    }
+    break;
+  }
+  return out;
 }
 
 std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {

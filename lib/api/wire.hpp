@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/value.hpp>
@@ -25,6 +26,7 @@ enum class ApiCall : std::uint8_t {
   create_project,  // POST /editor/project
   progress,        // GET /editor/progress/{id}
   get_project,     // GET /editor/project/{id}
+  list_projects,   // GET /editor/project
 };
 std::string_view to_string(ApiCall c);
 
@@ -40,6 +42,7 @@ ApiRequest token_request(const ApiEndpoint& ep, std::string_view app_id, std::st
 ApiRequest export_request(const ApiEndpoint& ep, const JobSpec& job);
 ApiRequest create_request(const ApiEndpoint& ep, const JobSpec& job, const boost::json::value& scenes);
 ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id);
+ApiRequest list_projects_request(const ApiEndpoint& ep);
 
 // What the transport hands back: the status and the few headers that matter.
 struct HttpReply {
@@ -88,7 +91,15 @@ struct ProgressReply {
   bool failed_state() const;
 };
 
+struct ProjectListing {
+  std::string id;
+  std::string name;
+};
+
 // The typed readers of a reply's `data` object (after parse_envelope).
+// The project list's shape is undocumented: items are looked for under
+// data.items, data.projects, data.list or data.content.
+std::vector<ProjectListing> read_project_list(const boost::json::object& data);
 std::variant<TokenReply, ApiError> read_token(const boost::json::object& data);
 std::variant<SubmitReply, ApiError> read_submit(const boost::json::object& data);
 std::variant<ProgressReply, ApiError> read_progress(const boost::json::object& data);

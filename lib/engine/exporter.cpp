@@ -2,9 +2,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 
 #include "jobs/job_file.hpp"
+#include "spool/spool.hpp"
 
 namespace exportd {
 
@@ -19,30 +19,59 @@ std::string percent(double p) {
   return buf;
 }
 
+bool fatal(const ApiError& e) { return e.kind == FailureKind::credentials || e.kind == FailureKind::tls; }
+
 }  // namespace
 
+std::string tagged_project_name(const std::string& name, const std::string& batch, const std::string& key) {
+  const std::string tag = "exportd-" + content_digest(batch + "/" + key);
+  return name.empty() ? tag : name + " [" + tag + "]";
+}
+
 Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
-                   ResultsFile& results, Logger& log, UnitRandom random)
+                   JobLedger& ledger, Logger& log, Mode mode, UnitRandom random)
     : ex_(ex),
       config_(config),
       transport_(transport),
       tokens_(tokens),
-      results_(results),
+      ledger_(ledger),
       log_(log),
+      mode_(mode),
       random_(std::move(random)),
       machine_(PollPolicy(config.polling), RetryPolicy(config.retry)),
       wake_(ex, TimePoint::max()),
-      idle_(ex) {}
+      worker_left_(ex) {}
 
-void Exporter::add(std::vector<JobSpec> specs) {
-  for (auto& spec : specs) {
+void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs, std::vector<RecoveredJob> recovered) {
+  const auto batch = static_cast<std::uint32_t>(batches_.size());
+  batches_.push_back(Batch{batch_id, static_cast<std::uint32_t>(specs.size()), {}});
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
     const auto index = static_cast<std::uint32_t>(jobs_.size());
-    log_.info("accepted", {{"job", spec.key},
-                           {"kind", spec.kind == JobKind::export_project ? "export" : "create"},
-                           {"project", spec.project_id}});
-    specs_.push_back(std::move(spec));
     ExportJob job;
-    job.spec = index;
+    job.spec = static_cast<std::uint32_t>(specs_.size());
+    job.batch = batch;
+    const RecoveredJob* r = i < recovered.size() ? &recovered[i] : nullptr;
+    const char* how = "accepted";
+    if (r != nullptr) {
+      job.submissions = r->submissions;
+      if (r->state == Recovery::in_doubt) {
+        job.state = JobState::verifying;
+        how = "recovered_in_doubt";
+      } else if (r->state == Recovery::submitted) {
+        // Polling resumes; no second export. The deadline still counts from the original submit.
+        job.state = JobState::polling;
+        job.project_id = r->project_id;
+        job.submitted_at = steady(std::chrono::system_clock::time_point(std::chrono::milliseconds(r->submitted_at_ms)));
+        how = "recovered_submitted";
+      }
+    }
+    log_.info(how, {{"job", specs[i].key},
+                    {"batch", batch_id},
+                    {"kind", specs[i].kind == JobKind::export_project ? "export" : "create"},
+                    {"project", job.project_id.empty() ? specs[i].project_id : job.project_id}});
+    specs_.push_back(std::move(specs[i]));
+    if (job.state == JobState::polling) ++in_flight_;
     jobs_.push_back(std::move(job));
     waiting_.push_back(index);
   }
@@ -74,31 +103,35 @@ void Exporter::schedule(std::uint32_t index) {
   if (at < wake_.expiry()) wake_.expires_at(at);  // wakes the idle workers to look again
 }
 
+void Exporter::stop() {
+  stopping_ = true;
+  wake_.cancel();
+}
+
+void Exporter::reconfigure(const Config& config) {
+  config_ = config;
+  machine_ = JobMachine(PollPolicy(config.polling), RetryPolicy(config.retry));
+  admit();
+}
+
 awaitable<RunSummary> Exporter::run() {
   const auto n = std::max<std::uint32_t>(1, config_.limits.max_connections);
   for (std::uint32_t i = 0; i < n; ++i) {
     ++workers_;
     asio::co_spawn(ex_, worker(), [this](std::exception_ptr e) {
       --workers_;
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          fail_run(ApiError{FailureKind::transport, 0, "internal", std::string("worker stopped: ") + ex.what(), {}});
-        }
-      }
-      idle_.notify_all();
+      worker_left_.notify_all();
+      if (e) std::rethrow_exception(e);  // a disk error: stop the loop rather than act on unsaved state
     });
   }
-  while (workers_ > 0) co_await idle_.wait();
-  results_.flush();
+  while (workers_ > 0) co_await worker_left_.wait();
   co_return summary_;
 }
 
 awaitable<void> Exporter::worker() {
   for (;;) {
     if (stopping_) co_return;
-    if (admitted_ == 0 && waiting_.empty()) {
+    if (mode_ == Mode::batch && idle()) {
       stopping_ = true;  // every job has ended
       wake_.cancel();
       co_return;
@@ -115,7 +148,19 @@ awaitable<void> Exporter::worker() {
   }
 }
 
-std::optional<ApiRequest> Exporter::submit_request(const JobSpec& spec, ApiError& error) const {
+awaitable<void> Exporter::execute(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  switch (machine_.step(job, Clock::now())) {
+    case StepKind::nothing: co_return;
+    case StepKind::expire: co_await apply(index, machine_.expire(job)); co_return;
+    case StepKind::submit: co_await submit(index); co_return;
+    case StepKind::probe: co_await probe(index); co_return;
+    case StepKind::poll: co_await poll(index); co_return;
+  }
+}
+
+std::optional<ApiRequest> Exporter::submit_request(const ExportJob& job, ApiError& error) const {
+  const JobSpec& spec = specs_[job.spec];
   if (spec.kind == JobKind::export_project) return export_request(config_.api.endpoint, spec);
   std::string why;
   auto scenes = load_scenes(spec.scenes_file, why);
@@ -123,7 +168,89 @@ std::optional<ApiRequest> Exporter::submit_request(const JobSpec& spec, ApiError
     error = ApiError{FailureKind::rejected, 0, "scenes_file", why, {}};
     return std::nullopt;
   }
-  return create_request(config_.api.endpoint, spec, *scenes);
+  JobSpec named = spec;
+  named.name = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
+  return create_request(config_.api.endpoint, named, *scenes);
+}
+
+awaitable<void> Exporter::submit(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  const JobSpec& spec = specs_[job.spec];
+  ApiError error;
+  auto request = submit_request(job, error);
+  if (!request) {
+    job.state = JobState::failed;
+    co_await apply(index, {JobEvent::Kind::failed, {}, {}, error});
+    co_return;
+  }
+  co_await ledger_.submit_started(batches_[job.batch].id, spec.key);
+  ++job.submissions;
+  auto data = co_await call(job, *request);
+  if (stopping_) co_return;
+  const auto now = Clock::now();
+  if (auto* e = std::get_if<ApiError>(&data)) {
+    co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+    co_return;
+  }
+  auto reply = read_submit(std::get<boost::json::object>(data));
+  if (auto* e = std::get_if<ApiError>(&reply)) {
+    co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+    co_return;
+  }
+  const auto& project = std::get<SubmitReply>(reply).project_id;
+  co_await ledger_.submitted(batches_[job.batch].id, spec.key, project, wall(now));
+  ++in_flight_;
+  co_await apply(index, machine_.on_submitted(job, std::get<SubmitReply>(reply), now));
+}
+
+// After a crash between "submit started" and "submitted": an export job asks
+// for the project's progress (a running export means ours got through); a
+// create job looks for its tagged name in the project list.
+awaitable<void> Exporter::probe(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  const JobSpec& spec = specs_[job.spec];
+  const bool create = spec.kind == JobKind::create_project;
+  auto data = co_await call(job, create ? list_projects_request(config_.api.endpoint)
+                                        : progress_request(config_.api.endpoint, spec.project_id));
+  if (stopping_) co_return;
+  const auto now = Clock::now();
+  std::optional<std::string> running;
+  if (auto* e = std::get_if<ApiError>(&data)) {
+    if (is_transient(e->kind) || fatal(*e)) {
+      co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+      co_return;
+    }
+    // The API does not know an export of it: the submit never took effect.
+  } else if (create) {
+    const auto wanted = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
+    for (const auto& p : read_project_list(std::get<boost::json::object>(data)))
+      if (p.name == wanted) running = p.id;
+  } else {
+    auto reply = read_progress(std::get<boost::json::object>(data));
+    // Only a running export is surely ours; 100 % may be an earlier export of the same project.
+    if (auto* p = std::get_if<ProgressReply>(&reply); p != nullptr && p->progress < 100.0 && !p->failed_state())
+      running = spec.project_id;
+  }
+  auto event = machine_.on_probe(job, running, now);
+  if (running) {
+    co_await ledger_.submitted(batches_[job.batch].id, spec.key, *running, wall(now));
+    ++in_flight_;
+  }
+  co_await apply(index, std::move(event));
+}
+
+awaitable<void> Exporter::poll(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  auto data = co_await call(job, progress_request(config_.api.endpoint, job.project_id));
+  if (stopping_) co_return;
+  const auto now = Clock::now();
+  if (auto* e = std::get_if<ApiError>(&data)) {
+    co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+    co_return;
+  }
+  auto reply = read_progress(std::get<boost::json::object>(data));
+  if (auto* ok = std::get_if<ProgressReply>(&reply)) co_await apply(index, machine_.on_progress(job, *ok, now));
+  else co_await apply(index, machine_.on_failure(job, std::get<ApiError>(reply), now, random_()));
 }
 
 awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob& job, const ApiRequest& request) {
@@ -147,83 +274,50 @@ awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob&
   }
 }
 
-awaitable<void> Exporter::execute(std::uint32_t index) {
-  ExportJob& job = jobs_[index];
-  const JobSpec& spec = specs_[job.spec];
-  const auto step = machine_.step(job, Clock::now());
-  if (step == StepKind::nothing) co_return;
-  if (step == StepKind::expire) {
-    apply(index, machine_.expire(job));
-    co_return;
-  }
-  if (step == StepKind::submit) {
-    ApiError error;
-    auto request = submit_request(spec, error);
-    if (!request) {
-      job.state = JobState::failed;
-      apply(index, {JobEvent::Kind::failed, {}, {}, error});
-      co_return;
-    }
-    ++job.submissions;
-    auto data = co_await call(job, *request);
-    if (stopping_) co_return;
-    const auto now = Clock::now();
-    std::variant<SubmitReply, ApiError> reply = std::holds_alternative<ApiError>(data)
-                                                    ? std::variant<SubmitReply, ApiError>(std::get<ApiError>(data))
-                                                    : read_submit(std::get<boost::json::object>(data));
-    if (auto* ok = std::get_if<SubmitReply>(&reply)) {
-      ++in_flight_;
-      apply(index, machine_.on_submitted(job, *ok, now));
-    } else {
-      apply(index, machine_.on_failure(job, std::get<ApiError>(reply), now, random_()));
-    }
-    co_return;
-  }
-  auto data = co_await call(job, progress_request(config_.api.endpoint, job.project_id));
-  if (stopping_) co_return;
-  const auto now = Clock::now();
-  std::variant<ProgressReply, ApiError> reply = std::holds_alternative<ApiError>(data)
-                                                    ? std::variant<ProgressReply, ApiError>(std::get<ApiError>(data))
-                                                    : read_progress(std::get<boost::json::object>(data));
-  if (auto* ok = std::get_if<ProgressReply>(&reply)) apply(index, machine_.on_progress(job, *ok, now));
-  else apply(index, machine_.on_failure(job, std::get<ApiError>(reply), now, random_()));
-}
-
-void Exporter::apply(std::uint32_t index, const JobEvent& event) {
+awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
   ExportJob& job = jobs_[index];
   const std::string& key = specs_[job.spec].key;
-  if (event.error && (event.error->kind == FailureKind::credentials || event.error->kind == FailureKind::tls)) {
-    // Not the job's fault: the job stays unfinished and the run stops.
-    if (job.state != JobState::polling) job.state = JobState::queued;
+  if (event.error && fatal(*event.error)) {
+    // Not the job's fault: it stays as the journal has it and the run stops.
     fail_run(*event.error);
-    return;
+    co_return;
   }
   switch (event.kind) {
     case JobEvent::Kind::submitted:
       log_.info("submitted", {{"job", key}, {"project", job.project_id}, {"attempt", std::to_string(job.submissions)}});
       schedule(index);
-      return;
+      co_return;
+    case JobEvent::Kind::adopted:
+      log_.info("adopted", {{"job", key}, {"project", job.project_id}, {"why", "the export sent before a restart is running"}});
+      schedule(index);
+      co_return;
+    case JobEvent::Kind::resubmit:
+      log_.info("resubmitting", {{"job", key}, {"why", "the export sent before a restart never reached the API"}});
+      schedule(index);
+      co_return;
     case JobEvent::Kind::progress:
       log_.info("progress", {{"job", key}, {"project", job.project_id}, {"progress", percent(job.progress)},
                              {"next_poll_in", format_duration(event.delay)}});
       schedule(index);
-      return;
+      co_return;
     case JobEvent::Kind::retrying:
       log_.info("retrying", {{"job", key}, {"state", to_string(job.state)}, {"code", event.error->code},
                              {"message", event.error->message}, {"delay", format_duration(event.delay)},
                              {"failures", std::to_string(job.call_failures)}});
       schedule(index);
-      return;
+      co_return;
     default:
-      finish(index, event);
+      co_await finish(index, event);
   }
 }
 
-void Exporter::finish(std::uint32_t index, const JobEvent& event) {
+awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   ExportJob& job = jobs_[index];
   const JobSpec& spec = specs_[job.spec];
+  Batch& batch = batches_[job.batch];
   JobResult r;
   r.job = spec.key;
+  r.batch = batch.id;
   r.project_id = job.project_id.empty() ? spec.project_id : job.project_id;
   r.status = std::string(to_string(job.state));
   r.download_url = event.download_url;
@@ -232,22 +326,17 @@ void Exporter::finish(std::uint32_t index, const JobEvent& event) {
   r.finished_at = std::chrono::system_clock::now();
   r.attempts = job.submissions;
   r.requests = job.requests;
-  results_.append(r);
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    asio::post(ex_, [this] {
-      flush_posted_ = false;
-      results_.flush();
-    });
-  }
+  co_await ledger_.ended(batch.id, r);
 
   if (job.state == JobState::succeeded) {
     ++summary_.succeeded;
+    ++batch.outcome.succeeded;
     log_.info("succeeded", {{"job", spec.key}, {"project", r.project_id}, {"download_url", r.download_url},
                             {"requests", std::to_string(job.requests)}});
   } else {
     if (job.state == JobState::timed_out) ++summary_.timed_out;
     else ++summary_.failed;
+    ++batch.outcome.failed;
     if (event.error && is_transient(event.error->kind)) ++summary_.unreachable;
     log_.warning(job.state == JobState::timed_out ? "timed_out" : "failed",
                  {{"job", spec.key}, {"project", r.project_id}, {"code", r.error ? r.error->code : ""},
@@ -255,10 +344,10 @@ void Exporter::finish(std::uint32_t index, const JobEvent& event) {
   }
   if (job.submitted_at != TimePoint{}) --in_flight_;
   --admitted_;
-  job.project_id.clear();
-  job.project_id.shrink_to_fit();
+  job.project_id = std::string();  // release its memory: an ended job keeps only its counters
   admit();
-  if (admitted_ == 0 && waiting_.empty()) wake_.cancel();  // let idle workers see the end
+  if (--batch.open == 0) co_await ledger_.batch_ended(batch.id, batch.outcome);
+  if (idle()) wake_.cancel();  // let idle workers see the end
 }
 
 void Exporter::fail_run(const ApiError& error) {
@@ -266,12 +355,15 @@ void Exporter::fail_run(const ApiError& error) {
     summary_.fatal = error;
     log_.error("stopped", {{"reason", error.code}, {"message", error.message}});
   }
-  stopping_ = true;
-  wake_.cancel();
+  stop();
 }
 
 std::chrono::system_clock::time_point Exporter::wall(TimePoint t) const {
   return wall_origin_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - steady_origin_);
+}
+
+TimePoint Exporter::steady(std::chrono::system_clock::time_point t) const {
+  return steady_origin_ + std::chrono::duration_cast<Clock::duration>(t - wall_origin_);
 }
 
 }  // namespace exportd

@@ -12,40 +12,52 @@
 #include "api/transport.hpp"
 #include "auth/token_source.hpp"
 #include "config/config.hpp"
+#include "engine/ledger.hpp"
 #include "jobs/export_job.hpp"
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"
 #include "ops/progress_line.hpp"
-#include "ops/results.hpp"
 #include "schedule/backoff.hpp"
 #include "schedule/signal.hpp"
+#include "spool/journal_record.hpp"
 
 namespace exportd {
 
-// How a batch ended.
+// How a run ended.
 struct RunSummary {
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::uint64_t timed_out = 0;
-  std::uint64_t unreachable = 0;    // failed only because transient errors ran out
-  std::optional<ApiError> fatal;    // credentials refused or TLS verification failed
+  std::uint64_t unreachable = 0;  // failed only because transient errors ran out
+  std::optional<ApiError> fatal;  // credentials refused or TLS verification failed
 };
 
-// Drives every job of a batch on one executor. A fixed set of workers (one
-// per pooled connection) takes whichever job is due next from one due-time
-// queue, carries out the step the job machine asks for, and feeds the reply
-// back; per job there is only an ExportJob and a queue entry, never a
-// coroutine, socket or timer of its own.
+// Drives every job on one executor. A fixed set of workers (one per pooled
+// connection) takes whichever job is due next from one due-time queue,
+// carries out the step the job machine asks for, and feeds the reply back;
+// per job there is only an ExportJob and a queue entry, never a coroutine,
+// socket or timer of its own. Facts are written to the ledger before they
+// are acted on.
 class Exporter {
  public:
+  enum class Mode : std::uint8_t {
+    batch,   // run() returns when every job has ended (run --once)
+    daemon,  // run() returns only after stop()
+  };
+
   Exporter(boost::asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
-           ResultsFile& results, Logger& log, UnitRandom random = default_unit_random());
+           JobLedger& ledger, Logger& log, Mode mode, UnitRandom random = default_unit_random());
 
-  // Adds jobs (they are "accepted"); callable before and during run().
-  void add(std::vector<JobSpec> specs);
+  // Adds the jobs of one batch. `recovered` is empty (all fresh) or has one
+  // entry per spec; jobs recovered as ended must not be passed.
+  void add_batch(const std::string& batch_id, std::vector<JobSpec> specs, std::vector<RecoveredJob> recovered = {});
 
-  // Runs until every added job has ended, or until a fatal error.
   boost::asio::awaitable<RunSummary> run();
+  // Stops taking steps; run() returns once the workers have left their
+  // current step. Jobs in flight resume from the journal at the next start.
+  void stop();
+  // New polling, retry and limit settings (SIGHUP); jobs keep their state.
+  void reconfigure(const Config& config);
 
   BatchCounts counts() const;
   std::uint64_t requests() const { return requests_; }
@@ -56,43 +68,59 @@ class Exporter {
     std::uint32_t job;
     bool operator>(const Due& o) const { return at > o.at || (at == o.at && job > o.job); }
   };
+  struct Batch {
+    std::string id;
+    std::uint32_t open = 0;
+    BatchOutcome outcome;
+  };
 
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> execute(std::uint32_t index);
+  boost::asio::awaitable<void> submit(std::uint32_t index);
+  boost::asio::awaitable<void> probe(std::uint32_t index);
+  boost::asio::awaitable<void> poll(std::uint32_t index);
   boost::asio::awaitable<std::variant<boost::json::object, ApiError>> call(ExportJob& job, const ApiRequest& request);
-  std::optional<ApiRequest> submit_request(const JobSpec& spec, ApiError& error) const;
-  void apply(std::uint32_t index, const JobEvent& event);
+  std::optional<ApiRequest> submit_request(const ExportJob& job, ApiError& error) const;
+  boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
+  boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
   void schedule(std::uint32_t index);
   void admit();
-  void finish(std::uint32_t index, const JobEvent& event);
+  bool idle() const { return admitted_ == 0 && waiting_.empty(); }
   void fail_run(const ApiError& error);
   std::chrono::system_clock::time_point wall(TimePoint t) const;
+  TimePoint steady(std::chrono::system_clock::time_point t) const;
 
   boost::asio::any_io_executor ex_;
-  const Config& config_;
+  Config config_;
   Transport& transport_;
   TokenSource& tokens_;
-  ResultsFile& results_;
+  JobLedger& ledger_;
   Logger& log_;
+  Mode mode_;
   UnitRandom random_;
   JobMachine machine_;
 
   std::deque<JobSpec> specs_;
   std::deque<ExportJob> jobs_;
+  std::deque<Batch> batches_;
   std::deque<std::uint32_t> waiting_;  // accepted, not yet admitted (max_active_jobs)
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
   boost::asio::steady_timer wake_;
-  Signal idle_;  // a worker ended
+  Signal worker_left_;
 
-  std::uint32_t admitted_ = 0;  // between admission and end
-  std::uint32_t in_flight_ = 0; // submitted, not ended
+  std::uint32_t admitted_ = 0;   // between admission and end
+  std::uint32_t in_flight_ = 0;  // submitted, not ended
   std::uint32_t workers_ = 0;
   std::uint64_t requests_ = 0;
   bool stopping_ = false;
-  bool flush_posted_ = false;
   RunSummary summary_;
   const TimePoint steady_origin_ = Clock::now();
   const std::chrono::system_clock::time_point wall_origin_ = std::chrono::system_clock::now();
 };
+
+// The name a create job's project is given, with a tag derived from the
+// batch and job key, so that after a crash the project can be found again
+// in the project list instead of being created a second time.
+std::string tagged_project_name(const std::string& name, const std::string& batch, const std::string& key);
 
 }  // namespace exportd

@@ -5,6 +5,7 @@ namespace exportd {
 std::string_view to_string(JobState s) {
   switch (s) {
     case JobState::queued: return "queued";
+    case JobState::verifying: return "verifying";
     case JobState::polling: return "polling";
     case JobState::succeeded: return "succeeded";
     case JobState::failed: return "failed";
@@ -16,6 +17,7 @@ std::string_view to_string(JobState s) {
 StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
   switch (job.state) {
     case JobState::queued: return StepKind::submit;
+    case JobState::verifying: return StepKind::probe;
     case JobState::polling: return now >= poll_.deadline(job.submitted_at) ? StepKind::expire : StepKind::poll;
     default: return StepKind::nothing;
   }
@@ -62,6 +64,19 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
     job.due = now + *wait;
   }
   return {JobEvent::Kind::retrying, *wait, {}, error};
+}
+
+JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project,
+                             TimePoint now) const {
+  job.call_failures = 0;
+  if (running_project) {
+    on_submitted(job, SubmitReply{*running_project}, now);
+    job.due = now;  // look at its progress straight away
+    return {JobEvent::Kind::adopted, {}, {}, {}};
+  }
+  job.state = JobState::queued;
+  job.due = now;
+  return {JobEvent::Kind::resubmit, {}, {}, {}};
 }
 
 JobEvent JobMachine::expire(ExportJob& job) const {

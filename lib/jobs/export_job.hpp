@@ -23,6 +23,7 @@ namespace exportd {
 
 enum class JobState : std::uint8_t {
   queued,     // accepted; the export (or create) request is due
+  verifying,  // a submit was sent before a crash, answer unknown: ask the API before sending another
   polling,    // submitted; progress is due
   succeeded,  // progress reached 100 with a download URL
   failed,     // the API refused it, or retries ran out
@@ -33,7 +34,8 @@ inline bool is_terminal(JobState s) { return s >= JobState::succeeded; }
 
 // The mutable part of a job, kept small: the batch holds 100,000 of these.
 struct ExportJob {
-  std::uint32_t spec = 0;          // index of its JobSpec in the batch
+  std::uint32_t spec = 0;          // index of its JobSpec
+  std::uint32_t batch = 0;         // index of its batch
   JobState state = JobState::queued;
   std::uint8_t call_failures = 0;  // failed tries of the call now due
   std::uint16_t submissions = 0;   // export/create requests sent
@@ -47,6 +49,7 @@ struct ExportJob {
 // What a job needs when it is due.
 enum class StepKind : std::uint8_t {
   submit,   // send the export or create request
+  probe,    // find out whether an in-doubt submit reached the API
   poll,     // ask for progress
   expire,   // the deadline has passed: end as timed_out
   nothing,  // terminal already
@@ -56,6 +59,8 @@ enum class StepKind : std::uint8_t {
 struct JobEvent {
   enum class Kind : std::uint8_t {
     submitted,  // the API accepted the export; project_id known
+    adopted,    // an in-doubt submit had reached the API: its export is polled, none is sent again
+    resubmit,   // an in-doubt submit had not reached the API: it is sent again
     progress,   // a poll answered below 100 %
     retrying,   // a transient failure; `delay` until the next try
     succeeded,  // ended well; download_url set
@@ -78,6 +83,9 @@ class JobMachine {
   // A call failed (after the transport's own token renewal and replay).
   JobEvent on_failure(ExportJob& job, const ApiError& error, TimePoint now, double unit_random) const;
   JobEvent expire(ExportJob& job) const;
+  // The answer to a probe: the project id whose export is running (adopt
+  // it), or nothing (the submit never took effect: send it again).
+  JobEvent on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now) const;
 
   const PollPolicy& poll_policy() const { return poll_; }
 

@@ -19,7 +19,7 @@ bool is_web_url(const std::string& u) {
   return u.rfind("https://", 0) == 0 || u.rfind("http://", 0) == 0;
 }
 
-std::optional<JobSpec> read_job(const YAML::Node& node, const std::string& path, const JobDefaults& defaults,
+std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& origin, const JobDefaults& defaults,
                                 Diagnostics& diags) {
   YamlMap m(node, "a job", diags);
   if (!m.valid()) return std::nullopt;
@@ -58,7 +58,7 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const std::string& path,
   } else if (scenes_file) {
     job.kind = JobKind::create_project;
     fs::path p(*scenes_file);
-    if (p.is_relative()) p = fs::path(path).parent_path() / p;
+    if (p.is_relative()) p = fs::path(origin.base_dir) / p;
     job.scenes_file = p.lexically_normal().string();
     std::string error;
     if (!load_scenes(job.scenes_file, error)) diags.add(m.value_mark("scenes_file"), error);
@@ -70,7 +70,7 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const std::string& path,
   }
   std::string job_id = id ? *id : (project_id ? *project_id : scenes_file.value_or(""));
   if (id && id->empty()) diags.add(m.value_mark("id"), "id is empty");
-  job.key = fs::path(path).filename().string() + "#" + job_id;
+  job.key = origin.name + "#" + job_id;
   if (diags.items().size() != before) return std::nullopt;
   return job;
 }
@@ -100,13 +100,16 @@ std::optional<boost::json::value> load_scenes(const std::string& path, std::stri
 }
 
 std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                                  Diagnostics& diags) {
+                                                  Diagnostics& diags, const JobFileOrigin& given) {
+  JobFileOrigin origin = given;
+  if (origin.name.empty()) origin.name = fs::path(path).filename().string();
+  if (origin.base_dir.empty()) origin.base_dir = fs::path(path).parent_path().string();
   auto doc = load_yaml_file(path, diags);
   if (!doc) return std::nullopt;
   std::vector<JobSpec> jobs;
   std::set<std::string> keys;
   auto add = [&](const YAML::Node& node) {
-    if (auto job = read_job(node, path, defaults, diags)) {
+    if (auto job = read_job(node, origin, defaults, diags)) {
       if (!keys.insert(job->key).second)
         diags.add(node.Mark(), "duplicate job id '" + job->key.substr(job->key.find('#') + 1) +
                                    "' in this file; give each job a distinct 'id'");

@@ -12,10 +12,17 @@
 
 namespace exportd {
 
+// Where a job file's keys and relative paths come from when the file has
+// moved (a claimed drop file, a queue file's snapshot). Empty: from `path`.
+struct JobFileOrigin {
+  std::string name;      // the file name used in job keys (name#id)
+  std::string base_dir;  // the folder relative scenes_file paths resolve against
+};
+
 // Reads a job file: one job, or a list under `jobs:`. A file with any problem
 // yields nothing (it is rejected whole) and its problems in `diags`.
 std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                                  Diagnostics& diags);
+                                                  Diagnostics& diags, const JobFileOrigin& origin = {});
 
 // Reads a scenes file into the `scenes` array of a create request. Accepts a
 // bare array or an object holding `scenes`. Sets `error` on failure.

@@ -13,9 +13,10 @@
 
 namespace exportd {
 
-std::string to_json_line(const JobResult& r) {
+boost::json::object to_json(const JobResult& r) {
   boost::json::object o;
   o["job"] = r.job;
+  if (!r.batch.empty()) o["batch"] = r.batch;
   o["project_id"] = r.project_id;
   o["status"] = r.status;
   if (!r.download_url.empty()) o["download_url"] = r.download_url;
@@ -24,8 +25,10 @@ std::string to_json_line(const JobResult& r) {
   o["finished_at"] = rfc3339(r.finished_at);
   o["attempts"] = r.attempts;
   o["requests"] = r.requests;
-  return boost::json::serialize(o);
+  return o;
 }
+
+std::string to_json_line(const JobResult& r) { return boost::json::serialize(to_json(r)); }
 
 ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -41,8 +44,10 @@ ResultsFile::~ResultsFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void ResultsFile::append(const JobResult& r) {
-  buffer_ += to_json_line(r);
+void ResultsFile::append(const JobResult& r) { append_line(to_json_line(r)); }
+
+void ResultsFile::append_line(const std::string& json_line) {
+  buffer_ += json_line;
   buffer_ += '\n';
 }
 

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include <boost/json/object.hpp>
+
 #include "api/wire.hpp"
 
 namespace exportd {
@@ -12,6 +14,7 @@ namespace exportd {
 // One line of results.jsonl (SPEC §5).
 struct JobResult {
   std::string job;
+  std::string batch;  // the batch it ran in (an addition to SPEC §5)
   std::string project_id;
   std::string status;  // succeeded | failed | timed_out
   std::string download_url;
@@ -22,6 +25,7 @@ struct JobResult {
   std::uint32_t requests = 0;
 };
 
+boost::json::object to_json(const JobResult& r);
 std::string to_json_line(const JobResult& r);  // without the newline
 
 // results.jsonl, appended and fsynced. Lines are batched: append() queues,
@@ -35,6 +39,7 @@ class ResultsFile {
   ResultsFile& operator=(const ResultsFile&) = delete;
 
   void append(const JobResult& r);
+  void append_line(const std::string& json_line);
   // Throws std::system_error on a write or sync failure: a result that cannot
   // be recorded must stop the daemon, not vanish.
   void flush();

@@ -91,15 +91,22 @@ double heap_bytes_per_job(int jobs) {
       co_return ApiError{};
     }
   } transport;
+  struct NoLedger final : JobLedger {
+    boost::asio::awaitable<void> submit_started(const std::string&, const std::string&) override { co_return; }
+    boost::asio::awaitable<void> submitted(const std::string&, const std::string&, const std::string&,
+                                           std::chrono::system_clock::time_point) override {
+      co_return;
+    }
+    boost::asio::awaitable<void> ended(const std::string&, const JobResult&) override { co_return; }
+    boost::asio::awaitable<void> batch_ended(const std::string&, const BatchOutcome&) override { co_return; }
+  } ledger;
   boost::asio::io_context io;
   Config config;
   config.limits.max_active_jobs = static_cast<std::uint32_t>(jobs);
   config.log.level = LogLevel::error;
-  testing::Workspace ws("bench-heap");
-  ResultsFile results(ws.path("results.jsonl"));
   Logger log(config.log);
   TokenSource tokens(io.get_executor(), transport, {}, "app", "key", std::chrono::hours(23));
-  Exporter exporter(io.get_executor(), config, transport, tokens, results, log);
+  Exporter exporter(io.get_executor(), config, transport, tokens, ledger, log, Exporter::Mode::batch);
   const auto before = mallinfo2().uordblks;
   std::vector<JobSpec> specs;
   char id[32];
@@ -111,7 +118,7 @@ double heap_bytes_per_job(int jobs) {
     s.resolution = "1080";
     specs.push_back(std::move(s));
   }
-  exporter.add(std::move(specs));
+  exporter.add_batch("20261124T000000Z-0001-nightly-queue.yaml", std::move(specs));
   return static_cast<double>(mallinfo2().uordblks - before) / jobs;
 }
 

@@ -1,0 +1,377 @@
+#include "spool/batch_store.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include <boost/asio/post.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "jobs/job_file.hpp"
+
+namespace exportd {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+// Batch ids are "<UTC stamp>-<tag>-<file name>"; the tag is a sequence
+// number for dropped files and "q<digest>" for queue files.
+std::string name_from_batch_id(const std::string& id) {
+  const auto a = id.find('-');
+  const auto b = a == std::string::npos ? a : id.find('-', a + 1);
+  return b == std::string::npos ? id : id.substr(b + 1);
+}
+
+bool is_queue_batch_id(const std::string& id) {
+  const auto a = id.find('-');
+  return a != std::string::npos && a + 1 < id.size() && id[a + 1] == 'q';
+}
+
+std::string utc_stamp() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return stamp;
+}
+
+bool succeeded(const json::object& result) {
+  const auto* s = result.if_contains("status");
+  return s != nullptr && s->is_string() && s->as_string() == "succeeded";
+}
+
+}  // namespace
+
+BatchStore::BatchStore(boost::asio::any_io_executor ex, Spool& spool, Logger& log)
+    : ex_(ex), spool_(spool), log_(log) {}
+
+std::uint64_t BatchStore::results_size() const {
+  std::error_code ec;
+  const auto size = fs::file_size(spool_.results_path(), ec);
+  return ec ? 0 : size;
+}
+
+JournalRecord BatchStore::batch_header(const std::string& id, const std::string& name, const std::string& origin,
+                                       const std::string& base_dir, const std::string& digest) {
+  if (results_) results_->flush();  // the offset must cover every line already ended
+  JournalRecord h;
+  h.kind = RecordKind::batch;
+  h.batch = id;
+  h.name = name;
+  h.origin = origin;
+  h.base_dir = base_dir;
+  h.digest = digest;
+  h.results_offset = results_size();
+  return h;
+}
+
+std::optional<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header,
+                                                              const JobDefaults& defaults) {
+  const auto path = spool_.snapshot(header.batch);
+  Diagnostics diags(path);
+  auto specs = load_job_file(path, defaults, diags, {header.name, header.base_dir});
+  if (!specs) {
+    last_error_ = "batch " + header.batch + " cannot be read back: " + diags.str();
+    log_.error("batch_unreadable", {{"batch", header.batch}, {"problems", diags.str()}});
+  }
+  return specs;
+}
+
+void BatchStore::repair_results(const RecoveredBatch& b) {
+  std::vector<const RecoveredJob*> ended;
+  for (const auto& [key, job] : b.jobs)
+    if (job.state == Recovery::ended) ended.push_back(&job);
+  if (ended.empty()) return;
+  // Which of them already have their line (written after the batch began)?
+  std::ifstream in(spool_.results_path(), std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(b.header.results_offset));
+  std::set<std::string> present;
+  std::string line;
+  while (std::getline(in, line)) {
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    if (ec || !v.is_object()) continue;
+    const auto& o = v.as_object();
+    const auto* batch = o.if_contains("batch");
+    const auto* job = o.if_contains("job");
+    if (batch && job && batch->is_string() && job->is_string() && batch->as_string() == b.header.batch)
+      present.insert(std::string(job->as_string()));
+  }
+  std::size_t repaired = 0;
+  for (const auto* job : ended) {
+    const auto* key = job->result.if_contains("job");
+    if (key == nullptr || !key->is_string() || present.count(std::string(key->as_string()))) continue;
+    results_->append_line(json::serialize(job->result));
+    ++repaired;
+  }
+  if (repaired > 0) {
+    results_->flush();
+    log_.warning("results_repaired", {{"batch", b.header.batch}, {"lines", std::to_string(repaired)}});
+  }
+}
+
+std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
+  results_.emplace(spool_.results_path());
+  const auto rep = replay(Journal::read_all(spool_.journal_path()));
+  if (rep.torn_tail) log_.warning("journal_torn_tail", {{"what", "the last journal line was cut short by a crash; ignored"}});
+  if (rep.bad_lines > 0) log_.warning("journal_bad_lines", {{"count", std::to_string(rep.bad_lines)}});
+
+  std::vector<PendingBatch> pending;
+  std::vector<JournalRecord> keep;  // the compacted journal
+  std::set<std::string> known;
+  for (const auto& b : rep.batches) {
+    known.insert(b.header.batch);
+    if (b.closed) {
+      spool_.file_away(b.header.batch);  // a crash may have come between "closed" and the move
+      continue;
+    }
+    auto specs = load_snapshot(b.header, defaults);
+    if (!specs) {
+      spool_.file_away(b.header.batch);
+      continue;
+    }
+    repair_results(b);
+    OpenBatch open{b.header, {}, 0};
+    PendingBatch p{b.header.batch, {}, {}};
+    keep.push_back(b.header);
+    for (auto& spec : *specs) {
+      auto it = b.jobs.find(spec.key);
+      const RecoveredJob job = it == b.jobs.end() ? RecoveredJob{} : it->second;
+      JournalRecord r;
+      r.batch = b.header.batch;
+      r.job = spec.key;
+      if (job.state == Recovery::ended) {
+        open.ended[spec.key] = succeeded(job.result);
+        r.kind = RecordKind::ended;
+        r.result = job.result;
+        keep.push_back(r);
+        continue;
+      }
+      for (std::uint16_t i = 0; i < job.submissions; ++i) {
+        r.kind = RecordKind::submit;
+        keep.push_back(r);
+      }
+      if (job.state == Recovery::submitted) {
+        r.kind = RecordKind::submitted;
+        r.project = job.project_id;
+        r.at_ms = job.submitted_at_ms;
+        keep.push_back(r);
+      }
+      p.specs.push_back(std::move(spec));
+      p.states.push_back(job);
+    }
+    open.unfinished = static_cast<std::uint32_t>(p.specs.size());
+    open_[b.header.batch] = std::move(open);
+    if (!p.specs.empty()) pending.push_back(std::move(p));
+  }
+
+  // Claimed files whose batch record never reached the journal: nothing of them started.
+  std::error_code ec;
+  std::vector<std::string> orphans;
+  for (const auto& e : fs::directory_iterator(spool_.active(), ec)) {
+    const auto id = e.path().filename().string();
+    if (known.count(id) == 0 && id.find(".tmp") == std::string::npos) orphans.push_back(id);
+  }
+
+  Journal::rewrite(spool_.journal_path(), keep);
+  journal_.emplace(ex_, spool_.journal_path());
+
+  for (const auto& id : orphans) {
+    if (is_queue_batch_id(id)) {
+      fs::remove(spool_.snapshot(id), ec);  // its queue file is read again anyway
+      continue;
+    }
+    const auto name = name_from_batch_id(id);
+    auto header = batch_header(id, name, "drop", spool_.incoming(), "");
+    auto specs = load_snapshot(header, defaults);
+    if (!specs) {
+      spool_.file_away(id);
+      continue;
+    }
+    journal_->commit_now(header);
+    OpenBatch open{header, {}, static_cast<std::uint32_t>(specs->size())};
+    open_[id] = std::move(open);
+    pending.push_back({id, std::move(*specs), {}});
+  }
+
+  // Batches whose jobs have all ended (a crash after the last one).
+  for (auto it = open_.begin(); it != open_.end();) {
+    const auto& b = it->second;
+    bool all_ok = true;
+    for (const auto& [key, ok] : b.ended) all_ok = all_ok && ok;
+    const bool done = b.unfinished == 0;
+    if (done && (!b.queue() || all_ok)) {
+      const auto id = it->first;
+      ++it;
+      close(id);
+    } else {
+      ++it;
+    }
+  }
+  return pending;
+}
+
+std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, const JobDefaults& defaults) {
+  const auto batch = spool_.new_batch_id(name);
+  std::string error;
+  if (!spool_.claim(name, batch, error)) {
+    log_.warning("claim_failed", {{"file", name}, {"error", error}});
+    return std::nullopt;
+  }
+  const auto shown = spool_.incoming() + "/" + name;
+  Diagnostics diags(shown);
+  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, {name, spool_.incoming()});
+  if (!specs) {
+    // Back out of active/ into rejected/, with the reasons beside it.
+    write_file_durably(spool_.rejected() + "/" + name + ".error", diags.str());
+    if (::rename(spool_.snapshot(batch).c_str(), (spool_.rejected() + "/" + name).c_str()) != 0)
+      throw std::system_error(errno, std::generic_category(), "cannot move " + spool_.snapshot(batch) + " to rejected/");
+    sync_directory(spool_.rejected());
+    sync_directory(spool_.active());
+    last_error_ = diags.items().front().str();
+    log_.warning("rejected", {{"file", name}, {"problems", std::to_string(diags.items().size())},
+                              {"first", diags.items().front().str()}});
+    return std::nullopt;
+  }
+  auto header = batch_header(batch, name, "drop", spool_.incoming(), "");
+  journal_->commit_now(header);
+  open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
+  log_.info("claimed", {{"file", name}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});
+  return PendingBatch{batch, std::move(*specs), {}};
+}
+
+std::optional<PendingBatch> BatchStore::take_queue_file(const std::string& path, const JobDefaults& defaults, bool fresh,
+                                                        bool& rejected) {
+  rejected = false;
+  const auto absolute = fs::absolute(path).lexically_normal().string();
+  const std::string origin = "queue:" + absolute;
+  Diagnostics diags(path);
+  auto specs = load_job_file(path, defaults, diags);
+  if (!specs) {
+    std::cerr << diags.str();
+    rejected = true;
+    last_error_ = diags.items().empty() ? "invalid queue file " + path : diags.items().front().str();
+    return std::nullopt;
+  }
+  const auto content = read_file(path);
+  const auto digest = content_digest(absolute + "\n" + content);
+
+  for (auto it = open_.begin(); it != open_.end(); ++it) {
+    auto& b = it->second;
+    if (b.header.origin != origin) continue;
+    if (b.header.digest == digest && fresh && b.unfinished > 0) {
+      log_.warning("fresh_refused", {{"batch", b.header.batch},
+                                     {"why", "this queue file's batch still has jobs in flight; it goes on instead"}});
+      return std::nullopt;
+    }
+    if (b.header.digest == digest && !fresh) {
+      // The same batch again: retry what failed, leave what succeeded.
+      PendingBatch p{b.header.batch, {}, {}};
+      for (auto& spec : *specs) {
+        auto e = b.ended.find(spec.key);
+        if (e != b.ended.end() && !e->second) p.specs.push_back(spec);
+      }
+      if (p.specs.empty()) return std::nullopt;
+      JournalRecord r;
+      r.kind = RecordKind::reopened;
+      r.batch = b.header.batch;
+      journal_->commit_now(r);
+      for (const auto& s : p.specs) b.ended.erase(s.key);
+      b.unfinished += static_cast<std::uint32_t>(p.specs.size());
+      p.states.resize(p.specs.size());
+      log_.info("batch_reopened", {{"batch", b.header.batch}, {"retrying", std::to_string(p.specs.size())}});
+      return p;
+    }
+    if (b.unfinished == 0) {
+      // Superseded (new content, or --fresh) and nothing of it is running: close it.
+      const auto id = it->first;
+      close(id);
+      break;
+    }
+  }
+
+  const auto name = fs::path(path).filename().string();
+  const auto batch = utc_stamp() + "-q" + digest + "-" + name;
+  spool_.write_snapshot(batch, content);
+  auto header = batch_header(batch, name, origin, fs::path(absolute).parent_path().string(), digest);
+  journal_->commit_now(header);
+  open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
+  log_.info("queued", {{"file", path}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});
+  return PendingBatch{batch, std::move(*specs), {}};
+}
+
+boost::asio::awaitable<void> BatchStore::submit_started(const std::string& batch, const std::string& job) {
+  JournalRecord r;
+  r.kind = RecordKind::submit;
+  r.batch = batch;
+  r.job = job;
+  co_await journal_->commit(r);
+}
+
+boost::asio::awaitable<void> BatchStore::submitted(const std::string& batch, const std::string& job,
+                                                   const std::string& project,
+                                                   std::chrono::system_clock::time_point at) {
+  JournalRecord r;
+  r.kind = RecordKind::submitted;
+  r.batch = batch;
+  r.job = job;
+  r.project = project;
+  r.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+  co_await journal_->commit(r);
+}
+
+void BatchStore::post_results_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  boost::asio::post(ex_, [this] {
+    flush_posted_ = false;
+    results_->flush();
+  });
+}
+
+boost::asio::awaitable<void> BatchStore::ended(const std::string& batch, const JobResult& result) {
+  JournalRecord r;
+  r.kind = RecordKind::ended;
+  r.batch = batch;
+  r.job = result.job;
+  r.result = to_json(result);
+  co_await journal_->commit(r);  // first the journal: a crash now re-appends the line at start-up
+  results_->append(result);
+  post_results_flush();
+  if (auto it = open_.find(batch); it != open_.end()) {
+    it->second.ended[result.job] = result.status == "succeeded";
+    if (it->second.unfinished > 0) --it->second.unfinished;
+  }
+  if (result.error) last_error_ = result.job + ": " + result.error->code + " " + result.error->message;
+}
+
+boost::asio::awaitable<void> BatchStore::batch_ended(const std::string& batch, const BatchOutcome&) {
+  auto it = open_.find(batch);
+  if (it == open_.end() || it->second.unfinished > 0) co_return;
+  bool all_ok = true;
+  for (const auto& [key, ok] : it->second.ended) all_ok = all_ok && ok;
+  if (it->second.queue() && !all_ok) {
+    log_.info("batch_parked", {{"batch", batch}, {"why", "some jobs failed; running the queue file again retries them"}});
+    co_return;
+  }
+  results_->flush();
+  close(batch);
+}
+
+void BatchStore::close(const std::string& batch) {
+  JournalRecord r;
+  r.kind = RecordKind::closed;
+  r.batch = batch;
+  journal_->commit_now(r);
+  spool_.file_away(batch);
+  open_.erase(batch);
+  log_.info("batch_done", {{"batch", batch}});
+}
+
+}  // namespace exportd

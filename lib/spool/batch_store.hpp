@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "config/config.hpp"
+#include "engine/ledger.hpp"
+#include "jobs/job_spec.hpp"
+#include "ops/log.hpp"
+#include "ops/results.hpp"
+#include "spool/journal.hpp"
+#include "spool/spool.hpp"
+
+namespace exportd {
+
+// Jobs to hand to the exporter: one batch, with each job's recovered state.
+struct PendingBatch {
+  std::string id;
+  std::vector<JobSpec> specs;
+  std::vector<RecoveredJob> states;  // parallel to specs
+};
+
+// The durable side of the daemon: takes job files into batches, keeps the
+// journal, writes results.jsonl, and after a crash rebuilds what was going
+// on. Implements the exporter's JobLedger.
+//
+// Batches: a file dropped into incoming/ is one batch, filed into done/ when
+// all its jobs have ended. A queue file is one batch per content: run again
+// with the same content, its succeeded jobs are not exported again and its
+// failed ones are retried; once all have succeeded it is closed, and the next
+// run of the file is a new batch. `fresh` starts a new batch regardless.
+class BatchStore final : public JobLedger {
+ public:
+  BatchStore(boost::asio::any_io_executor ex, Spool& spool, Logger& log);
+
+  // Replays the journal (a torn last line is ignored), re-appends result lines
+  // a crash kept out of results.jsonl, files away finished batches, compacts
+  // the journal, and returns the batches with jobs still to run.
+  std::vector<PendingBatch> recover(const JobDefaults& defaults);
+
+  // incoming/NAME: claimed into active/ and journaled, or moved to rejected/
+  // with NAME.error. Nothing when rejected or gone.
+  std::optional<PendingBatch> take_drop_file(const std::string& name, const JobDefaults& defaults);
+
+  // A queue file (see above). `rejected` is set when the file is invalid (its
+  // problems go to stderr as FILE:LINE:COL lines).
+  std::optional<PendingBatch> take_queue_file(const std::string& path, const JobDefaults& defaults, bool fresh,
+                                              bool& rejected);
+
+  // JobLedger
+  boost::asio::awaitable<void> submit_started(const std::string& batch, const std::string& job) override;
+  boost::asio::awaitable<void> submitted(const std::string& batch, const std::string& job, const std::string& project,
+                                         std::chrono::system_clock::time_point at) override;
+  boost::asio::awaitable<void> ended(const std::string& batch, const JobResult& result) override;
+  boost::asio::awaitable<void> batch_ended(const std::string& batch, const BatchOutcome& outcome) override;
+
+  const std::string& last_error() const { return last_error_; }
+  std::size_t open_batches() const { return open_.size(); }
+
+ private:
+  struct OpenBatch {
+    JournalRecord header;
+    std::map<std::string, bool> ended;  // job key -> succeeded, for jobs that have ended
+    std::uint32_t unfinished = 0;       // jobs handed to the exporter, not ended
+    bool queue() const { return header.origin.rfind("queue:", 0) == 0; }
+  };
+
+  std::optional<std::vector<JobSpec>> load_snapshot(const JournalRecord& header, const JobDefaults& defaults);
+  JournalRecord batch_header(const std::string& id, const std::string& name, const std::string& origin,
+                             const std::string& base_dir, const std::string& digest);
+  void repair_results(const RecoveredBatch& b);
+  void close(const std::string& batch);
+  std::uint64_t results_size() const;
+  void post_results_flush();
+
+  boost::asio::any_io_executor ex_;
+  Spool& spool_;
+  Logger& log_;
+  std::optional<Journal> journal_;
+  std::optional<ResultsFile> results_;
+  std::map<std::string, OpenBatch> open_;
+  bool flush_posted_ = false;
+  std::string last_error_;
+};
+
+}  // namespace exportd

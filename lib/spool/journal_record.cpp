@@ -1,0 +1,175 @@
+#include "spool/journal_record.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace exportd {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::pair<RecordKind, std::string_view> kind_names[] = {
+    {RecordKind::batch, "batch"},   {RecordKind::submit, "submit"}, {RecordKind::submitted, "submitted"},
+    {RecordKind::ended, "ended"},   {RecordKind::closed, "closed"}, {RecordKind::reopened, "reopened"},
+};
+
+std::string_view name_of(RecordKind k) {
+  for (const auto& [kind, name] : kind_names)
+    if (kind == k) return name;
+  return "?";
+}
+
+std::string str(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::int64_t num(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  return 0;
+}
+
+}  // namespace
+
+std::string encode(const JournalRecord& r) {
+  json::object o;
+  o["r"] = name_of(r.kind);
+  o["batch"] = r.batch;
+  switch (r.kind) {
+    case RecordKind::batch:
+      o["name"] = r.name;
+      o["origin"] = r.origin;
+      o["base_dir"] = r.base_dir;
+      o["digest"] = r.digest;
+      o["results_offset"] = r.results_offset;
+      break;
+    case RecordKind::submit:
+      o["job"] = r.job;
+      break;
+    case RecordKind::submitted:
+      o["job"] = r.job;
+      o["project"] = r.project;
+      o["at"] = r.at_ms;
+      break;
+    case RecordKind::ended:
+      o["job"] = r.job;
+      o["result"] = r.result;
+      break;
+    case RecordKind::closed:
+    case RecordKind::reopened:
+      break;
+  }
+  return json::serialize(o);
+}
+
+std::optional<JournalRecord> decode(std::string_view line) {
+  boost::system::error_code ec;
+  auto v = json::parse(line, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  JournalRecord r;
+  const auto kind = str(o, "r");
+  bool known = false;
+  for (const auto& [k, name] : kind_names)
+    if (name == kind) {
+      r.kind = k;
+      known = true;
+    }
+  r.batch = str(o, "batch");
+  if (!known || r.batch.empty()) return std::nullopt;
+  r.job = str(o, "job");
+  if ((r.kind == RecordKind::submit || r.kind == RecordKind::submitted || r.kind == RecordKind::ended) && r.job.empty())
+    return std::nullopt;
+  r.project = str(o, "project");
+  if (r.kind == RecordKind::submitted && r.project.empty()) return std::nullopt;
+  r.at_ms = num(o, "at");
+  if (const auto* res = o.if_contains("result"); res != nullptr && res->is_object()) r.result = res->as_object();
+  if (r.kind == RecordKind::ended && r.result.empty()) return std::nullopt;
+  r.name = str(o, "name");
+  r.origin = str(o, "origin");
+  r.base_dir = str(o, "base_dir");
+  r.digest = str(o, "digest");
+  r.results_offset = static_cast<std::uint64_t>(num(o, "results_offset"));
+  return r;
+}
+
+JournalReplay replay(std::string_view text) {
+  JournalReplay out;
+  std::map<std::string, std::size_t> index;  // batch id -> position in out.batches
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      out.torn_tail = true;  // the crash cut this write short; it was never acted on
+      break;
+    }
+    const auto line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty()) continue;
+    auto rec = decode(line);
+    if (!rec) {
+      ++out.bad_lines;
+      continue;
+    }
+    ++out.records;
+    if (rec->kind == RecordKind::batch) {
+      if (index.count(rec->batch) != 0) continue;  // written twice: the first one stands
+      index[rec->batch] = out.batches.size();
+      out.batches.push_back(RecoveredBatch{*rec, false, {}});
+      continue;
+    }
+    auto it = index.find(rec->batch);
+    if (it == index.end()) {
+      ++out.bad_lines;  // a record for a batch never begun: nothing to attach it to
+      continue;
+    }
+    RecoveredBatch& b = out.batches[it->second];
+    switch (rec->kind) {
+      case RecordKind::closed:
+        b.closed = true;
+        break;
+      case RecordKind::reopened:
+        // Failed and timed-out jobs of a parked batch run again from scratch;
+        // succeeded ones stay ended.
+        for (auto& [key, job] : b.jobs) {
+          const auto* status = job.result.if_contains("status");
+          if (job.state == Recovery::ended && !(status && status->is_string() && status->as_string() == "succeeded"))
+            job = RecoveredJob{};
+        }
+        b.closed = false;
+        break;
+      case RecordKind::submit: {
+        auto& job = b.jobs[rec->job];
+        if (job.state == Recovery::ended) break;
+        ++job.submissions;
+        job.state = Recovery::in_doubt;
+        job.project_id.clear();
+        break;
+      }
+      case RecordKind::submitted: {
+        auto& job = b.jobs[rec->job];
+        if (job.state == Recovery::ended) break;
+        job.state = Recovery::submitted;
+        job.project_id = rec->project;
+        job.submitted_at_ms = rec->at_ms;
+        break;
+      }
+      case RecordKind::ended: {
+        auto& job = b.jobs[rec->job];
+        job.state = Recovery::ended;
+        job.result = rec->result;
+        break;
+      }
+      case RecordKind::batch:
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace exportd

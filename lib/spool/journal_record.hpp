@@ -1,0 +1,75 @@
+#pragma once
+
+// The journal's records and the recovery rules, as pure code: what the daemon
+// knew before a crash, rebuilt from the lines it had fsynced.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+namespace exportd {
+
+enum class RecordKind : std::uint8_t {
+  batch,      // a job file was taken: its snapshot is active/<batch>.yaml
+  submit,     // an export/create request is about to be sent for a job
+  submitted,  // the API accepted it; project id known
+  ended,      // the job ended; the result line travels with it
+  closed,     // every job of the batch has ended and the batch was filed away
+  reopened,   // a parked queue batch runs again: its failed jobs start afresh
+};
+
+struct JournalRecord {
+  RecordKind kind = RecordKind::batch;
+  std::string batch;                 // every kind
+  std::string job;                   // submit, submitted, ended: the job key
+  std::string project;               // submitted: the id to poll
+  std::int64_t at_ms = 0;            // submitted: when, ms since the Unix epoch
+  boost::json::object result;        // ended: the results.jsonl object
+  // batch only:
+  std::string name;                  // the job file's own name (keys are name#id)
+  std::string origin;                // "drop" or "queue:<absolute path>"
+  std::string base_dir;              // where relative paths in the file resolve
+  std::string digest;                // content digest, to recognise a re-run queue file
+  std::uint64_t results_offset = 0;  // size of results.jsonl when the batch began
+};
+
+std::string encode(const JournalRecord& r);  // one line, no newline
+std::optional<JournalRecord> decode(std::string_view line);
+
+// What recovery decides for one job.
+enum class Recovery : std::uint8_t {
+  fresh,      // nothing sent yet: submit
+  in_doubt,   // a submit was sent but its answer never recorded: ask the API before sending another
+  submitted,  // resume polling the known project id, no new export
+  ended,      // done: never redone (its result line is re-appended if it went missing)
+};
+
+struct RecoveredJob {
+  Recovery state = Recovery::fresh;
+  std::string project_id;
+  std::int64_t submitted_at_ms = 0;
+  std::uint16_t submissions = 0;  // submit records seen
+  boost::json::object result;     // when ended
+};
+
+struct RecoveredBatch {
+  JournalRecord header;  // the batch record
+  bool closed = false;
+  std::map<std::string, RecoveredJob> jobs;  // by key; jobs never mentioned are fresh
+};
+
+struct JournalReplay {
+  std::vector<RecoveredBatch> batches;  // in the order they began; closed ones included
+  std::size_t records = 0;
+  std::size_t bad_lines = 0;  // unparseable lines skipped
+  bool torn_tail = false;     // the last line had no newline (a write cut short): ignored
+};
+
+JournalReplay replay(std::string_view text);
+
+}  // namespace exportd

@@ -1,0 +1,148 @@
+#include "spool/spool.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "spool/journal.hpp"
+
+namespace exportd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void move_durably(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot move " + from + " to " + to);
+  sync_directory(fs::path(to).parent_path().string());
+  sync_directory(fs::path(from).parent_path().string());
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+Spool::Spool(std::string state_dir, Access access) : root_(std::move(state_dir)) {
+  if (access == Access::read) return;
+  for (const auto& d : {root_, incoming(), active(), done(), rejected()}) {
+    std::error_code ec;
+    fs::create_directories(d, ec);
+    if (ec) throw std::system_error(ec, "cannot create " + d);
+  }
+  // Probe that the state folder takes writes now, not at the first job.
+  const auto probe = root_ + "/.write-probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "state_dir " + root_ + " is not writable");
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+bool Spool::takes(const std::string& name) {
+  if (name.empty() || name.front() == '.' || ends_with(name, ".tmp")) return false;
+  return ends_with(name, ".yaml") || ends_with(name, ".yml");
+}
+
+std::vector<std::string> Spool::waiting() const {
+  std::vector<std::pair<fs::file_time_type, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(incoming(), ec)) {
+    const auto name = e.path().filename().string();
+    if (!e.is_regular_file() || !takes(name)) continue;
+    found.emplace_back(e.last_write_time(ec), name);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+std::string Spool::new_batch_id(const std::string& name) {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  for (;;) {
+    char seq[16];
+    std::snprintf(seq, sizeof seq, "%04u", ++sequence_ % 10000);
+    std::string id = std::string(stamp) + "-" + seq + "-" + name;
+    if (!fs::exists(snapshot(id)) && !fs::exists(done() + "/" + id)) return id;
+  }
+}
+
+bool Spool::claim(const std::string& name, const std::string& batch, std::string& error) {
+  const auto from = incoming() + "/" + name;
+  if (::rename(from.c_str(), snapshot(batch).c_str()) != 0) {
+    error = "cannot claim " + from + ": " + std::strerror(errno);
+    return false;
+  }
+  sync_directory(active());
+  sync_directory(incoming());
+  return true;
+}
+
+void Spool::reject(const std::string& name, const std::string& why) {
+  write_file_durably(rejected() + "/" + name + ".error", why);
+  move_durably(incoming() + "/" + name, rejected() + "/" + name);
+}
+
+void Spool::file_away(const std::string& batch) {
+  if (fs::exists(snapshot(batch))) move_durably(snapshot(batch), done() + "/" + batch);
+}
+
+void Spool::write_snapshot(const std::string& batch, const std::string& content) {
+  write_file_durably(snapshot(batch), content);
+}
+
+void write_file_durably(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot create " + tmp);
+  try {
+    write_fully_and_sync(fd, content, tmp);
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot rename " + tmp);
+  sync_directory(fs::path(path).parent_path().string());
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string content_digest(const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < 8 && i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace exportd

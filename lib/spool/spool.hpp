@@ -1,0 +1,60 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace exportd {
+
+// The folders of state_dir (SPEC §5). Every move is a rename within one file
+// system followed by an fsync of both folders, so a file is always in exactly
+// one place after a crash.
+class Spool {
+ public:
+  enum class Access : unsigned char {
+    write,  // create the folders if needed and check they take writes; throws std::system_error
+    read,   // only name the paths (exportd status)
+  };
+  explicit Spool(std::string state_dir, Access access = Access::write);
+
+  const std::string& root() const { return root_; }
+  std::string incoming() const { return root_ + "/incoming"; }
+  std::string active() const { return root_ + "/active"; }
+  std::string done() const { return root_ + "/done"; }
+  std::string rejected() const { return root_ + "/rejected"; }
+  std::string results_path() const { return root_ + "/results.jsonl"; }
+  std::string journal_path() const { return root_ + "/journal.jsonl"; }
+  std::string status_path() const { return root_ + "/status.json"; }
+  // A batch's copy of its job file; the batch id already ends in the file's name.
+  std::string snapshot(const std::string& batch) const { return active() + "/" + batch; }
+
+  // A name the drop folder takes: *.yaml or *.yml, not a dot-file, not *.tmp.
+  static bool takes(const std::string& name);
+  // Files waiting in incoming/, oldest first.
+  std::vector<std::string> waiting() const;
+
+  // A fresh batch id for a job file: UTC time, a sequence number, the name's stem.
+  std::string new_batch_id(const std::string& name);
+
+  // incoming/NAME -> active/BATCH.yaml. False (and `error`) if it is gone.
+  bool claim(const std::string& name, const std::string& batch, std::string& error);
+  // incoming/NAME -> rejected/NAME, with rejected/NAME.error holding `why`.
+  void reject(const std::string& name, const std::string& why);
+  // active/BATCH.yaml -> done/BATCH.yaml
+  void file_away(const std::string& batch);
+  // Writes active/BATCH.yaml with `content` (a queue file's snapshot), durably.
+  void write_snapshot(const std::string& batch, const std::string& content);
+
+ private:
+  std::string root_;
+  unsigned sequence_ = 0;
+};
+
+// Writes `path` atomically and durably: temp file, fsync, rename, folder fsync.
+void write_file_durably(const std::string& path, const std::string& content);
+
+std::string read_file(const std::string& path);
+
+// A short hex SHA-256 of `text`, to recognise a queue file seen before.
+std::string content_digest(const std::string& text);
+
+}  // namespace exportd

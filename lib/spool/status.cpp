@@ -1,0 +1,132 @@
+#include "spool/status.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "jobs/job_file.hpp"
+#include "ops/time_format.hpp"
+#include "spool/journal.hpp"
+#include "spool/spool.hpp"
+
+namespace exportd {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+void write_status_file(const std::string& path, const json::object& status) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr) return;  // advisory: the journal is what matters
+    const auto text = json::serialize(status) + "\n";
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+namespace {
+
+std::int64_t count_files(const std::string& dir, bool only_job_files) {
+  std::int64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (!e.is_regular_file()) continue;
+    if (only_job_files ? Spool::takes(name) : name.size() < 6 || name.substr(name.size() - 6) != ".error") ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+json::object spool_report(const std::string& state_dir, const JobDefaults& defaults) {
+  const Spool spool(state_dir, Spool::Access::read);
+  json::object report;
+  report["state_dir"] = state_dir;
+  report["files"] = json::object{{"incoming", count_files(spool.incoming(), true)},
+                                 {"active", count_files(spool.active(), false)},
+                                 {"done", count_files(spool.done(), false)},
+                                 {"rejected", count_files(spool.rejected(), false)}};
+  const auto rep = replay(Journal::read_all(spool.journal_path()));
+  std::int64_t queued = 0, in_doubt = 0, polling = 0, succeeded = 0, failed = 0, timed_out = 0, open = 0;
+  std::int64_t oldest_ms = 0;
+  std::string oldest_job;
+  for (const auto& b : rep.batches) {
+    if (b.closed) continue;
+    ++open;
+    Diagnostics diags(spool.snapshot(b.header.batch));
+    const auto specs = load_job_file(spool.snapshot(b.header.batch), defaults, diags, {b.header.name, b.header.base_dir});
+    if (specs) {
+      for (const auto& s : *specs) queued += b.jobs.count(s.key) == 0;
+    }
+    for (const auto& [key, job] : b.jobs) {
+      switch (job.state) {
+        case Recovery::fresh: ++queued; break;
+        case Recovery::in_doubt: ++in_doubt; break;
+        case Recovery::submitted:
+          ++polling;
+          if (oldest_ms == 0 || job.submitted_at_ms < oldest_ms) {
+            oldest_ms = job.submitted_at_ms;
+            oldest_job = b.header.batch + "/" + key;
+          }
+          break;
+        case Recovery::ended: {
+          const auto* s = job.result.if_contains("status");
+          const std::string status = s && s->is_string() ? std::string(s->as_string()) : "";
+          if (status == "succeeded") ++succeeded;
+          else if (status == "timed_out") ++timed_out;
+          else ++failed;
+          break;
+        }
+      }
+    }
+  }
+  report["open_batches"] = open;
+  report["jobs"] = json::object{{"queued", queued},       {"submitting", in_doubt}, {"polling", polling},
+                                {"succeeded", succeeded}, {"failed", failed},       {"timed_out", timed_out}};
+  if (oldest_ms > 0) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    report["oldest_active"] = json::object{
+        {"job", oldest_job},
+        {"submitted_at", rfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(oldest_ms)))},
+        {"age_seconds", (now_ms - oldest_ms) / 1000}};
+  }
+  boost::system::error_code ec;
+  auto daemon = json::parse(read_file(spool.status_path()), ec);
+  if (!ec && daemon.is_object()) report["daemon"] = daemon.as_object();
+  return report;
+}
+
+std::string format_spool_report(const json::object& r) {
+  auto num = [](const json::value& v) { return std::to_string(v.is_int64() ? v.as_int64() : 0); };
+  const auto& f = r.at("files").as_object();
+  const auto& j = r.at("jobs").as_object();
+  std::string out = "state_dir: " + std::string(r.at("state_dir").as_string()) + "\n";
+  out += "files:     " + num(f.at("incoming")) + " incoming, " + num(f.at("active")) + " active, " + num(f.at("done")) +
+         " done, " + num(f.at("rejected")) + " rejected\n";
+  out += "jobs:      " + num(j.at("queued")) + " queued, " + num(j.at("submitting")) + " submitting, " +
+         num(j.at("polling")) + " polling, " + num(j.at("succeeded")) + " succeeded, " + num(j.at("failed")) +
+         " failed, " + num(j.at("timed_out")) + " timed out (in " + num(r.at("open_batches")) + " open batches)\n";
+  if (const auto* o = r.if_contains("oldest_active"))
+    out += "oldest:    " + std::string(o->at("job").as_string()) + " submitted " +
+           std::string(o->at("submitted_at").as_string()) + "\n";
+  if (const auto* d = r.if_contains("daemon"); d != nullptr && d->is_object()) {
+    const auto& o = d->as_object();
+    auto s = [&](std::string_view k) {
+      const auto* v = o.if_contains(k);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string("-");
+    };
+    out += "daemon:    " + s("state") + " (pid " + (o.contains("pid") ? num(o.at("pid")) : "-") + ", updated " +
+           s("updated_at") + ")\n";
+    if (s("last_error") != "-" && !s("last_error").empty()) out += "last error: " + s("last_error") + "\n";
+  }
+  return out;
+}
+
+}  // namespace exportd

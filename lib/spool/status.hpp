@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "config/config.hpp"
+
+namespace exportd {
+
+// Writes state_dir/status.json (temp file + rename, so readers never see half
+// of it). Advisory: not fsynced, rewritten every few seconds by the daemon.
+void write_status_file(const std::string& path, const boost::json::object& status);
+
+// What `exportd status` shows: files per spool folder, the jobs of the open
+// batches per state (from the journal), the oldest job in flight, and the
+// daemon's own status.json (pid, counts, last error) when there is one.
+// Reads only; safe while the daemon runs.
+boost::json::object spool_report(const std::string& state_dir, const JobDefaults& defaults);
+std::string format_spool_report(const boost::json::object& report);
+
+}  // namespace exportd
