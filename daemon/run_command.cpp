@@ -96,6 +96,7 @@ class Runner {
       summary_ = s;
       finished_ = true;
       stop_helpers();
+      if (grace_) grace_->cancel();
       if (e) std::rethrow_exception(e);
     });
     if (draw_) asio::co_spawn(io_, draw_progress(), asio::detached);

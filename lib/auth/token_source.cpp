@@ -22,7 +22,8 @@ boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
     }
     renewing_ = true;
     ++requests_;
-    auto reply = co_await transport_.exchange(token_request(endpoint_, app_id_, user_key_), {});
+    const ApiRequest request = token_request(endpoint_, app_id_, user_key_);
+    auto reply = co_await transport_.exchange(request, {});
     std::variant<TokenReply, ApiError> parsed = std::holds_alternative<ApiError>(reply)
                                                     ? std::variant<TokenReply, ApiError>(std::get<ApiError>(reply))
                                                     : parse_token_reply(std::get<HttpReply>(reply), std::chrono::system_clock::now());

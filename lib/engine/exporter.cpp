@@ -210,8 +210,10 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   const JobSpec& spec = specs_[job.spec];
   const bool create = spec.kind == JobKind::create_project;
-  auto data = co_await call(job, create ? list_projects_request(config_.api.endpoint)
-                                        : progress_request(config_.api.endpoint, spec.project_id));
+  // A named request: g++ 12 mishandles a conditional temporary inside co_await.
+  const ApiRequest request =
+      create ? list_projects_request(config_.api.endpoint) : progress_request(config_.api.endpoint, spec.project_id);
+  auto data = co_await call(job, request);
   if (stopping_) co_return;
   const auto now = Clock::now();
   std::optional<std::string> running;
@@ -241,7 +243,8 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
 
 awaitable<void> Exporter::poll(std::uint32_t index) {
   ExportJob& job = jobs_[index];
-  auto data = co_await call(job, progress_request(config_.api.endpoint, job.project_id));
+  const ApiRequest request = progress_request(config_.api.endpoint, job.project_id);
+  auto data = co_await call(job, request);
   if (stopping_) co_return;
   const auto now = Clock::now();
   if (auto* e = std::get_if<ApiError>(&data)) {

@@ -43,17 +43,18 @@ long peak_rss_kib(pid_t pid, const std::string& program) {
   return 0;
 }
 
-}  // namespace
+struct Spawned {
+  pid_t pid;
+  std::string out_path;
+  std::string err_path;
+};
 
-ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                          const std::vector<std::string>& env) {
+Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   char out_tmpl[] = "/tmp/exportd-test-out-XXXXXX";
   char err_tmpl[] = "/tmp/exportd-test-err-XXXXXX";
   const int out_fd = ::mkstemp(out_tmpl);
   const int err_fd = ::mkstemp(err_tmpl);
   if (out_fd < 0 || err_fd < 0) throw std::runtime_error("mkstemp failed");
-
-  const auto start = std::chrono::steady_clock::now();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -70,7 +71,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   }
   ::close(out_fd);
   ::close(err_fd);
+  return {pid, out_tmpl, err_tmpl};
+}
 
+// Waits for `pid` until `timeout` after `start`, then SIGKILLs it.
+ProcessResult reap(pid_t pid, const std::string& program, std::chrono::steady_clock::time_point start,
+                   std::chrono::milliseconds timeout, const std::string& out_path, const std::string& err_path) {
   ProcessResult r;
   int status = 0;
   rusage usage{};
@@ -78,7 +84,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
     const pid_t done = ::wait4(pid, &status, WNOHANG, &usage);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) throw std::runtime_error("wait4 failed");
-    r.max_rss_kib = std::max(r.max_rss_kib, peak_rss_kib(pid, argv[0]));
+    r.max_rss_kib = std::max(r.max_rss_kib, peak_rss_kib(pid, program));
     if (std::chrono::steady_clock::now() - start > timeout && !r.timed_out) {
       r.timed_out = true;
       ::kill(pid, SIGKILL);
@@ -90,8 +96,47 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   r.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                   static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-  r.out = slurp_and_remove(out_tmpl);
-  r.err = slurp_and_remove(err_tmpl);
+  r.out = slurp_and_remove(out_path);
+  r.err = slurp_and_remove(err_path);
+  return r;
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          const std::vector<std::string>& env) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto child = spawn(argv, env);
+  return reap(child.pid, argv[0], start, timeout, child.out_path, child.err_path);
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env)
+    : start_(std::chrono::steady_clock::now()) {
+  auto child = spawn(argv, env);
+  pid_ = child.pid;
+  out_path_ = child.out_path;
+  err_path_ = child.err_path;
+  program_ = argv[0];
+}
+
+ChildProcess::~ChildProcess() {
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(10));
+  }
+}
+
+void ChildProcess::signal(int sig) { ::kill(pid_, sig); }
+
+bool ChildProcess::running() {
+  if (reaped_) return false;
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
+ProcessResult ChildProcess::wait(std::chrono::milliseconds timeout) {
+  const auto r = reap(pid_, program_, std::chrono::steady_clock::now(), timeout, out_path_, err_path_);
+  reaped_ = true;
   return r;
 }
 

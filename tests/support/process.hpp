@@ -23,4 +23,27 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                           const std::vector<std::string>& env = {});
 
+// A child left running in the background (the daemon under test).
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+  ~ChildProcess();  // SIGKILLs a child still running
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  void signal(int sig);
+  // Waits for the child to exit, at most `timeout` (then SIGKILL).
+  ProcessResult wait(std::chrono::milliseconds timeout);
+  bool running();
+
+ private:
+  int pid_ = -1;
+  std::string out_path_;
+  std::string err_path_;
+  std::string program_;
+  std::chrono::steady_clock::time_point start_;
+  bool reaped_ = false;
+};
+
 }  // namespace exportd::testing

@@ -57,12 +57,14 @@ std::string Workspace::write_export_jobs(const std::string& file, int count, con
   return write(file, j.str());
 }
 
-std::string Workspace::results_text() const {
-  std::ifstream in(path("state/results.jsonl"));
+std::string Workspace::read(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
 }
+
+std::string Workspace::results_text() const { return read(path("state/results.jsonl")); }
 
 std::vector<boost::json::object> Workspace::results() const {
   std::vector<boost::json::object> out;

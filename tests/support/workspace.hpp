@@ -30,6 +30,7 @@ class Workspace {
 
   std::vector<boost::json::object> results() const;  // state/results.jsonl
   std::string results_text() const;
+  static std::string read(const std::string& path);
 
  private:
   std::string dir_;

@@ -1,0 +1,72 @@
+#include "spool_driver.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <signal.h>
+
+#include "process.hpp"
+
+namespace exportd::testing {
+
+namespace fs = std::filesystem;
+
+void drop_job_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& prefix) {
+  std::string text = "jobs:\n";
+  char id[48];
+  for (int i = first; i < first + count; ++i) {
+    std::snprintf(id, sizeof id, "%s%04d", prefix.c_str(), i);
+    text += std::string("  - project_id: ") + id + "\n";
+  }
+  fs::create_directories(ws.path("state/incoming"));
+  const auto tmp = ws.path("state/incoming/." + name + ".tmp");
+  std::ofstream(tmp, std::ios::binary) << text;
+  fs::rename(tmp, ws.path("state/incoming/" + name));
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+std::size_t result_lines(const Workspace& ws) {
+  std::ifstream in(ws.path("state/results.jsonl"));
+  std::size_t n = 0;
+  std::string line;
+  while (std::getline(in, line)) n += !line.empty();
+  return n;
+}
+
+KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t expected,
+                                 std::chrono::milliseconds min_gap, std::chrono::milliseconds max_gap,
+                                 std::chrono::milliseconds finish_timeout, std::uint64_t seed) {
+  KillSoakFigures f;
+  f.seed = seed;
+  std::mt19937_64 rng(seed);
+  const std::vector<std::string> argv{exportd_binary(), "run", "-c", ws.path("config.yaml")};
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kills; ++i) {
+    ChildProcess daemon(argv);
+    const auto gap = min_gap + std::chrono::milliseconds(rng() % static_cast<std::uint64_t>((max_gap - min_gap).count() + 1));
+    std::this_thread::sleep_for(gap);
+    daemon.signal(SIGKILL);
+    daemon.wait(std::chrono::seconds(10));
+    ++f.kills;
+    if (result_lines(ws) >= expected) break;  // it finished before the kill: nothing left to interrupt
+  }
+  ChildProcess daemon(argv);
+  wait_until([&] { return result_lines(ws) >= expected; }, finish_timeout);
+  daemon.signal(SIGTERM);
+  f.final_exit = daemon.wait(std::chrono::seconds(10)).exit_code;
+  f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return f;
+}
+
+}  // namespace exportd::testing

@@ -1,0 +1,40 @@
+#pragma once
+
+// Helpers shared by the spool integration tests and the kill soak: dropping
+// job files the way writers must (temp name, then rename), and the
+// kill-and-restart loop.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "workspace.hpp"
+
+namespace exportd::testing {
+
+// Writes `count` export jobs for projects prefix0000.. into incoming/NAME,
+// through a dot-name and a rename, as SPEC §5 asks of writers.
+void drop_job_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& prefix);
+
+// Polls `done` every 20 ms until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
+std::size_t result_lines(const Workspace& ws);
+
+struct KillSoakFigures {
+  int kills = 0;
+  double seconds = 0;
+  std::uint64_t seed = 0;
+  int final_exit = -1;
+};
+
+// Starts the daemon, SIGKILLs it at `kills` random moments (between
+// `min_gap` and `max_gap` after each start), restarts it each time, then lets
+// it run until results.jsonl has `expected` lines and stops it with SIGTERM.
+KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t expected,
+                                 std::chrono::milliseconds min_gap, std::chrono::milliseconds max_gap,
+                                 std::chrono::milliseconds finish_timeout, std::uint64_t seed);
+
+}  // namespace exportd::testing
