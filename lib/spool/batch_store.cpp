@@ -123,9 +123,9 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
   if (rep.bad_lines > 0) log_.warning("journal_bad_lines", {{"count", std::to_string(rep.bad_lines)}});
 
   std::vector<PendingBatch> pending;
-  std::vector<JournalRecord> keep;  // the compacted journal
+  JournalReplay live = rep;  // what the compacted journal keeps
   std::set<std::string> known;
-  for (const auto& b : rep.batches) {
+  for (auto& b : live.batches) {
     known.insert(b.header.batch);
     if (b.closed) {
       spool_.file_away(b.header.batch);  // a crash may have come between "closed" and the move
@@ -134,34 +134,18 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
     auto specs = load_snapshot(b.header, defaults);
     if (!specs) {
       spool_.file_away(b.header.batch);
+      b.closed = true;
       continue;
     }
     repair_results(b);
     OpenBatch open{b.header, {}, 0};
     PendingBatch p{b.header.batch, {}, {}};
-    keep.push_back(b.header);
     for (auto& spec : *specs) {
       auto it = b.jobs.find(spec.key);
       const RecoveredJob job = it == b.jobs.end() ? RecoveredJob{} : it->second;
-      JournalRecord r;
-      r.batch = b.header.batch;
-      r.job = spec.key;
       if (job.state == Recovery::ended) {
         open.ended[spec.key] = succeeded(job.result);
-        r.kind = RecordKind::ended;
-        r.result = job.result;
-        keep.push_back(r);
         continue;
-      }
-      for (std::uint16_t i = 0; i < job.submissions; ++i) {
-        r.kind = RecordKind::submit;
-        keep.push_back(r);
-      }
-      if (job.state == Recovery::submitted) {
-        r.kind = RecordKind::submitted;
-        r.project = job.project_id;
-        r.at_ms = job.submitted_at_ms;
-        keep.push_back(r);
       }
       p.specs.push_back(std::move(spec));
       p.states.push_back(job);
@@ -179,7 +163,7 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
     if (known.count(id) == 0 && id.find(".tmp") == std::string::npos) orphans.push_back(id);
   }
 
-  Journal::rewrite(spool_.journal_path(), keep);
+  Journal::rewrite(spool_.journal_path(), compact(live));
   journal_.emplace(ex_, spool_.journal_path());
 
   for (const auto& id : orphans) {
@@ -372,6 +356,21 @@ void BatchStore::close(const std::string& batch) {
   spool_.file_away(batch);
   open_.erase(batch);
   log_.info("batch_done", {{"batch", batch}});
+  maybe_compact();
+}
+
+void BatchStore::maybe_compact() {
+  // A long-running daemon would otherwise grow the journal by every job it
+  // ever ran. Only between commits: nothing may be pending.
+  std::error_code ec;
+  const auto size = fs::file_size(spool_.journal_path(), ec);
+  if (ec || size < compact_above_ || !journal_ || journal_->pending()) return;
+  const auto live = replay(Journal::read_all(spool_.journal_path()));
+  journal_.reset();
+  Journal::rewrite(spool_.journal_path(), compact(live));
+  journal_.emplace(ex_, spool_.journal_path());
+  log_.info("journal_compacted", {{"bytes_before", std::to_string(size)},
+                                  {"bytes_after", std::to_string(fs::file_size(spool_.journal_path(), ec))}});
 }
 
 }  // namespace exportd

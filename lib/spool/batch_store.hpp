@@ -75,6 +75,7 @@ class BatchStore final : public JobLedger {
                              const std::string& base_dir, const std::string& digest);
   void repair_results(const RecoveredBatch& b);
   void close(const std::string& batch);
+  void maybe_compact();
   std::uint64_t results_size() const;
   void post_results_flush();
 
@@ -86,6 +87,7 @@ class BatchStore final : public JobLedger {
   std::map<std::string, OpenBatch> open_;
   bool flush_posted_ = false;
   std::string last_error_;
+  std::uintmax_t compact_above_ = 64 * 1024 * 1024;  // journal bytes that trigger a rewrite
 };
 
 }  // namespace exportd

@@ -33,6 +33,8 @@ class Journal {
   void commit_now(const JournalRecord& record);  // synchronous, for start-up and shutdown
 
   std::uint64_t syncs() const { return syncs_; }
+  // Records handed to commit() and not yet on disk.
+  bool pending() const { return synced_ < queued_ || !pending_.empty(); }
 
  private:
   void flush();

@@ -172,4 +172,32 @@ JournalReplay replay(std::string_view text) {
   return out;
 }
 
+std::vector<JournalRecord> compact(const JournalReplay& replayed) {
+  std::vector<JournalRecord> out;
+  for (const auto& b : replayed.batches) {
+    if (b.closed) continue;
+    out.push_back(b.header);
+    for (const auto& [key, job] : b.jobs) {
+      JournalRecord r;
+      r.batch = b.header.batch;
+      r.job = key;
+      if (job.state == Recovery::ended) {
+        r.kind = RecordKind::ended;
+        r.result = job.result;
+        out.push_back(r);
+        continue;
+      }
+      r.kind = RecordKind::submit;
+      for (std::uint16_t i = 0; i < job.submissions; ++i) out.push_back(r);
+      if (job.state == Recovery::submitted) {
+        r.kind = RecordKind::submitted;
+        r.project = job.project_id;
+        r.at_ms = job.submitted_at_ms;
+        out.push_back(r);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace exportd

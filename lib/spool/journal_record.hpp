@@ -72,4 +72,8 @@ struct JournalReplay {
 
 JournalReplay replay(std::string_view text);
 
+// The shortest journal that replays to the same open batches: closed batches
+// and superseded records dropped, each job's submit count kept.
+std::vector<JournalRecord> compact(const JournalReplay& replayed);
+
 }  // namespace exportd

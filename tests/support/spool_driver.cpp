@@ -63,6 +63,11 @@ KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t exp
   }
   ChildProcess daemon(argv);
   wait_until([&] { return result_lines(ws) >= expected; }, finish_timeout);
+  // SIGTERM only once the daemon is up (its status file names it); before
+  // that the signal would find the default action, not the daemon's handler.
+  const auto up = "\"pid\":" + std::to_string(daemon.pid()) + ",";
+  wait_until([&] { return Workspace::read(ws.path("state/status.json")).find(up) != std::string::npos; },
+             std::chrono::seconds(10));
   daemon.signal(SIGTERM);
   f.final_exit = daemon.wait(std::chrono::seconds(10)).exit_code;
   f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,0 +1,240 @@
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+
+#include "spool/batch_store.hpp"
+#include "spool/journal_record.hpp"
+
+namespace exportd {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string header(const std::string& batch, const std::string& name = "jobs.yaml") {
+  JournalRecord r;
+  r.kind = RecordKind::batch;
+  r.batch = batch;
+  r.name = name;
+  r.origin = "drop";
+  return encode(r) + "\n";
+}
+
+std::string rec(RecordKind kind, const std::string& batch, const std::string& job, const std::string& extra = "") {
+  JournalRecord r;
+  r.kind = kind;
+  r.batch = batch;
+  r.job = job;
+  if (kind == RecordKind::submitted) {
+    r.project = extra.empty() ? "p-" + job : extra;
+    r.at_ms = 1'700'000'000'000;
+  }
+  if (kind == RecordKind::ended) r.result = json::object{{"job", job}, {"batch", batch}, {"status", extra.empty() ? "succeeded" : extra}};
+  return encode(r) + "\n";
+}
+
+TEST(JournalRecord, EveryKindRoundTrips) {
+  for (auto kind : {RecordKind::batch, RecordKind::submit, RecordKind::submitted, RecordKind::ended,
+                    RecordKind::closed, RecordKind::reopened}) {
+    JournalRecord r;
+    r.kind = kind;
+    r.batch = "b1";
+    r.job = "f.yaml#a";
+    r.project = "p1";
+    r.at_ms = 42;
+    r.result = json::object{{"status", "failed"}};
+    r.name = "f.yaml";
+    r.origin = "queue:/etc/q.yaml";
+    r.results_offset = 77;
+    auto back = decode(encode(r));
+    ASSERT_TRUE(back) << encode(r);
+    EXPECT_EQ(back->kind, kind);
+    EXPECT_EQ(back->batch, "b1");
+  }
+}
+
+TEST(JournalRecord, MalformedLinesAreRefused) {
+  for (const char* bad : {"", "{", "[]", R"({"r":"submit","batch":"b"})", R"({"r":"nope","batch":"b"})",
+                          R"({"r":"submitted","batch":"b","job":"j"})", R"({"r":"ended","batch":"b","job":"j"})",
+                          R"({"r":"batch"})"})
+    EXPECT_FALSE(decode(bad)) << bad;
+}
+
+TEST(Replay, EachJobStateFollowsItsLastRecord) {
+  const std::string text = header("b") + rec(RecordKind::submit, "b", "in-doubt") +
+                           rec(RecordKind::submit, "b", "polled") + rec(RecordKind::submitted, "b", "polled") +
+                           rec(RecordKind::submit, "b", "done") + rec(RecordKind::submitted, "b", "done") +
+                           rec(RecordKind::ended, "b", "done") + rec(RecordKind::submit, "b", "twice") +
+                           rec(RecordKind::submit, "b", "twice");
+  const auto r = replay(text);
+  ASSERT_EQ(r.batches.size(), 1u);
+  const auto& jobs = r.batches[0].jobs;
+  EXPECT_EQ(jobs.at("in-doubt").state, Recovery::in_doubt);
+  EXPECT_EQ(jobs.at("polled").state, Recovery::submitted);
+  EXPECT_EQ(jobs.at("polled").project_id, "p-polled");
+  EXPECT_EQ(jobs.at("polled").submitted_at_ms, 1'700'000'000'000);
+  EXPECT_EQ(jobs.at("done").state, Recovery::ended);
+  EXPECT_EQ(jobs.at("twice").submissions, 2);
+  EXPECT_EQ(jobs.count("never-mentioned"), 0u);  // fresh: submit it
+  EXPECT_FALSE(r.batches[0].closed);
+  EXPECT_FALSE(r.torn_tail);
+}
+
+TEST(Replay, AnEndedJobIsNeverReopenedByALaterStrayRecord) {
+  const auto r = replay(header("b") + rec(RecordKind::ended, "b", "j") + rec(RecordKind::submit, "b", "j") +
+                        rec(RecordKind::submitted, "b", "j"));
+  EXPECT_EQ(r.batches[0].jobs.at("j").state, Recovery::ended);
+}
+
+TEST(Replay, ATornLastLineIsIgnored) {
+  std::string text = header("b") + rec(RecordKind::submit, "b", "j") + rec(RecordKind::submitted, "b", "j");
+  text.resize(text.size() - 7);  // the crash cut the last write short
+  const auto r = replay(text);
+  EXPECT_TRUE(r.torn_tail);
+  EXPECT_EQ(r.batches[0].jobs.at("j").state, Recovery::in_doubt);  // as if the torn record never was
+  EXPECT_EQ(r.bad_lines, 0u);
+}
+
+TEST(Replay, GarbageInTheMiddleIsSkippedAndCounted) {
+  const auto r = replay(header("b") + "not json at all\n" + rec(RecordKind::submit, "x-unknown-batch", "j") +
+                        rec(RecordKind::submit, "b", "j"));
+  EXPECT_EQ(r.bad_lines, 2u);
+  EXPECT_EQ(r.batches[0].jobs.at("j").state, Recovery::in_doubt);
+}
+
+TEST(Replay, ClosedBatchesAreMarkedAndReopenRetriesOnlyTheFailed) {
+  auto r = replay(header("a") + rec(RecordKind::closed, "a", ""));
+  EXPECT_TRUE(r.batches[0].closed);
+  r = replay(header("q") + rec(RecordKind::ended, "q", "ok") + rec(RecordKind::ended, "q", "bad", "failed") +
+             rec(RecordKind::ended, "q", "late", "timed_out") + rec(RecordKind::reopened, "q", ""));
+  const auto& jobs = r.batches[0].jobs;
+  EXPECT_EQ(jobs.at("ok").state, Recovery::ended);
+  EXPECT_EQ(jobs.at("bad").state, Recovery::fresh);
+  EXPECT_EQ(jobs.at("late").state, Recovery::fresh);
+}
+
+TEST(Replay, ADuplicatedBatchHeaderKeepsTheFirst) {
+  const auto r = replay(header("b", "one.yaml") + header("b", "two.yaml"));
+  ASSERT_EQ(r.batches.size(), 1u);
+  EXPECT_EQ(r.batches[0].header.name, "one.yaml");
+}
+
+// BatchStore over a real temp dir: the recovery rules end to end.
+class Store : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("exportd-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    spool_.emplace(dir_.string());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void write(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel, std::ios::binary) << text; }
+  std::string read(const std::string& rel) {
+    std::ifstream in(dir_ / rel, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::vector<PendingBatch> recover() {
+    BatchStore store(io_.get_executor(), *spool_, log_);
+    return store.recover({});
+  }
+
+  boost::asio::io_context io_;
+  Logger log_{LogSettings{LogLevel::error, LogFormat::text}, stderr};
+  fs::path dir_;
+  std::optional<Spool> spool_;
+};
+
+const std::string batch_id = "20261124T000000Z-0001-jobs.yaml";
+
+TEST_F(Store, RecoveryResumesEachStateAndReappendsALostResultOnce) {
+  write("active/" + batch_id, "jobs:\n  - project_id: a\n  - project_id: b\n  - project_id: c\n  - project_id: d\n");
+  write("journal.jsonl", header(batch_id) + rec(RecordKind::submit, batch_id, "jobs.yaml#b") +
+                             rec(RecordKind::submit, batch_id, "jobs.yaml#c") +
+                             rec(RecordKind::submitted, batch_id, "jobs.yaml#c", "new-c") +
+                             rec(RecordKind::ended, batch_id, "jobs.yaml#d"));
+  auto pending = recover();
+  ASSERT_EQ(pending.size(), 1u);
+  const auto& p = pending[0];
+  ASSERT_EQ(p.specs.size(), 3u);  // d has ended: not redone
+  EXPECT_EQ(p.specs[0].key, "jobs.yaml#a");
+  EXPECT_EQ(p.states[0].state, Recovery::fresh);
+  EXPECT_EQ(p.states[1].state, Recovery::in_doubt);
+  EXPECT_EQ(p.states[2].state, Recovery::submitted);
+  EXPECT_EQ(p.states[2].project_id, "new-c");
+  // d's result line was lost in the crash: it is written back, once.
+  EXPECT_EQ(read("results.jsonl"), "{\"job\":\"jobs.yaml#d\",\"batch\":\"" + batch_id + "\",\"status\":\"succeeded\"}\n");
+  pending = recover();  // a second crash right after: same plan, no second line
+  EXPECT_EQ(pending[0].states[2].project_id, "new-c");
+  EXPECT_EQ(pending[0].states[1].submissions, 1);
+  const auto results = read("results.jsonl");
+  EXPECT_EQ(std::count(results.begin(), results.end(), '\n'), 1);
+}
+
+TEST_F(Store, ABatchWhoseJobsAllEndedIsFiledAway) {
+  write("active/" + batch_id, "jobs:\n  - project_id: a\n");
+  write("journal.jsonl", header(batch_id) + rec(RecordKind::ended, batch_id, "jobs.yaml#a", "failed"));
+  EXPECT_TRUE(recover().empty());
+  EXPECT_TRUE(fs::exists(dir_ / "done" / batch_id));
+  EXPECT_FALSE(fs::exists(dir_ / "active" / batch_id));
+  const auto r = replay(read("journal.jsonl"));  // compacted: nothing left open
+  for (const auto& b : r.batches) EXPECT_TRUE(b.closed);
+}
+
+TEST_F(Store, AClaimedFileWithoutItsBatchRecordIsTakenUp) {
+  write("active/" + batch_id, "jobs:\n  - project_id: a\n");  // crash between claim and journal
+  auto pending = recover();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].specs[0].key, "jobs.yaml#a");
+  EXPECT_EQ(replay(read("journal.jsonl")).batches.size(), 1u);
+}
+
+TEST_F(Store, AClosedBatchLeftInActiveIsMovedToDone) {
+  write("active/" + batch_id, "jobs:\n  - project_id: a\n");  // crash between "closed" and the move
+  write("journal.jsonl", header(batch_id) + rec(RecordKind::ended, batch_id, "jobs.yaml#a") +
+                             rec(RecordKind::closed, batch_id, ""));
+  EXPECT_TRUE(recover().empty());
+  EXPECT_TRUE(fs::exists(dir_ / "done" / batch_id));
+}
+
+TEST_F(Store, ATornJournalTailLosesNothingActedOn) {
+  write("active/" + batch_id, "jobs:\n  - project_id: a\n");
+  std::string text = header(batch_id) + rec(RecordKind::submit, batch_id, "jobs.yaml#a");
+  write("journal.jsonl", text + rec(RecordKind::submitted, batch_id, "jobs.yaml#a").substr(0, 30));
+  auto pending = recover();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].states[0].state, Recovery::in_doubt);  // ask the API before sending again
+}
+
+TEST_F(Store, DropFilesAreClaimedOrRejectedWhole) {
+  BatchStore store(io_.get_executor(), *spool_, log_);
+  store.recover({});
+  write("incoming/good.yaml", "jobs:\n  - project_id: a\n");
+  write("incoming/bad.yaml", "jobs:\n  - project_id: a\n  - project_idd: b\n");
+  auto good = store.take_drop_file("good.yaml", {});
+  ASSERT_TRUE(good);
+  EXPECT_TRUE(fs::exists(dir_ / "active" / good->id));
+  EXPECT_FALSE(fs::exists(dir_ / "incoming/good.yaml"));
+  EXPECT_FALSE(store.take_drop_file("bad.yaml", {}));
+  EXPECT_TRUE(fs::exists(dir_ / "rejected/bad.yaml"));
+  EXPECT_NE(read("rejected/bad.yaml.error").find("bad.yaml:3:5: unknown key 'project_idd'"), std::string::npos)
+      << read("rejected/bad.yaml.error");
+  EXPECT_EQ(replay(read("journal.jsonl")).batches.size(), 1u);  // nothing of the bad file was journaled
+}
+
+TEST(SpoolNames, OnlyCompleteJobFilesAreTaken) {
+  EXPECT_TRUE(Spool::takes("a.yaml"));
+  EXPECT_TRUE(Spool::takes("a.yml"));
+  EXPECT_FALSE(Spool::takes(".a.yaml"));
+  EXPECT_FALSE(Spool::takes("a.yaml.tmp"));
+  EXPECT_FALSE(Spool::takes("a.tmp"));
+  EXPECT_FALSE(Spool::takes("a.json"));
+}
+
+}  // namespace
+}  // namespace exportd
