@@ -214,7 +214,10 @@ class Runner {
                                                        {"failed", c.failed},
                                                        {"in_flight", c.in_flight}}},
                           {"open_batches", store_.open_batches()},
-                          {"last_error", error.empty() ? store_.last_error() : error}};
+                          {"api", exporter_.health()},
+                          {"last_error", !error.empty()                  ? error
+                                         : exporter_.health() != "ok" ? exporter_.health()
+                                                                       : store_.last_error()}};
     write_status_file(spool_.status_path(), o);
   }
 

@@ -185,9 +185,12 @@ std::variant<json::object, ApiError> parse_envelope(const HttpReply& reply, std:
   if (status == 401 || status == 403)
     return ApiError{FailureKind::unauthorized, status, code.empty() ? "http_" + std::to_string(status) : code,
                     message.empty() ? "the API refused the token" : message, retry_after};
-  if (status == 408 || status == 429 || status >= 500)
-    return ApiError{FailureKind::overloaded, status, "http_" + std::to_string(status),
-                    message.empty() ? "the API answered HTTP " + std::to_string(status) : message, retry_after};
+  if (status == 408 || status == 429 || status >= 500) {
+    ApiError e{FailureKind::overloaded, status, "http_" + std::to_string(status),
+               message.empty() ? "the API answered HTTP " + std::to_string(status) : message, retry_after};
+    e.maybe_processed = status == 502 || status == 504;  // a gateway lost the upstream's answer
+    return e;
+  }
   if (env == nullptr)
     return malformed(status, "HTTP " + std::to_string(status) + " with a body that is not JSON: \"" +
                                  excerpt(reply.body) + "\"");

@@ -71,6 +71,12 @@ struct ApiError {
   std::string code;
   std::string message;
   std::optional<Millis> retry_after;
+  // The request may have reached the API and taken effect (no reply, a
+  // timeout after sending, 502/504): a submit is verified, not resent.
+  bool maybe_processed = false;
+  // Set by the exporter: the API is unreachable and the breaker is open, so
+  // this failure is not held against the job.
+  bool api_down = false;
 };
 
 // Parses the success/data/error envelope. Any HTTP status, body or type

@@ -40,6 +40,8 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       random_(std::move(random)),
       machine_(PollPolicy(config.polling), RetryPolicy(config.retry)),
       wake_(ex, TimePoint::max()),
+      breaker_(Backoff(config.retry.initial_backoff, config.retry.max_backoff), 5),
+      breaker_timer_(ex, TimePoint::max()),
       worker_left_(ex) {}
 
 void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs, std::vector<RecoveredJob> recovered) {
@@ -99,13 +101,21 @@ void Exporter::admit() {
 
 void Exporter::schedule(std::uint32_t index) {
   const auto at = jobs_[index].due;
-  due_.push({at, index});
+  const auto state = jobs_[index].state;
+  due_.push(state == JobState::queued || state == JobState::verifying ? Lane::submit : Lane::poll, at, index);
   if (at < wake_.expiry()) wake_.expires_at(at);  // wakes the idle workers to look again
 }
 
 void Exporter::stop() {
   stopping_ = true;
   wake_.cancel();
+  breaker_timer_.cancel();
+}
+
+std::string Exporter::health() const {
+  if (!breaker_.is_open()) return "ok";
+  const auto in = std::chrono::duration_cast<Millis>(breaker_.next_probe() - Clock::now());
+  return held_because_ + "; next try in " + format_eta(std::max(in, Millis(0)));
 }
 
 void Exporter::reconfigure(const Config& config) {
@@ -136,13 +146,11 @@ awaitable<void> Exporter::worker() {
       wake_.cancel();
       co_return;
     }
-    if (!due_.empty() && due_.top().at <= Clock::now()) {
-      const auto index = due_.top().job;
-      due_.pop();
-      co_await execute(index);
+    if (const auto index = due_.pop_due(Clock::now())) {
+      co_await execute(*index);
       continue;
     }
-    const auto next = due_.empty() ? TimePoint::max() : due_.top().at;
+    const auto next = due_.next();
     if (wake_.expiry() != next) wake_.expires_at(next);
     co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -184,17 +192,16 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
     co_return;
   }
   co_await ledger_.submit_started(batches_[job.batch].id, spec.key);
-  ++job.submissions;
   auto data = co_await call(job, *request);
   if (stopping_) co_return;
   const auto now = Clock::now();
   if (auto* e = std::get_if<ApiError>(&data)) {
-    co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+    co_await apply(index, failure_event(job, *e, now));
     co_return;
   }
   auto reply = read_submit(std::get<boost::json::object>(data));
   if (auto* e = std::get_if<ApiError>(&reply)) {
-    co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+    co_await apply(index, failure_event(job, *e, now));
     co_return;
   }
   const auto& project = std::get<SubmitReply>(reply).project_id;
@@ -219,7 +226,7 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
   std::optional<std::string> running;
   if (auto* e = std::get_if<ApiError>(&data)) {
     if (is_transient(e->kind) || fatal(*e)) {
-      co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+      co_await apply(index, failure_event(job, *e, now));
       co_return;
     }
     // The API does not know an export of it: the submit never took effect.
@@ -248,25 +255,86 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   if (stopping_) co_return;
   const auto now = Clock::now();
   if (auto* e = std::get_if<ApiError>(&data)) {
-    co_await apply(index, machine_.on_failure(job, *e, now, random_()));
+    co_await apply(index, failure_event(job, *e, now));
     co_return;
   }
   auto reply = read_progress(std::get<boost::json::object>(data));
   if (auto* ok = std::get_if<ProgressReply>(&reply)) co_await apply(index, machine_.on_progress(job, *ok, now));
-  else co_await apply(index, machine_.on_failure(job, std::get<ApiError>(reply), now, random_()));
+  else co_await apply(index, failure_event(job, std::get<ApiError>(reply), now));
+}
+
+awaitable<void> Exporter::pass_breaker() {
+  for (;;) {
+    const auto a = breaker_.admit(Clock::now());
+    if (a.verdict != CircuitBreaker::Verdict::wait || stopping_) co_return;
+    if (breaker_timer_.expiry() != a.until) breaker_timer_.expires_at(a.until);
+    co_await breaker_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void Exporter::note_outcome(ApiError* error) {
+  const auto now = Clock::now();
+  const bool was_open = breaker_.is_open();
+  const bool api_fault = error != nullptr && (error->kind == FailureKind::transport ||
+                                              error->kind == FailureKind::malformed ||
+                                              (error->kind == FailureKind::overloaded && error->http_status != 429));
+  const bool refused = error != nullptr && fatal(*error);
+  if (refused && mode_ == Mode::daemon) {
+    // The daemon waits for someone to fix the key or the certificate.
+    breaker_.hold(now);
+    held_because_ = error->kind == FailureKind::credentials ? "the API refused the credentials (" + error->message + ")"
+                                                            : error->message;
+  } else if (api_fault) {
+    breaker_.on_failure(now);
+    if (!was_open && breaker_.is_open()) held_because_ = "API unreachable (" + error->message + ")";
+  } else if (!refused) {
+    breaker_.on_success();
+    if (was_open) {
+      log_.warning("api_back", {{"after", format_eta(std::chrono::duration_cast<Millis>(now - breaker_.open_since()))}});
+      breaker_timer_.cancel();  // everybody waiting goes on
+    }
+  }
+  if (breaker_.is_open()) {
+    if (error != nullptr && (api_fault || refused)) error->api_down = mode_ == Mode::daemon || !refused;
+    if (breaker_timer_.expiry() != breaker_.next_probe()) breaker_timer_.expires_at(breaker_.next_probe());
+    if (!was_open || api_fault || refused)
+      log_.warning("api_held", {{"why", held_because_},
+                                {"probes_failed", std::to_string(breaker_.failed_probes())},
+                                {"next_try_in", format_eta(std::chrono::duration_cast<Millis>(breaker_.next_probe() - now))}});
+    if (mode_ == Mode::batch && breaker_.failed_probes() >= config_.retry.max_attempts)
+      fail_run(ApiError{FailureKind::transport, 0, "unreachable",
+                        held_because_ + ": " + std::to_string(breaker_.failed_probes()) +
+                            " probes failed; unfinished jobs resume at the next run",
+                        {}});
+  }
+}
+
+JobEvent Exporter::failure_event(ExportJob& job, const ApiError& error, TimePoint now) {
+  if (error.api_down) return machine_.on_unavailable(job, error, breaker_.next_probe(), now);
+  return machine_.on_failure(job, error, now, random_());
 }
 
 awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob& job, const ApiRequest& request) {
   for (int pass = 0;; ++pass) {
+    co_await pass_breaker();
+    if (stopping_) co_return ApiError{FailureKind::transport, 0, "stopping", "exportd is stopping", {}};
     auto token = co_await tokens_.get();
-    if (auto* e = std::get_if<ApiError>(&token)) co_return *e;
+    if (auto* e = std::get_if<ApiError>(&token)) {
+      note_outcome(e);
+      co_return *e;
+    }
     const auto& tok = std::get<std::string>(token);
     ++job.requests;
     ++requests_;
+    if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job.submissions;
     auto reply = co_await transport_.exchange(request, tok);
-    if (auto* e = std::get_if<ApiError>(&reply)) co_return *e;
+    if (auto* e = std::get_if<ApiError>(&reply)) {
+      note_outcome(e);
+      co_return *e;
+    }
     auto env = parse_envelope(std::get<HttpReply>(reply), std::chrono::system_clock::now());
-    const auto* e = std::get_if<ApiError>(&env);
+    auto* e = std::get_if<ApiError>(&env);
+    note_outcome(e);
     if (e != nullptr && e->kind == FailureKind::unauthorized && pass == 0) {
       // Renew once for everybody (single flight in TokenSource), then replay.
       log_.debug("token_refused", {{"job", specs_[job.spec].key}, {"call", to_string(request.call)}, {"code", e->code}});
@@ -280,7 +348,7 @@ awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob&
 awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
   ExportJob& job = jobs_[index];
   const std::string& key = specs_[job.spec].key;
-  if (event.error && fatal(*event.error)) {
+  if (event.error && fatal(*event.error) && mode_ == Mode::batch) {
     // Not the job's fault: it stays as the journal has it and the run stops.
     fail_run(*event.error);
     co_return;

@@ -18,6 +18,8 @@
 #include "ops/log.hpp"
 #include "ops/progress_line.hpp"
 #include "schedule/backoff.hpp"
+#include "schedule/circuit_breaker.hpp"
+#include "schedule/due_queue.hpp"
 #include "schedule/signal.hpp"
 #include "spool/journal_record.hpp"
 
@@ -61,13 +63,10 @@ class Exporter {
 
   BatchCounts counts() const;
   std::uint64_t requests() const { return requests_; }
+  // "ok", or why calls are held (API unreachable, credentials refused) and until when.
+  std::string health() const;
 
  private:
-  struct Due {
-    TimePoint at;
-    std::uint32_t job;
-    bool operator>(const Due& o) const { return at > o.at || (at == o.at && job > o.job); }
-  };
   struct Batch {
     std::string id;
     std::uint32_t open = 0;
@@ -80,6 +79,10 @@ class Exporter {
   boost::asio::awaitable<void> probe(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
   boost::asio::awaitable<std::variant<boost::json::object, ApiError>> call(ExportJob& job, const ApiRequest& request);
+  boost::asio::awaitable<void> pass_breaker();
+  // Tells the breaker how a call went; marks `error` api_down when it is open.
+  void note_outcome(ApiError* error);
+  JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);
   std::optional<ApiRequest> submit_request(const ExportJob& job, ApiError& error) const;
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
@@ -104,8 +107,11 @@ class Exporter {
   std::deque<ExportJob> jobs_;
   std::deque<Batch> batches_;
   std::deque<std::uint32_t> waiting_;  // accepted, not yet admitted (max_active_jobs)
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  DueQueues due_;
   boost::asio::steady_timer wake_;
+  CircuitBreaker breaker_;
+  boost::asio::steady_timer breaker_timer_;  // waiters for the breaker's next probe time
+  std::string held_because_;                 // why the breaker was last opened
   Signal worker_left_;
 
   std::uint32_t admitted_ = 0;   // between admission and end

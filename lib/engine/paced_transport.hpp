@@ -24,8 +24,13 @@ class PacedTransport final : public Transport {
       co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
     ++sent_;
-    co_return co_await inner_.exchange(request, token);
+    auto reply = co_await inner_.exchange(request, token);
+    if (const auto* r = std::get_if<HttpReply>(&reply); r != nullptr && r->status == 429)
+      budget_.on_throttled(Clock::now());  // the API says slow down: everybody does
+    co_return reply;
   }
+
+  double rate() const { return budget_.rate(Clock::now()); }
 
   std::uint64_t sent() const { return sent_; }
 

@@ -47,8 +47,10 @@ struct HttpClient::Attempt {
 
 namespace {
 
-ApiError transport_error(std::string message) {
-  return ApiError{FailureKind::transport, 0, "transport", std::move(message), std::nullopt};
+ApiError transport_error(std::string message, bool maybe_processed = false) {
+  ApiError e{FailureKind::transport, 0, "transport", std::move(message), std::nullopt};
+  e.maybe_processed = maybe_processed;
+  return e;
 }
 
 std::string describe(const error_code& ec, Millis timeout) {
@@ -139,7 +141,7 @@ awaitable<HttpClient::Attempt> send_and_receive(Stream& stream, beast::flat_buff
   auto [wec, written] = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
   if (wec) {
     out.stale = reused && is_stale_connection_error(wec);
-    out.outcome = transport_error("sending request: " + describe(wec, timeout));
+    out.outcome = transport_error("sending request: " + describe(wec, timeout), written > 0);
     co_return out;
   }
   http::response_parser<http::string_body> parser;
@@ -147,7 +149,7 @@ awaitable<HttpClient::Attempt> send_and_receive(Stream& stream, beast::flat_buff
   auto [rec, read] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
   if (rec) {
     out.stale = reused && read == 0 && is_stale_connection_error(rec);
-    out.outcome = transport_error("reading reply: " + describe(rec, timeout));
+    out.outcome = transport_error("reading reply: " + describe(rec, timeout), true);
     co_return out;
   }
   auto res = parser.release();
@@ -185,8 +187,10 @@ awaitable<HttpClient::Attempt> HttpClient::attempt(Connection& conn, const ApiRe
 awaitable<std::variant<HttpReply, ApiError>> HttpClient::exchange(const ApiRequest& request, std::string_view token) {
   auto conn = co_await acquire();
   auto result = co_await attempt(*conn, request, token);
-  if (result.stale) {
-    // The server closed the idle connection under us; nothing was processed.
+  if (result.stale && request.method == boost::beast::http::verb::get) {
+    // The server closed the idle connection under us. Only a GET is sent
+    // again blindly; a POST may have been processed and is left to the
+    // caller, who verifies before resending.
     conn = std::make_unique<Connection>(ex_, options_.endpoint.tls ? options_.tls.get() : nullptr);
     result = co_await attempt(*conn, request, token);
   }

@@ -58,12 +58,21 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
     job.state = JobState::failed;
     return {JobEvent::Kind::failed, {}, {}, error};
   }
+  // A submit that may have taken effect is verified before it is sent again.
+  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::verifying;
   if (job.state == JobState::polling && now + *wait >= poll_.deadline(job.submitted_at)) {
     job.due = poll_.deadline(job.submitted_at);
   } else {
     job.due = now + *wait;
   }
   return {JobEvent::Kind::retrying, *wait, {}, error};
+}
+
+JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const {
+  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::verifying;
+  job.due = std::max(retry_at, now);
+  if (job.state == JobState::polling) job.due = std::min(job.due, poll_.deadline(job.submitted_at));
+  return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
 }
 
 JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project,

@@ -83,6 +83,9 @@ class JobMachine {
   // A call failed (after the transport's own token renewal and replay).
   JobEvent on_failure(ExportJob& job, const ApiError& error, TimePoint now, double unit_random) const;
   JobEvent expire(ExportJob& job) const;
+  // The API is unreachable (breaker open): try again at `retry_at`, without
+  // holding it against the job.
+  JobEvent on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const;
   // The answer to a probe: the project id whose export is running (adopt
   // it), or nothing (the submit never took effect: send it again).
   JobEvent on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now) const;

@@ -1,5 +1,6 @@
 #include "simulator.hpp"
 
+#include <ctime>
 #include <future>
 #include <random>
 
@@ -53,6 +54,9 @@ struct Simulator::State {
   std::unordered_map<std::string, Export> exports;     // polled id -> export
   std::unordered_map<std::string, std::uint32_t> export_count;  // project id -> exports started
   std::uint64_t next_id = 1;
+  SteadyTime started = std::chrono::steady_clock::now();
+  std::int64_t second = -1;          // the wall-clock second being counted
+  std::uint64_t in_second = 0;       // API calls in it
   tcp::acceptor acceptor;
   std::unique_ptr<asio::ssl::context> tls;
 
@@ -227,16 +231,43 @@ struct Simulator::State {
     return fail(req, http::status::not_found, 404, "no such endpoint");
   }
 
-  enum class Fault { none, drop, html, throttle, unavailable };
+  bool in_outage() const { return std::chrono::steady_clock::now() - started < knobs.outage_for; }
+
+  // Counts the call in its wall-clock second; true if it goes over rate_limit.
+  bool over_rate() {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    if (now != second) {
+      second = now;
+      in_second = 0;
+    }
+    ++in_second;
+    stats.max_per_second = std::max(stats.max_per_second, in_second);
+    return knobs.rate_limit > 0 && in_second > knobs.rate_limit;
+  }
+
+  enum class Fault { none, drop, drop_after, html, throttle, unavailable, slow };
   Fault pick_fault(const http::request<http::string_body>& req) {
     if (req.target().rfind(api, 0) != 0) return Fault::none;
     const double r = roll();
     double edge = knobs.rate_drop;
     if (r < edge) return Fault::drop;
+    if (r < (edge += knobs.rate_drop_after)) return Fault::drop_after;
     if (r < (edge += knobs.rate_html)) return Fault::html;
     if (r < (edge += knobs.rate_429)) return Fault::throttle;
     if (r < (edge += knobs.rate_5xx)) return Fault::unavailable;
+    if (r < (edge += knobs.rate_slow)) return Fault::slow;
     return Fault::none;
+  }
+
+  std::string retry_after_value() {
+    if (roll() >= knobs.retry_after_date_share) return "1";
+    const auto when = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    std::tm tm{};
+    gmtime_r(&when, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return buf;
   }
 
   template <class Stream>
@@ -248,17 +279,39 @@ struct Simulator::State {
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
       auto [ec, n] = co_await http::async_read(stream, buffer, req, asio::as_tuple(use_awaitable));
       if (ec) co_return;
-      if (req.target().rfind(api, 0) == 0) ++stats.requests;
+      const bool api_call = req.target().rfind(api, 0) == 0;
+      if (api_call) ++stats.requests;
+      if (api_call && in_outage()) {
+        ++stats.outage_requests;
+        beast::get_lowest_layer(stream).close();
+        co_return;
+      }
       if (knobs.latency.count() > 0) {
         delay.expires_after(knobs.latency);
         co_await delay.async_wait(asio::as_tuple(use_awaitable));
       }
       http::response<http::string_body> res;
-      switch (pick_fault(req)) {
+      const auto fault = pick_fault(req);
+      if (api_call && over_rate()) {
+        ++stats.rate_limited;
+        res = fail(req, http::status::too_many_requests, 429, "rate limit exceeded");
+        res.set(http::field::retry_after, "1");
+      } else switch (fault) {
         case Fault::drop:
           ++stats.injected_faults;
           beast::get_lowest_layer(stream).close();
           co_return;
+        case Fault::drop_after:
+          ++stats.injected_faults;
+          handle(req);  // it takes effect; the reply is lost on the way
+          beast::get_lowest_layer(stream).close();
+          co_return;
+        case Fault::slow:
+          ++stats.injected_faults;
+          delay.expires_after(knobs.slow);
+          co_await delay.async_wait(asio::as_tuple(use_awaitable));
+          res = handle(req);
+          break;
         case Fault::html:
           ++stats.injected_faults;
           res = reply(req, http::status::ok, "<html><body><h1>Gateway says hello</h1></body></html>", "text/html");
@@ -266,7 +319,7 @@ struct Simulator::State {
         case Fault::throttle:
           ++stats.injected_faults;
           res = fail(req, http::status::too_many_requests, 429, "slow down");
-          res.set(http::field::retry_after, "1");
+          res.set(http::field::retry_after, retry_after_value());
           break;
         case Fault::unavailable:
           ++stats.injected_faults;

@@ -30,6 +30,12 @@ struct Knobs {
   double rate_429 = 0;      // share answered 429 with Retry-After: 1
   double rate_drop = 0;     // share whose connection is closed without a reply
   double rate_html = 0;     // share answered 200 with an HTML page
+  double rate_drop_after = 0;  // share processed, then the connection closed before the reply
+  double rate_slow = 0;     // share answered only after `slow`
+  Millis slow{0};
+  double retry_after_date_share = 0;  // share of 429s whose Retry-After is an HTTP date, not seconds
+  std::uint32_t rate_limit = 0;       // API calls per second beyond which it answers 429 (0 = none)
+  Millis outage_for{0};     // from start: every connection is closed unanswered
   bool new_id_on_export = false;  // export answers a fresh projectId to poll
   bool expired_as_200 = false;    // expired token: HTTP 200 success:false instead of 401
   std::string unknown_prefix = "missing-";  // project ids starting so are unknown
@@ -44,6 +50,9 @@ struct Stats {
   std::uint64_t progress_requests = 0;
   std::uint64_t unauthorized = 0;     // calls refused for a missing or expired token
   std::uint64_t injected_faults = 0;  // 5xx, 429, drops and HTML pages served on purpose
+  std::uint64_t rate_limited = 0;     // 429s for going over rate_limit
+  std::uint64_t outage_requests = 0;  // requests that met the outage
+  std::uint64_t max_per_second = 0;   // most API calls in any one wall-clock second
   std::uint64_t duplicate_exports = 0;  // exports of a project that was exported before
   std::uint64_t projects_exported = 0;  // distinct projects
   std::uint64_t auth_header_with_bearer = 0;  // "Bearer ..." sent (the API wants the raw token)
