@@ -25,8 +25,8 @@ class PacedTransport final : public Transport {
     }
     ++sent_;
     auto reply = co_await inner_.exchange(request, token);
-    if (const auto* r = std::get_if<HttpReply>(&reply); r != nullptr && r->status == 429)
-      budget_.on_throttled(Clock::now());  // the API says slow down: everybody does
+    if (const auto* r = std::get_if<HttpReply>(&reply))
+      budget_.on_reply(Clock::now(), r->status == 429);  // throttled for real: everybody slows down
     co_return reply;
   }
 

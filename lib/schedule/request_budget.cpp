@@ -31,8 +31,16 @@ TimePoint RequestBudget::reserve(TimePoint now) {
   return slot;
 }
 
-void RequestBudget::on_throttled(TimePoint now) {
-  if (reduced_ > 0 && now - reduced_at_ < std::chrono::seconds(1)) return;  // one cut per burst of 429s
+void RequestBudget::on_reply(TimePoint now, bool throttled) {
+  if (now - reply_window_start_ >= std::chrono::seconds(1)) {
+    reply_window_start_ = now;
+    replies_ = 0;
+    throttled_ = 0;
+  }
+  ++replies_;
+  throttled_ += throttled;
+  if (!throttled || throttled_ < 3 || throttled_ * 5 < replies_) return;
+  if (reduced_ > 0 && now - reduced_at_ < std::chrono::seconds(2)) return;  // one cut per episode
   double current = rate(now);
   if (current <= 0) current = std::max<double>(last_window_count_, window_count_);  // unlimited: what was seen
   if (reduced_ <= 0) ceiling_ = per_second_ > 0 ? per_second_ : std::max(1.0, current);

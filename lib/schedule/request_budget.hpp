@@ -11,11 +11,13 @@ namespace exportd {
 // (GCRA with a burst of one): each call reserves the next free slot, so no
 // second ever holds more than the rate and callers queue in order.
 //
-// A 429 halves the effective rate (at most once a second, never below one
-// call a second); it then climbs back linearly to the configured rate over
-// `recover_over`. With no configured rate (0 = unlimited) the halving starts
-// from the rate actually seen in the last second, and the limit is lifted
-// once recovered.
+// When the API throttles for real — at least 3 replies and a fifth of them
+// 429 within one second — the effective rate is halved (at most once every
+// two seconds, never below one call a second); it then climbs back linearly
+// to the configured rate over `recover_over`. A stray 429 among many good
+// replies only delays its own call (Retry-After). With no configured rate
+// (0 = unlimited) the halving starts from the rate actually seen, and the
+// limit is lifted once recovered.
 class RequestBudget {
  public:
   explicit RequestBudget(std::uint32_t per_second, Millis recover_over = Millis(30'000))
@@ -23,7 +25,8 @@ class RequestBudget {
 
   // Reserves a slot; the request may go at the returned time (>= now).
   TimePoint reserve(TimePoint now);
-  void on_throttled(TimePoint now);
+  // Every reply: was it a 429?
+  void on_reply(TimePoint now, bool throttled);
   // Calls per second allowed now; 0 = unlimited.
   double rate(TimePoint now) const;
 
@@ -39,6 +42,9 @@ class RequestBudget {
   TimePoint window_start_{};
   std::uint32_t window_count_ = 0;
   std::uint32_t last_window_count_ = 0;
+  TimePoint reply_window_start_{};
+  std::uint32_t replies_ = 0;
+  std::uint32_t throttled_ = 0;
 };
 
 }  // namespace exportd
