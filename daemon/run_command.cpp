@@ -20,6 +20,7 @@
 #include "engine/paced_transport.hpp"
 #include "http/client.hpp"
 #include "http/tls.hpp"
+#include "ops/service_notifier.hpp"
 #include "ops/time_format.hpp"
 #include "results_table.hpp"
 #include "spool/batch_store.hpp"
@@ -91,6 +92,8 @@ class Runner {
       // Files that arrived between the scan above and the watch.
       for (const auto& name : spool_.waiting()) take_drop_file(name);
     }
+    notifier_.ready();  // the spool is recovered and the watcher is up
+    if (notifier_.watchdog_interval().count() > 0) asio::co_spawn(io_, feed_watchdog(), asio::detached);
     wait_for_signal();
     asio::co_spawn(io_, exporter_.run(), [this](std::exception_ptr e, RunSummary s) {
       summary_ = s;
@@ -151,10 +154,13 @@ class Runner {
     signals_.async_wait([this](boost::system::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
+        notifier_.reloading();
         reload();
+        notifier_.ready();
         wait_for_signal();
         return;
       }
+      notifier_.stopping();
       log_.warning("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"},
                                 {"what", "no new work; jobs in flight resume at the next start"}});
       interrupted_ = true;
@@ -200,6 +206,18 @@ class Runner {
     signals_.cancel();
     if (watcher_) watcher_->close();
     if (status_timer_) status_timer_->cancel();
+    if (watchdog_timer_) watchdog_timer_->cancel();
+  }
+
+  // Pinged from the event loop itself: if the loop hangs, the pings stop and
+  // systemd restarts the service.
+  asio::awaitable<void> feed_watchdog() {
+    watchdog_timer_.emplace(io_);
+    while (!stopping_) {
+      notifier_.watchdog();
+      watchdog_timer_->expires_after(notifier_.watchdog_interval());
+      co_await watchdog_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
   }
 
   void write_status(const std::string& state, const std::string& error = {}) {
@@ -219,6 +237,11 @@ class Runner {
                                          : exporter_.health() != "ok" ? exporter_.health()
                                                                        : store_.last_error()}};
     write_status_file(spool_.status_path(), o);
+    const auto queued = c.total - c.done - c.in_flight;
+    std::string line = std::to_string(c.in_flight) + " active, " + std::to_string(queued) + " queued, " +
+                       std::to_string(c.failed) + " failed since start";
+    if (exporter_.health() != "ok") line += "; " + exporter_.health();
+    notifier_.status(line);
   }
 
   asio::awaitable<void> publish_status() {
@@ -290,6 +313,8 @@ class Runner {
   std::optional<DropWatcher> watcher_;
   std::optional<asio::steady_timer> grace_;
   std::optional<asio::steady_timer> status_timer_;
+  std::optional<asio::steady_timer> watchdog_timer_;
+  ServiceNotifier notifier_;
   std::set<std::string> seen_queue_content_;
   std::string started_at_ = rfc3339(std::chrono::system_clock::now());
   std::uint64_t results_offset_ = 0;

@@ -28,14 +28,17 @@ void read_api(YamlMap& m, Config& c, Diagnostics& diags) {
   if (auto v = m.string("app_id")) a.app_id = *v;
   if (auto v = m.string("user_key_file")) a.user_key_file = *v;
   if (auto v = m.string("user_key_env")) a.user_key_env = *v;
+  if (auto v = m.string("user_key_credential")) a.user_key_credential = *v;
   if (auto v = m.string("ca_file")) a.ca_file = *v;
   if (auto v = m.duration("request_timeout")) a.request_timeout = *v;
   if (auto v = m.duration("token_refresh_after")) a.token_refresh_after = *v;
   m.reject_unknown();
 
   if (a.app_id.empty()) diags.add(m.mark(), "api.app_id is required (your AI Studios appId)");
-  if (a.user_key_file.empty() == a.user_key_env.empty())
-    diags.add(m.mark(), "api: set exactly one of user_key_file or user_key_env");
+  if (!a.user_key_file.empty() + !a.user_key_env.empty() + !a.user_key_credential.empty() != 1)
+    diags.add(m.mark(), "api: set exactly one of user_key_file, user_key_env or user_key_credential");
+  if (a.user_key_credential.find('/') != std::string::npos)
+    diags.add(m.value_mark("user_key_credential"), "api.user_key_credential is a credential name, not a path");
   a.user_key_file = resolve_against(c.path, a.user_key_file);
   a.ca_file = resolve_against(c.path, a.ca_file);
   if (a.request_timeout < 100ms) diags.add(m.value_mark("request_timeout"), "api.request_timeout must be at least 100ms");
@@ -138,6 +141,17 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
 
 std::optional<std::string> read_user_key(const ApiSettings& api, std::string& error) {
   std::string key;
+  ApiSettings from_credential;
+  if (!api.user_key_credential.empty()) {
+    const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+    if (dir == nullptr) {
+      error = "api.user_key_credential is set but CREDENTIALS_DIRECTORY is not: run under systemd with "
+              "LoadCredential=" + api.user_key_credential + ":/path/to/key";
+      return std::nullopt;
+    }
+    from_credential.user_key_file = std::string(dir) + "/" + api.user_key_credential;
+    return read_user_key(from_credential, error);
+  }
   if (!api.user_key_env.empty()) {
     const char* v = std::getenv(api.user_key_env.c_str());
     if (v == nullptr) {

@@ -29,8 +29,9 @@ struct ApiSettings {
   std::string base_url = "https://app.aistudios.com";
   ApiEndpoint endpoint;           // parsed from base_url
   std::string app_id;
-  std::string user_key_file;      // one of these two names the user key
+  std::string user_key_file;        // one of these three names the user key
   std::string user_key_env;
+  std::string user_key_credential;  // a systemd credential: $CREDENTIALS_DIRECTORY/NAME
   std::string ca_file;            // extra CA bundle on top of the system store
   Millis request_timeout = 30s;
   Millis token_refresh_after = 23h;

@@ -1,5 +1,9 @@
 #include "ops/log.hpp"
 
+#include <cstdlib>
+
+#include <sys/stat.h>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -18,7 +22,30 @@ std::string_view to_string(LogLevel l) {
   return "?";
 }
 
+bool is_journal_stream(int fd) {
+  const char* env = std::getenv("JOURNAL_STREAM");
+  if (env == nullptr) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+Logger::Logger(LogSettings settings, std::FILE* out)
+    : settings_(settings), out_(out), journal_(is_journal_stream(::fileno(out))) {}
+
 namespace {
+
+// syslog priorities (sd-daemon.h): err 3, warning 4, info 6, debug 7.
+const char* journal_prefix(LogLevel l) {
+  switch (l) {
+    case LogLevel::error: return "<3>";
+    case LogLevel::warning: return "<4>";
+    case LogLevel::info: return "<6>";
+    case LogLevel::debug: return "<7>";
+  }
+  return "<6>";
+}
 
 bool needs_quotes(std::string_view v) {
   if (v.empty()) return true;
@@ -35,17 +62,18 @@ std::string quoted(std::string_view v) {
 
 void Logger::log(LogLevel level, std::string_view event, Fields fields) {
   if (!enabled(level)) return;
-  std::string line;
+  std::string line = journal_ ? journal_prefix(level) : "";
   const auto now = rfc3339(std::chrono::system_clock::now());
   if (settings_.format == LogFormat::json) {
     boost::json::object o;
-    o["time"] = now;
+    if (!journal_) o["time"] = now;
     o["level"] = to_string(level);
     o["event"] = event;
     for (const auto& [k, v] : fields) o[k] = v;
-    line = boost::json::serialize(o);
+    line += boost::json::serialize(o);
   } else {
-    line = now + " " + std::string(to_string(level)) + " " + std::string(event);
+    if (!journal_) line += now + " ";
+    line += std::string(to_string(level)) + " " + std::string(event);
     for (const auto& [k, v] : fields) {
       line += ' ';
       line += k;

@@ -19,7 +19,7 @@ class Logger {
   using Field = std::pair<std::string_view, std::string_view>;
   using Fields = std::initializer_list<Field>;
 
-  explicit Logger(LogSettings settings, std::FILE* out = stderr) : settings_(settings), out_(out) {}
+  explicit Logger(LogSettings settings, std::FILE* out = stderr);
 
   void set_settings(LogSettings s) { settings_ = s; }
   bool enabled(LogLevel level) const { return level >= settings_.level; }
@@ -37,7 +37,12 @@ class Logger {
   LogSettings settings_;
   std::FILE* out_;
   ProgressLine* overlay_ = nullptr;
+  bool journal_ = false;  // stderr is the journal: <N> priority prefix, no timestamp of our own
 };
+
+// True when `fd` is the stream systemd's journal handed us (JOURNAL_STREAM
+// names its device and inode).
+bool is_journal_stream(int fd);
 
 std::string_view to_string(LogLevel l);
 

@@ -133,7 +133,7 @@ TEST_F(ConfigFile, EachProblemIsReportedWithLineAndColumn) {
       {"api:\n  app_id: a\n  user_key_env: K\nlog:\n  level: loud\n", 5, 10, "log.level"},
       {"api:\n  app_id: [a\n", 3, 1, "YAML syntax error"},
       {"api:\n  user_key_env: K\n", 2, 3, "app_id is required"},
-      {"api:\n  app_id: a\n", 2, 3, "exactly one of user_key_file or user_key_env"},
+      {"api:\n  app_id: a\n", 2, 3, "exactly one of user_key_file, user_key_env or user_key_credential"},
       {"api:\n  app_id: a\n  user_key_env: K\nqueue_files: nightly.yaml\n", 4, 14, "must be a list"},
   };
   for (const auto& c : cases) {

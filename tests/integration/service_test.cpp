@@ -1,0 +1,124 @@
+// exportd under a (pretend) systemd: sd_notify messages to a socket the test
+// owns, and journald-style log lines.
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "process.hpp"
+#include "simulator.hpp"
+#include "spool_driver.hpp"
+#include "workspace.hpp"
+
+namespace exportd {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Workspace;
+
+// The receiving end of NOTIFY_SOCKET: collects every datagram.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    ::unlink(path.c_str());
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
+    timeval tv{0, 100'000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    reader_ = std::thread([this] {
+      char buf[4096];
+      while (!done_) {
+        const auto n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n <= 0) continue;
+        std::lock_guard lock(mu_);
+        messages_.emplace_back(buf, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  ~NotifySocket() {
+    done_ = true;
+    reader_.join();
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  std::vector<std::string> messages() {
+    std::lock_guard lock(mu_);
+    return messages_;
+  }
+  std::size_t count(const std::string& what) {
+    std::size_t n = 0;
+    for (const auto& m : messages()) n += m.find(what) != std::string::npos;
+    return n;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::atomic<bool> done_{false};
+  std::thread reader_;
+  std::mutex mu_;
+  std::vector<std::string> messages_;
+};
+
+TEST(Service, NotifiesReadyStatusWatchdogReloadingAndStopping) {
+  sim::Knobs k;
+  k.export_min = 2000ms;
+  k.export_max = 3000ms;
+  sim::Simulator sim(k);
+  Workspace ws("service-notify");
+  ws.write_config(sim.port(), false, "demo-key", "");
+  testing::drop_job_file(ws, "n.yaml", 0, 5, "n");
+  NotifySocket notify(ws.path("notify.sock"));
+  testing::ChildProcess daemon({testing::exportd_binary(), "run", "-c", ws.path("config.yaml")},
+                               {"NOTIFY_SOCKET=" + ws.path("notify.sock"), "WATCHDOG_USEC=400000"});
+  ASSERT_TRUE(testing::wait_until([&] { return notify.count("READY=1") >= 1; }, 10s));
+  // Pings at half of WatchdogSec: about every 200 ms.
+  const auto before = notify.count("WATCHDOG=1");
+  std::this_thread::sleep_for(1200ms);
+  const auto pings = notify.count("WATCHDOG=1") - before;
+  EXPECT_GE(pings, 4u);
+  EXPECT_LE(pings, 8u);
+  EXPECT_TRUE(testing::wait_until([&] { return notify.count("STATUS=") >= 1; }, 5s));
+  bool counts = false;
+  for (const auto& m : notify.messages()) counts = counts || (m.find("STATUS=") == 0 && m.find(" active, ") != std::string::npos);
+  EXPECT_TRUE(counts);
+  daemon.signal(SIGHUP);
+  EXPECT_TRUE(testing::wait_until([&] { return notify.count("RELOADING=1") == 1 && notify.count("READY=1") >= 2; }, 5s));
+  daemon.signal(SIGTERM);
+  EXPECT_TRUE(testing::wait_until([&] { return notify.count("STOPPING=1") == 1; }, 5s));
+  EXPECT_EQ(daemon.wait(10s).exit_code, 0);
+  std::cout << "[ figures  ] " << notify.messages().size() << " notify messages, " << pings
+            << " watchdog pings in 1.2 s (WATCHDOG_USEC=400000)\n";
+}
+
+TEST(Service, TheUserKeyComesFromTheSystemdCredential) {
+  sim::Knobs k;
+  k.export_min = 500ms;
+  k.export_max = 1000ms;
+  sim::Simulator sim(k);
+  Workspace ws("service-credential");
+  ws.write("creds/user_key", "demo-key\n");
+  ws.write("config.yaml", "api:\n  base_url: http://127.0.0.1:" + std::to_string(sim.port()) +
+                              "\n  app_id: demo-app\n  user_key_credential: user_key\nstate_dir: state\n"
+                              "queue_files: [jobs.yaml]\npolling:\n  first_poll_after: 1s\n  min_interval: 250ms\n");
+  ws.write_export_jobs("jobs.yaml", 3);
+  const std::vector<std::string> argv{testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once"};
+  auto without = testing::run_process(argv, 10s);
+  EXPECT_EQ(without.exit_code, 2);
+  EXPECT_NE(without.err.find("CREDENTIALS_DIRECTORY is not"), std::string::npos) << without.err;
+  auto with = testing::run_process(argv, 30s, {"CREDENTIALS_DIRECTORY=" + ws.path("creds")});
+  EXPECT_EQ(with.exit_code, 0) << with.err;
+}
+
+}  // namespace
+}  // namespace exportd
