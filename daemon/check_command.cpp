@@ -6,13 +6,16 @@
 
 namespace exportd {
 
+std::optional<Config> load_config_or_report(const std::string& path) {
+  Diagnostics diags(path);
+  auto config = load_config(path, diags);
+  if (!config) std::cerr << diags.str();
+  return config;
+}
+
 int check_command(const std::string& config_path, const std::vector<std::string>& job_files) {
-  Diagnostics diags(config_path);
-  auto config = load_config(config_path, diags);
-  if (!config) {
-    std::cerr << diags.str();
-    return exit_usage;
-  }
+  auto config = load_config_or_report(config_path);
+  if (!config) return exit_usage;
   std::vector<std::string> files = config->queue_files;
   files.insert(files.end(), job_files.begin(), job_files.end());
   std::size_t ok = 0, rejected = 0, jobs = 0;

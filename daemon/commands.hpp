@@ -1,7 +1,10 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "config/config.hpp"
 
 namespace exportd {
 
@@ -20,6 +23,9 @@ struct RunOptions {
   bool fresh = false;  // queue files start new batches even if one is open
   std::vector<std::string> queues;
 };
+
+// Loads the config, printing its problems to stderr as FILE:LINE:COL lines.
+std::optional<Config> load_config_or_report(const std::string& path);
 
 int check_command(const std::string& config, const std::vector<std::string>& job_files);
 int run_command(const RunOptions& options);

@@ -44,13 +44,6 @@ int exit_code_for(const RunSummary& s, bool rejected_files) {
   return ended_badly > 0 ? exit_jobs_failed : exit_ok;
 }
 
-std::optional<Config> read_config(const std::string& path) {
-  Diagnostics diags(path);
-  auto config = load_config(path, diags);
-  if (!config) std::cerr << diags.str();
-  return config;
-}
-
 // Everything one run wires together, on one io_context.
 class Runner {
  public:
@@ -173,7 +166,7 @@ class Runner {
   }
 
   void reload() {
-    auto fresh = read_config(options_.config);
+    auto fresh = load_config_or_report(options_.config);
     if (!fresh) {
       log_.error("reload_failed", {{"config", options_.config}, {"what", "kept the running config"}});
       return;
@@ -328,7 +321,7 @@ class Runner {
 }  // namespace
 
 int run_command(const RunOptions& options) {
-  auto config = read_config(options.config);
+  auto config = load_config_or_report(options.config);
   if (!config) return exit_usage;
   std::string error;
   auto user_key = read_user_key(config->api, error);

@@ -17,19 +17,8 @@ namespace exportd {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::optional<Config> config_or_report(const std::string& path) {
-  Diagnostics diags(path);
-  auto config = load_config(path, diags);
-  if (!config) std::cerr << diags.str();
-  return config;
-}
-
-}  // namespace
-
 int submit_command(const std::string& config_path, const std::vector<std::string>& job_files) {
-  auto config = config_or_report(config_path);
+  auto config = load_config_or_report(config_path);
   if (!config) return exit_usage;
   if (job_files.empty()) {
     std::cerr << "exportd submit: name at least one job file\n";
@@ -78,7 +67,7 @@ int submit_command(const std::string& config_path, const std::vector<std::string
 }
 
 int status_command(const std::string& config_path, bool as_json) {
-  auto config = config_or_report(config_path);
+  auto config = load_config_or_report(config_path);
   if (!config) return exit_usage;
   const auto report = spool_report(config->state_dir, config->defaults);
   if (as_json) std::cout << boost::json::serialize(report) << "\n";

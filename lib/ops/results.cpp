@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "ops/durable_write.hpp"
 #include "ops/time_format.hpp"
 
 namespace exportd {
@@ -52,16 +53,8 @@ void ResultsFile::append_line(const std::string& json_line) {
 }
 
 void ResultsFile::flush() {
-  std::size_t written = 0;
-  while (written < buffer_.size()) {
-    const auto n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "cannot write " + path_);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (written > 0 && ::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "cannot sync " + path_);
+  if (buffer_.empty()) return;
+  write_fully_and_sync(fd_, buffer_, path_);
   buffer_.clear();
 }
 

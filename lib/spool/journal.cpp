@@ -1,5 +1,7 @@
 #include "spool/journal.hpp"
 
+#include "ops/durable_write.hpp"
+
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -14,28 +16,6 @@
 namespace exportd {
 
 namespace fs = std::filesystem;
-
-void sync_directory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open folder " + dir);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) throw std::system_error(err, std::generic_category(), "cannot sync folder " + dir);
-}
-
-void write_fully_and_sync(int fd, const std::string& data, const std::string& what) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const auto n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "cannot write " + what);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fdatasync(fd) != 0) throw std::system_error(errno, std::generic_category(), "cannot sync " + what);
-}
 
 Journal::Journal(boost::asio::any_io_executor ex, std::string path)
     : ex_(ex), path_(std::move(path)), on_sync_(ex) {

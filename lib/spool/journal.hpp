@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "ops/durable_write.hpp"
 #include "schedule/signal.hpp"
 #include "spool/journal_record.hpp"
 
@@ -49,10 +50,5 @@ class Journal {
   Signal on_sync_;
   std::uint64_t syncs_ = 0;
 };
-
-// fsync of a folder, so a create or rename inside it survives a crash.
-void sync_directory(const std::string& dir);
-// write(2) of all of `data`, then fdatasync; throws std::system_error naming `what`.
-void write_fully_and_sync(int fd, const std::string& data, const std::string& what);
 
 }  // namespace exportd

@@ -108,23 +108,6 @@ void Spool::write_snapshot(const std::string& batch, const std::string& content)
   write_file_durably(snapshot(batch), content);
 }
 
-void write_file_durably(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot create " + tmp);
-  try {
-    write_fully_and_sync(fd, content, tmp);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::system_error(errno, std::generic_category(), "cannot rename " + tmp);
-  sync_directory(fs::path(path).parent_path().string());
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

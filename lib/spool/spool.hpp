@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "ops/durable_write.hpp"
+
 namespace exportd {
 
 // The folders of state_dir (SPEC §5). Every move is a rename within one file
@@ -48,9 +50,6 @@ class Spool {
   std::string root_;
   unsigned sequence_ = 0;
 };
-
-// Writes `path` atomically and durably: temp file, fsync, rename, folder fsync.
-void write_file_durably(const std::string& path, const std::string& content);
 
 std::string read_file(const std::string& path);
 
