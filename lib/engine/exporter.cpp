@@ -49,9 +49,15 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
   batches_.push_back(Batch{batch_id, static_cast<std::uint32_t>(specs.size()), {}});
   const auto now = Clock::now();
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    const auto index = static_cast<std::uint32_t>(jobs_.size());
+    // An ended job's slot is reused, so a daemon that runs for months holds
+    // only the jobs it is working on.
+    std::uint32_t index = static_cast<std::uint32_t>(jobs_.size());
+    if (!free_slots_.empty()) {
+      index = free_slots_.back();
+      free_slots_.pop_back();
+    }
     ExportJob job;
-    job.spec = static_cast<std::uint32_t>(specs_.size());
+    job.spec = index;
     job.batch = batch;
     const RecoveredJob* r = i < recovered.size() ? &recovered[i] : nullptr;
     const char* how = "accepted";
@@ -72,9 +78,15 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
                     {"batch", batch_id},
                     {"kind", specs[i].kind == JobKind::export_project ? "export" : "create"},
                     {"project", job.project_id.empty() ? specs[i].project_id : job.project_id}});
-    specs_.push_back(std::move(specs[i]));
     if (job.state == JobState::polling) ++in_flight_;
-    jobs_.push_back(std::move(job));
+    if (index == jobs_.size()) {
+      specs_.push_back(std::move(specs[i]));
+      jobs_.push_back(std::move(job));
+    } else {
+      specs_[index] = std::move(specs[i]);
+      jobs_[index] = std::move(job);
+    }
+    ++accepted_;
     waiting_.push_back(index);
   }
   admit();
@@ -82,7 +94,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
 
 BatchCounts Exporter::counts() const {
   BatchCounts c;
-  c.total = jobs_.size();
+  c.total = accepted_;
   c.done = summary_.succeeded + summary_.failed + summary_.timed_out;
   c.failed = summary_.failed + summary_.timed_out;
   c.in_flight = in_flight_;
@@ -415,9 +427,11 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   }
   if (job.submitted_at != TimePoint{}) --in_flight_;
   --admitted_;
-  job.project_id = std::string();  // release its memory: an ended job keeps only its counters
   admit();
   if (--batch.open == 0) co_await ledger_.batch_ended(batch.id, batch.outcome);
+  specs_[index] = JobSpec{};  // the slot is free for the next job
+  jobs_[index] = ExportJob{};
+  free_slots_.push_back(index);
   if (idle()) wake_.cancel();  // let idle workers see the end
 }
 

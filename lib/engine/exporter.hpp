@@ -103,8 +103,9 @@ class Exporter {
   UnitRandom random_;
   JobMachine machine_;
 
-  std::deque<JobSpec> specs_;
+  std::deque<JobSpec> specs_;  // specs_[i] belongs to jobs_[i]
   std::deque<ExportJob> jobs_;
+  std::vector<std::uint32_t> free_slots_;  // slots of ended jobs, reused by the next ones
   std::deque<Batch> batches_;
   std::deque<std::uint32_t> waiting_;  // accepted, not yet admitted (max_active_jobs)
   DueQueues due_;
@@ -118,6 +119,7 @@ class Exporter {
   std::uint32_t in_flight_ = 0;  // submitted, not ended
   std::uint32_t workers_ = 0;
   std::uint64_t requests_ = 0;
+  std::uint64_t accepted_ = 0;
   bool stopping_ = false;
   RunSummary summary_;
   const TimePoint steady_origin_ = Clock::now();
