@@ -120,12 +120,16 @@ class Runner {
     return ec ? 0 : n;
   }
 
-  void take_queue_files() {
+  // The queue files of the config and the command line. `only_changed`
+  // (SIGHUP) skips a file whose content this process has taken already.
+  void take_queue_files(bool only_changed = false) {
     std::vector<std::string> files = config_.queue_files;
     files.insert(files.end(), options_.queues.begin(), options_.queues.end());
     for (const auto& f : files) {
+      const bool seen = !seen_queue_content_.insert(f + "\n" + read_file(f)).second;
+      if (only_changed && seen) continue;
       bool rejected = false;
-      auto p = store_.take_queue_file(f, config_.defaults, options_.fresh, rejected);
+      auto p = store_.take_queue_file(f, config_.defaults, options_.fresh && !only_changed, rejected);
       rejected_files_ = rejected_files_ || rejected;
       if (p) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
     }
@@ -181,16 +185,7 @@ class Runner {
     config_.state_dir = state_dir;
     log_.set_settings(config_.log);
     exporter_.reconfigure(config_);
-    // Queue files: content already taken by this process is not run again.
-    std::vector<std::string> files = config_.queue_files;
-    files.insert(files.end(), options_.queues.begin(), options_.queues.end());
-    for (const auto& f : files) {
-      const auto key = f + "\n" + read_file(f);
-      if (!seen_queue_content_.insert(key).second) continue;
-      bool rejected = false;
-      if (auto p = store_.take_queue_file(f, config_.defaults, false, rejected))
-        exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
-    }
+    take_queue_files(true);
     log_.info("reloaded", {{"config", options_.config}});
   }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -220,6 +221,24 @@ TEST(Spool, RerunningAQueueFileRetriesOnlyWhatFailedUnlessFresh) {
   EXPECT_EQ(run_process(once, 60s).exit_code, 0);
   EXPECT_EQ(run_process(once, 60s).exit_code, 0);
   EXPECT_EQ(sim.stats().export_requests, 18u);
+}
+
+TEST(Spool, SighupRereadsQueueFilesButDoesNotRerunUnchangedOnes) {
+  sim::Simulator sim(quick());
+  Workspace ws("spool-sighup");
+  ws.write_config(sim.port(), false, "demo-key", fast + "queue_files: [q.yaml]\n");
+  ws.write("q.yaml", "jobs:\n  - project_id: h1\n  - project_id: h2\n");
+  ChildProcess daemon(daemon_argv(ws));
+  ASSERT_TRUE(wait_until([&] { return result_lines(ws) >= 2; }, 30s));
+  daemon.signal(SIGHUP);  // same content: nothing runs again
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(sim.stats().export_requests, 2u);
+  ws.write("q.yaml", "jobs:\n  - project_id: h1\n  - project_id: h2\n  - project_id: h3\n");  // new content
+  daemon.signal(SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return result_lines(ws) >= 5; }, 30s));  // a new batch of three
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(10s).exit_code, 0);
+  EXPECT_EQ(sim.stats().export_requests, 5u);
 }
 
 TEST(Spool, AnUnwritableStateDirStopsWithExitSeventyFive) {
