@@ -46,7 +46,7 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
 
 void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs, std::vector<RecoveredJob> recovered) {
   const auto batch = static_cast<std::uint32_t>(batches_.size());
-  batches_.push_back(Batch{batch_id, static_cast<std::uint32_t>(specs.size()), {}});
+  batches_.push_back(Batch{batch_id, static_cast<std::uint32_t>(specs.size())});
   const auto now = Clock::now();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     // An ended job's slot is reused, so a daemon that runs for months holds
@@ -413,13 +413,11 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
 
   if (job.state == JobState::succeeded) {
     ++summary_.succeeded;
-    ++batch.outcome.succeeded;
     log_.info("succeeded", {{"job", spec.key}, {"project", r.project_id}, {"download_url", r.download_url},
                             {"requests", std::to_string(job.requests)}});
   } else {
     if (job.state == JobState::timed_out) ++summary_.timed_out;
     else ++summary_.failed;
-    ++batch.outcome.failed;
     if (event.error && is_transient(event.error->kind)) ++summary_.unreachable;
     log_.warning(job.state == JobState::timed_out ? "timed_out" : "failed",
                  {{"job", spec.key}, {"project", r.project_id}, {"code", r.error ? r.error->code : ""},
@@ -428,7 +426,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   if (job.submitted_at != TimePoint{}) --in_flight_;
   --admitted_;
   admit();
-  if (--batch.open == 0) co_await ledger_.batch_ended(batch.id, batch.outcome);
+  if (--batch.open == 0) co_await ledger_.batch_ended(batch.id);
   specs_[index] = JobSpec{};  // the slot is free for the next job
   jobs_[index] = ExportJob{};
   free_slots_.push_back(index);

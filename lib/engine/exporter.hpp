@@ -70,7 +70,6 @@ class Exporter {
   struct Batch {
     std::string id;
     std::uint32_t open = 0;
-    BatchOutcome outcome;
   };
 
   boost::asio::awaitable<void> worker();

@@ -10,11 +10,6 @@
 
 namespace exportd {
 
-struct BatchOutcome {
-  std::uint32_t succeeded = 0;
-  std::uint32_t failed = 0;  // failed or timed out
-};
-
 // Where the exporter writes down what it knows before it acts on it. Each
 // call returns once the fact is durable; the exporter waits for it.
 class JobLedger {
@@ -28,8 +23,9 @@ class JobLedger {
                                                  std::chrono::system_clock::time_point at) = 0;
   // A job ended: record it and append its results.jsonl line.
   virtual boost::asio::awaitable<void> ended(const std::string& batch, const JobResult& result) = 0;
-  // Every job of the batch has ended.
-  virtual boost::asio::awaitable<void> batch_ended(const std::string& batch, const BatchOutcome& outcome) = 0;
+  // Every job of the batch handed to the exporter has ended. (How the batch
+  // went is the ledger's to judge: it also knows the jobs that ended before a restart.)
+  virtual boost::asio::awaitable<void> batch_ended(const std::string& batch) = 0;
 };
 
 }  // namespace exportd

@@ -335,7 +335,7 @@ boost::asio::awaitable<void> BatchStore::ended(const std::string& batch, const J
   if (result.error) last_error_ = result.job + ": " + result.error->code + " " + result.error->message;
 }
 
-boost::asio::awaitable<void> BatchStore::batch_ended(const std::string& batch, const BatchOutcome&) {
+boost::asio::awaitable<void> BatchStore::batch_ended(const std::string& batch) {
   auto it = open_.find(batch);
   if (it == open_.end() || it->second.unfinished > 0) co_return;
   bool all_ok = true;

@@ -57,7 +57,7 @@ class BatchStore final : public JobLedger {
   boost::asio::awaitable<void> submitted(const std::string& batch, const std::string& job, const std::string& project,
                                          std::chrono::system_clock::time_point at) override;
   boost::asio::awaitable<void> ended(const std::string& batch, const JobResult& result) override;
-  boost::asio::awaitable<void> batch_ended(const std::string& batch, const BatchOutcome& outcome) override;
+  boost::asio::awaitable<void> batch_ended(const std::string& batch) override;
 
   const std::string& last_error() const { return last_error_; }
   std::size_t open_batches() const { return open_.size(); }

@@ -98,7 +98,7 @@ double heap_bytes_per_job(int jobs) {
       co_return;
     }
     boost::asio::awaitable<void> ended(const std::string&, const JobResult&) override { co_return; }
-    boost::asio::awaitable<void> batch_ended(const std::string&, const BatchOutcome&) override { co_return; }
+    boost::asio::awaitable<void> batch_ended(const std::string&) override { co_return; }
   } ledger;
   boost::asio::io_context io;
   Config config;
