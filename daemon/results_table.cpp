@@ -6,6 +6,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include "text/safe_text.hpp"
+
 namespace exportd {
 
 namespace {
@@ -19,10 +21,9 @@ std::string field(const boost::json::object& o, std::string_view key) {
   return "";
 }
 
-std::string fit(std::string s, std::size_t width) {
-  if (s.size() > width) s = s.substr(0, width - 1) + "~";
-  return s;
-}
+// A cell as a terminal may show it: API text and job names are made safe
+// (no escape sequences, valid UTF-8) and cut to the column.
+std::string fit(const std::string& s, std::size_t width) { return bounded_text(s, width); }
 
 }  // namespace
 

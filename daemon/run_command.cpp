@@ -3,6 +3,7 @@
 // SIGTERM/SIGINT (the daemon). SIGHUP re-reads the config and queue files.
 
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <set>
 
@@ -10,7 +11,6 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -80,13 +80,13 @@ class Runner {
 
     if (!options_.once) {
       watcher_.emplace(io_.get_executor(), spool_.incoming());
-      asio::co_spawn(io_, watch_drops(), asio::detached);
-      asio::co_spawn(io_, publish_status(), asio::detached);
+      asio::co_spawn(io_, watch_drops(), supervised("drop watcher"));
+      asio::co_spawn(io_, publish_status(), supervised("status writer"));
       // Files that arrived between the scan above and the watch.
       for (const auto& name : spool_.waiting()) take_drop_file(name);
     }
     notifier_.ready();  // the spool is recovered and the watcher is up
-    if (notifier_.watchdog_interval().count() > 0) asio::co_spawn(io_, feed_watchdog(), asio::detached);
+    if (notifier_.watchdog_interval().count() > 0) asio::co_spawn(io_, feed_watchdog(), supervised("watchdog"));
     wait_for_signal();
     asio::co_spawn(io_, exporter_.run(), [this](std::exception_ptr e, RunSummary s) {
       summary_ = s;
@@ -95,7 +95,7 @@ class Runner {
       if (grace_) grace_->cancel();
       if (e) std::rethrow_exception(e);
     });
-    if (draw_) asio::co_spawn(io_, draw_progress(), asio::detached);
+    if (draw_) asio::co_spawn(io_, draw_progress(), supervised("progress line"));
     const auto started = Clock::now();
     try {
       io_.run();
@@ -109,6 +109,11 @@ class Runner {
       line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - started)));
       line_.finish();
       log_.attach(nullptr);
+    }
+    if (!task_failure_.empty()) {
+      std::cerr << "exportd: stopped: " << task_failure_ << "\n";
+      write_status("stopped", task_failure_);
+      return exit_temporary;  // non-zero: systemd restarts the daemon
     }
     return finish(std::chrono::duration<double>(Clock::now() - started).count());
   }
@@ -135,9 +140,52 @@ class Runner {
     }
   }
 
+  // A spawned task's completion: an exception ends the daemon with a log
+  // line and a non-zero exit, never silently.
+  std::function<void(std::exception_ptr)> supervised(std::string task) {
+    return [this, task = std::move(task)](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        task_failure_ = task + " failed: " + ex.what();
+      } catch (...) {
+        task_failure_ = task + " failed";
+      }
+      log_.error("task_failed", {{"task", task}, {"error", task_failure_}, {"what", "exportd stops; jobs resume at the next start"}});
+      stop_helpers();
+      exporter_.stop();
+      grace_.emplace(io_, shutdown_grace);
+      grace_->async_wait([this](boost::system::error_code) { io_.stop(); });
+    };
+  }
+
+  // One dropped file. Whatever it holds or is, the watcher goes on: a file
+  // that makes the claim itself fail is moved to rejected/ with the reason.
   void take_drop_file(const std::string& name) {
     if (stopping_) return;
-    if (auto p = store_.take_drop_file(name, config_.defaults)) exporter_.add_batch(p->id, std::move(p->specs));
+    try {
+      if (auto p = store_.take_drop_file(name, config_.defaults)) exporter_.add_batch(p->id, std::move(p->specs));
+    } catch (const std::system_error& e) {
+      if (e.code() == std::errc::no_space_on_device || e.code() == std::errc::read_only_file_system ||
+          e.code() == std::errc::io_error)
+        throw;  // the spool itself is failing: stop rather than lose state
+      log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
+      set_aside_drop(name, e.what());
+    } catch (const std::exception& e) {
+      log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
+      set_aside_drop(name, e.what());
+    }
+  }
+
+  void set_aside_drop(const std::string& name, const std::string& why) {
+    std::error_code ec;
+    if (fs::symlink_status(spool_.incoming() + "/" + name, ec).type() == fs::file_type::not_found) return;
+    try {
+      spool_.reject(name, spool_.incoming() + "/" + name + ":1:1: cannot be taken: " + why + "\n");
+    } catch (const std::exception& e) {
+      log_.error("reject_failed", {{"file", name}, {"error", e.what()}});
+    }
   }
 
   asio::awaitable<void> watch_drops() {
@@ -175,6 +223,8 @@ class Runner {
       log_.error("reload_failed", {{"config", options_.config}, {"what", "kept the running config"}});
       return;
     }
+    paced_.set_rate(fresh->limits.requests_per_second);
+    http_.set_max_connections(fresh->limits.max_connections);
     if (fresh->api.base_url != config_.api.base_url || fresh->api.app_id != config_.api.app_id ||
         fresh->state_dir != config_.state_dir)
       log_.warning("reload_partial", {{"what", "api.* and state_dir changes take effect at the next start"}});
@@ -306,6 +356,7 @@ class Runner {
   std::set<std::string> seen_queue_content_;
   std::string started_at_ = rfc3339(std::chrono::system_clock::now());
   std::uint64_t results_offset_ = 0;
+  std::string task_failure_;  // a supervised task that threw: why the daemon stopped
   RunSummary summary_;
   bool finished_ = false;
   bool interrupted_ = false;
@@ -332,8 +383,10 @@ int run_command(const RunOptions& options) {
     return exit_usage;
   }
   std::optional<Spool> spool;
+  std::optional<StateLock> lock;  // one process per state_dir, for the whole run
   try {
     spool.emplace(config->state_dir);
+    lock.emplace(config->state_dir);
   } catch (const std::exception& e) {
     std::cerr << "exportd: " << e.what() << "\n";
     return exit_temporary;

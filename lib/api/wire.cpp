@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <ctime>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -66,12 +70,26 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// An error code as text: a string (bounded, made safe) or an integer. A
+// fraction or a number past 64 bits is no code we can quote faithfully.
 std::string code_text(const json::value& v) {
-  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_string()) return bounded_text(v.as_string(), max_api_code_bytes);
   if (v.is_int64()) return std::to_string(v.as_int64());
   if (v.is_uint64()) return std::to_string(v.as_uint64());
-  if (v.is_double()) return std::to_string(static_cast<long long>(v.as_double()));
   return "";
+}
+
+// A project id as the API gave it: a non-empty string of visible characters,
+// or an integer. Anything else (a fraction, a number past 64 bits, control
+// characters, an id too long to be one) is no usable id: empty.
+std::string id_text(const json::value& v) {
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_uint64()) return std::to_string(v.as_uint64());
+  if (!v.is_string()) return "";
+  const std::string_view s = v.as_string();
+  if (s.empty() || s.size() > max_id_bytes || has_control(s) || !is_utf8(s)) return "";
+  if (s.find_first_not_of(' ') == std::string_view::npos) return "";
+  return std::string(s);
 }
 
 // The API does not document how it reports an expired token with HTTP 200;
@@ -83,11 +101,7 @@ bool looks_like_auth_error(const std::string& code, const std::string& message) 
   return false;
 }
 
-std::string excerpt(std::string_view body) {
-  std::string out;
-  for (char ch : body.substr(0, 80)) out += (std::isprint(static_cast<unsigned char>(ch)) ? ch : ' ');
-  return out;
-}
+std::string excerpt(std::string_view body) { return bounded_text(body.substr(0, 80), 80); }
 
 ApiError malformed(int status, std::string why) {
   return {FailureKind::malformed, status, "bad_reply", std::move(why), std::nullopt};
@@ -137,8 +151,8 @@ std::vector<ProjectListing> read_project_list(const json::object& data) {
       const auto& o = item.as_object();
       ProjectListing p;
       for (std::string_view id_key : {"id", "_id", "projectId"})
-        if (const auto* v = o.if_contains(id_key); v != nullptr && p.id.empty()) p.id = code_text(*v);
-      if (const auto* v = o.if_contains("name"); v != nullptr && v->is_string()) p.name = std::string(v->as_string());
+        if (const auto* v = o.if_contains(id_key); v != nullptr && p.id.empty()) p.id = id_text(*v);
+      if (const auto* v = o.if_contains("name"); v != nullptr && v->is_string()) p.name = to_utf8(v->as_string());
       if (!p.id.empty()) out.push_back(std::move(p));
     }
     break;
@@ -178,7 +192,7 @@ std::variant<json::object, ApiError> parse_envelope(const HttpReply& reply, std:
     if (const auto* err = env->if_contains("error"); err != nullptr && err->is_object()) {
       if (const auto* c = err->as_object().if_contains("code")) code = code_text(*c);
       if (const auto* m = err->as_object().if_contains("msg"); m != nullptr && m->is_string())
-        message = std::string(m->as_string());
+        message = bounded_text(m->as_string(), max_api_message_bytes);
     }
   }
 
@@ -213,13 +227,20 @@ std::variant<json::object, ApiError> parse_envelope(const HttpReply& reply, std:
 std::variant<TokenReply, ApiError> read_token(const json::object& data) {
   const auto* t = data.if_contains("token");
   if (t == nullptr || !t->is_string() || t->as_string().empty()) return malformed(200, "token reply without data.token");
+  // The token goes into the Authorization header: it must be a header value
+  // as it stands. Neither it nor a piece of it is quoted.
+  if (!is_token_text(t->as_string(), max_token_bytes))
+    return malformed(200, "the API issued a token that cannot be sent as a header (" +
+                              std::to_string(t->as_string().size()) + " bytes; up to " +
+                              std::to_string(max_token_bytes) + " visible ASCII characters are taken)");
   return TokenReply{std::string(t->as_string())};
 }
 
 std::variant<SubmitReply, ApiError> read_submit(const json::object& data) {
+  // success:true means the export was accepted: it is never sent again, so
+  // an id missing or unusable is handed on empty for the job to decide.
   const auto* id = data.if_contains("projectId");
-  if (id == nullptr || code_text(*id).empty()) return malformed(200, "export reply without data.projectId");
-  return SubmitReply{code_text(*id)};
+  return SubmitReply{id == nullptr ? std::string() : id_text(*id)};
 }
 
 bool ProgressReply::failed_state() const {
@@ -227,23 +248,47 @@ bool ProgressReply::failed_state() const {
   return s == "failed" || s == "fail" || s == "error" || s == "cancelled" || s == "canceled";
 }
 
+std::optional<double> parse_progress_value(const json::value& v) {
+  double p = 0;
+  if (v.is_number()) {
+    p = v.to_number<double>();
+  } else if (v.is_string()) {
+    // The whole string, a plain decimal: no "100abc", no spaces, no "inf" or "NaN".
+    const std::string_view s = v.as_string();
+    if (s.empty() || s.size() > 32 || s.find_first_not_of("0123456789.-+eE") != std::string_view::npos)
+      return std::nullopt;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
+    if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (!std::isfinite(p) || p < 0.0 || p > 100.0) return std::nullopt;
+  return p;
+}
+
+bool is_download_link(std::string_view url) {
+  if (url.size() > max_url_bytes || has_control(url) || url.find(' ') != std::string_view::npos) return false;
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u || !u->has_authority() || u->host().empty()) return false;
+  const auto scheme = lower(u->scheme());
+  if (scheme == "https") return true;
+  // Plain http only to this machine (the simulator, a local cache).
+  const auto host = lower(u->host());
+  return scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host.rfind("127.", 0) == 0);
+}
+
 std::variant<ProgressReply, ApiError> read_progress(const json::object& data) {
   ProgressReply out;
   const auto* p = data.if_contains("progress");
   if (p == nullptr) return malformed(200, "progress reply without data.progress");
-  if (p->is_number()) {
-    out.progress = p->to_number<double>();
-  } else if (p->is_string()) {
-    const auto s = std::string(p->as_string());
-    char* end = nullptr;
-    out.progress = std::strtod(s.c_str(), &end);
-    if (end == s.c_str()) return malformed(200, "data.progress is not a number");
-  } else {
-    return malformed(200, "data.progress is not a number");
-  }
-  out.progress = std::clamp(out.progress, 0.0, 100.0);
+  const auto value = parse_progress_value(*p);
+  if (!value) return malformed(200, "data.progress is not a number from 0 to 100");
+  out.progress = *value;
   for (std::string_view key : {"downloadUrl", "download_url"}) {
     if (const auto* u = data.if_contains(key); u != nullptr && u->is_string() && !u->as_string().empty()) {
+      if (!is_download_link(u->as_string()))
+        return malformed(200, "data." + std::string(key) + " is not an https:// link: \"" +
+                                  bounded_text(u->as_string(), 120) + "\"");
       out.download_url = std::string(u->as_string());
       break;
     }
@@ -267,6 +312,11 @@ std::variant<Reply, ApiError> parse_with(const HttpReply& reply, std::chrono::sy
 std::variant<TokenReply, ApiError> parse_token_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
   auto out = parse_with<TokenReply>(reply, now, read_token);
   if (auto* e = std::get_if<ApiError>(&out)) {
+    // A token reply that is not the envelope may still hold the token: say
+    // what was wrong, never what it held.
+    if (e->kind == FailureKind::malformed && e->message.find("not JSON") != std::string::npos)
+      e->message = "HTTP " + std::to_string(reply.status) + " token reply that is not the JSON envelope (" +
+                   std::to_string(reply.body.size()) + " bytes, not quoted: it may hold the token)";
     // Refusal at the token call is about appId/userKey, never a stale token.
     if (e->kind == FailureKind::unauthorized || e->kind == FailureKind::rejected) e->kind = FailureKind::credentials;
   }

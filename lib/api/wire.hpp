@@ -88,7 +88,7 @@ struct TokenReply {
   std::string token;
 };
 struct SubmitReply {
-  std::string project_id;  // the id to poll (the API may return a new one)
+  std::string project_id;  // the id to poll (the API may return a new one); empty: accepted without a usable id
 };
 struct ProgressReply {
   double progress = 0;       // 0..100
@@ -115,6 +115,13 @@ std::variant<TokenReply, ApiError> parse_token_reply(const HttpReply& reply, std
 std::variant<SubmitReply, ApiError> parse_submit_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
 std::variant<ProgressReply, ApiError> parse_progress_reply(const HttpReply& reply,
                                                            std::chrono::system_clock::time_point now);
+
+// data.progress parsed strictly: a finite number from 0 to 100, or a string
+// that is one in plain decimal. Nothing otherwise ("NaN", "100abc", 150).
+std::optional<double> parse_progress_value(const boost::json::value& v);
+// A link the API may hand out for a finished video: https://, or http:// to
+// this machine; no control characters or spaces, bounded.
+bool is_download_link(std::string_view url);
 
 // Retry-After as delta-seconds or an HTTP date; nothing if unreadable.
 std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);

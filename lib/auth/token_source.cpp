@@ -1,5 +1,7 @@
 #include "auth/token_source.hpp"
 
+#include "text/safe_text.hpp"
+
 namespace exportd {
 
 TokenSource::TokenSource(boost::asio::any_io_executor ex, Transport& transport, ApiEndpoint endpoint,
@@ -24,6 +26,8 @@ boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
     ++requests_;
     const ApiRequest request = token_request(endpoint_, app_id_, user_key_);
     auto reply = co_await transport_.exchange(request, {});
+    // A refusal that quotes the request would carry the user key on into logs.
+    if (auto* r = std::get_if<HttpReply>(&reply)) redact(r->body, user_key_);
     std::variant<TokenReply, ApiError> parsed = std::holds_alternative<ApiError>(reply)
                                                     ? std::variant<TokenReply, ApiError>(std::get<ApiError>(reply))
                                                     : parse_token_reply(std::get<HttpReply>(reply), std::chrono::system_clock::now());
@@ -34,6 +38,8 @@ boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
       last_error_.reset();
     } else {
       last_error_ = std::get<ApiError>(parsed);
+      redact(last_error_->message, user_key_);
+      redact(last_error_->code, user_key_);
     }
     settled_.notify_all();
     if (last_error_) co_return *last_error_;

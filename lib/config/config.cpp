@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "ops/file_read.hpp"
+
 namespace exportd {
 
 namespace fs = std::filesystem;
@@ -116,6 +118,13 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
       m.reject_unknown();
     }
   }
+  if (auto n = top.node("jobs")) {
+    YamlMap m(*n, "jobs", diags);
+    if (m.valid()) {
+      if (auto v = m.string("scenes_root")) c.defaults.drop_scenes_root = resolve_against(path, *v);
+      m.reject_unknown();
+    }
+  }
   if (auto n = top.node("log")) {
     YamlMap m(*n, "log", diags);
     if (m.valid()) {
@@ -160,14 +169,13 @@ std::optional<std::string> read_user_key(const ApiSettings& api, std::string& er
     }
     key = v;
   } else {
-    std::ifstream in(api.user_key_file, std::ios::binary);
-    if (!in) {
-      error = "cannot read the user key file " + api.user_key_file + " (api.user_key_file): " + std::strerror(errno);
+    std::string why;
+    auto text = read_regular_file(api.user_key_file, max_key_file_bytes, why);
+    if (!text) {
+      error = "cannot read the user key file " + api.user_key_file + " (api.user_key_file): " + why;
       return std::nullopt;
     }
-    std::stringstream s;
-    s << in.rdbuf();
-    key = s.str();
+    key = std::move(*text);
   }
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
   if (key.empty()) {

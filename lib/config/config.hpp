@@ -60,6 +60,9 @@ struct JobDefaults {
   std::string resolution = "1080";
   std::string workspace_id;
   std::string webhook_url;
+  // jobs.scenes_root: a folder a dropped job file's scenes_file may lie in,
+  // besides the drop folder itself ("" = the drop folder only).
+  std::string drop_scenes_root;
 };
 
 struct LogSettings {

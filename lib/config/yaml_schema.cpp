@@ -6,10 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "ops/file_read.hpp"
+#include "text/safe_text.hpp"
+
 namespace exportd {
 
 std::string Diagnostic::str() const {
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+  return terminal_safe(file) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
 
 void Diagnostics::add(const YAML::Mark& mark, std::string message) {
@@ -18,7 +21,8 @@ void Diagnostics::add(const YAML::Mark& mark, std::string message) {
 }
 
 void Diagnostics::add_at(int line, int column, std::string message) {
-  items_.push_back({file_, line, column, std::move(message)});
+  // Messages quote what the file said: bounded and safe for a terminal.
+  items_.push_back({file_, line, column, bounded_text(message, 1024)});
 }
 
 std::string Diagnostics::str() const {
@@ -28,15 +32,14 @@ std::string Diagnostics::str() const {
 }
 
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags.add_at(1, 1, "cannot open file: " + std::string(std::strerror(errno)));
+  std::string error;
+  const auto text = read_regular_file(path, max_job_file_bytes, error);
+  if (!text) {
+    diags.add_at(1, 1, "cannot read file: " + error);
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   try {
-    return YAML::Load(text.str());
+    return YAML::Load(*text);
   } catch (const YAML::ParserException& e) {
     diags.add(e.mark, "YAML syntax error: " + e.msg);
   } catch (const YAML::Exception& e) {
@@ -54,6 +57,10 @@ YamlMap::YamlMap(const YAML::Node& node, std::string what, Diagnostics& diags)
   }
   for (const auto& kv : node) {
     std::string key = kv.first.Scalar();
+    if (!is_utf8(key)) {
+      diags_.add(kv.first.Mark(), "a key in " + what_ + " is not valid UTF-8 text; save the file as UTF-8");
+      continue;
+    }
     if (find(key) != nullptr) {
       diags_.add(kv.first.Mark(), "duplicate key '" + key + "' in " + what_);
       continue;
@@ -88,6 +95,10 @@ std::optional<std::string> YamlMap::scalar(Entry& e) {
   }
   if (!e.value.IsScalar()) {
     diags_.add(e.value.Mark(), "'" + e.key + "' must be a single value, not a list or mapping");
+    return std::nullopt;
+  }
+  if (!is_utf8(e.value.Scalar())) {
+    diags_.add(e.value.Mark(), "'" + e.key + "' is not valid UTF-8 text; save the file as UTF-8");
     return std::nullopt;
   }
   return e.value.Scalar();
@@ -148,6 +159,10 @@ std::optional<std::vector<std::string>> YamlMap::string_list(std::string_view ke
   for (const auto& item : e->value) {
     if (!item.IsScalar()) {
       diags_.add(item.Mark(), "'" + e->key + "' items must be single values");
+      return std::nullopt;
+    }
+    if (!is_utf8(item.Scalar())) {
+      diags_.add(item.Mark(), "'" + e->key + "' items must be valid UTF-8 text");
       return std::nullopt;
     }
     out.push_back(item.Scalar());

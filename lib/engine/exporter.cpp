@@ -5,6 +5,7 @@
 
 #include "jobs/job_file.hpp"
 #include "spool/spool.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -133,19 +134,28 @@ std::string Exporter::health() const {
 void Exporter::reconfigure(const Config& config) {
   config_ = config;
   machine_ = JobMachine(PollPolicy(config.polling), RetryPolicy(config.retry));
+  // One worker per pooled connection: more start now, extra ones leave after their current step.
+  if (running_) spawn_workers();
   admit();
+  wake_.cancel();  // idle workers look again (and extra ones leave)
 }
 
-awaitable<RunSummary> Exporter::run() {
-  const auto n = std::max<std::uint32_t>(1, config_.limits.max_connections);
-  for (std::uint32_t i = 0; i < n; ++i) {
+void Exporter::spawn_workers() {
+  const auto target = std::max<std::uint32_t>(1, config_.limits.max_connections);
+  while (active_workers_ < target) {
     ++workers_;
+    ++active_workers_;
     asio::co_spawn(ex_, worker(), [this](std::exception_ptr e) {
       --workers_;
       worker_left_.notify_all();
       if (e) std::rethrow_exception(e);  // a disk error: stop the loop rather than act on unsaved state
     });
   }
+}
+
+awaitable<RunSummary> Exporter::run() {
+  running_ = true;
+  spawn_workers();
   while (workers_ > 0) co_await worker_left_.wait();
   co_return summary_;
 }
@@ -153,6 +163,10 @@ awaitable<RunSummary> Exporter::run() {
 awaitable<void> Exporter::worker() {
   for (;;) {
     if (stopping_) co_return;
+    if (active_workers_ > std::max<std::uint32_t>(1, config_.limits.max_connections)) {
+      --active_workers_;  // fewer connections after a reload
+      co_return;
+    }
     if (mode_ == Mode::batch && idle()) {
       stopping_ = true;  // every job has ended
       wake_.cancel();
@@ -216,10 +230,17 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
     co_await apply(index, failure_event(job, *e, now));
     co_return;
   }
-  const auto& project = std::get<SubmitReply>(reply).project_id;
-  co_await ledger_.submitted(batches_[job.batch].id, spec.key, project, wall(now));
-  ++in_flight_;
-  co_await apply(index, machine_.on_submitted(job, std::get<SubmitReply>(reply), now));
+  const auto& accepted = std::get<SubmitReply>(reply);
+  const std::string_view own = spec.kind == JobKind::export_project ? std::string_view(spec.project_id) : "";
+  auto event = machine_.on_submitted(job, accepted, now, own);
+  if (job.state == JobState::polling) {
+    if (accepted.project_id.empty())
+      log_.warning("accepted_without_id", {{"job", spec.key}, {"polling", job.project_id},
+                                           {"why", "the export reply held no usable projectId; the project itself is polled"}});
+    co_await ledger_.submitted(batches_[job.batch].id, spec.key, job.project_id, wall(now));
+    ++in_flight_;
+  }
+  co_await apply(index, std::move(event));
 }
 
 // After a crash between "submit started" and "submitted": an export job asks
@@ -344,6 +365,7 @@ awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob&
       note_outcome(e);
       co_return *e;
     }
+    redact(std::get<HttpReply>(reply).body, tok);  // an API that echoes the request must not put the token in a log
     auto env = parse_envelope(std::get<HttpReply>(reply), std::chrono::system_clock::now());
     auto* e = std::get_if<ApiError>(&env);
     note_outcome(e);

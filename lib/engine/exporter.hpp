@@ -73,6 +73,7 @@ class Exporter {
   };
 
   boost::asio::awaitable<void> worker();
+  void spawn_workers();
   boost::asio::awaitable<void> execute(std::uint32_t index);
   boost::asio::awaitable<void> submit(std::uint32_t index);
   boost::asio::awaitable<void> probe(std::uint32_t index);
@@ -116,7 +117,9 @@ class Exporter {
 
   std::uint32_t admitted_ = 0;   // between admission and end
   std::uint32_t in_flight_ = 0;  // submitted, not ended
-  std::uint32_t workers_ = 0;
+  std::uint32_t workers_ = 0;         // spawned and not yet finished
+  std::uint32_t active_workers_ = 0;  // of those, not leaving after a reload
+  bool running_ = false;
   std::uint64_t requests_ = 0;
   std::uint64_t accepted_ = 0;
   bool stopping_ = false;

@@ -31,6 +31,7 @@ class PacedTransport final : public Transport {
   }
 
   double rate() const { return budget_.rate(Clock::now()); }
+  void set_rate(std::uint32_t requests_per_second) { budget_.set_rate(requests_per_second); }
 
   std::uint64_t sent() const { return sent_; }
 

@@ -1,5 +1,6 @@
 #include "http/client.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +11,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "http/tls.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -94,8 +96,17 @@ awaitable<std::unique_ptr<HttpClient::Connection>> HttpClient::acquire() {
   }
 }
 
+void HttpClient::set_max_connections(std::size_t n) {
+  options_.max_connections = std::max<std::size_t>(1, n);
+  while (open_ > options_.max_connections && !idle_.empty()) {
+    idle_.pop_back();
+    --open_;
+  }
+  released_.notify_all();  // waiters may go on a larger pool
+}
+
 void HttpClient::release(std::unique_ptr<Connection> conn, bool keep) {
-  if (keep && conn->open) {
+  if (keep && conn->open && open_ <= options_.max_connections) {
     conn->last_used = Clock::now();
     idle_.push_back(std::move(conn));
   } else {
@@ -164,22 +175,48 @@ awaitable<HttpClient::Attempt> send_and_receive(Stream& stream, beast::flat_buff
 
 }  // namespace
 
+namespace {
+
+// The request as Beast will write it, or why it cannot be sent. Every value
+// that goes into the request line or a header is checked first: a token or
+// target holding CR/LF would inject headers, and Beast throws on an
+// oversized field, which must not leave the event loop.
+std::variant<http::request<http::string_body>, ApiError> build_request(const ApiRequest& request,
+                                                                       std::string_view token,
+                                                                       const std::string& host) {
+  if (request.authorized && !is_token_text(token, max_token_bytes))
+    return ApiError{FailureKind::malformed, 0, "bad_token", "the API token cannot be sent as a header", std::nullopt};
+  if (request.target.empty() || request.target.size() > 16 * 1024 || !is_token_text(request.target, 16 * 1024))
+    return ApiError{FailureKind::rejected, 0, "bad_target", "the request path holds characters a URL may not", std::nullopt};
+  try {
+    http::request<http::string_body> req{request.method, request.target, 11};
+    req.set(http::field::host, host);
+    req.set(http::field::user_agent, "exportd/" EXPORTD_VERSION);
+    req.set(http::field::accept, "application/json");
+    if (request.authorized) req.set(http::field::authorization, token);
+    if (!request.body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = request.body;
+    req.keep_alive(true);
+    req.prepare_payload();
+    return req;
+  } catch (const std::exception& e) {
+    return ApiError{FailureKind::rejected, 0, "bad_request", std::string("the request cannot be built: ") + e.what(),
+                    std::nullopt};
+  }
+}
+
+}  // namespace
+
 awaitable<HttpClient::Attempt> HttpClient::attempt(Connection& conn, const ApiRequest& request,
                                                    std::string_view token) {
+  auto built = build_request(request, token, options_.endpoint.host_header());
+  if (auto* e = std::get_if<ApiError>(&built)) co_return Attempt{*e, false, false};
+  auto& req = std::get<http::request<http::string_body>>(built);
   const bool reused = conn.open;
   conn.tcp().expires_after(options_.timeout);  // one deadline for connect, handshake, write and read
   if (!conn.open) {
     if (auto err = co_await connect(conn)) co_return Attempt{*err, false, false};
   }
-  http::request<http::string_body> req{request.method, request.target, 11};
-  req.set(http::field::host, options_.endpoint.host_header());
-  req.set(http::field::user_agent, "exportd/" EXPORTD_VERSION);
-  req.set(http::field::accept, "application/json");
-  if (request.authorized) req.set(http::field::authorization, token);
-  if (!request.body.empty()) req.set(http::field::content_type, "application/json");
-  req.body() = request.body;
-  req.keep_alive(true);
-  req.prepare_payload();
   if (conn.tls) co_return co_await send_and_receive(*conn.tls, conn.buffer, req, options_.body_limit, options_.timeout, reused);
   co_return co_await send_and_receive(*conn.plain, conn.buffer, req, options_.body_limit, options_.timeout, reused);
 }

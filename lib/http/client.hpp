@@ -38,6 +38,9 @@ class HttpClient final : public Transport {
                                                                     std::string_view token) override;
 
   std::uint64_t connections_opened() const { return connections_opened_; }
+  // A new pool size (SIGHUP): idle connections beyond it are closed now,
+  // busy ones when they come back.
+  void set_max_connections(std::size_t n);
 
   struct Attempt;  // the outcome of one try on one connection (client.cpp)
 

@@ -23,9 +23,18 @@ StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
   }
 }
 
-JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now) const {
+JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now,
+                                  std::string_view own_project) const {
+  if (reply.project_id.empty() && own_project.empty()) {
+    job.state = JobState::failed;
+    return {JobEvent::Kind::failed, {}, {},
+            ApiError{FailureKind::rejected, 200, "accepted_without_id",
+                     "the API accepted the request but gave no usable projectId; it is not sent again "
+                     "(look for the project in AI Studios)",
+                     {}}};
+  }
   job.state = JobState::polling;
-  job.project_id = reply.project_id;
+  job.project_id = reply.project_id.empty() ? std::string(own_project) : reply.project_id;
   job.submitted_at = now;
   job.call_failures = 0;
   job.progress = 0;
@@ -77,12 +86,14 @@ JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimeP
 
 JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project,
                              TimePoint now) const {
-  job.call_failures = 0;
   if (running_project) {
+    job.call_failures = 0;
     on_submitted(job, SubmitReply{*running_project}, now);
     job.due = now;  // look at its progress straight away
     return {JobEvent::Kind::adopted, {}, {}, {}};
   }
+  // The failures that led here still count: a submit whose reply is always
+  // lost and that never shows up ends after retry.max_attempts, not never.
   job.state = JobState::queued;
   job.due = now;
   return {JobEvent::Kind::resubmit, {}, {}, {}};

@@ -37,8 +37,8 @@ struct ExportJob {
   std::uint32_t spec = 0;          // index of its JobSpec
   std::uint32_t batch = 0;         // index of its batch
   JobState state = JobState::queued;
-  std::uint8_t call_failures = 0;  // failed tries of the call now due
-  std::uint16_t submissions = 0;   // export/create requests sent
+  std::uint32_t call_failures = 0;  // failed tries of the call now due (retry.max_attempts is up to 1000)
+  std::uint32_t submissions = 0;    // export/create requests sent
   std::uint32_t requests = 0;      // API calls made for this job
   float progress = 0;              // last reported, 0..100
   TimePoint due{};                 // when its next step may run
@@ -78,7 +78,10 @@ class JobMachine {
 
   StepKind step(const ExportJob& job, TimePoint now) const;
 
-  JobEvent on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now) const;
+  // The API accepted the export. A reply without a usable id polls
+  // `own_project` (an export job's project) or, for a create job, ends it
+  // failed: an accepted request is never sent again.
+  JobEvent on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now, std::string_view own_project = {}) const;
   JobEvent on_progress(ExportJob& job, const ProgressReply& reply, TimePoint now) const;
   // A call failed (after the transport's own token renewal and replay).
   JobEvent on_failure(ExportJob& job, const ApiError& error, TimePoint now, double unit_random) const;

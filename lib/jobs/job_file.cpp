@@ -9,6 +9,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include "ops/file_read.hpp"
+#include "text/safe_text.hpp"
+
 namespace exportd {
 
 namespace fs = std::filesystem;
@@ -16,7 +19,37 @@ namespace fs = std::filesystem;
 namespace {
 
 bool is_web_url(const std::string& u) {
-  return u.rfind("https://", 0) == 0 || u.rfind("http://", 0) == 0;
+  return (u.rfind("https://", 0) == 0 || u.rfind("http://", 0) == 0) && !has_control(u) &&
+         u.find(' ') == std::string::npos;
+}
+
+// Why an id (project_id, id, workspace_id) cannot be used, or "".
+std::string id_problem(const std::string& key, const std::string& v) {
+  if (v.find_first_not_of(" \t") == std::string::npos) return key + " is empty or blank";
+  if (has_control(v)) return key + " holds control characters";
+  if (v.front() == ' ' || v.back() == ' ') return key + " '" + v + "' has leading or trailing spaces";
+  if (v.size() > max_id_bytes) return key + " is longer than " + std::to_string(max_id_bytes) + " bytes";
+  return "";
+}
+
+bool inside(const fs::path& root, const fs::path& p) {
+  const auto within = [](const fs::path& r, const fs::path& x) {
+    const auto rel = x.lexically_relative(r);
+    return !rel.empty() && *rel.begin() != ".." && !rel.is_absolute();
+  };
+  if (!within(root.lexically_normal(), p.lexically_normal())) return false;
+  // With symbolic links resolved too (the path need not exist).
+  std::error_code ec1, ec2;
+  const auto real = fs::weakly_canonical(p, ec1);
+  const auto real_root = fs::weakly_canonical(root, ec2);
+  return !ec1 && !ec2 && within(real_root, real);
+}
+
+bool allowed_scenes_path(const JobFileOrigin& origin, const fs::path& p) {
+  if (origin.scenes_roots.empty()) return true;
+  for (const auto& root : origin.scenes_roots)
+    if (inside(root, p)) return true;
+  return false;
 }
 
 std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& origin, const JobDefaults& defaults,
@@ -38,7 +71,10 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
     if (is_valid_resolution(*v)) job.resolution = *v;
     else diags.add(m.value_mark("resolution"), "resolution '" + *v + "' is not one of 4k, 1080, 720, 480");
   }
-  if (auto v = m.string("workspace_id")) job.workspace_id = *v;
+  if (auto v = m.string("workspace_id")) {
+    job.workspace_id = *v;
+    if (!v->empty() && has_control(*v)) diags.add(m.value_mark("workspace_id"), "workspace_id holds control characters");
+  }
   if (auto v = m.string("webhook_url")) {
     if (is_web_url(*v)) job.webhook_url = *v;
     else diags.add(m.value_mark("webhook_url"), "webhook_url '" + *v + "' must start with https:// or http://");
@@ -50,7 +86,7 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
     return std::nullopt;
   }
   if (project_id) {
-    if (project_id->empty()) diags.add(m.value_mark("project_id"), "project_id is empty");
+    if (auto why = id_problem("project_id", *project_id); !why.empty()) diags.add(m.value_mark("project_id"), why);
     job.kind = JobKind::export_project;
     job.project_id = *project_id;
     if (name || orientation)
@@ -61,7 +97,15 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
     if (p.is_relative()) p = fs::path(origin.base_dir) / p;
     job.scenes_file = p.lexically_normal().string();
     std::string error;
-    if (!load_scenes(job.scenes_file, error)) diags.add(m.value_mark("scenes_file"), error);
+    if (!allowed_scenes_path(origin, p)) {
+      // Said the same whether or not the file exists: a dropped file must not probe the disk.
+      diags.add(m.value_mark("scenes_file"),
+                "scenes_file '" + *scenes_file + "' is outside " + origin.scenes_roots.front() +
+                    ": a dropped job file may only name scenes files inside the drop folder "
+                    "(jobs.scenes_root in the config allows one more folder)");
+    } else if (!load_scenes(job.scenes_file, error)) {
+      diags.add(m.value_mark("scenes_file"), error);
+    }
     job.name = name.value_or("");
     if (orientation) {
       if (*orientation == "landscape" || *orientation == "portrait") job.orientation = *orientation;
@@ -69,7 +113,9 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
     }
   }
   std::string job_id = id ? *id : (project_id ? *project_id : scenes_file.value_or(""));
-  if (id && id->empty()) diags.add(m.value_mark("id"), "id is empty");
+  if (id) {
+    if (auto why = id_problem("id", *id); !why.empty()) diags.add(m.value_mark("id"), why);
+  }
   job.key = origin.name + "#" + job_id;
   if (diags.items().size() != before) return std::nullopt;
   return job;
@@ -78,15 +124,14 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
 }  // namespace
 
 std::optional<boost::json::value> load_scenes(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open scenes file " + path + ": " + std::strerror(errno);
+  std::string why;
+  const auto text = read_regular_file(path, max_scenes_file_bytes, why);
+  if (!text) {
+    error = "cannot open scenes file " + path + ": " + why;
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   boost::system::error_code ec;
-  auto v = boost::json::parse(text.str(), ec);
+  auto v = boost::json::parse(*text, ec);
   if (ec) {
     error = "scenes file " + path + " is not valid JSON: " + ec.message();
     return std::nullopt;
@@ -104,6 +149,11 @@ std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const
   JobFileOrigin origin = given;
   if (origin.name.empty()) origin.name = fs::path(path).filename().string();
   if (origin.base_dir.empty()) origin.base_dir = fs::path(path).parent_path().string();
+  if (!is_utf8(origin.name) || has_control(origin.name)) {
+    // Job keys are name#id, and they go into the journal and results.jsonl.
+    diags.add_at(1, 1, "the file name is not valid UTF-8 text (or holds control characters); rename the file");
+    return std::nullopt;
+  }
   auto doc = load_yaml_file(path, diags);
   if (!doc) return std::nullopt;
   std::vector<JobSpec> jobs;

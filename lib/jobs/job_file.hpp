@@ -17,6 +17,9 @@ namespace exportd {
 struct JobFileOrigin {
   std::string name;      // the file name used in job keys (name#id)
   std::string base_dir;  // the folder relative scenes_file paths resolve against
+  // Where scenes files may be read from (a dropped file: the drop folder and
+  // jobs.scenes_root). Empty: anywhere (the operator's own queue files).
+  std::vector<std::string> scenes_roots;
 };
 
 // Reads a job file: one job, or a list under `jobs:`. A file with any problem
@@ -25,7 +28,8 @@ std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const
                                                   Diagnostics& diags, const JobFileOrigin& origin = {});
 
 // Reads a scenes file into the `scenes` array of a create request. Accepts a
-// bare array or an object holding `scenes`. Sets `error` on failure.
+// bare array or an object holding `scenes`. Sets `error` on failure. Only a
+// regular file up to max_scenes_file_bytes is read.
 std::optional<boost::json::value> load_scenes(const std::string& path, std::string& error);
 
 }  // namespace exportd

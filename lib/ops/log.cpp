@@ -9,6 +9,7 @@
 
 #include "ops/progress_line.hpp"
 #include "ops/time_format.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -69,16 +70,19 @@ void Logger::log(LogLevel level, std::string_view event, Fields fields) {
     if (!journal_) o["time"] = now;
     o["level"] = to_string(level);
     o["event"] = event;
-    for (const auto& [k, v] : fields) o[k] = v;
+    for (const auto& [k, v] : fields) o[k] = to_utf8(v);
     line += boost::json::serialize(o);
   } else {
     if (!journal_) line += now + " ";
     line += std::string(to_string(level)) + " " + std::string(event);
-    for (const auto& [k, v] : fields) {
+    for (const auto& [k, raw] : fields) {
+      // Values may carry API text or file names: valid UTF-8, no control
+      // characters (a terminal or journal reads this line).
+      const auto v = terminal_safe(raw);
       line += ' ';
       line += k;
       line += '=';
-      line += needs_quotes(v) ? quoted(v) : std::string(v);
+      line += needs_quotes(v) ? quoted(v) : v;
     }
   }
   line += '\n';

@@ -3,7 +3,10 @@
 #include <cerrno>
 #include <system_error>
 
+#include <filesystem>
+
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json/serialize.hpp>
@@ -11,17 +14,20 @@
 
 #include "ops/durable_write.hpp"
 #include "ops/time_format.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
 boost::json::object to_json(const JobResult& r) {
+  // Every string is valid UTF-8 here, whatever reached us, so each line parses back.
   boost::json::object o;
-  o["job"] = r.job;
-  if (!r.batch.empty()) o["batch"] = r.batch;
-  o["project_id"] = r.project_id;
+  o["job"] = to_utf8(r.job);
+  if (!r.batch.empty()) o["batch"] = to_utf8(r.batch);
+  o["project_id"] = to_utf8(r.project_id);
   o["status"] = r.status;
-  if (!r.download_url.empty()) o["download_url"] = r.download_url;
-  if (r.error) o["error"] = boost::json::object{{"code", r.error->code}, {"message", r.error->message}};
+  if (!r.download_url.empty()) o["download_url"] = to_utf8(r.download_url);
+  if (r.error)
+    o["error"] = boost::json::object{{"code", to_utf8(r.error->code)}, {"message", to_utf8(r.error->message)}};
   o["submitted_at"] = r.submitted_at ? boost::json::value(rfc3339(*r.submitted_at)) : boost::json::value(nullptr);
   o["finished_at"] = rfc3339(r.finished_at);
   o["attempts"] = r.attempts;
@@ -52,8 +58,23 @@ void ResultsFile::append_line(const std::string& json_line) {
   buffer_ += '\n';
 }
 
+void ResultsFile::reopen_if_moved() {
+  // Removed or rotated under us (logrotate, an operator): later lines go to
+  // a new file at the path, not into the old inode.
+  struct stat at_path {}, ours {};
+  if (::stat(path_.c_str(), &at_path) == 0 && ::fstat(fd_, &ours) == 0 && at_path.st_dev == ours.st_dev &&
+      at_path.st_ino == ours.st_ino)
+    return;
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot reopen " + path_);
+  ::close(fd_);
+  fd_ = fd;
+  sync_directory(std::filesystem::path(path_).parent_path().string());
+}
+
 void ResultsFile::flush() {
   if (buffer_.empty()) return;
+  reopen_if_moved();
   write_fully_and_sync(fd_, buffer_, path_);
   buffer_.clear();
 }

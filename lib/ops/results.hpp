@@ -44,6 +44,8 @@ class ResultsFile {
   // be recorded must stop the daemon, not vanish.
   void flush();
   bool pending() const { return !buffer_.empty(); }
+  // Opens the path again if the file was removed or renamed since it was opened.
+  void reopen_if_moved();
   const std::string& path() const { return path_; }
 
  private:

@@ -27,7 +27,8 @@ std::optional<Millis> RetryPolicy::retry_after(const ApiError& error, std::uint3
   if (attempt >= max_attempts_) return std::nullopt;
   Millis wait = backoff_.delay(attempt, unit);
   // The server knows best when it can take us again; never come back sooner.
-  if (error.retry_after) wait = std::max(wait, std::min(*error.retry_after, backoff_.ceiling(1000)));
+  // Honoured in full up to retry_after_limit, even past max_backoff.
+  if (error.retry_after) wait = std::max(wait, std::min(*error.retry_after, retry_after_limit));
   return wait;
 }
 

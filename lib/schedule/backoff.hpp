@@ -29,6 +29,9 @@ class Backoff {
   Millis max_;
 };
 
+// The longest Retry-After that is honoured as asked; a longer one waits this long.
+inline constexpr Millis retry_after_limit{3'600'000};
+
 // Whether and when a failed call is tried again.
 class RetryPolicy {
  public:

@@ -27,6 +27,12 @@ class RequestBudget {
   TimePoint reserve(TimePoint now);
   // Every reply: was it a 429?
   void on_reply(TimePoint now, bool throttled);
+  // A new configured rate (SIGHUP): it holds from the next reservation on;
+  // a cut for throttling is forgotten.
+  void set_rate(std::uint32_t per_second) {
+    per_second_ = per_second;
+    reduced_ = 0;
+  }
   // Calls per second allowed now; 0 = unlimited.
   double rate(TimePoint now) const;
 

@@ -11,6 +11,11 @@
 #include <boost/json/serialize.hpp>
 
 #include "jobs/job_file.hpp"
+#include "ops/file_read.hpp"
+#include "ops/time_format.hpp"
+#include "text/safe_text.hpp"
+
+#include <sys/stat.h>
 
 namespace exportd {
 
@@ -39,6 +44,13 @@ std::string utc_stamp() {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   return stamp;
+}
+
+// Where a dropped file's keys and paths come from, and where its scenes files may lie.
+JobFileOrigin drop_origin(const std::string& name, const std::string& incoming, const JobDefaults& defaults) {
+  JobFileOrigin o{name, incoming, {incoming}};
+  if (!defaults.drop_scenes_root.empty()) o.scenes_roots.push_back(defaults.drop_scenes_root);
+  return o;
 }
 
 bool succeeded(const json::object& result) {
@@ -71,16 +83,59 @@ JournalRecord BatchStore::batch_header(const std::string& id, const std::string&
   return h;
 }
 
-std::optional<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header,
-                                                              const JobDefaults& defaults) {
+std::optional<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header, const JobDefaults& defaults,
+                                                              std::string& why) {
   const auto path = spool_.snapshot(header.batch);
-  Diagnostics diags(path);
-  auto specs = load_job_file(path, defaults, diags, {header.name, header.base_dir});
-  if (!specs) {
-    last_error_ = "batch " + header.batch + " cannot be read back: " + diags.str();
-    log_.error("batch_unreadable", {{"batch", header.batch}, {"problems", diags.str()}});
+  if (!header.snapshot_digest.empty()) {
+    // The file in active/ is exportd's copy: one changed after the claim is
+    // not what was validated and accepted, so it is not run.
+    std::string error;
+    const auto content = read_regular_file(path, max_job_file_bytes, error);
+    if (!content || content_digest(*content) != header.snapshot_digest) {
+      why = content ? "changed after it was claimed" : "cannot be read back: " + error;
+      return std::nullopt;
+    }
   }
+  Diagnostics diags(path);
+  const auto origin = header.origin == "drop" ? drop_origin(header.name, header.base_dir, defaults)
+                                              : JobFileOrigin{header.name, header.base_dir, {}};
+  auto specs = load_job_file(path, defaults, diags, origin);
+  if (!specs) why = "cannot be read back: " + diags.str();
   return specs;
+}
+
+void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
+  // Jobs the journal knows were started get a result, so none vanishes: the
+  // operator sees each in results.jsonl, with the project it was sent for.
+  std::string started;
+  std::size_t n = 0;
+  for (const auto& [key, job] : b.jobs) {
+    if (job.state == Recovery::ended || job.state == Recovery::fresh) continue;
+    JobResult r;
+    r.job = key;
+    r.batch = b.header.batch;
+    r.project_id = job.project_id;
+    r.status = "failed";
+    r.error = ApiError{FailureKind::rejected, 0, "job_file_changed",
+                       "its job file in active/ " + why + "; this job was " +
+                           (job.state == Recovery::submitted ? "exported (project " + job.project_id + ")"
+                                                             : "possibly exported") +
+                           " and is no longer followed",
+                       {}};
+    if (job.state == Recovery::submitted)
+      r.submitted_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(job.submitted_at_ms));
+    r.finished_at = std::chrono::system_clock::now();
+    r.attempts = job.submissions;
+    results_->append(r);
+    if (n++ < 20) started += "\n  " + key + (job.project_id.empty() ? "" : " (project " + job.project_id + ")");
+  }
+  results_->flush();
+  const auto text = "active/" + b.header.batch + " " + why + "; its jobs were not run from it." +
+                    (n > 0 ? "\nJobs started before (each has a failed result in results.jsonl):" + started : "") + "\n";
+  spool_.reject_batch(b.header.batch, text);
+  last_error_ = "batch " + b.header.batch + " " + why;
+  log_.error("batch_set_aside", {{"batch", b.header.batch}, {"why", why}, {"jobs_started", std::to_string(n)},
+                                 {"moved_to", "rejected/"}});
 }
 
 void BatchStore::repair_results(const RecoveredBatch& b) {
@@ -131,9 +186,10 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
       spool_.file_away(b.header.batch);  // a crash may have come between "closed" and the move
       continue;
     }
-    auto specs = load_snapshot(b.header, defaults);
+    std::string why;
+    auto specs = load_snapshot(b.header, defaults, why);
     if (!specs) {
-      spool_.file_away(b.header.batch);
+      set_aside(b, why);
       b.closed = true;
       continue;
     }
@@ -173,11 +229,14 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
     }
     const auto name = name_from_batch_id(id);
     auto header = batch_header(id, name, "drop", spool_.incoming(), "");
-    auto specs = load_snapshot(header, defaults);
+    std::string why;
+    auto specs = load_snapshot(header, defaults, why);
     if (!specs) {
-      spool_.file_away(id);
+      spool_.reject_batch(id, "active/" + id + " " + why + "\n");
+      log_.warning("rejected", {{"file", id}, {"why", why}});
       continue;
     }
+    if (auto content = read_file(spool_.snapshot(id)); !content.empty()) header.snapshot_digest = content_digest(content);
     journal_->commit_now(header);
     OpenBatch open{header, {}, static_cast<std::uint32_t>(specs->size())};
     open_[id] = std::move(open);
@@ -202,15 +261,28 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
 }
 
 std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, const JobDefaults& defaults) {
+  const auto shown = spool_.incoming() + "/" + name;
+  struct stat st {};
+  if (::lstat(shown.c_str(), &st) != 0) return std::nullopt;  // gone already
+  std::string refusal;
+  if (!S_ISREG(st.st_mode))
+    refusal = "not a regular file (a folder, FIFO, device or link is never read); drop job files by renaming a complete file into place";
+  else if (!is_utf8(name) || has_control(name))
+    refusal = "the file name is not valid UTF-8 text (or holds control characters); rename the file";
+  if (!refusal.empty()) {
+    spool_.reject(name, terminal_safe(shown) + ":1:1: " + refusal + "\n");
+    last_error_ = terminal_safe(shown) + ": " + refusal;
+    log_.warning("rejected", {{"file", name}, {"first", refusal}});
+    return std::nullopt;
+  }
   const auto batch = spool_.new_batch_id(name);
   std::string error;
   if (!spool_.claim(name, batch, error)) {
     log_.warning("claim_failed", {{"file", name}, {"error", error}});
     return std::nullopt;
   }
-  const auto shown = spool_.incoming() + "/" + name;
   Diagnostics diags(shown);
-  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, {name, spool_.incoming()});
+  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, drop_origin(name, spool_.incoming(), defaults));
   if (!specs) {
     // Back out of active/ into rejected/, with the reasons beside it.
     write_file_durably(spool_.rejected() + "/" + name + ".error", diags.str());
@@ -224,6 +296,7 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
     return std::nullopt;
   }
   auto header = batch_header(batch, name, "drop", spool_.incoming(), "");
+  header.snapshot_digest = content_digest(read_file(spool_.snapshot(batch)));
   journal_->commit_now(header);
   open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
   log_.info("claimed", {{"file", name}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});
@@ -281,9 +354,10 @@ std::optional<PendingBatch> BatchStore::take_queue_file(const std::string& path,
   }
 
   const auto name = fs::path(path).filename().string();
-  const auto batch = utc_stamp() + "-q" + digest + "-" + name;
+  const auto batch = utc_stamp() + "-q" + digest + "-" + bounded_text(name, 180);
   spool_.write_snapshot(batch, content);
   auto header = batch_header(batch, name, origin, fs::path(absolute).parent_path().string(), digest);
+  header.snapshot_digest = content_digest(content);
   journal_->commit_now(header);
   open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
   log_.info("queued", {{"file", path}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});

@@ -70,7 +70,13 @@ class BatchStore final : public JobLedger {
     bool queue() const { return header.origin.rfind("queue:", 0) == 0; }
   };
 
-  std::optional<std::vector<JobSpec>> load_snapshot(const JournalRecord& header, const JobDefaults& defaults);
+  // The batch's jobs from active/<batch>, or nothing and `why` (changed since
+  // the claim, unreadable).
+  std::optional<std::vector<JobSpec>> load_snapshot(const JournalRecord& header, const JobDefaults& defaults,
+                                                    std::string& why);
+  // A batch that cannot be run from its file: a failed result for each job
+  // the journal knows was started, the file to rejected/ with the reason.
+  void set_aside(const RecoveredBatch& b, const std::string& why);
   JournalRecord batch_header(const std::string& id, const std::string& name, const std::string& origin,
                              const std::string& base_dir, const std::string& digest);
   void repair_results(const RecoveredBatch& b);

@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "text/safe_text.hpp"
+
 namespace exportd {
 
 namespace json = boost::json;
@@ -37,27 +39,31 @@ std::int64_t num(const json::object& o, std::string_view key) {
 }  // namespace
 
 std::string encode(const JournalRecord& r) {
+  // Strings are made valid UTF-8 on the way in (a line that does not parse
+  // would be skipped at replay, and its job taken for new). Keys and batch
+  // ids are UTF-8 by construction, so this changes nothing they hold.
   json::object o;
   o["r"] = name_of(r.kind);
-  o["batch"] = r.batch;
+  o["batch"] = to_utf8(r.batch);
   switch (r.kind) {
     case RecordKind::batch:
-      o["name"] = r.name;
-      o["origin"] = r.origin;
-      o["base_dir"] = r.base_dir;
+      o["name"] = to_utf8(r.name);
+      o["origin"] = to_utf8(r.origin);
+      o["base_dir"] = to_utf8(r.base_dir);
       o["digest"] = r.digest;
+      if (!r.snapshot_digest.empty()) o["snapshot_digest"] = r.snapshot_digest;
       o["results_offset"] = r.results_offset;
       break;
     case RecordKind::submit:
-      o["job"] = r.job;
+      o["job"] = to_utf8(r.job);
       break;
     case RecordKind::submitted:
-      o["job"] = r.job;
-      o["project"] = r.project;
+      o["job"] = to_utf8(r.job);
+      o["project"] = to_utf8(r.project);
       o["at"] = r.at_ms;
       break;
     case RecordKind::ended:
-      o["job"] = r.job;
+      o["job"] = to_utf8(r.job);
       o["result"] = r.result;
       break;
     case RecordKind::closed:
@@ -94,6 +100,7 @@ std::optional<JournalRecord> decode(std::string_view line) {
   r.origin = str(o, "origin");
   r.base_dir = str(o, "base_dir");
   r.digest = str(o, "digest");
+  r.snapshot_digest = str(o, "snapshot_digest");
   r.results_offset = static_cast<std::uint64_t>(num(o, "results_offset"));
   return r;
 }
@@ -188,7 +195,7 @@ std::vector<JournalRecord> compact(const JournalReplay& replayed) {
         continue;
       }
       r.kind = RecordKind::submit;
-      for (std::uint16_t i = 0; i < job.submissions; ++i) out.push_back(r);
+      for (std::uint32_t i = 0; i < job.submissions; ++i) out.push_back(r);
       if (job.state == Recovery::submitted) {
         r.kind = RecordKind::submitted;
         r.project = job.project_id;

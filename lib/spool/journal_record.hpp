@@ -35,6 +35,7 @@ struct JournalRecord {
   std::string origin;                // "drop" or "queue:<absolute path>"
   std::string base_dir;              // where relative paths in the file resolve
   std::string digest;                // content digest, to recognise a re-run queue file
+  std::string snapshot_digest;       // digest of active/<batch> as claimed: a file changed there is not run
   std::uint64_t results_offset = 0;  // size of results.jsonl when the batch began
 };
 
@@ -53,7 +54,7 @@ struct RecoveredJob {
   Recovery state = Recovery::fresh;
   std::string project_id;
   std::int64_t submitted_at_ms = 0;
-  std::uint16_t submissions = 0;  // submit records seen
+  std::uint32_t submissions = 0;  // submit records seen
   boost::json::object result;     // when ended
 };
 

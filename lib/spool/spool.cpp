@@ -11,11 +11,14 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
+#include "ops/file_read.hpp"
 #include "spool/journal.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -32,6 +35,13 @@ void move_durably(const std::string& from, const std::string& to) {
 
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// NAME.error beside a rejected file; a name too long to take the suffix is cut.
+std::string error_file_name(const std::string& name) {
+  constexpr std::size_t name_max = 255;
+  const std::string suffix = ".error";
+  return (name.size() + suffix.size() <= name_max ? name : name.substr(0, name_max - suffix.size())) + suffix;
 }
 
 }  // namespace
@@ -61,7 +71,9 @@ std::vector<std::string> Spool::waiting() const {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(incoming(), ec)) {
     const auto name = e.path().filename().string();
-    if (!e.is_regular_file() || !takes(name)) continue;
+    // Not only regular files: a folder or FIFO with a job file's name is
+    // taken too, to be rejected with its reason rather than left lying.
+    if (!takes(name)) continue;
     found.emplace_back(e.last_write_time(ec), name);
   }
   std::sort(found.begin(), found.end());
@@ -76,11 +88,15 @@ std::string Spool::new_batch_id(const std::string& name) {
   gmtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  // The id is a file name in active/ and done/ and goes into the journal:
+  // bounded (a 250-byte drop name must still fit in NAME_MAX) and safe text.
+  const auto safe_name = bounded_text(name, 180);
   for (;;) {
     char seq[16];
     std::snprintf(seq, sizeof seq, "%04u", ++sequence_ % 10000);
-    std::string id = std::string(stamp) + "-" + seq + "-" + name;
-    if (!fs::exists(snapshot(id)) && !fs::exists(done() + "/" + id)) return id;
+    std::string id = std::string(stamp) + "-" + seq + "-" + safe_name;
+    std::error_code ec1, ec2;
+    if (!fs::exists(snapshot(id), ec1) && !fs::exists(done() + "/" + id, ec2)) return id;
   }
 }
 
@@ -96,12 +112,21 @@ bool Spool::claim(const std::string& name, const std::string& batch, std::string
 }
 
 void Spool::reject(const std::string& name, const std::string& why) {
-  write_file_durably(rejected() + "/" + name + ".error", why);
+  write_file_durably(rejected() + "/" + error_file_name(name), why);
   move_durably(incoming() + "/" + name, rejected() + "/" + name);
 }
 
+void Spool::reject_batch(const std::string& batch, const std::string& why) {
+  write_file_durably(rejected() + "/" + error_file_name(batch), why);
+  std::error_code ec;
+  if (fs::symlink_status(snapshot(batch), ec).type() != fs::file_type::not_found)
+    move_durably(snapshot(batch), rejected() + "/" + batch);
+}
+
 void Spool::file_away(const std::string& batch) {
-  if (fs::exists(snapshot(batch))) move_durably(snapshot(batch), done() + "/" + batch);
+  std::error_code ec;
+  if (fs::symlink_status(snapshot(batch), ec).type() != fs::file_type::not_found)
+    move_durably(snapshot(batch), done() + "/" + batch);
 }
 
 void Spool::write_snapshot(const std::string& batch, const std::string& content) {
@@ -109,10 +134,35 @@ void Spool::write_snapshot(const std::string& batch, const std::string& content)
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string error;
+  return read_regular_file(path, max_job_file_bytes, error).value_or("");
+}
+
+StateLock::StateLock(const std::string& state_dir) {
+  const auto path = state_dir + "/lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    const auto n = ::pread(fd_, pid, sizeof pid - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (err != EWOULDBLOCK) throw std::system_error(err, std::generic_category(), "cannot lock " + path);
+    std::string holder = n > 0 ? bounded_text(std::string_view(pid, static_cast<std::size_t>(n)), 20) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == '?')) holder.pop_back();
+    throw std::runtime_error("another exportd" + (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                             " is running on state_dir " + state_dir +
+                             "; stop it first, or give this one a state_dir of its own");
+  }
+  const auto text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, text.data(), text.size(), 0) < 0) {
+    // The lock holds all the same; the pid is only for the message above.
+  }
+}
+
+StateLock::~StateLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::string content_digest(const std::string& text) {

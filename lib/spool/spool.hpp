@@ -41,6 +41,8 @@ class Spool {
   bool claim(const std::string& name, const std::string& batch, std::string& error);
   // incoming/NAME -> rejected/NAME, with rejected/NAME.error holding `why`.
   void reject(const std::string& name, const std::string& why);
+  // active/BATCH -> rejected/BATCH, with rejected/BATCH.error holding `why`.
+  void reject_batch(const std::string& batch, const std::string& why);
   // active/BATCH.yaml -> done/BATCH.yaml
   void file_away(const std::string& batch);
   // Writes active/BATCH.yaml with `content` (a queue file's snapshot), durably.
@@ -52,6 +54,21 @@ class Spool {
 };
 
 std::string read_file(const std::string& path);
+
+// One process per state_dir: an exclusive lock (flock) on state_dir/lock,
+// held for the life of the object and dropped by the kernel when the
+// process ends, kill -9 included.
+class StateLock {
+ public:
+  // Throws std::runtime_error naming the holder's pid when another process holds it.
+  explicit StateLock(const std::string& state_dir);
+  ~StateLock();
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 // A short hex SHA-256 of `text`, to recognise a queue file seen before.
 std::string content_digest(const std::string& text);

@@ -67,8 +67,8 @@ struct Simulator::State {
   std::string new_token() {
     static constexpr char hex[] = "0123456789abcdef";
     std::string t;
-    for (int i = 0; i < 40; ++i) t += hex[rng() % 16];
-    return t;
+    for (std::size_t i = 0; i < knobs.token_length; ++i) t += hex[rng() % 16];
+    return t.substr(0, t.size() / 2) + knobs.token_extra + t.substr(t.size() / 2);
   }
 
   http::response<http::string_body> reply(const http::request<http::string_body>& req, http::status status,
@@ -86,6 +86,9 @@ struct Simulator::State {
   }
   http::response<http::string_body> fail(const http::request<http::string_body>& req, http::status status,
                                          json::value code, std::string msg) {
+    msg = knobs.message_prefix + msg;
+    if (knobs.echo_body_in_errors) msg += " (request: " + req.body() + ")";
+    if (msg.size() < knobs.error_message_bytes) msg.append(knobs.error_message_bytes - msg.size(), 'x');
     return reply(req, status,
                  json::object{{"success", false}, {"error", json::object{{"code", code}, {"msg", std::move(msg)}}}});
   }
@@ -113,6 +116,10 @@ struct Simulator::State {
                   roll() < knobs.alt_url_field_rate, std::move(name)};
   }
 
+  http::response<http::string_body> submit_reply(const http::request<http::string_body>& req) {
+    return reply(req, http::status::ok, json::string(R"({"success":true,"data":)" + knobs.submit_data + "}"));
+  }
+
   json::object progress_of(const std::string& id, const Export& e) {
     const auto elapsed = std::chrono::steady_clock::now() - e.started;
     double p = e.duration.count() == 0 ? 100.0
@@ -122,12 +129,14 @@ struct Simulator::State {
     if (p >= 100.0) {
       p = 100.0;
       stats.completed_at_ms.emplace(id, wall_ms(e.started_wall + e.duration));
-      d[e.alt_url_field ? "download_url" : "downloadUrl"] = "https://cdn.sim.invalid/video/" + id + ".mp4";
+      d[e.alt_url_field ? "download_url" : "downloadUrl"] =
+          knobs.download_url.empty() ? "https://cdn.sim.invalid/video/" + id + ".mp4" : knobs.download_url;
       d["state"] = "exported";
     } else {
       d["state"] = "exporting";
     }
     d["progress"] = std::floor(p * 10) / 10;
+    if (!knobs.progress_value.empty()) d["progress"] = json::parse(knobs.progress_value);
     return d;
   }
 
@@ -163,6 +172,11 @@ struct Simulator::State {
       auto t = new_token();
       tokens[t] = std::chrono::steady_clock::now();
       stats.issued_tokens.push_back(t);
+      if (!knobs.token_body.empty()) {
+        auto body = knobs.token_body;
+        if (auto at = body.find("{token}"); at != std::string::npos) body.replace(at, 7, t);
+        return reply(req, http::status::ok, json::string(body));
+      }
       return ok(req, {{"token", t}});
     }
     if (auto refused = check_auth(req)) {
@@ -183,6 +197,7 @@ struct Simulator::State {
         return fail(req, http::status::ok, "PROJECT_NOT_FOUND", "project " + id + " does not exist");
       const auto polled = knobs.new_id_on_export ? "exp" + std::to_string(next_id++) + "-" + id : id;
       exports.insert_or_assign(polled, start_export(id, ""));
+      if (!knobs.submit_data.empty()) return submit_reply(req);
       return ok(req, {{"projectId", polled}});
     }
     if (req.method() == http::verb::post && path == "/editor/project") {
@@ -193,6 +208,7 @@ struct Simulator::State {
       const auto id = "prj" + std::to_string(next_id++);
       const auto* exp = body.if_contains("isExport");
       if (exp == nullptr || !exp->is_bool() || exp->as_bool()) exports.insert_or_assign(id, start_export(id, str("name")));
+      if (!knobs.submit_data.empty()) return submit_reply(req);
       return ok(req, {{"projectId", id}});
     }
     const std::string progress_prefix = "/editor/progress/";
@@ -291,6 +307,13 @@ struct Simulator::State {
         co_await delay.async_wait(asio::as_tuple(use_awaitable));
       }
       http::response<http::string_body> res;
+      const bool submit_call = req.method() == http::verb::post &&
+                               (req.target().ends_with("/editor/project/export") || req.target().ends_with("/editor/project"));
+      if (api_call && submit_call && knobs.drop_exports) {
+        ++stats.dropped_exports;
+        beast::get_lowest_layer(stream).close();
+        co_return;
+      }
       const auto fault = pick_fault(req);
       if (api_call && over_rate()) {
         ++stats.rate_limited;

@@ -41,6 +41,18 @@ struct Knobs {
   std::string unknown_prefix = "missing-";  // project ids starting so are unknown
   double alt_url_field_rate = 0.5;          // share of projects answering download_url, not downloadUrl
   std::uint64_t seed = 1;
+
+  // Hostile mode: replies that are valid HTTP but odd, huge or malicious.
+  std::size_t token_length = 40;      // characters of a fresh token
+  std::string token_extra;            // spliced into every fresh token (e.g. "\r\nX-Injected: 1")
+  std::string token_body;             // token reply body verbatim, "{token}" replaced by the fresh token
+  std::string submit_data;            // export/create reply `data` verbatim (the export still starts)
+  std::string progress_value;         // a JSON value served as data.progress instead of the real one
+  std::string download_url;           // served at 100 % instead of the simulator's https link
+  std::size_t error_message_bytes = 0;  // error messages padded to this size
+  std::string message_prefix;         // put before every error message (e.g. terminal escapes)
+  bool echo_body_in_errors = false;   // error messages quote the request body (credentials included)
+  bool drop_exports = false;          // export/create requests read, never processed, connection closed
 };
 
 struct Stats {
@@ -53,6 +65,7 @@ struct Stats {
   std::uint64_t rate_limited = 0;     // 429s for going over rate_limit
   std::uint64_t outage_requests = 0;  // requests that met the outage
   std::uint64_t max_per_second = 0;   // most API calls in any one wall-clock second
+  std::uint64_t dropped_exports = 0;  // export/create requests dropped by drop_exports
   std::uint64_t duplicate_exports = 0;  // exports of a project that was exported before
   std::uint64_t projects_exported = 0;  // distinct projects
   std::uint64_t auth_header_with_bearer = 0;  // "Bearer ..." sent (the API wants the raw token)

@@ -74,6 +74,10 @@ std::vector<boost::json::object> Workspace::results() const {
   return out;
 }
 
-std::string exportd_binary() { return EXPORTD_BINARY; }
+std::string exportd_binary() {
+  // EXPORTD_TEST_BINARY runs the tests against another build (e.g. an older commit's).
+  const char* other = std::getenv("EXPORTD_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : EXPORTD_BINARY;
+}
 
 }  // namespace exportd::testing

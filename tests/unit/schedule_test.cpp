@@ -61,8 +61,10 @@ TEST(RetryPolicy, RetryAfterIsAFloor) {
   ApiError e = transient();
   e.retry_after = 7s;
   EXPECT_EQ(p.retry_after(e, 1, 0.0), 7s);
-  e.retry_after = 1h;  // an absurd hint is capped by max_backoff
-  EXPECT_EQ(p.retry_after(e, 1, 0.0), 10s);
+  e.retry_after = 1h;  // honoured past max_backoff, as the README says
+  EXPECT_EQ(p.retry_after(e, 1, 0.0), 1h);
+  e.retry_after = 20h;  // an absurd hint waits the documented ceiling
+  EXPECT_EQ(p.retry_after(e, 1, 0.0), retry_after_limit);
 }
 
 PollingSettings polling() { return {10s, 3s, 60s, 2h}; }

@@ -150,19 +150,24 @@ TEST(Replies, TokenSubmitProgress) {
 
   auto s = parse_submit_reply({200, R"({"success":true,"data":{"projectId":"new-id"}})", ""}, now);
   EXPECT_EQ(std::get<SubmitReply>(s).project_id, "new-id");
+  // Accepted without an id: handed on empty (the job decides; it is never sent again).
   auto s2 = parse_submit_reply({200, R"({"success":true,"data":{}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(s2).kind, FailureKind::malformed);
+  EXPECT_TRUE(std::get<SubmitReply>(s2).project_id.empty());
 
   auto p = parse_progress_reply({200, R"({"success":true,"data":{"progress":42.5,"state":"exporting"}})", ""}, now);
   EXPECT_DOUBLE_EQ(std::get<ProgressReply>(p).progress, 42.5);
   EXPECT_TRUE(std::get<ProgressReply>(p).download_url.empty());
-  auto done1 = parse_progress_reply({200, R"({"success":true,"data":{"progress":100,"downloadUrl":"u1"}})", ""}, now);
-  EXPECT_EQ(std::get<ProgressReply>(done1).download_url, "u1");
-  auto done2 = parse_progress_reply({200, R"({"success":true,"data":{"progress":"100","download_url":"u2"}})", ""}, now);
-  EXPECT_EQ(std::get<ProgressReply>(done2).download_url, "u2");
+  auto done1 = parse_progress_reply(
+      {200, R"({"success":true,"data":{"progress":100,"downloadUrl":"https://cdn.example.com/u1"}})", ""}, now);
+  EXPECT_EQ(std::get<ProgressReply>(done1).download_url, "https://cdn.example.com/u1");
+  auto done2 = parse_progress_reply(
+      {200, R"({"success":true,"data":{"progress":"100","download_url":"https://cdn.example.com/u2"}})", ""}, now);
+  EXPECT_EQ(std::get<ProgressReply>(done2).download_url, "https://cdn.example.com/u2");
   EXPECT_DOUBLE_EQ(std::get<ProgressReply>(done2).progress, 100.0);
+  auto relative = parse_progress_reply({200, R"({"success":true,"data":{"progress":100,"downloadUrl":"u1"}})", ""}, now);
+  EXPECT_EQ(std::get<ApiError>(relative).kind, FailureKind::malformed);  // not a link we may follow
   auto over = parse_progress_reply({200, R"({"success":true,"data":{"progress":250}})", ""}, now);
-  EXPECT_DOUBLE_EQ(std::get<ProgressReply>(over).progress, 100.0);
+  EXPECT_EQ(std::get<ApiError>(over).kind, FailureKind::malformed);  // past 100 is no progress value
   auto failed = parse_progress_reply({200, R"({"success":true,"data":{"progress":3,"state":"FAILED"}})", ""}, now);
   EXPECT_TRUE(std::get<ProgressReply>(failed).failed_state());
   auto wrong = parse_progress_reply({200, R"({"success":true,"data":{"progress":true}})", ""}, now);

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace exportd {
+
+// Caps on the files exportd reads on an operator's or a dropper's word
+// (README: "Limits"). A larger file is refused before it is read.
+inline constexpr std::size_t max_job_file_bytes = 8u << 20;     // job, queue and config files
+inline constexpr std::size_t max_scenes_file_bytes = 8u << 20;  // a create job's scenes JSON
+inline constexpr std::size_t max_key_file_bytes = 64u << 10;    // the user key
+
+// Reads a regular file whole. Anything else (a FIFO, a device, a folder) is
+// refused without blocking on it: the file is opened non-blocking and
+// checked with fstat before a byte is read. Nothing, and `error` saying why
+// ("not a regular file", "larger than 8 MiB", the system's reason), when it
+// cannot be read.
+std::optional<std::string> read_regular_file(const std::string& path, std::size_t max_bytes, std::string& error);
+
+// "8 MiB", "64 KiB": a cap as the README states it.
+std::string format_size_cap(std::size_t bytes);
+
+}  // namespace exportd

@@ -1,0 +1,300 @@
+// Regression tests for the defects found by adversarial testing (issue 8),
+// one per finding where the finding can be shown without a process; the
+// others are in tests/integration/hostile_test.cpp. Each is named after its
+// finding (F01..F18).
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "api/wire.hpp"
+#include "auth/token_source.hpp"
+#include "jobs/export_job.hpp"
+#include "jobs/job_file.hpp"
+#include "ops/results.hpp"
+#include "schedule/backoff.hpp"
+#include "scripted_transport.hpp"
+#include "spool/journal_record.hpp"
+
+namespace exportd {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using testing::ok_json;
+using testing::ScriptedTransport;
+
+const auto wall_now = std::chrono::system_clock::from_time_t(1'700'000'000);
+const TimePoint t0 = TimePoint{} + 1000h;
+
+class Scratch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("exportd-hostile-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto p = (dir_ / name).string();
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+  fs::path dir_;
+};
+
+bool valid_json_line(const std::string& line) {
+  boost::system::error_code ec;
+  json::parse(line, ec);
+  return !ec;
+}
+
+// F01: bytes that are not UTF-8 never reach the journal or results raw.
+using F01 = Scratch;
+TEST_F(F01, ANonUtf8JobIdIsRefusedAtCheckTimeWithItsPosition) {
+  const auto path = write("jobs.yaml", "jobs:\n  - project_id: p1\n    id: \"caf\\xE9\"\n  - project_id: p2\n    id: ok\xff\n");
+  Diagnostics d(path);
+  EXPECT_FALSE(load_job_file(path, {}, d));
+  ASSERT_FALSE(d.empty());
+  EXPECT_NE(d.str().find("UTF-8"), std::string::npos) << d.str();
+  EXPECT_EQ(d.items().front().line, 5) << d.str();
+}
+
+TEST(Hardening, F01_JournalAndResultsStayReadableWhateverBytesAKeyHolds) {
+  JournalRecord r;
+  r.kind = RecordKind::submitted;
+  r.batch = "20261125T000000Z-0001-bad\xff\xfe.yaml";
+  r.job = "bad\xff\xfe.yaml#id\xc3";
+  r.project = "p\x80";
+  const auto line = encode(r);
+  EXPECT_TRUE(valid_json_line(line)) << line;
+  const auto back = decode(line);
+  ASSERT_TRUE(back) << "a record the daemon wrote must replay";
+
+  JobResult res;
+  res.job = r.job;
+  res.project_id = r.project;
+  res.status = "failed";
+  res.error = ApiError{FailureKind::rejected, 200, "c\xff", "m\xfe\x01\x1b[2J", {}};
+  EXPECT_TRUE(valid_json_line(to_json_line(res))) << to_json_line(res);
+}
+
+// F03: a submit whose reply is lost while the check finds no running export
+// is not sent again forever.
+TEST(Hardening, F03_AnInDoubtSubmitThatNeverShowsUpEndsAfterMaxAttempts) {
+  JobMachine m(PollPolicy({10s, 3s, 60s, 30min}), RetryPolicy({4, 1s, 30s}));
+  ExportJob j;
+  ApiError lost{FailureKind::transport, 0, "transport", "reading reply: timeout", {}};
+  lost.maybe_processed = true;
+  int submits = 0;
+  auto now = t0;
+  for (int i = 0; i < 100 && !is_terminal(j.state); ++i) {
+    const auto step = m.step(j, now);
+    if (step == StepKind::submit) {
+      ++submits;
+      m.on_failure(j, lost, now, 0.5);
+    } else if (step == StepKind::probe) {
+      m.on_probe(j, std::nullopt, now);
+    }
+    now += 1min;
+  }
+  EXPECT_EQ(j.state, JobState::failed);
+  EXPECT_LE(submits, 4);
+}
+
+// F04/F16: an accepted export whose projectId is empty, null or not a
+// usable id is not treated as transient (which would send it again).
+TEST(Hardening, F04_AnAcceptedExportWithoutAProjectIdIsNotRetriedAsTransient) {
+  for (const char* data : {R"({"projectId":""})", R"({"projectId":null})", R"({})"}) {
+    auto r = parse_submit_reply(ok_json(data), wall_now);
+    if (auto* e = std::get_if<ApiError>(&r)) EXPECT_FALSE(is_transient(e->kind)) << data << ": " << e->message;
+    else EXPECT_TRUE(std::get<SubmitReply>(r).project_id.empty()) << data;
+  }
+}
+
+TEST(Hardening, F16_AProjectIdTooLargeForAnIntegerIsNeverTurnedIntoOne) {
+  for (const char* data : {R"({"projectId":99999999999999999999999})", R"({"projectId":1e300})",
+                           R"({"projectId":-1.5})", R"({"projectId":"a\u0000b"})"}) {
+    auto r = parse_submit_reply(ok_json(data), wall_now);
+    if (auto* s = std::get_if<SubmitReply>(&r)) {
+      EXPECT_EQ(s->project_id.find("-9223372036854775808"), std::string::npos) << data;
+      EXPECT_TRUE(s->project_id.empty()) << data << " gave " << s->project_id;
+    }
+  }
+  auto big = parse_submit_reply(ok_json(R"({"projectId":18446744073709551615})"), wall_now);
+  ASSERT_TRUE(std::holds_alternative<SubmitReply>(big));
+  EXPECT_EQ(std::get<SubmitReply>(big).project_id, "18446744073709551615");
+}
+
+// F07: job and scenes files are read with a size cap and only if regular.
+using F07 = Scratch;
+TEST_F(F07, ScenesFromDevZeroAndOversizedJobFilesAreRefusedWithoutReadingThem) {
+  std::string error;
+  EXPECT_FALSE(load_scenes("/dev/zero", error));
+  EXPECT_NE(error.find("not a regular file"), std::string::npos) << error;
+
+  std::string big = "jobs:\n";
+  while (big.size() < 9u * 1024 * 1024) big += "  - project_id: 65fa6b07dca2e367461a2925aaaaaaaaaaaaaaaaaaaaaaaaa\n";
+  const auto path = write("big.yaml", big);
+  Diagnostics d(path);
+  EXPECT_FALSE(load_job_file(path, {}, d));
+  EXPECT_NE(d.str().find("larger than"), std::string::npos) << d.str();
+}
+
+// F08/F10: a token the API hands out is a header value: bounded, visible ASCII only.
+TEST(Hardening, F08_ATokenLongerThan64KiBIsRefusedNotSent) {
+  const std::string huge(70 * 1024, 'a');
+  auto r = parse_token_reply(ok_json("{\"token\":\"" + huge + "\"}"), wall_now);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(r));
+  EXPECT_EQ(std::get<ApiError>(r).message.find(huge.substr(0, 64)), std::string::npos);
+}
+
+TEST(Hardening, F10_ATokenWithControlCharactersIsRefused) {
+  for (const char* t : {"abc\\r\\nX-Injected: 1", "abc\\u0000", "abc def", "abc\\t"}) {
+    auto r = parse_token_reply(ok_json(std::string("{\"token\":\"") + t + "\"}"), wall_now);
+    EXPECT_TRUE(std::holds_alternative<ApiError>(r)) << t;
+  }
+}
+
+// F09: a token reply never ends up quoted in an error; an error that echoes
+// the user key does not carry it on.
+TEST(Hardening, F09_AnOddTokenReplyIsNotQuotedInItsError) {
+  const std::string token = "tok-SECRET-0123456789abcdef";
+  for (std::string body : {"\xEF\xBB\xBF{\"success\":true,\"data\":{\"token\":\"" + token + "\"}}",
+                           "{\"success\":true,\"data\":{\"token\":\"" + token + "\"}} trailing",
+                           "{\"success\":true,\"data\":{\"token\":\"" + token + "\"}"}) {
+    auto r = parse_token_reply(HttpReply{200, body, ""}, wall_now);
+    ASSERT_TRUE(std::holds_alternative<ApiError>(r)) << body;
+    const auto& e = std::get<ApiError>(r);
+    EXPECT_EQ(e.message.find("SECRET"), std::string::npos) << e.message;
+    EXPECT_EQ(e.code.find("SECRET"), std::string::npos) << e.code;
+  }
+}
+
+TEST(Hardening, F09_AnApiErrorThatEchoesTheUserKeyDoesNotCarryIt) {
+  boost::asio::io_context io;
+  ScriptedTransport transport([](const ApiRequest& r, std::string_view) -> std::variant<HttpReply, ApiError> {
+    const json::object reply{{"success", false}, {"error", json::object{{"code", "E1"}, {"msg", "bad request: " + r.body}}}};
+    return HttpReply{200, json::serialize(reply), ""};
+  });
+  TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "user-key-SECRET", 23h);
+  std::optional<std::variant<std::string, ApiError>> got;
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); },
+                        boost::asio::detached);
+  io.run_for(5s);
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(*got));
+  EXPECT_EQ(std::get<ApiError>(*got).message.find("SECRET"), std::string::npos) << std::get<ApiError>(*got).message;
+}
+
+// F11: a link of another scheme, or with CR/LF, is not a success.
+TEST(Hardening, F11_OnlyHttpsLinksCountAsADownloadUrl) {
+  for (const char* url : {"javascript:alert(1)", "file:///etc/passwd", "https://cdn/v.mp4\r\nX: 1",
+                          "ftp://cdn/v.mp4", "https://cdn/\x1b]0;pwned\x07"}) {
+    json::object data{{"progress", 100}, {"downloadUrl", url}};
+    auto r = read_progress(data);
+    if (auto* p = std::get_if<ProgressReply>(&r)) EXPECT_TRUE(p->download_url.empty()) << url;
+  }
+  auto r = read_progress(json::object{{"progress", 100}, {"downloadUrl", "https://cdn.example.com/v.mp4?sig=a%20b"}});
+  ASSERT_TRUE(std::holds_alternative<ProgressReply>(r));
+  EXPECT_EQ(std::get<ProgressReply>(r).download_url, "https://cdn.example.com/v.mp4?sig=a%20b");
+}
+
+// F13: results.jsonl deleted or rotated under the daemon: later results land in a new file.
+using F13 = Scratch;
+TEST_F(F13, ResultsGoToANewFileAfterTheOldOneWasRemovedOrRotated) {
+  const auto path = (dir_ / "results.jsonl").string();
+  ResultsFile results(path);
+  JobResult r;
+  r.job = "a.yaml#1";
+  r.status = "succeeded";
+  results.append(r);
+  results.flush();
+  fs::rename(path, (dir_ / "results-old.jsonl").string());
+  r.job = "a.yaml#2";
+  results.append(r);
+  results.flush();
+  ASSERT_TRUE(fs::exists(path));
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_NE(line.find("a.yaml#2"), std::string::npos) << line;
+}
+
+// F15: retry.max_attempts above 255 is counted in full.
+TEST(Hardening, F15_MaxAttemptsAbove255EndsAfterExactlyThatMany) {
+  JobMachine m(PollPolicy({10s, 3s, 60s, 30min}), RetryPolicy({300, 1ms, 2ms}));
+  ExportJob j;
+  ApiError e{FailureKind::overloaded, 503, "http_503", "m", {}};
+  int tries = 0;
+  auto now = t0;
+  while (!is_terminal(j.state) && tries < 2000) {
+    ++tries;
+    m.on_failure(j, e, now, 0.5);
+    now += 1s;
+  }
+  EXPECT_EQ(tries, 300);
+}
+
+// F17: progress values are parsed strictly.
+TEST(Hardening, F17_ProgressMustBeAFiniteNumberFrom0To100) {
+  for (json::value v : {json::value("NaN"), json::value("nan"), json::value("100abc"), json::value("inf"),
+                        json::value("-inf"), json::value(150), json::value(-3), json::value("1e999"),
+                        json::value(""), json::value(" 50")}) {
+    auto r = read_progress(json::object{{"progress", v}, {"downloadUrl", "https://cdn/v.mp4"}});
+    EXPECT_TRUE(std::holds_alternative<ApiError>(r)) << json::serialize(v);
+  }
+  for (json::value v : {json::value(0), json::value(42.5), json::value("99.9"), json::value(100)}) {
+    auto r = read_progress(json::object{{"progress", v}});
+    EXPECT_TRUE(std::holds_alternative<ProgressReply>(r)) << json::serialize(v);
+  }
+}
+
+// F18: API strings are bounded; Retry-After is honoured; a blank id and a
+// folder are refused for what they are.
+TEST(Hardening, F18_AHugeApiErrorMessageIsBounded) {
+  const std::string msg(8 * 1024 * 1024, 'x');
+  auto r = parse_envelope(HttpReply{200, R"({"success":false,"error":{"code":")" + std::string(100000, 'c') +
+                                              R"(","msg":")" + msg + "\"}}", ""}, wall_now);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(r));
+  EXPECT_LE(std::get<ApiError>(r).message.size(), 1024u);
+  EXPECT_LE(std::get<ApiError>(r).code.size(), 128u);
+}
+
+TEST(Hardening, F18_ALongRetryAfterIsHonouredNotCutToMaxBackoff) {
+  RetryPolicy p({8, 1s, 5min});
+  ApiError e{FailureKind::overloaded, 429, "http_429", "slow down", {}};
+  e.retry_after = parse_retry_after("1800", wall_now);
+  ASSERT_TRUE(e.retry_after);
+  EXPECT_GE(*p.retry_after(e, 1, 0.5), 30min);
+  e.retry_after = parse_retry_after("999999999", wall_now);
+  const auto w = *p.retry_after(e, 1, 0.5);
+  EXPECT_GE(w, 1h);  // honoured up to the documented ceiling
+  EXPECT_LE(w, 1h);
+}
+
+using F18 = Scratch;
+TEST_F(F18, ABlankProjectIdAndAFolderAreRefusedForWhatTheyAre) {
+  const auto blank = write("blank.yaml", "jobs:\n  - project_id: \"   \"\n");
+  Diagnostics d(blank);
+  EXPECT_FALSE(load_job_file(blank, {}, d));
+  EXPECT_NE(d.str().find("project_id"), std::string::npos) << d.str();
+
+  fs::create_directories(dir_ / "x.yaml");
+  Diagnostics d2((dir_ / "x.yaml").string());
+  EXPECT_FALSE(load_job_file((dir_ / "x.yaml").string(), {}, d2));
+  EXPECT_NE(d2.str().find("not a regular file"), std::string::npos) << d2.str();
+}
+
+}  // namespace
+}  // namespace exportd
