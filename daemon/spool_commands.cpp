@@ -41,7 +41,7 @@ int submit_command(const std::string& config_path, const std::vector<std::string
     }
     // Relative scenes_file paths resolve against incoming/, where the file will live.
     Diagnostics diags(file);
-    auto jobs = load_job_file(file, config->defaults, diags, {name, spool->incoming()});
+    auto jobs = load_job_file(file, config->defaults, diags, drop_file_origin(name, spool->incoming(), config->defaults));
     if (!jobs) {
       std::cerr << diags.str();
       rc = exit_usage;

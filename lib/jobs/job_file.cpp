@@ -123,6 +123,12 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
 
 }  // namespace
 
+JobFileOrigin drop_file_origin(const std::string& name, const std::string& incoming, const JobDefaults& defaults) {
+  JobFileOrigin o{name, incoming, {incoming}};
+  if (!defaults.drop_scenes_root.empty()) o.scenes_roots.push_back(defaults.drop_scenes_root);
+  return o;
+}
+
 std::optional<boost::json::value> load_scenes(const std::string& path, std::string& error) {
   std::string why;
   const auto text = read_regular_file(path, max_scenes_file_bytes, why);

@@ -22,6 +22,11 @@ struct JobFileOrigin {
   std::vector<std::string> scenes_roots;
 };
 
+// A file dropped into (or submitted to) the drop folder `incoming`: keys
+// from `name`, paths from the drop folder, scenes files only from there or
+// from jobs.scenes_root.
+JobFileOrigin drop_file_origin(const std::string& name, const std::string& incoming, const JobDefaults& defaults);
+
 // Reads a job file: one job, or a list under `jobs:`. A file with any problem
 // yields nothing (it is rejected whole) and its problems in `diags`.
 std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,

@@ -46,13 +46,6 @@ std::string utc_stamp() {
   return stamp;
 }
 
-// Where a dropped file's keys and paths come from, and where its scenes files may lie.
-JobFileOrigin drop_origin(const std::string& name, const std::string& incoming, const JobDefaults& defaults) {
-  JobFileOrigin o{name, incoming, {incoming}};
-  if (!defaults.drop_scenes_root.empty()) o.scenes_roots.push_back(defaults.drop_scenes_root);
-  return o;
-}
-
 bool succeeded(const json::object& result) {
   const auto* s = result.if_contains("status");
   return s != nullptr && s->is_string() && s->as_string() == "succeeded";
@@ -97,7 +90,7 @@ std::optional<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecor
     }
   }
   Diagnostics diags(path);
-  const auto origin = header.origin == "drop" ? drop_origin(header.name, header.base_dir, defaults)
+  const auto origin = header.origin == "drop" ? drop_file_origin(header.name, header.base_dir, defaults)
                                               : JobFileOrigin{header.name, header.base_dir, {}};
   auto specs = load_job_file(path, defaults, diags, origin);
   if (!specs) why = "cannot be read back: " + diags.str();
@@ -282,7 +275,7 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
     return std::nullopt;
   }
   Diagnostics diags(shown);
-  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, drop_origin(name, spool_.incoming(), defaults));
+  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, drop_file_origin(name, spool_.incoming(), defaults));
   if (!specs) {
     // Back out of active/ into rejected/, with the reasons beside it.
     write_file_durably(spool_.rejected() + "/" + name + ".error", diags.str());

@@ -74,8 +74,12 @@ std::string encode(const JournalRecord& r) {
 }
 
 std::optional<JournalRecord> decode(std::string_view line) {
+  // Lines are written as UTF-8; a journal from before that rule may hold raw
+  // bytes in a key, and its jobs must still be recognised, not redone.
+  json::parse_options options;
+  options.allow_invalid_utf8 = true;
   boost::system::error_code ec;
-  auto v = json::parse(line, ec);
+  auto v = json::parse(line, ec, {}, options);
   if (ec || !v.is_object()) return std::nullopt;
   const auto& o = v.as_object();
   JournalRecord r;
