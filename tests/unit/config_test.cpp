@@ -6,28 +6,14 @@
 #include "config/config.hpp"
 #include "config/duration.hpp"
 #include "jobs/job_file.hpp"
+#include "temp_dir.hpp"
 
 namespace exportd {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("exportd-unit-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    const auto p = (dir_ / name).string();
-    std::ofstream(p) << text;
-    return p;
-  }
-  fs::path dir_;
-};
+using testing::TempDir;
 
 TEST(Duration, ParsesEachUnit) {
   EXPECT_EQ(parse_duration("250ms"), Millis(250));

@@ -23,6 +23,7 @@
 #include "schedule/backoff.hpp"
 #include "scripted_transport.hpp"
 #include "spool/journal_record.hpp"
+#include "temp_dir.hpp"
 
 namespace exportd {
 namespace {
@@ -36,22 +37,7 @@ using testing::ScriptedTransport;
 const auto wall_now = std::chrono::system_clock::from_time_t(1'700'000'000);
 const TimePoint t0 = TimePoint{} + 1000h;
 
-class Scratch : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("exportd-hostile-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    const auto p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-  fs::path dir_;
-};
+using Scratch = testing::TempDir;
 
 bool valid_json_line(const std::string& line) {
   boost::system::error_code ec;
