@@ -5,17 +5,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "engine/run_rules.hpp"
 
 namespace exportd {
-
-// Exit codes of SPEC §2.
-enum ExitCode : int {
-  exit_ok = 0,            // success (with --once: every job succeeded)
-  exit_jobs_failed = 1,   // with --once: a job failed or timed out
-  exit_usage = 2,         // usage, or an invalid config or job file
-  exit_credentials = 3,   // the API refused the credentials
-  exit_temporary = 75,    // EX_TEMPFAIL: unreachable API, unwritable state_dir, interrupted
-};
 
 struct RunOptions {
   std::string config;

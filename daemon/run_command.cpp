@@ -36,14 +36,6 @@ namespace {
 
 constexpr auto shutdown_grace = std::chrono::milliseconds(3000);  // SIGTERM to exit stays well under 5 s
 
-int exit_code_for(const RunSummary& s, bool rejected_files) {
-  if (s.fatal) return s.fatal->kind == FailureKind::credentials ? exit_credentials : exit_temporary;
-  const auto ended_badly = s.failed + s.timed_out;
-  if (ended_badly > 0 && s.succeeded == 0 && s.unreachable == ended_badly) return exit_temporary;
-  if (rejected_files) return exit_usage;
-  return ended_badly > 0 ? exit_jobs_failed : exit_ok;
-}
-
 // Everything one run wires together, on one io_context.
 class Runner {
  public:
@@ -61,7 +53,7 @@ class Runner {
         tokens_(io_.get_executor(), paced_, config_.api.endpoint, config_.api.app_id, std::move(user_key),
                 config_.api.token_refresh_after),
         exporter_(io_.get_executor(), config_, paced_, tokens_, store_, log_,
-                  options.once ? Exporter::Mode::batch : Exporter::Mode::daemon),
+                  options.once ? RunMode::batch : RunMode::daemon),
         spool_(spool),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {
     if (draw_) log_.attach(&line_);
@@ -327,12 +319,8 @@ class Runner {
                            {"timed_out", std::to_string(summary_.timed_out)},
                            {"token_requests", std::to_string(tokens_.requests())},
                            {"requests", std::to_string(paced_.sent())}});
-    if (interrupted_) {
-      if (!options_.once) return exit_ok;  // the daemon's normal way out
-      std::cerr << "exportd: interrupted; jobs in flight resume at the next run\n";
-      return exit_temporary;
-    }
-    return exit_code_for(summary_, rejected_files_);
+    if (interrupted_ && options_.once) std::cerr << "exportd: interrupted; jobs in flight resume at the next run\n";
+    return exit_code_for(summary_, rejected_files_, interrupted_, options_.once ? RunMode::batch : RunMode::daemon);
   }
 
   const RunOptions& options_;

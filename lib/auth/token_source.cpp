@@ -5,17 +5,18 @@
 namespace exportd {
 
 TokenSource::TokenSource(boost::asio::any_io_executor ex, Transport& transport, ApiEndpoint endpoint,
-                         std::string app_id, std::string user_key, Millis refresh_after)
+                         std::string app_id, std::string user_key, Millis refresh_after, EngineTime& time)
     : transport_(transport),
       endpoint_(std::move(endpoint)),
       app_id_(std::move(app_id)),
       user_key_(std::move(user_key)),
       policy_(refresh_after),
+      time_(time),
       settled_(ex) {}
 
 boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
   for (;;) {
-    if (!policy_.must_renew(Clock::now())) co_return policy_.token();
+    if (!policy_.must_renew(time_.now())) co_return policy_.token();
     if (renewing_) {
       const auto seen = generation_;
       while (renewing_ && generation_ == seen) co_await settled_.wait();
@@ -30,11 +31,11 @@ boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
     if (auto* r = std::get_if<HttpReply>(&reply)) redact(r->body, user_key_);
     std::variant<TokenReply, ApiError> parsed = std::holds_alternative<ApiError>(reply)
                                                     ? std::variant<TokenReply, ApiError>(std::get<ApiError>(reply))
-                                                    : parse_token_reply(std::get<HttpReply>(reply), std::chrono::system_clock::now());
+                                                    : parse_token_reply(std::get<HttpReply>(reply), time_.wall_now());
     renewing_ = false;
     ++generation_;
     if (auto* t = std::get_if<TokenReply>(&parsed)) {
-      policy_.on_issued(std::move(t->token), Clock::now());
+      policy_.on_issued(std::move(t->token), time_.now());
       last_error_.reset();
     } else {
       last_error_ = std::get<ApiError>(parsed);

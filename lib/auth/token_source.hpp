@@ -9,6 +9,7 @@
 
 #include "api/transport.hpp"
 #include "auth/token_policy.hpp"
+#include "schedule/engine_time.hpp"
 #include "schedule/signal.hpp"
 
 namespace exportd {
@@ -20,7 +21,7 @@ namespace exportd {
 class TokenSource {
  public:
   TokenSource(boost::asio::any_io_executor ex, Transport& transport, ApiEndpoint endpoint, std::string app_id,
-              std::string user_key, Millis refresh_after);
+              std::string user_key, Millis refresh_after, EngineTime& time = real_time());
 
   boost::asio::awaitable<std::variant<std::string, ApiError>> get();
   // Report that a call made with `token` was refused as unauthorised.
@@ -34,6 +35,7 @@ class TokenSource {
   std::string app_id_;
   std::string user_key_;
   TokenPolicy policy_;
+  EngineTime& time_;
   Signal settled_;
   bool renewing_ = false;
   std::uint64_t generation_ = 0;       // completed fetches, successful or not

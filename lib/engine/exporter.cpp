@@ -1,10 +1,13 @@
 #include "engine/exporter.hpp"
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "jobs/job_file.hpp"
-#include "spool/spool.hpp"
+#include "jobs/probe.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -20,17 +23,10 @@ std::string percent(double p) {
   return buf;
 }
 
-bool fatal(const ApiError& e) { return e.kind == FailureKind::credentials || e.kind == FailureKind::tls; }
-
 }  // namespace
 
-std::string tagged_project_name(const std::string& name, const std::string& batch, const std::string& key) {
-  const std::string tag = "exportd-" + content_digest(batch + "/" + key);
-  return name.empty() ? tag : name + " [" + tag + "]";
-}
-
 Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
-                   JobLedger& ledger, Logger& log, Mode mode, UnitRandom random)
+                   JobLedger& ledger, Logger& log, Mode mode, EngineTime& time, UnitRandom random)
     : ex_(ex),
       config_(config),
       transport_(transport),
@@ -38,17 +34,26 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       ledger_(ledger),
       log_(log),
       mode_(mode),
+      time_(time),
       random_(std::move(random)),
       machine_(PollPolicy(config.polling), RetryPolicy(config.retry)),
-      wake_(ex, TimePoint::max()),
-      breaker_(Backoff(config.retry.initial_backoff, config.retry.max_backoff), 5),
-      breaker_timer_(ex, TimePoint::max()),
-      worker_left_(ex) {}
+      rules_(rules_settings()),
+      wake_(time.alarm(ex)),
+      held_until_(time.alarm(ex)),
+      worker_left_(ex),
+      steady_origin_(time.now()),
+      wall_origin_(time.wall_now()) {}
+
+Exporter::~Exporter() { files_.join(); }
+
+RunRules::Settings Exporter::rules_settings() const {
+  return {mode_, Backoff(config_.retry.initial_backoff, config_.retry.max_backoff), 5, config_.retry.max_attempts};
+}
 
 void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs, std::vector<RecoveredJob> recovered) {
   const auto batch = static_cast<std::uint32_t>(batches_.size());
   batches_.push_back(Batch{batch_id, static_cast<std::uint32_t>(specs.size())});
-  const auto now = Clock::now();
+  const auto now = time_.now();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     // An ended job's slot is reused, so a daemon that runs for months holds
     // only the jobs it is working on.
@@ -107,7 +112,7 @@ void Exporter::admit() {
     const auto index = waiting_.front();
     waiting_.pop_front();
     ++admitted_;
-    jobs_[index].due = Clock::now();
+    jobs_[index].due = time_.now();
     schedule(index);
   }
 }
@@ -116,28 +121,26 @@ void Exporter::schedule(std::uint32_t index) {
   const auto at = jobs_[index].due;
   const auto state = jobs_[index].state;
   due_.push(state == JobState::queued || state == JobState::verifying ? Lane::submit : Lane::poll, at, index);
-  if (at < wake_.expiry()) wake_.expires_at(at);  // wakes the idle workers to look again
+  if (at < wake_->expiry()) wake_->expires_at(at);  // wakes the idle workers to look again
 }
 
 void Exporter::stop() {
   stopping_ = true;
-  wake_.cancel();
-  breaker_timer_.cancel();
+  rules_.stop();
+  wake_->cancel();
+  held_until_->cancel();
 }
 
-std::string Exporter::health() const {
-  if (!breaker_.is_open()) return "ok";
-  const auto in = std::chrono::duration_cast<Millis>(breaker_.next_probe() - Clock::now());
-  return held_because_ + "; next try in " + format_eta(std::max(in, Millis(0)));
-}
+std::string Exporter::health() const { return rules_.health(time_.now()); }
 
 void Exporter::reconfigure(const Config& config) {
   config_ = config;
   machine_ = JobMachine(PollPolicy(config.polling), RetryPolicy(config.retry));
+  rules_.reconfigure(rules_settings());
   // One worker per pooled connection: more start now, extra ones leave after their current step.
   if (running_) spawn_workers();
   admit();
-  wake_.cancel();  // idle workers look again (and extra ones leave)
+  wake_->cancel();  // idle workers look again (and extra ones leave)
 }
 
 void Exporter::spawn_workers() {
@@ -169,22 +172,22 @@ awaitable<void> Exporter::worker() {
     }
     if (mode_ == Mode::batch && idle()) {
       stopping_ = true;  // every job has ended
-      wake_.cancel();
+      wake_->cancel();
       co_return;
     }
-    if (const auto index = due_.pop_due(Clock::now())) {
+    if (const auto index = due_.pop_due(time_.now())) {
       co_await execute(*index);
       continue;
     }
     const auto next = due_.next();
-    if (wake_.expiry() != next) wake_.expires_at(next);
-    co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (wake_->expiry() != next) wake_->expires_at(next);
+    co_await wake_->wait();
   }
 }
 
 awaitable<void> Exporter::execute(std::uint32_t index) {
   ExportJob& job = jobs_[index];
-  switch (machine_.step(job, Clock::now())) {
+  switch (machine_.step(job, time_.now())) {
     case StepKind::nothing: co_return;
     case StepKind::expire: co_await apply(index, machine_.expire(job)); co_return;
     case StepKind::submit: co_await submit(index); co_return;
@@ -193,34 +196,40 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
   }
 }
 
-std::optional<ApiRequest> Exporter::submit_request(const ExportJob& job, ApiError& error) const {
+awaitable<std::variant<ApiRequest, ApiError>> Exporter::submit_request(const ExportJob& job) {
   const JobSpec& spec = specs_[job.spec];
-  if (spec.kind == JobKind::export_project) return export_request(config_.api.endpoint, spec);
-  std::string why;
-  auto scenes = load_scenes(spec.scenes_file, why);
-  if (!scenes) {
-    error = ApiError{FailureKind::rejected, 0, "scenes_file", why, {}};
-    return std::nullopt;
-  }
+  if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, spec);
+  // The scenes file (up to 8 MiB) is read on the file thread, not on the event loop.
+  using Read = std::pair<std::optional<boost::json::value>, std::string>;
+  auto read = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Read)>(
+      [this](auto handler, std::string path) {
+        asio::post(files_, [path = std::move(path), handler = std::move(handler)]() mutable {
+          Read r;
+          r.first = load_scenes(path, r.second);
+          auto back = asio::get_associated_executor(handler);  // the event loop
+          asio::post(back, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
+        });
+      },
+      asio::use_awaitable, spec.scenes_file);
+  if (!read.first) co_return ApiError{FailureKind::rejected, 0, "scenes_file", read.second, {}};
   JobSpec named = spec;
   named.name = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
-  return create_request(config_.api.endpoint, named, *scenes);
+  co_return create_request(config_.api.endpoint, named, *read.first);
 }
 
 awaitable<void> Exporter::submit(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   const JobSpec& spec = specs_[job.spec];
-  ApiError error;
-  auto request = submit_request(job, error);
-  if (!request) {
-    job.state = JobState::failed;
-    co_await apply(index, {JobEvent::Kind::failed, {}, {}, error});
+  auto built = co_await submit_request(job);
+  if (stopping_) co_return;  // nothing was sent or journaled: it is submitted at the next start
+  if (const auto* e = std::get_if<ApiError>(&built)) {
+    co_await apply(index, machine_.on_unsendable(job, *e));
     co_return;
   }
   co_await ledger_.submit_started(batches_[job.batch].id, spec.key);
-  auto data = co_await call(job, *request);
+  auto data = co_await call(job, std::get<ApiRequest>(built));
   if (stopping_) co_return;
-  const auto now = Clock::now();
+  const auto now = time_.now();
   if (auto* e = std::get_if<ApiError>(&data)) {
     co_await apply(index, failure_event(job, *e, now));
     co_return;
@@ -255,24 +264,14 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
       create ? list_projects_request(config_.api.endpoint) : progress_request(config_.api.endpoint, spec.project_id);
   auto data = co_await call(job, request);
   if (stopping_) co_return;
-  const auto now = Clock::now();
-  std::optional<std::string> running;
-  if (auto* e = std::get_if<ApiError>(&data)) {
-    if (is_transient(e->kind) || fatal(*e)) {
-      co_await apply(index, failure_event(job, *e, now));
-      co_return;
-    }
-    // The API does not know an export of it: the submit never took effect.
-  } else if (create) {
-    const auto wanted = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
-    for (const auto& p : read_project_list(std::get<boost::json::object>(data)))
-      if (p.name == wanted) running = p.id;
-  } else {
-    auto reply = read_progress(std::get<boost::json::object>(data));
-    // Only a running export is surely ours; 100 % may be an earlier export of the same project.
-    if (auto* p = std::get_if<ProgressReply>(&reply); p != nullptr && p->progress < 100.0 && !p->failed_state())
-      running = spec.project_id;
+  const auto now = time_.now();
+  const auto finding =
+      read_probe(data, spec.kind, tagged_project_name(spec.name, batches_[job.batch].id, spec.key), spec.project_id);
+  if (finding.retry) {
+    co_await apply(index, failure_event(job, *finding.retry, now));
+    co_return;
   }
+  const auto& running = finding.running;
   auto event = machine_.on_probe(job, running, now);
   if (running) {
     co_await ledger_.submitted(batches_[job.batch].id, spec.key, *running, wall(now));
@@ -286,7 +285,7 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   const ApiRequest request = progress_request(config_.api.endpoint, job.project_id);
   auto data = co_await call(job, request);
   if (stopping_) co_return;
-  const auto now = Clock::now();
+  const auto now = time_.now();
   if (auto* e = std::get_if<ApiError>(&data)) {
     co_await apply(index, failure_event(job, *e, now));
     co_return;
@@ -296,64 +295,42 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   else co_await apply(index, failure_event(job, std::get<ApiError>(reply), now));
 }
 
-awaitable<void> Exporter::pass_breaker() {
+awaitable<bool> Exporter::pass_gate() {
   for (;;) {
-    const auto a = breaker_.admit(Clock::now());
-    if (a.verdict != CircuitBreaker::Verdict::wait || stopping_) co_return;
-    if (breaker_timer_.expiry() != a.until) breaker_timer_.expires_at(a.until);
-    co_await breaker_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    const auto g = rules_.gate(time_.now());
+    if (g.kind == RunRules::Gate::Kind::stopped || stopping_) co_return false;
+    if (g.kind == RunRules::Gate::Kind::go) co_return true;
+    if (held_until_->expiry() != g.until) held_until_->expires_at(g.until);
+    co_await held_until_->wait();
   }
 }
 
-void Exporter::note_outcome(ApiError* error) {
-  const auto now = Clock::now();
-  const bool was_open = breaker_.is_open();
-  const bool api_fault = error != nullptr && (error->kind == FailureKind::transport ||
-                                              error->kind == FailureKind::malformed ||
-                                              (error->kind == FailureKind::overloaded && error->http_status != 429));
-  const bool refused = error != nullptr && fatal(*error);
-  if (refused && mode_ == Mode::daemon) {
-    // The daemon waits for someone to fix the key or the certificate.
-    breaker_.hold(now);
-    held_because_ = error->kind == FailureKind::credentials ? "the API refused the credentials (" + error->message + ")"
-                                                            : error->message;
-  } else if (api_fault) {
-    breaker_.on_failure(now);
-    if (!was_open && breaker_.is_open()) held_because_ = "API unreachable (" + error->message + ")";
-  } else if (!refused) {
-    breaker_.on_success();
-    if (was_open) {
-      log_.warning("api_back", {{"after", format_eta(std::chrono::duration_cast<Millis>(now - breaker_.open_since()))}});
-      breaker_timer_.cancel();  // everybody waiting goes on
-    }
+void Exporter::carry_out(const RunRules::Decision& d, ApiError* error) {
+  if (error != nullptr) error->api_down = d.api_down;
+  if (d.back_now) {
+    log_.warning("api_back", {{"after", format_eta(d.held_for)}});
+    held_until_->cancel();  // everybody waiting goes on
   }
-  if (breaker_.is_open()) {
-    if (error != nullptr && (api_fault || refused)) error->api_down = mode_ == Mode::daemon || !refused;
-    if (breaker_timer_.expiry() != breaker_.next_probe()) breaker_timer_.expires_at(breaker_.next_probe());
-    if (!was_open || api_fault || refused)
-      log_.warning("api_held", {{"why", held_because_},
-                                {"probes_failed", std::to_string(breaker_.failed_probes())},
-                                {"next_try_in", format_eta(std::chrono::duration_cast<Millis>(breaker_.next_probe() - now))}});
-    if (mode_ == Mode::batch && breaker_.failed_probes() >= config_.retry.max_attempts)
-      fail_run(ApiError{FailureKind::transport, 0, "unreachable",
-                        held_because_ + ": " + std::to_string(breaker_.failed_probes()) +
-                            " probes failed; unfinished jobs resume at the next run",
-                        {}});
-  }
+  if (rules_.held() && held_until_->expiry() != rules_.next_probe()) held_until_->expires_at(rules_.next_probe());
+  if (d.held_now)
+    log_.warning("api_held",
+                 {{"why", rules_.held_because()},
+                  {"probes_failed", std::to_string(rules_.failed_probes())},
+                  {"next_try_in", format_eta(std::chrono::duration_cast<Millis>(rules_.next_probe() - time_.now()))}});
+  if (d.stop) fail_run(*d.stop);
 }
 
 JobEvent Exporter::failure_event(ExportJob& job, const ApiError& error, TimePoint now) {
-  if (error.api_down) return machine_.on_unavailable(job, error, breaker_.next_probe(), now);
+  if (error.api_down) return machine_.on_unavailable(job, error, rules_.next_probe(), now);
   return machine_.on_failure(job, error, now, random_());
 }
 
 awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob& job, const ApiRequest& request) {
-  for (int pass = 0;; ++pass) {
-    co_await pass_breaker();
-    if (stopping_) co_return ApiError{FailureKind::transport, 0, "stopping", "exportd is stopping", {}};
+  for (bool replayed = false;;) {
+    if (!co_await pass_gate()) co_return ApiError{FailureKind::transport, 0, "stopping", "exportd is stopping", {}};
     auto token = co_await tokens_.get();
     if (auto* e = std::get_if<ApiError>(&token)) {
-      note_outcome(e);
+      carry_out(rules_.on_call(e, replayed, time_.now()), e);
       co_return *e;
     }
     const auto& tok = std::get<std::string>(token);
@@ -362,17 +339,19 @@ awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob&
     if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job.submissions;
     auto reply = co_await transport_.exchange(request, tok);
     if (auto* e = std::get_if<ApiError>(&reply)) {
-      note_outcome(e);
+      carry_out(rules_.on_call(e, replayed, time_.now()), e);
       co_return *e;
     }
     redact(std::get<HttpReply>(reply).body, tok);  // an API that echoes the request must not put the token in a log
-    auto env = parse_envelope(std::get<HttpReply>(reply), std::chrono::system_clock::now());
+    auto env = parse_envelope(std::get<HttpReply>(reply), time_.wall_now());
     auto* e = std::get_if<ApiError>(&env);
-    note_outcome(e);
-    if (e != nullptr && e->kind == FailureKind::unauthorized && pass == 0) {
+    const auto decision = rules_.on_call(e, replayed, time_.now());
+    carry_out(decision, e);
+    if (decision.next == RunRules::Decision::Next::renew_and_replay) {
       // Renew once for everybody (single flight in TokenSource), then replay.
       log_.debug("token_refused", {{"job", specs_[job.spec].key}, {"call", to_string(request.call)}, {"code", e->code}});
       tokens_.reject(tok);
+      replayed = true;
       continue;
     }
     co_return env;
@@ -382,7 +361,7 @@ awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob&
 awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
   ExportJob& job = jobs_[index];
   const std::string& key = specs_[job.spec].key;
-  if (event.error && fatal(*event.error) && mode_ == Mode::batch) {
+  if (event.error && rules_.stops_run(*event.error)) {
     // Not the job's fault: it stays as the journal has it and the run stops.
     fail_run(*event.error);
     co_return;
@@ -428,7 +407,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   r.download_url = event.download_url;
   r.error = event.error;
   if (job.submitted_at != TimePoint{}) r.submitted_at = wall(job.submitted_at);
-  r.finished_at = std::chrono::system_clock::now();
+  r.finished_at = time_.wall_now();
   r.attempts = job.submissions;
   r.requests = job.requests;
   co_await ledger_.ended(batch.id, r);
@@ -452,7 +431,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   specs_[index] = JobSpec{};  // the slot is free for the next job
   jobs_[index] = ExportJob{};
   free_slots_.push_back(index);
-  if (idle()) wake_.cancel();  // let idle workers see the end
+  if (idle()) wake_->cancel();  // let idle workers see the end
 }
 
 void Exporter::fail_run(const ApiError& error) {
@@ -460,6 +439,7 @@ void Exporter::fail_run(const ApiError& error) {
     summary_.fatal = error;
     log_.error("stopped", {{"reason", error.code}, {"message", error.message}});
   }
+  rules_.stop(error);
   stop();
 }
 

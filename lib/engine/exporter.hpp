@@ -7,12 +7,13 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "api/transport.hpp"
 #include "auth/token_source.hpp"
 #include "config/config.hpp"
 #include "engine/ledger.hpp"
+#include "engine/run_rules.hpp"
 #include "jobs/export_job.hpp"
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"
@@ -20,35 +21,28 @@
 #include "schedule/backoff.hpp"
 #include "schedule/circuit_breaker.hpp"
 #include "schedule/due_queue.hpp"
+#include "schedule/engine_time.hpp"
 #include "schedule/signal.hpp"
 #include "spool/journal_record.hpp"
 
 namespace exportd {
-
-// How a run ended.
-struct RunSummary {
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t timed_out = 0;
-  std::uint64_t unreachable = 0;  // failed only because transient errors ran out
-  std::optional<ApiError> fatal;  // credentials refused or TLS verification failed
-};
 
 // Drives every job on one executor. A fixed set of workers (one per pooled
 // connection) takes whichever job is due next from one due-time queue,
 // carries out the step the job machine asks for, and feeds the reply back;
 // per job there is only an ExportJob and a queue entry, never a coroutine,
 // socket or timer of its own. Facts are written to the ledger before they
-// are acted on.
+// are acted on. What a job does next is JobMachine's to decide, what the run
+// does RunRules'; this class only carries their decisions out. Time comes
+// from the injected EngineTime, so a unit test drives a whole run in fake time.
 class Exporter {
  public:
-  enum class Mode : std::uint8_t {
-    batch,   // run() returns when every job has ended (run --once)
-    daemon,  // run() returns only after stop()
-  };
+  using Mode = RunMode;  // batch: run() returns when every job has ended; daemon: only after stop()
 
   Exporter(boost::asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
-           JobLedger& ledger, Logger& log, Mode mode, UnitRandom random = default_unit_random());
+           JobLedger& ledger, Logger& log, Mode mode, EngineTime& time = real_time(),
+           UnitRandom random = default_unit_random());
+  ~Exporter();
 
   // Adds the jobs of one batch. `recovered` is empty (all fresh) or has one
   // entry per spec; jobs recovered as ended must not be passed.
@@ -79,17 +73,18 @@ class Exporter {
   boost::asio::awaitable<void> probe(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
   boost::asio::awaitable<std::variant<boost::json::object, ApiError>> call(ExportJob& job, const ApiRequest& request);
-  boost::asio::awaitable<void> pass_breaker();
-  // Tells the breaker how a call went; marks `error` api_down when it is open.
-  void note_outcome(ApiError* error);
+  boost::asio::awaitable<bool> pass_gate();  // false: the run is stopping
+  // Carries out what RunRules decided about one call's outcome.
+  void carry_out(const RunRules::Decision& d, ApiError* error);
   JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);
-  std::optional<ApiRequest> submit_request(const ExportJob& job, ApiError& error) const;
+  boost::asio::awaitable<std::variant<ApiRequest, ApiError>> submit_request(const ExportJob& job);
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
   void schedule(std::uint32_t index);
   void admit();
   bool idle() const { return admitted_ == 0 && waiting_.empty(); }
   void fail_run(const ApiError& error);
+  RunRules::Settings rules_settings() const;
   std::chrono::system_clock::time_point wall(TimePoint t) const;
   TimePoint steady(std::chrono::system_clock::time_point t) const;
 
@@ -100,8 +95,10 @@ class Exporter {
   JobLedger& ledger_;
   Logger& log_;
   Mode mode_;
+  EngineTime& time_;
   UnitRandom random_;
   JobMachine machine_;
+  RunRules rules_;
 
   std::deque<JobSpec> specs_;  // specs_[i] belongs to jobs_[i]
   std::deque<ExportJob> jobs_;
@@ -109,11 +106,10 @@ class Exporter {
   std::deque<Batch> batches_;
   std::deque<std::uint32_t> waiting_;  // accepted, not yet admitted (max_active_jobs)
   DueQueues due_;
-  boost::asio::steady_timer wake_;
-  CircuitBreaker breaker_;
-  boost::asio::steady_timer breaker_timer_;  // waiters for the breaker's next probe time
-  std::string held_because_;                 // why the breaker was last opened
+  std::unique_ptr<Alarm> wake_;        // idle workers: the next due job
+  std::unique_ptr<Alarm> held_until_;  // calls held by RunRules: the next probe time
   Signal worker_left_;
+  boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
 
   std::uint32_t admitted_ = 0;   // between admission and end
   std::uint32_t in_flight_ = 0;  // submitted, not ended
@@ -124,13 +120,8 @@ class Exporter {
   std::uint64_t accepted_ = 0;
   bool stopping_ = false;
   RunSummary summary_;
-  const TimePoint steady_origin_ = Clock::now();
-  const std::chrono::system_clock::time_point wall_origin_ = std::chrono::system_clock::now();
+  const TimePoint steady_origin_;
+  const std::chrono::system_clock::time_point wall_origin_;
 };
-
-// The name a create job's project is given, with a tag derived from the
-// batch and job key, so that after a crash the project can be found again
-// in the project list instead of being created a second time.
-std::string tagged_project_name(const std::string& name, const std::string& batch, const std::string& key);
 
 }  // namespace exportd

@@ -2,9 +2,8 @@
 
 #include <cstdint>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include "api/transport.hpp"
+#include "schedule/engine_time.hpp"
 #include "schedule/request_budget.hpp"
 
 namespace exportd {
@@ -13,24 +12,26 @@ namespace exportd {
 // then hands it to the real transport. Counts what went out.
 class PacedTransport final : public Transport {
  public:
-  PacedTransport(boost::asio::any_io_executor ex, Transport& inner, std::uint32_t requests_per_second)
-      : ex_(ex), inner_(inner), budget_(requests_per_second) {}
+  PacedTransport(boost::asio::any_io_executor ex, Transport& inner, std::uint32_t requests_per_second,
+                 EngineTime& time = real_time())
+      : ex_(ex), inner_(inner), budget_(requests_per_second), time_(time) {}
 
   boost::asio::awaitable<std::variant<HttpReply, ApiError>> exchange(const ApiRequest& request,
                                                                     std::string_view token) override {
-    const auto slot = budget_.reserve(Clock::now());
-    if (slot > Clock::now()) {
-      boost::asio::steady_timer timer(ex_, slot);
-      co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    const auto slot = budget_.reserve(time_.now());
+    if (slot > time_.now()) {
+      auto alarm = time_.alarm(ex_);
+      alarm->expires_at(slot);
+      while (time_.now() < slot) co_await alarm->wait();
     }
     ++sent_;
     auto reply = co_await inner_.exchange(request, token);
     if (const auto* r = std::get_if<HttpReply>(&reply))
-      budget_.on_reply(Clock::now(), r->status == 429);  // throttled for real: everybody slows down
+      budget_.on_reply(time_.now(), r->status == 429);  // throttled for real: everybody slows down
     co_return reply;
   }
 
-  double rate() const { return budget_.rate(Clock::now()); }
+  double rate() const { return budget_.rate(time_.now()); }
   void set_rate(std::uint32_t requests_per_second) { budget_.set_rate(requests_per_second); }
 
   std::uint64_t sent() const { return sent_; }
@@ -39,6 +40,7 @@ class PacedTransport final : public Transport {
   boost::asio::any_io_executor ex_;
   Transport& inner_;
   RequestBudget budget_;
+  EngineTime& time_;
   std::uint64_t sent_ = 0;
 };
 

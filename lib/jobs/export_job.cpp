@@ -99,6 +99,11 @@ JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& 
   return {JobEvent::Kind::resubmit, {}, {}, {}};
 }
 
+JobEvent JobMachine::on_unsendable(ExportJob& job, const ApiError& why) const {
+  job.state = JobState::failed;
+  return {JobEvent::Kind::failed, {}, {}, why};
+}
+
 JobEvent JobMachine::expire(ExportJob& job) const {
   job.state = JobState::timed_out;
   return {JobEvent::Kind::timed_out, {}, {},

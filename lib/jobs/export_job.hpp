@@ -86,6 +86,9 @@ class JobMachine {
   // A call failed (after the transport's own token renewal and replay).
   JobEvent on_failure(ExportJob& job, const ApiError& error, TimePoint now, double unit_random) const;
   JobEvent expire(ExportJob& job) const;
+  // The request cannot even be built (its scenes file is gone or changed
+  // since it was checked): the job fails, nothing is sent.
+  JobEvent on_unsendable(ExportJob& job, const ApiError& why) const;
   // The API is unreachable (breaker open): try again at `retry_at`, without
   // holding it against the job.
   JobEvent on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const;

@@ -36,6 +36,7 @@ class CircuitBreaker {
   void hold(TimePoint now);
 
   bool is_open() const { return open_; }
+  void set_backoff(Backoff b) { backoff_ = b; }
   std::uint32_t failed_probes() const { return failed_probes_; }
   TimePoint open_since() const { return open_since_; }
   TimePoint next_probe() const { return retry_at_; }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/digest.hpp"
 #include "ops/durable_write.hpp"
 
 namespace exportd {
@@ -70,7 +71,5 @@ class StateLock {
   int fd_ = -1;
 };
 
-// A short hex SHA-256 of `text`, to recognise a queue file seen before.
-std::string content_digest(const std::string& text);
 
 }  // namespace exportd

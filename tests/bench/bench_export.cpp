@@ -106,7 +106,7 @@ double heap_bytes_per_job(int jobs) {
   config.log.level = LogLevel::error;
   Logger log(config.log);
   TokenSource tokens(io.get_executor(), transport, {}, "app", "key", std::chrono::hours(23));
-  Exporter exporter(io.get_executor(), config, transport, tokens, ledger, log, Exporter::Mode::batch);
+  Exporter exporter(io.get_executor(), config, transport, tokens, ledger, log, RunMode::batch);
   const auto before = mallinfo2().uordblks;
   std::vector<JobSpec> specs;
   char id[32];
