@@ -1,0 +1,398 @@
+// The whole Exporter, driven end to end in fake time: a scripted API (no
+// socket), a manual clock (no sleep), an in-memory ledger. Each test plays
+// out minutes of a run in microseconds and checks what the run did.
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "engine/exporter.hpp"
+#include "manual_time.hpp"
+#include "scripted_transport.hpp"
+
+namespace exportd {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using testing::ManualTime;
+using testing::ok_json;
+using testing::ScriptedTransport;
+
+// What the exporter wrote down, in order.
+struct MemoryLedger final : JobLedger {
+  std::vector<std::string> submits;               // job keys, one per submit_started
+  std::map<std::string, std::string> projects;    // job -> project, once submitted
+  std::map<std::string, JobResult> results;       // job -> result, once ended
+  std::set<std::string> batches_ended;
+  asio::awaitable<void> submit_started(const std::string&, const std::string& job) override {
+    submits.push_back(job);
+    co_return;
+  }
+  asio::awaitable<void> submitted(const std::string&, const std::string& job, const std::string& project,
+                                  std::chrono::system_clock::time_point) override {
+    projects[job] = project;
+    co_return;
+  }
+  asio::awaitable<void> ended(const std::string&, const JobResult& r) override {
+    results[r.job] = r;
+    co_return;
+  }
+  asio::awaitable<void> batch_ended(const std::string& batch) override {
+    batches_ended.insert(batch);
+    co_return;
+  }
+  std::size_t count(const std::string& status) const {
+    std::size_t n = 0;
+    for (const auto& [k, r] : results) n += r.status == status;
+    return n;
+  }
+};
+
+// A fake AI Studios: exports take `export_for` of fake time; the test turns
+// faults on and off by setting the fields (or `override_reply`).
+struct FakeApi {
+  ManualTime& time;
+  Millis export_for = 20s;
+  bool down = false;                 // every call: connection refused
+  bool refuse_credentials = false;   // the token call says the key is wrong
+  bool lose_export_replies = false;  // the export is made, its reply is lost
+  std::set<std::string> expired;     // tokens the API now refuses with 401
+  std::function<std::optional<std::variant<HttpReply, ApiError>>(const ApiRequest&)> override_reply;
+
+  int tokens_issued = 0;
+  std::map<std::string, TimePoint> exports;  // project -> export started
+  std::map<std::string, int> export_count;
+  std::vector<std::pair<TimePoint, ApiCall>> log;  // every call that reached the API, when
+
+  std::variant<HttpReply, ApiError> answer(const ApiRequest& r, std::string_view token) {
+    log.emplace_back(time.now(), r.call);
+    if (down) return ApiError{FailureKind::transport, 0, "transport", "connection refused", {}};
+    if (override_reply)
+      if (auto o = override_reply(r)) return *o;
+    if (r.call == ApiCall::token) {
+      if (refuse_credentials) return HttpReply{200, R"({"success":false,"error":{"code":"E1","msg":"invalid userKey"}})", ""};
+      return ok_json(R"({"token":"tok-)" + std::to_string(++tokens_issued) + "\"}");
+    }
+    if (expired.count(std::string(token)) != 0) return HttpReply{401, R"({"success":false,"error":{"code":401,"msg":"expired"}})", ""};
+    if (r.call == ApiCall::export_project) {
+      const auto body = json::parse(r.body).as_object();
+      const std::string id(body.at("projectId").as_string());
+      exports[id] = time.now();
+      ++export_count[id];
+      if (lose_export_replies) {
+        ApiError e{FailureKind::transport, 0, "transport", "reading reply: end of stream", {}};
+        e.maybe_processed = true;
+        return e;
+      }
+      return ok_json(R"({"projectId":")" + id + "\"}");
+    }
+    if (r.call == ApiCall::progress) {
+      const auto id = r.target.substr(r.target.rfind('/') + 1);
+      auto it = exports.find(id);
+      if (it == exports.end()) return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no"}})", ""};
+      const double p = std::min(100.0, 100.0 * std::chrono::duration<double>(time.now() - it->second).count() /
+                                           std::chrono::duration<double>(export_for).count());
+      if (p >= 100.0) return ok_json(R"({"progress":100,"downloadUrl":"https://cdn.example.com/)" + id + ".mp4\"}");
+      return ok_json(R"({"progress":)" + std::to_string(p) + "}");
+    }
+    return HttpReply{404, "", ""};
+  }
+  std::size_t calls(ApiCall c) const {
+    std::size_t n = 0;
+    for (const auto& [t, call] : log) n += call == c;
+    return n;
+  }
+  int duplicates() const {
+    int n = 0;
+    for (const auto& [id, c] : export_count) n += c > 1;
+    return n;
+  }
+};
+
+Config fast_config() {
+  Config c;
+  c.limits.max_connections = 4;
+  c.polling = {5s, 2s, 30s, 30min};
+  c.retry = {4, 1s, 8s};
+  return c;
+}
+
+struct Engine {
+  asio::io_context io;
+  ManualTime time;
+  FakeApi api{time};
+  Config config = fast_config();
+  std::FILE* devnull = std::fopen("/dev/null", "w");
+  Logger log{LogSettings{LogLevel::debug, LogFormat::text}, devnull};
+  MemoryLedger ledger;
+  ScriptedTransport transport{[this](const ApiRequest& r, std::string_view t) { return api.answer(r, t); }};
+  TokenSource tokens{io.get_executor(), transport, ApiEndpoint{}, "app", "key", 23h, time};
+  std::optional<Exporter> exporter;
+  std::optional<RunSummary> summary;
+
+  ~Engine() {
+    exporter.reset();
+    std::fclose(devnull);
+  }
+
+  void start(RunMode mode, int jobs, const std::string& prefix = "p") {
+    exporter.emplace(io.get_executor(), config, transport, tokens, ledger, log, mode, time, [] { return 0.5; });
+    add(jobs, prefix);
+    asio::co_spawn(io, exporter->run(), [this](std::exception_ptr e, RunSummary s) {
+      if (e) std::rethrow_exception(e);
+      summary = s;
+    });
+  }
+  void add(int jobs, const std::string& prefix) {
+    std::vector<JobSpec> specs;
+    for (int i = 0; i < jobs; ++i) {
+      JobSpec s;
+      s.project_id = prefix + std::to_string(i);
+      s.key = "jobs.yaml#" + s.project_id;
+      s.resolution = "1080";
+      specs.push_back(s);
+    }
+    exporter->add_batch("batch-" + prefix, std::move(specs));
+  }
+  bool run_until(const std::function<bool()>& done, Clock::duration limit = 2h) {
+    return time.run_until(io, done, limit);
+  }
+  bool finished() const { return summary.has_value(); }
+};
+
+TEST(Exporter, AHappyBatchEndsWithOneExportAndOneTokenPerRun) {
+  Engine e;
+  e.start(RunMode::batch, 30);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 30u);
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 30u);
+  EXPECT_EQ(e.api.tokens_issued, 1);
+  EXPECT_EQ(e.ledger.count("succeeded"), 30u);
+  EXPECT_EQ(e.ledger.batches_ended.size(), 1u);
+  EXPECT_EQ(exit_code_for(*e.summary, false, false, RunMode::batch), exit_ok);
+}
+
+TEST(Exporter, TheBreakerTripsAndProbesOneAtATimeThenEverybodyGoesOn) {
+  Engine e;
+  e.api.down = true;
+  e.start(RunMode::daemon, 40);
+  // Let it meet the outage for a minute of fake time.
+  e.run_until([] { return false; }, 60s);
+  const auto during = e.api.log.size();
+  // After the trip (5 failures), one probe at a time: no two calls at one moment.
+  std::map<TimePoint, int> per_moment;
+  for (std::size_t i = 5; i < e.api.log.size(); ++i) ++per_moment[e.api.log[i].first];
+  for (const auto& [t, n] : per_moment) EXPECT_EQ(n, 1) << "a second call while the breaker was open";
+  EXPECT_LE(during, 5u + 8u) << "a minute down costs the trip and a few probes, not a storm";
+  EXPECT_NE(e.exporter->health().find("API unreachable"), std::string::npos) << e.exporter->health();
+  EXPECT_TRUE(e.ledger.results.empty()) << "waiting out an outage is held against no job";
+
+  e.api.down = false;
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 40; }, 30min));
+  EXPECT_EQ(e.ledger.count("succeeded"), 40u);
+  EXPECT_EQ(e.exporter->health(), "ok");
+  EXPECT_EQ(e.api.duplicates(), 0);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
+TEST(Exporter, ABatchGivesUpOnAnUnreachableApiWithExit75AndNoJobEnded) {
+  Engine e;
+  e.api.down = true;
+  e.start(RunMode::batch, 10);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }, 2h));
+  ASSERT_TRUE(e.summary->fatal);
+  EXPECT_EQ(e.summary->fatal->code, "unreachable");
+  EXPECT_EQ(exit_code_for(*e.summary, false, false, RunMode::batch), exit_temporary);
+  EXPECT_TRUE(e.ledger.results.empty()) << "unfinished jobs resume at the next run";
+  EXPECT_LE(e.api.log.size(), 5u + e.config.retry.max_attempts + 1);
+}
+
+TEST(Exporter, RefusedCredentialsStopABatchWithExit3AndFailNoJob) {
+  Engine e;
+  e.api.refuse_credentials = true;
+  e.start(RunMode::batch, 10);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  ASSERT_TRUE(e.summary->fatal);
+  EXPECT_EQ(e.summary->fatal->kind, FailureKind::credentials);
+  EXPECT_EQ(exit_code_for(*e.summary, false, false, RunMode::batch), exit_credentials);
+  EXPECT_TRUE(e.ledger.results.empty());
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 0u);
+}
+
+TEST(Exporter, RefusedCredentialsHoldTheDaemonUntilTheyAreFixed) {
+  Engine e;
+  e.api.refuse_credentials = true;
+  e.start(RunMode::daemon, 10);
+  e.run_until([] { return false; }, 10min);
+  const auto tries = e.api.calls(ApiCall::token);
+  EXPECT_GE(tries, 3u) << "the daemon keeps trying";
+  // With growing gaps (1 s, doubling, up to max_backoff 8 s), never once per job.
+  EXPECT_LE(tries, 10u + 600u / 8u);
+  TimePoint last{};
+  Millis gap_before{0};
+  for (const auto& [t, call] : e.api.log) {
+    if (call != ApiCall::token) continue;
+    if (last != TimePoint{}) {
+      const auto gap = std::chrono::duration_cast<Millis>(t - last);
+      EXPECT_GE(gap, std::min(gap_before, Millis(8s))) << "gaps never shrink";
+      EXPECT_LE(gap, 8s + 1ms);
+      gap_before = gap;
+    }
+    last = t;
+  }
+  EXPECT_FALSE(e.finished());
+  EXPECT_TRUE(e.ledger.results.empty()) << "no job is to blame";
+  EXPECT_NE(e.exporter->health().find("refused the credentials"), std::string::npos) << e.exporter->health();
+
+  e.api.refuse_credentials = false;  // the operator fixed the key
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 10; }, 30min));
+  EXPECT_EQ(e.ledger.count("succeeded"), 10u);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(exit_code_for(*e.summary, false, true, RunMode::daemon), exit_ok);
+}
+
+TEST(Exporter, AnInDoubtSubmitIsVerifiedAndAdoptedNotResent) {
+  Engine e;
+  e.api.lose_export_replies = true;  // the export happens; its reply never comes
+  e.start(RunMode::batch, 5);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 5u);
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 5u) << "verified by a progress probe, never sent twice";
+  EXPECT_EQ(e.api.duplicates(), 0);
+  for (const auto& [key, r] : e.ledger.results) EXPECT_EQ(r.attempts, 1u) << key;
+}
+
+TEST(Exporter, AnInDoubtSubmitThatNeverShowsUpEndsAfterMaxAttempts) {
+  Engine e;
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<std::variant<HttpReply, ApiError>> {
+    if (r.call != ApiCall::export_project) return std::nullopt;
+    ApiError lost{FailureKind::transport, 0, "transport", "reading reply: timeout", {}};
+    lost.maybe_processed = true;  // and the API never made it
+    return lost;
+  };
+  e.start(RunMode::batch, 3);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.ledger.count("failed"), 3u);
+  EXPECT_LE(e.api.calls(ApiCall::export_project), 3u * e.config.retry.max_attempts);
+}
+
+TEST(Exporter, AnExpiredTokenIsRenewedOnceForEveryoneAndEachCallReplayedOnce) {
+  Engine e;
+  e.config.limits.max_connections = 8;
+  e.start(RunMode::batch, 50);
+  // Let every job submit with tok-1, then expire it.
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.projects.size() == 50; }));
+  e.api.expired.insert("tok-1");
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 50u);
+  EXPECT_EQ(e.api.tokens_issued, 2) << "one renewal for all, not one per job";
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 50u);
+}
+
+TEST(Exporter, ATokenRefusedEvenWhenFreshIsNotReplayedInALoop) {
+  Engine e;
+  e.api.override_reply = [](const ApiRequest& r) -> std::optional<std::variant<HttpReply, ApiError>> {
+    if (r.call == ApiCall::token) return std::nullopt;
+    return HttpReply{401, R"({"success":false,"error":{"code":401,"msg":"no"}})", ""};
+  };
+  e.start(RunMode::batch, 2);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.ledger.count("failed"), 2u);
+  EXPECT_LE(e.api.calls(ApiCall::export_project), 2u * 2u) << "each call replayed once, then the job fails";
+}
+
+TEST(Exporter, AJobWalksThrough429And5xxTokenExpiryAndAnOutageToSuccess) {
+  Engine e;
+  int step = 0;
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<std::variant<HttpReply, ApiError>> {
+    if (r.call != ApiCall::export_project) return std::nullopt;
+    switch (step++) {
+      case 0: return HttpReply{429, "", "2"};
+      case 1: return HttpReply{503, "<html>busy</html>", ""};
+      case 2:
+        e.api.expired.insert("tok-1");
+        return HttpReply{401, "", ""};
+      default: return std::nullopt;
+    }
+  };
+  e.config.retry.max_attempts = 8;  // the default: more than the breaker's trip count
+  e.start(RunMode::daemon, 1);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.projects.size() == 1; }));
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 4u);  // 429, 503, 401 and its replay
+  e.api.down = true;  // then the API goes away for ten minutes while the job is polled
+  e.run_until([] { return false; }, 10min);
+  EXPECT_TRUE(e.ledger.results.empty()) << "the outage is not held against the job";
+  e.api.down = false;
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 1; }, 1h));
+  EXPECT_EQ(e.api.tokens_issued, 2);
+  EXPECT_EQ(e.ledger.results.begin()->second.status, "succeeded");
+  EXPECT_EQ(e.api.duplicates(), 0);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
+TEST(Exporter, AReloadMidRunChangesThePollIntervalsOfRunningJobs) {
+  Engine e;
+  e.api.export_for = 30min;
+  e.start(RunMode::daemon, 3);
+  ASSERT_TRUE(e.run_until([&] { return e.api.calls(ApiCall::progress) >= 6; }));
+  auto slow = e.config;
+  slow.polling.min_interval = 5min;
+  slow.polling.max_interval = 5min;
+  e.exporter->reconfigure(slow);
+  const auto from = e.api.log.size();
+  const auto at = e.time.now();
+  e.run_until([] { return false; }, 12min);
+  // Polls due under the old schedule may still come; after that, one per job each 5 min.
+  std::size_t polls = 0;
+  for (std::size_t i = from; i < e.api.log.size(); ++i) polls += e.api.log[i].second == ApiCall::progress;
+  EXPECT_LE(polls, 3u * (1u + 12u / 5u)) << "in " << std::chrono::duration_cast<std::chrono::seconds>(e.time.now() - at).count() << " s";
+  EXPECT_GE(polls, 3u);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
+TEST(Exporter, StopMidCallSendsNothingMoreAndLeavesJobsToResume) {
+  Engine e;
+  e.api.export_for = 1h;
+  e.start(RunMode::daemon, 20);
+  // Stop while submits are on the wire.
+  ASSERT_TRUE(e.run_until([&] { return e.api.calls(ApiCall::export_project) >= 2; }));
+  e.exporter->stop();
+  const auto sent = e.api.log.size();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  e.run_until([] { return false; }, 10min);
+  EXPECT_LE(e.api.log.size(), sent + e.config.limits.max_connections) << "only calls already under way finish";
+  EXPECT_TRUE(e.ledger.results.empty()) << "nothing is ended by a stop: the journal resumes it";
+  EXPECT_FALSE(e.summary->fatal);
+}
+
+TEST(Exporter, ExitCodesByOutcomeAndMode) {
+  RunSummary ok{3, 0, 0, 0, {}};
+  RunSummary failed{2, 1, 0, 0, {}};
+  RunSummary unreachable{0, 2, 0, 2, {}};
+  RunSummary creds{0, 0, 0, 0, ApiError{FailureKind::credentials, 200, "E1", "bad key", {}}};
+  RunSummary tls{0, 0, 0, 0, ApiError{FailureKind::tls, 0, "tls", "mismatch", {}}};
+  EXPECT_EQ(exit_code_for(ok, false, false, RunMode::batch), exit_ok);
+  EXPECT_EQ(exit_code_for(failed, false, false, RunMode::batch), exit_jobs_failed);
+  EXPECT_EQ(exit_code_for(unreachable, false, false, RunMode::batch), exit_temporary);
+  EXPECT_EQ(exit_code_for(creds, false, false, RunMode::batch), exit_credentials);
+  EXPECT_EQ(exit_code_for(tls, false, false, RunMode::batch), exit_temporary);
+  EXPECT_EQ(exit_code_for(ok, true, false, RunMode::batch), exit_usage);
+  EXPECT_EQ(exit_code_for(ok, false, true, RunMode::batch), exit_temporary);
+  EXPECT_EQ(exit_code_for(failed, false, true, RunMode::daemon), exit_ok);
+}
+
+}  // namespace
+}  // namespace exportd
