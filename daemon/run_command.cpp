@@ -17,10 +17,12 @@
 
 #include "commands.hpp"
 #include "engine/exporter.hpp"
+#include "engine/reload.hpp"
 #include "engine/paced_transport.hpp"
 #include "http/client.hpp"
 #include "http/tls.hpp"
 #include "ops/service_notifier.hpp"
+#include "ops/supervisor.hpp"
 #include "ops/time_format.hpp"
 #include "results_table.hpp"
 #include "spool/batch_store.hpp"
@@ -35,6 +37,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr auto shutdown_grace = std::chrono::milliseconds(3000);  // SIGTERM to exit stays well under 5 s
+
+std::string join(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ",") + k;
+  return out;
+}
 
 // Everything one run wires together, on one io_context.
 class Runner {
@@ -102,9 +110,9 @@ class Runner {
       line_.finish();
       log_.attach(nullptr);
     }
-    if (!task_failure_.empty()) {
-      std::cerr << "exportd: stopped: " << task_failure_ << "\n";
-      write_status("stopped", task_failure_);
+    if (!supervisor_.failure().empty()) {
+      std::cerr << "exportd: stopped: " << supervisor_.failure() << "\n";
+      write_status("stopped", supervisor_.failure());
       return exit_temporary;  // non-zero: systemd restarts the daemon
     }
     return finish(std::chrono::duration<double>(Clock::now() - started).count());
@@ -132,24 +140,14 @@ class Runner {
     }
   }
 
-  // A spawned task's completion: an exception ends the daemon with a log
-  // line and a non-zero exit, never silently.
-  std::function<void(std::exception_ptr)> supervised(std::string task) {
-    return [this, task = std::move(task)](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        task_failure_ = task + " failed: " + ex.what();
-      } catch (...) {
-        task_failure_ = task + " failed";
-      }
-      log_.error("task_failed", {{"task", task}, {"error", task_failure_}, {"what", "exportd stops; jobs resume at the next start"}});
-      stop_helpers();
-      exporter_.stop();
-      grace_.emplace(io_, shutdown_grace);
-      grace_->async_wait([this](boost::system::error_code) { io_.stop(); });
-    };
+  std::function<void(std::exception_ptr)> supervised(std::string task) { return supervisor_.watch(std::move(task)); }
+
+  // A supervised task threw: stop everything, exit non-zero (systemd restarts us).
+  void stop_for_failure() {
+    stop_helpers();
+    exporter_.stop();
+    grace_.emplace(io_, shutdown_grace);
+    grace_->async_wait([this](boost::system::error_code) { io_.stop(); });
   }
 
   // One dropped file. Whatever it holds or is, the watcher goes on: a file
@@ -215,20 +213,17 @@ class Runner {
       log_.error("reload_failed", {{"config", options_.config}, {"what", "kept the running config"}});
       return;
     }
-    paced_.set_rate(fresh->limits.requests_per_second);
-    http_.set_max_connections(fresh->limits.max_connections);
-    if (fresh->api.base_url != config_.api.base_url || fresh->api.app_id != config_.api.app_id ||
-        fresh->state_dir != config_.state_dir)
-      log_.warning("reload_partial", {{"what", "api.* and state_dir changes take effect at the next start"}});
-    const auto api = config_.api;
-    const auto state_dir = config_.state_dir;
-    config_ = std::move(*fresh);
-    config_.api = api;
-    config_.state_dir = state_dir;
-    log_.set_settings(config_.log);
+    auto plan = plan_reload(config_, *fresh);
+    if (!plan.restart.empty())
+      log_.warning("reload_partial", {{"needs_restart", join(plan.restart)}, {"what", "these keys keep their running values until exportd restarts"}});
+    config_ = std::move(plan.next);
+    paced_.set_rate(config_.limits.requests_per_second);
+    http_.set_max_connections(config_.limits.max_connections);
     exporter_.reconfigure(config_);
+    // Said in the old log settings, so the line is seen whatever the new ones are.
+    log_.info("reloaded", {{"config", options_.config}, {"changed", plan.live.empty() ? "nothing" : join(plan.live)}});
+    log_.set_settings(config_.log);
     take_queue_files(true);
-    log_.info("reloaded", {{"config", options_.config}});
   }
 
   void stop_helpers() {
@@ -266,7 +261,11 @@ class Runner {
                           {"last_error", !error.empty()                  ? error
                                          : exporter_.health() != "ok" ? exporter_.health()
                                                                        : store_.last_error()}};
-    write_status_file(spool_.status_path(), o);
+    std::string why;
+    const bool written = write_status_file(spool_.status_path(), o, why);
+    if (!written && !status_failing_) log_.warning("status_unwritable", {{"error", why}, {"what", "exportd status shows stale counts until it can write again"}});
+    if (written && status_failing_) log_.info("status_written", {{"path", spool_.status_path()}});
+    status_failing_ = !written;
     const auto queued = c.total - c.done - c.in_flight;
     std::string line = std::to_string(c.in_flight) + " active, " + std::to_string(queued) + " queued, " +
                        std::to_string(c.failed) + " failed since start";
@@ -344,12 +343,13 @@ class Runner {
   std::set<std::string> seen_queue_content_;
   std::string started_at_ = rfc3339(std::chrono::system_clock::now());
   std::uint64_t results_offset_ = 0;
-  std::string task_failure_;  // a supervised task that threw: why the daemon stopped
+  TaskSupervisor supervisor_{log_, [this](int, const std::string&) { stop_for_failure(); }};
   RunSummary summary_;
   bool finished_ = false;
   bool interrupted_ = false;
   bool stopping_ = false;
   bool rejected_files_ = false;
+  bool status_failing_ = false;  // status.json could not be written last time (said once)
 };
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include <cerrno>
+#include <cstring>
 #include "spool/status.hpp"
 
 #include <chrono>
@@ -17,16 +19,24 @@ namespace exportd {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-void write_status_file(const std::string& path, const json::object& status) {
+bool write_status_file(const std::string& path, const json::object& status, std::string& error) {
   const std::string tmp = path + ".tmp";
-  {
-    std::FILE* f = std::fopen(tmp.c_str(), "w");
-    if (f == nullptr) return;  // advisory: the journal is what matters
-    const auto text = json::serialize(status) + "\n";
-    std::fwrite(text.data(), 1, text.size(), f);
-    std::fclose(f);
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) {
+    error = "cannot create " + tmp + ": " + std::strerror(errno);
+    return false;
   }
-  std::rename(tmp.c_str(), path.c_str());
+  const auto text = json::serialize(status) + "\n";
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !written) {
+    error = "cannot write " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = "cannot replace " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
 }
 
 namespace {

@@ -10,7 +10,8 @@ namespace exportd {
 
 // Writes state_dir/status.json (temp file + rename, so readers never see half
 // of it). Advisory: not fsynced, rewritten every few seconds by the daemon.
-void write_status_file(const std::string& path, const boost::json::object& status);
+// Advisory (the journal is what matters): false, and `error` why, when it could not be written.
+bool write_status_file(const std::string& path, const boost::json::object& status, std::string& error);
 
 // What `exportd status` shows: files per spool folder, the jobs of the open
 // batches per state (from the journal), the oldest job in flight, and the

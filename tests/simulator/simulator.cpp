@@ -195,6 +195,7 @@ struct Simulator::State {
       if (!resolution_ok()) return fail(req, http::status::ok, "INVALID_PARAMETER", "bad resolution");
       if (!knobs.unknown_prefix.empty() && id.rfind(knobs.unknown_prefix, 0) == 0)
         return fail(req, http::status::ok, "PROJECT_NOT_FOUND", "project " + id + " does not exist");
+      stats.resolutions[id] = str("resolution");
       const auto polled = knobs.new_id_on_export ? "exp" + std::to_string(next_id++) + "-" + id : id;
       exports.insert_or_assign(polled, start_export(id, ""));
       if (!knobs.submit_data.empty()) return submit_reply(req);

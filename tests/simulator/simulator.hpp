@@ -66,6 +66,7 @@ struct Stats {
   std::uint64_t outage_requests = 0;  // requests that met the outage
   std::uint64_t max_per_second = 0;   // most API calls in any one wall-clock second
   std::uint64_t dropped_exports = 0;  // export/create requests dropped by drop_exports
+  std::unordered_map<std::string, std::string> resolutions;  // project id -> resolution its last export asked for
   std::uint64_t duplicate_exports = 0;  // exports of a project that was exported before
   std::uint64_t projects_exported = 0;  // distinct projects
   std::uint64_t auth_header_with_bearer = 0;  // "Bearer ..." sent (the API wants the raw token)

@@ -1,0 +1,79 @@
+#include "engine/reload.hpp"
+
+#include <functional>
+
+namespace exportd {
+
+namespace {
+
+// One key: how to compare it and how to keep the running value.
+struct Key {
+  const char* name;
+  bool live;
+  std::function<bool(const Config&, const Config&)> same;
+  std::function<void(Config& next, const Config& running)> keep;
+};
+
+template <class F>
+Key key(const char* name, bool live, F field) {
+  return {name, live, [field](const Config& a, const Config& b) { return field(a) == field(b); },
+          [field](Config& next, const Config& running) { field(next) = field(running); }};
+}
+
+#define EXPORTD_FIELD(expr) [](auto& c) -> auto& { return c.expr; }
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> all = {
+      // The connection and who we are: the pool, TLS context and token belong to them.
+      key("api.base_url", false, EXPORTD_FIELD(api.base_url)),
+      key("api.app_id", false, EXPORTD_FIELD(api.app_id)),
+      key("api.user_key_file", false, EXPORTD_FIELD(api.user_key_file)),
+      key("api.user_key_env", false, EXPORTD_FIELD(api.user_key_env)),
+      key("api.user_key_credential", false, EXPORTD_FIELD(api.user_key_credential)),
+      key("api.ca_file", false, EXPORTD_FIELD(api.ca_file)),
+      key("api.request_timeout", false, EXPORTD_FIELD(api.request_timeout)),
+      key("api.token_refresh_after", false, EXPORTD_FIELD(api.token_refresh_after)),
+      // The spool is locked and open.
+      key("state_dir", false, EXPORTD_FIELD(state_dir)),
+      key("queue_files", true, EXPORTD_FIELD(queue_files)),
+      key("limits.max_active_jobs", true, EXPORTD_FIELD(limits.max_active_jobs)),
+      key("limits.max_connections", true, EXPORTD_FIELD(limits.max_connections)),
+      key("limits.requests_per_second", true, EXPORTD_FIELD(limits.requests_per_second)),
+      key("polling.first_poll_after", true, EXPORTD_FIELD(polling.first_poll_after)),
+      key("polling.min_interval", true, EXPORTD_FIELD(polling.min_interval)),
+      key("polling.max_interval", true, EXPORTD_FIELD(polling.max_interval)),
+      key("polling.job_timeout", true, EXPORTD_FIELD(polling.job_timeout)),
+      key("retry.max_attempts", true, EXPORTD_FIELD(retry.max_attempts)),
+      key("retry.initial_backoff", true, EXPORTD_FIELD(retry.initial_backoff)),
+      key("retry.max_backoff", true, EXPORTD_FIELD(retry.max_backoff)),
+      key("defaults.resolution", true, EXPORTD_FIELD(defaults.resolution)),
+      key("defaults.workspace_id", true, EXPORTD_FIELD(defaults.workspace_id)),
+      key("defaults.webhook_url", true, EXPORTD_FIELD(defaults.webhook_url)),
+      key("jobs.scenes_root", true, EXPORTD_FIELD(defaults.drop_scenes_root)),
+      key("log.level", true, EXPORTD_FIELD(log.level)),
+      key("log.format", true, EXPORTD_FIELD(log.format)),
+  };
+  return all;
+}
+
+#undef EXPORTD_FIELD
+
+}  // namespace
+
+ReloadPlan plan_reload(const Config& running, const Config& fresh) {
+  ReloadPlan plan{fresh, {}, {}};
+  for (const auto& k : keys()) {
+    if (k.same(running, fresh)) continue;
+    if (k.live) {
+      plan.live.emplace_back(k.name);
+    } else {
+      plan.restart.emplace_back(k.name);
+      k.keep(plan.next, running);
+    }
+  }
+  plan.next.api.endpoint = running.api.endpoint;  // derived from base_url, which needs a restart
+  plan.next.path = fresh.path;
+  return plan;
+}
+
+}  // namespace exportd
