@@ -114,7 +114,7 @@ ApiRequest token_request(const ApiEndpoint& ep, std::string_view app_id, std::st
   return post(ep, ApiCall::token, "/auth/token", body, false);
 }
 
-ApiRequest export_request(const ApiEndpoint& ep, const JobSpec& job) {
+ApiRequest export_request(const ApiEndpoint& ep, const ExportOrder& job) {
   json::object body{{"projectId", job.project_id}};
   put_optional(body, "workspaceId", job.workspace_id);
   put_optional(body, "resolution", job.resolution);
@@ -122,7 +122,7 @@ ApiRequest export_request(const ApiEndpoint& ep, const JobSpec& job) {
   return post(ep, ApiCall::export_project, "/editor/project/export", body, true);
 }
 
-ApiRequest create_request(const ApiEndpoint& ep, const JobSpec& job, const json::value& scenes) {
+ApiRequest create_request(const ApiEndpoint& ep, const ExportOrder& job, const json::value& scenes) {
   json::object body{{"scenes", scenes}, {"isExport", true}};
   put_optional(body, "name", job.name);
   put_optional(body, "orientation", job.orientation);

@@ -15,8 +15,7 @@
 #include <boost/json/value.hpp>
 
 #include "api/endpoint.hpp"
-#include "config/duration.hpp"
-#include "jobs/job_spec.hpp"
+#include "time/duration.hpp"
 
 namespace exportd {
 
@@ -39,8 +38,18 @@ struct ApiRequest {
 };
 
 ApiRequest token_request(const ApiEndpoint& ep, std::string_view app_id, std::string_view user_key);
-ApiRequest export_request(const ApiEndpoint& ep, const JobSpec& job);
-ApiRequest create_request(const ApiEndpoint& ep, const JobSpec& job, const boost::json::value& scenes);
+// What an export or create request carries (empty fields are left out).
+struct ExportOrder {
+  std::string project_id;   // export: the project
+  std::string name;         // create: the project's name
+  std::string orientation;  // create: landscape | portrait
+  std::string resolution;
+  std::string workspace_id;
+  std::string webhook_url;
+};
+
+ApiRequest export_request(const ApiEndpoint& ep, const ExportOrder& order);
+ApiRequest create_request(const ApiEndpoint& ep, const ExportOrder& order, const boost::json::value& scenes);
 ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id);
 ApiRequest list_projects_request(const ApiEndpoint& ep);
 

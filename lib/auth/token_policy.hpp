@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 #include "schedule/clock.hpp"
 
 namespace exportd {

@@ -8,7 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 
 namespace exportd {
 

@@ -198,7 +198,7 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
 
 awaitable<std::variant<ApiRequest, ApiError>> Exporter::submit_request(const ExportJob& job) {
   const JobSpec& spec = specs_[job.spec];
-  if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, spec);
+  if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, export_order(spec));
   // The scenes file (up to 8 MiB) is read on the file thread, not on the event loop.
   using Read = std::pair<std::optional<boost::json::value>, std::string>;
   auto read = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Read)>(
@@ -212,9 +212,9 @@ awaitable<std::variant<ApiRequest, ApiError>> Exporter::submit_request(const Exp
       },
       asio::use_awaitable, spec.scenes_file);
   if (!read.first) co_return ApiError{FailureKind::rejected, 0, "scenes_file", read.second, {}};
-  JobSpec named = spec;
-  named.name = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
-  co_return create_request(config_.api.endpoint, named, *read.first);
+  auto order = export_order(spec);
+  order.name = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
+  co_return create_request(config_.api.endpoint, order, *read.first);
 }
 
 awaitable<void> Exporter::submit(std::uint32_t index) {
@@ -403,7 +403,9 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   r.job = spec.key;
   r.batch = batch.id;
   r.project_id = job.project_id.empty() ? spec.project_id : job.project_id;
-  r.status = std::string(to_string(job.state));
+  r.status = job.state == JobState::succeeded ? JobOutcome::succeeded
+             : job.state == JobState::timed_out ? JobOutcome::timed_out
+                                                : JobOutcome::failed;
   r.download_url = event.download_url;
   r.error = event.error;
   if (job.submitted_at != TimePoint{}) r.submitted_at = wall(job.submitted_at);

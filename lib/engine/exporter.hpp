@@ -11,7 +11,7 @@
 
 #include "api/transport.hpp"
 #include "auth/token_source.hpp"
-#include "config/config.hpp"
+#include "config/settings.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
 #include "jobs/export_job.hpp"
@@ -23,7 +23,6 @@
 #include "schedule/due_queue.hpp"
 #include "schedule/engine_time.hpp"
 #include "schedule/signal.hpp"
-#include "spool/journal_record.hpp"
 
 namespace exportd {
 

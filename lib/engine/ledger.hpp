@@ -5,10 +5,27 @@
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 
 #include "ops/results.hpp"
 
 namespace exportd {
+
+// What recovery decides for one job.
+enum class Recovery : std::uint8_t {
+  fresh,      // nothing sent yet: submit
+  in_doubt,   // a submit was sent but its answer never recorded: ask the API before sending another
+  submitted,  // resume polling the known project id, no new export
+  ended,      // done: never redone (its result line is re-appended if it went missing)
+};
+
+struct RecoveredJob {
+  Recovery state = Recovery::fresh;
+  std::string project_id;
+  std::int64_t submitted_at_ms = 0;
+  std::uint32_t submissions = 0;  // submit records seen
+  boost::json::object result;     // when ended: its results.jsonl object
+};
 
 // Where the exporter writes down what it knows before it acts on it. Each
 // call returns once the fact is durable; the exporter waits for it.

@@ -1,6 +1,6 @@
 #include "engine/run_rules.hpp"
 
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 
 namespace exportd {
 

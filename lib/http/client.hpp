@@ -10,7 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "api/transport.hpp"
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 #include "schedule/clock.hpp"
 #include "schedule/signal.hpp"
 

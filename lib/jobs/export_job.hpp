@@ -1,11 +1,14 @@
 #pragma once
 
-// The life of one export job as a pure state machine:
+// The life of one export job as a pure state machine (README: "Architecture"):
 //
-//   queued ──submit ok──▶ polling ──progress 100──▶ succeeded
-//     │  ▲                  │  ▲
-//     │  └─transient, retry─┘  └─transient, retry / progress < 100
-//     └─permanent / retries exhausted──▶ failed     deadline passed ──▶ timed_out
+//   queued ──submit accepted──▶ polling ──progress 100 + link──▶ succeeded
+//    │ ▲ │                        │ ▲
+//    │ │ └─reply lost──▶ verifying │ └─progress < 100, transient failure: poll again
+//    │ │      probe: running ──────┘ (adopted, never sent again)
+//    │ └──────probe: nothing there (the failures so far still count)
+//    └─permanent refusal, retries run out, unsendable──▶ failed
+//      polling past the deadline ──▶ timed_out
 //
 // Inputs are replies and the time; outputs are the next step and an event to
 // log. Nothing here touches a socket, a timer or a file.

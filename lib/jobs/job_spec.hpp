@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "api/wire.hpp"
+
 namespace exportd {
 
 enum class JobKind : std::uint8_t {
@@ -23,5 +25,10 @@ struct JobSpec {
   std::string workspace_id;
   std::string webhook_url;
 };
+
+// The request a job's spec asks for (`name` as given: a create job's tag is the exporter's to add).
+inline ExportOrder export_order(const JobSpec& s) {
+  return {s.project_id, s.name, s.orientation, s.resolution, s.workspace_id, s.webhook_url};
+}
 
 }  // namespace exportd

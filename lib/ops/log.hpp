@@ -6,7 +6,7 @@
 #include <string_view>
 #include <utility>
 
-#include "config/config.hpp"
+#include "ops/log_settings.hpp"
 
 namespace exportd {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 
 namespace exportd {
 

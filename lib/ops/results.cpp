@@ -18,13 +18,28 @@
 
 namespace exportd {
 
+std::string_view to_string(JobOutcome o) {
+  switch (o) {
+    case JobOutcome::succeeded: return "succeeded";
+    case JobOutcome::failed: return "failed";
+    case JobOutcome::timed_out: return "timed_out";
+  }
+  return "failed";
+}
+
+std::optional<JobOutcome> job_outcome_from(std::string_view text) {
+  for (auto o : {JobOutcome::succeeded, JobOutcome::failed, JobOutcome::timed_out})
+    if (to_string(o) == text) return o;
+  return std::nullopt;
+}
+
 boost::json::object to_json(const JobResult& r) {
   // Every string is valid UTF-8 here, whatever reached us, so each line parses back.
   boost::json::object o;
   o["job"] = to_utf8(r.job);
   if (!r.batch.empty()) o["batch"] = to_utf8(r.batch);
   o["project_id"] = to_utf8(r.project_id);
-  o["status"] = r.status;
+  o["status"] = to_string(r.status);
   if (!r.download_url.empty()) o["download_url"] = to_utf8(r.download_url);
   if (r.error)
     o["error"] = boost::json::object{{"code", to_utf8(r.error->code)}, {"message", to_utf8(r.error->message)}};
@@ -33,6 +48,12 @@ boost::json::object to_json(const JobResult& r) {
   o["attempts"] = r.attempts;
   o["requests"] = r.requests;
   return o;
+}
+
+std::optional<JobOutcome> outcome_of(const boost::json::object& result) {
+  const auto* s = result.if_contains("status");
+  if (s == nullptr || !s->is_string()) return std::nullopt;
+  return job_outcome_from(s->as_string());
 }
 
 std::string to_json_line(const JobResult& r) { return boost::json::serialize(to_json(r)); }

@@ -11,12 +11,22 @@
 
 namespace exportd {
 
+// How a job ended (results.jsonl "status").
+enum class JobOutcome : std::uint8_t {
+  succeeded,  // exported; download_url set
+  failed,     // refused, retries ran out, or could not be sent; error set
+  timed_out,  // not finished within polling.job_timeout
+};
+std::string_view to_string(JobOutcome o);
+// "succeeded" | "failed" | "timed_out" as written in results.jsonl and the journal.
+std::optional<JobOutcome> job_outcome_from(std::string_view text);
+
 // One line of results.jsonl (SPEC §5).
 struct JobResult {
   std::string job;
   std::string batch;  // the batch it ran in (an addition to SPEC §5)
   std::string project_id;
-  std::string status;  // succeeded | failed | timed_out
+  JobOutcome status = JobOutcome::failed;
   std::string download_url;
   std::optional<ApiError> error;
   std::optional<std::chrono::system_clock::time_point> submitted_at;
@@ -26,6 +36,8 @@ struct JobResult {
 };
 
 boost::json::object to_json(const JobResult& r);
+// The status of a result object read back (journal, results.jsonl); nothing if it has none we know.
+std::optional<JobOutcome> outcome_of(const boost::json::object& result);
 std::string to_json_line(const JobResult& r);  // without the newline
 
 // results.jsonl, appended and fsynced. Lines are batched: append() queues,

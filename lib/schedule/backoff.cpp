@@ -1,6 +1,7 @@
 #include "schedule/backoff.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <random>
 
 namespace exportd {

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "api/wire.hpp"
-#include "config/config.hpp"
+#include "config/settings.hpp"
 
 namespace exportd {
 

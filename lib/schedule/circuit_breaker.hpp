@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 #include "schedule/backoff.hpp"
 #include "schedule/clock.hpp"
 

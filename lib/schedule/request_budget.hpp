@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 #include "schedule/clock.hpp"
 
 namespace exportd {

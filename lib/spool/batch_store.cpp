@@ -46,10 +46,6 @@ std::string utc_stamp() {
   return stamp;
 }
 
-bool succeeded(const json::object& result) {
-  const auto* s = result.if_contains("status");
-  return s != nullptr && s->is_string() && s->as_string() == "succeeded";
-}
 
 }  // namespace
 
@@ -108,7 +104,7 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
     r.job = key;
     r.batch = b.header.batch;
     r.project_id = job.project_id;
-    r.status = "failed";
+    r.status = JobOutcome::failed;
     r.error = ApiError{FailureKind::rejected, 0, "job_file_changed",
                        "its job file in active/ " + why + "; this job was " +
                            (job.state == Recovery::submitted ? "exported (project " + job.project_id + ")"
@@ -193,7 +189,7 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
       auto it = b.jobs.find(spec.key);
       const RecoveredJob job = it == b.jobs.end() ? RecoveredJob{} : it->second;
       if (job.state == Recovery::ended) {
-        open.ended[spec.key] = succeeded(job.result);
+        open.ended[spec.key] = outcome_of(job.result) == JobOutcome::succeeded;
         continue;
       }
       p.specs.push_back(std::move(spec));
@@ -396,7 +392,7 @@ boost::asio::awaitable<void> BatchStore::ended(const std::string& batch, const J
   results_->append(result);
   post_results_flush();
   if (auto it = open_.find(batch); it != open_.end()) {
-    it->second.ended[result.job] = result.status == "succeeded";
+    it->second.ended[result.job] = result.status == JobOutcome::succeeded;
     if (it->second.unfinished > 0) --it->second.unfinished;
   }
   if (result.error) last_error_ = result.job + ": " + result.error->code + " " + result.error->message;

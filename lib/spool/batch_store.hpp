@@ -8,7 +8,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include "config/config.hpp"
+#include "config/settings.hpp"
 #include "engine/ledger.hpp"
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "ops/results.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -148,8 +149,7 @@ JournalReplay replay(std::string_view text) {
         // Failed and timed-out jobs of a parked batch run again from scratch;
         // succeeded ones stay ended.
         for (auto& [key, job] : b.jobs) {
-          const auto* status = job.result.if_contains("status");
-          if (job.state == Recovery::ended && !(status && status->is_string() && status->as_string() == "succeeded"))
+          if (job.state == Recovery::ended && outcome_of(job.result) != JobOutcome::succeeded)
             job = RecoveredJob{};
         }
         b.closed = false;

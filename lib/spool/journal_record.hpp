@@ -12,6 +12,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "engine/ledger.hpp"
+
 namespace exportd {
 
 enum class RecordKind : std::uint8_t {
@@ -41,22 +43,6 @@ struct JournalRecord {
 
 std::string encode(const JournalRecord& r);  // one line, no newline
 std::optional<JournalRecord> decode(std::string_view line);
-
-// What recovery decides for one job.
-enum class Recovery : std::uint8_t {
-  fresh,      // nothing sent yet: submit
-  in_doubt,   // a submit was sent but its answer never recorded: ask the API before sending another
-  submitted,  // resume polling the known project id, no new export
-  ended,      // done: never redone (its result line is re-appended if it went missing)
-};
-
-struct RecoveredJob {
-  Recovery state = Recovery::fresh;
-  std::string project_id;
-  std::int64_t submitted_at_ms = 0;
-  std::uint32_t submissions = 0;  // submit records seen
-  boost::json::object result;     // when ended
-};
 
 struct RecoveredBatch {
   JournalRecord header;  // the batch record

@@ -4,7 +4,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "config/config.hpp"
+#include "config/settings.hpp"
 
 namespace exportd {
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 #include "jobs/job_file.hpp"
 #include "temp_dir.hpp"
 

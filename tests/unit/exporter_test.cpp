@@ -52,7 +52,7 @@ struct MemoryLedger final : JobLedger {
   }
   std::size_t count(const std::string& status) const {
     std::size_t n = 0;
-    for (const auto& [k, r] : results) n += r.status == status;
+    for (const auto& [k, r] : results) n += to_string(r.status) == status;
     return n;
   }
 };
@@ -336,7 +336,7 @@ TEST(Exporter, AJobWalksThrough429And5xxTokenExpiryAndAnOutageToSuccess) {
   e.api.down = false;
   ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 1; }, 1h));
   EXPECT_EQ(e.api.tokens_issued, 2);
-  EXPECT_EQ(e.ledger.results.begin()->second.status, "succeeded");
+  EXPECT_EQ(e.ledger.results.begin()->second.status, JobOutcome::succeeded);
   EXPECT_EQ(e.api.duplicates(), 0);
   e.exporter->stop();
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));

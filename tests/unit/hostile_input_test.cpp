@@ -70,7 +70,7 @@ TEST(Hardening, F01_JournalAndResultsStayReadableWhateverBytesAKeyHolds) {
   JobResult res;
   res.job = r.job;
   res.project_id = r.project;
-  res.status = "failed";
+  res.status = JobOutcome::failed;
   res.error = ApiError{FailureKind::rejected, 200, "c\xff", "m\xfe\x01\x1b[2J", {}};
   EXPECT_TRUE(valid_json_line(to_json_line(res))) << to_json_line(res);
 }
@@ -203,7 +203,7 @@ TEST_F(F13, ResultsGoToANewFileAfterTheOldOneWasRemovedOrRotated) {
   ResultsFile results(path);
   JobResult r;
   r.job = "a.yaml#1";
-  r.status = "succeeded";
+  r.status = JobOutcome::succeeded;
   results.append(r);
   results.flush();
   fs::rename(path, (dir_ / "results-old.jsonl").string());

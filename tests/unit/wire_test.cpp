@@ -47,7 +47,7 @@ TEST(Requests, TokenExportCreateProgress) {
   EXPECT_FALSE(t.authorized);
   EXPECT_EQ(json::parse(t.body), json::parse(R"({"appId":"app","userKey":"key"})"));
 
-  JobSpec job;
+  ExportOrder job;
   job.project_id = "65fa";
   job.resolution = "4k";
   job.webhook_url = "https://h";

@@ -1,4 +1,4 @@
-#include "config/duration.hpp"
+#include "time/duration.hpp"
 
 #include <charconv>
 #include <cstdint>

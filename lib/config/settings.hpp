@@ -1,0 +1,72 @@
+#pragma once
+
+// The config as plain values: what the policies and the engine read. No
+// YAML here (config.hpp reads it), so a policy header stays light.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/endpoint.hpp"
+#include "time/duration.hpp"
+#include "ops/log_settings.hpp"
+
+namespace exportd {
+
+using namespace std::chrono_literals;
+
+struct ApiSettings {
+  std::string base_url = "https://app.aistudios.com";
+  ApiEndpoint endpoint;           // parsed from base_url
+  std::string app_id;
+  std::string user_key_file;        // one of these three names the user key
+  std::string user_key_env;
+  std::string user_key_credential;  // a systemd credential: $CREDENTIALS_DIRECTORY/NAME
+  std::string ca_file;            // extra CA bundle on top of the system store
+  Millis request_timeout = 30s;
+  Millis token_refresh_after = 23h;
+};
+
+struct Limits {
+  std::uint32_t max_active_jobs = 10000;
+  std::uint32_t max_connections = 8;
+  std::uint32_t requests_per_second = 20;  // 0 = unlimited
+};
+
+struct PollingSettings {
+  Millis first_poll_after = 10s;
+  Millis min_interval = 3s;
+  Millis max_interval = 60s;
+  Millis job_timeout = 2h;
+};
+
+struct RetrySettings {
+  std::uint32_t max_attempts = 8;
+  Millis initial_backoff = 1s;
+  Millis max_backoff = 5min;
+};
+
+struct JobDefaults {
+  std::string resolution = "1080";
+  std::string workspace_id;
+  std::string webhook_url;
+  // jobs.scenes_root: a folder a dropped job file's scenes_file may lie in,
+  // besides the drop folder itself ("" = the drop folder only).
+  std::string drop_scenes_root;
+};
+
+
+struct Config {
+  std::string path;  // the file it was read from
+  ApiSettings api;
+  std::string state_dir = "/var/lib/exportd";
+  std::vector<std::string> queue_files;  // absolute, or relative to the config's folder
+  Limits limits;
+  PollingSettings polling;
+  RetrySettings retry;
+  JobDefaults defaults;
+  LogSettings log;
+};
+
+}  // namespace exportd
