@@ -23,6 +23,13 @@ std::string percent(double p) {
   return buf;
 }
 
+// A call's outcome read as the reply it should be: the call's own error, or the reader's verdict.
+template <class Reply, class Reader>
+std::variant<Reply, ApiError> read_as(const std::variant<boost::json::object, ApiError>& data, Reader read) {
+  if (const auto* e = std::get_if<ApiError>(&data)) return *e;
+  return read(std::get<boost::json::object>(data));
+}
+
 }  // namespace
 
 Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
@@ -70,7 +77,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     if (r != nullptr) {
       job.submissions = r->submissions;
       if (r->state == Recovery::in_doubt) {
-        job.state = JobState::verifying;
+        job.state = JobState::in_doubt;
         how = "recovered_in_doubt";
       } else if (r->state == Recovery::submitted) {
         // Polling resumes; no second export. The deadline still counts from the original submit.
@@ -120,7 +127,7 @@ void Exporter::admit() {
 void Exporter::schedule(std::uint32_t index) {
   const auto at = jobs_[index].due;
   const auto state = jobs_[index].state;
-  due_.push(state == JobState::queued || state == JobState::verifying ? Lane::submit : Lane::poll, at, index);
+  due_.push(state == JobState::queued || state == JobState::in_doubt ? Lane::submit : Lane::poll, at, index);
   if (at < wake_->expiry()) wake_->expires_at(at);  // wakes the idle workers to look again
 }
 
@@ -230,11 +237,7 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
   auto data = co_await call(job, std::get<ApiRequest>(built));
   if (stopping_) co_return;
   const auto now = time_.now();
-  if (auto* e = std::get_if<ApiError>(&data)) {
-    co_await apply(index, failure_event(job, *e, now));
-    co_return;
-  }
-  auto reply = read_submit(std::get<boost::json::object>(data));
+  auto reply = read_as<SubmitReply>(data, read_submit);
   if (auto* e = std::get_if<ApiError>(&reply)) {
     co_await apply(index, failure_event(job, *e, now));
     co_return;
@@ -286,11 +289,7 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   auto data = co_await call(job, request);
   if (stopping_) co_return;
   const auto now = time_.now();
-  if (auto* e = std::get_if<ApiError>(&data)) {
-    co_await apply(index, failure_event(job, *e, now));
-    co_return;
-  }
-  auto reply = read_progress(std::get<boost::json::object>(data));
+  auto reply = read_as<ProgressReply>(data, read_progress);
   if (auto* ok = std::get_if<ProgressReply>(&reply)) co_await apply(index, machine_.on_progress(job, *ok, now));
   else co_await apply(index, failure_event(job, std::get<ApiError>(reply), now));
 }

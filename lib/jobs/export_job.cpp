@@ -5,7 +5,7 @@ namespace exportd {
 std::string_view to_string(JobState s) {
   switch (s) {
     case JobState::queued: return "queued";
-    case JobState::verifying: return "verifying";
+    case JobState::in_doubt: return "in_doubt";
     case JobState::polling: return "polling";
     case JobState::succeeded: return "succeeded";
     case JobState::failed: return "failed";
@@ -17,7 +17,7 @@ std::string_view to_string(JobState s) {
 StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
   switch (job.state) {
     case JobState::queued: return StepKind::submit;
-    case JobState::verifying: return StepKind::probe;
+    case JobState::in_doubt: return StepKind::probe;
     case JobState::polling: return now >= poll_.deadline(job.submitted_at) ? StepKind::expire : StepKind::poll;
     default: return StepKind::nothing;
   }
@@ -68,7 +68,7 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
     return {JobEvent::Kind::failed, {}, {}, error};
   }
   // A submit that may have taken effect is verified before it is sent again.
-  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::verifying;
+  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
   if (job.state == JobState::polling && now + *wait >= poll_.deadline(job.submitted_at)) {
     job.due = poll_.deadline(job.submitted_at);
   } else {
@@ -78,7 +78,7 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
 }
 
 JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const {
-  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::verifying;
+  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
   job.due = std::max(retry_at, now);
   if (job.state == JobState::polling) job.due = std::min(job.due, poll_.deadline(job.submitted_at));
   return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};

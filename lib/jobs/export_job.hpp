@@ -4,7 +4,7 @@
 //
 //   queued ──submit accepted──▶ polling ──progress 100 + link──▶ succeeded
 //    │ ▲ │                        │ ▲
-//    │ │ └─reply lost──▶ verifying │ └─progress < 100, transient failure: poll again
+//    │ │ └─reply lost──▶ in_doubt  │ └─progress < 100, transient failure: poll again
 //    │ │      probe: running ──────┘ (adopted, never sent again)
 //    │ └──────probe: nothing there (the failures so far still count)
 //    └─permanent refusal, retries run out, unsendable──▶ failed
@@ -26,7 +26,7 @@ namespace exportd {
 
 enum class JobState : std::uint8_t {
   queued,     // accepted; the export (or create) request is due
-  verifying,  // a submit was sent before a crash, answer unknown: ask the API before sending another
+  in_doubt,  // a submit may have reached the API (crash, lost reply): ask it (probe) before sending another
   polling,    // submitted; progress is due
   succeeded,  // progress reached 100 with a download URL
   failed,     // the API refused it, or retries ran out

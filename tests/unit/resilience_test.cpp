@@ -163,7 +163,7 @@ TEST(JobMachine, ASubmitThatMayHaveTakenEffectIsVerifiedNotResent) {
   ApiError lost{FailureKind::transport, 0, "transport", "reading reply: end of stream", {}};
   lost.maybe_processed = true;
   m.on_failure(j, lost, t0, 0.5);
-  EXPECT_EQ(j.state, JobState::verifying);
+  EXPECT_EQ(j.state, JobState::in_doubt);
   EXPECT_EQ(m.step(j, j.due), StepKind::probe);
   auto ev = m.on_probe(j, std::string("p1"), t0 + 2s);
   EXPECT_EQ(ev.kind, JobEvent::Kind::adopted);
@@ -175,7 +175,7 @@ TEST(JobMachine, ASubmitThatMayHaveTakenEffectIsVerifiedNotResent) {
   m.on_failure(k, refused, t0, 0.5);
   EXPECT_EQ(k.state, JobState::queued);  // never left: plain retry
   ExportJob n;
-  n.state = JobState::verifying;
+  n.state = JobState::in_doubt;
   EXPECT_EQ(m.on_probe(n, std::nullopt, t0).kind, JobEvent::Kind::resubmit);
   EXPECT_EQ(n.state, JobState::queued);
 }
