@@ -5,7 +5,6 @@
 #include <boost/json/value.hpp>
 
 #include "ops/results.hpp"
-#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -40,31 +39,32 @@ std::int64_t num(const json::object& o, std::string_view key) {
 }  // namespace
 
 std::string encode(const JournalRecord& r) {
-  // Strings are made valid UTF-8 on the way in (a line that does not parse
-  // would be skipped at replay, and its job taken for new). Keys and batch
-  // ids are UTF-8 by construction, so this changes nothing they hold.
+  // Identities are written byte for byte: a batch id names a file in active/
+  // and a job key must match its job file, so nothing here may rewrite them.
+  // They are UTF-8 by construction (file names and ids are checked at the
+  // door); a journal from before that rule is still read (decode below).
   json::object o;
   o["r"] = name_of(r.kind);
-  o["batch"] = to_utf8(r.batch);
+  o["batch"] = r.batch;
   switch (r.kind) {
     case RecordKind::batch:
-      o["name"] = to_utf8(r.name);
-      o["origin"] = to_utf8(r.origin);
-      o["base_dir"] = to_utf8(r.base_dir);
+      o["name"] = r.name;
+      o["origin"] = r.origin;
+      o["base_dir"] = r.base_dir;
       o["digest"] = r.digest;
       if (!r.snapshot_digest.empty()) o["snapshot_digest"] = r.snapshot_digest;
       o["results_offset"] = r.results_offset;
       break;
     case RecordKind::submit:
-      o["job"] = to_utf8(r.job);
+      o["job"] = r.job;
       break;
     case RecordKind::submitted:
-      o["job"] = to_utf8(r.job);
-      o["project"] = to_utf8(r.project);
+      o["job"] = r.job;
+      o["project"] = r.project;
       o["at"] = r.at_ms;
       break;
     case RecordKind::ended:
-      o["job"] = to_utf8(r.job);
+      o["job"] = r.job;
       o["result"] = r.result;
       break;
     case RecordKind::closed:
@@ -75,8 +75,8 @@ std::string encode(const JournalRecord& r) {
 }
 
 std::optional<JournalRecord> decode(std::string_view line) {
-  // Lines are written as UTF-8; a journal from before that rule may hold raw
-  // bytes in a key, and its jobs must still be recognised, not redone.
+  // A journal from before keys were checked may hold raw bytes in a key: its
+  // lines are still read, so its jobs are recognised, not exported again.
   json::parse_options options;
   options.allow_invalid_utf8 = true;
   boost::system::error_code ec;
