@@ -28,7 +28,8 @@ boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
     const ApiRequest request = token_request(endpoint_, app_id_, user_key_);
     auto reply = co_await transport_.exchange(request, {});
     // A refusal that quotes the request would carry the user key on into logs.
-    if (auto* r = std::get_if<HttpReply>(&reply)) redact(r->body, user_key_);
+    if (auto* r = std::get_if<HttpReply>(&reply); r != nullptr && user_key_.size() >= min_secret_to_redact_in_bodies)
+      redact(r->body, user_key_);
     std::variant<TokenReply, ApiError> parsed = std::holds_alternative<ApiError>(reply)
                                                     ? std::variant<TokenReply, ApiError>(std::get<ApiError>(reply))
                                                     : parse_token_reply(std::get<HttpReply>(reply), time_.wall_now());

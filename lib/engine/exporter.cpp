@@ -341,9 +341,14 @@ awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob&
       carry_out(rules_.on_call(e, replayed, time_.now()), e);
       co_return *e;
     }
-    redact(std::get<HttpReply>(reply).body, tok);  // an API that echoes the request must not put the token in a log
+    // An API that echoes the request must not put the token in a log.
+    if (tok.size() >= min_secret_to_redact_in_bodies) redact(std::get<HttpReply>(reply).body, tok);
     auto env = parse_envelope(std::get<HttpReply>(reply), time_.wall_now());
     auto* e = std::get_if<ApiError>(&env);
+    if (e != nullptr) {
+      redact(e->message, tok);
+      redact(e->code, tok);
+    }
     const auto decision = rules_.on_call(e, replayed, time_.now());
     carry_out(decision, e);
     if (decision.next == RunRules::Decision::Next::renew_and_replay) {

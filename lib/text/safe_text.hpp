@@ -35,6 +35,10 @@ bool is_token_text(std::string_view s, std::size_t max_bytes);
 // Every occurrence of `secret` in `text` replaced by "[redacted]".
 void redact(std::string& text, std::string_view secret);
 
+// A secret long enough to cut out of a whole reply body before it is parsed
+// (a shorter one could match the JSON itself; it is cut from the messages only).
+inline constexpr std::size_t min_secret_to_redact_in_bodies = 16;
+
 // Limits on what the API may hand us (the README lists them).
 inline constexpr std::size_t max_api_message_bytes = 512;  // error.msg as logged and stored
 inline constexpr std::size_t max_api_code_bytes = 64;      // error.code

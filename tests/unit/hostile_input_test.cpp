@@ -195,6 +195,19 @@ TEST(Hardening, F09_AnApiErrorThatEchoesTheUserKeyDoesNotCarryIt) {
   EXPECT_EQ(std::get<ApiError>(*got).message.find("SECRET"), std::string::npos) << std::get<ApiError>(*got).message;
 }
 
+TEST(Hardening, F09_AShortUserKeyIsCutFromMessagesButNeverBreaksTheTokenReply) {
+  boost::asio::io_context io;
+  ScriptedTransport transport([](const ApiRequest&, std::string_view) -> std::variant<HttpReply, ApiError> {
+    return ok_json(R"({"token":"data-token-a"})");
+  });
+  TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "a", 23h);  // a key that is in every reply
+  std::optional<std::variant<std::string, ApiError>> got;
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); }, boost::asio::detached);
+  io.run_for(5s);
+  ASSERT_TRUE(got && std::holds_alternative<std::string>(*got));
+  EXPECT_EQ(std::get<std::string>(*got), "data-token-a");
+}
+
 // F11: a link of another scheme, or with CR/LF, is not a success.
 TEST(Hardening, F11_OnlyHttpsLinksCountAsADownloadUrl) {
   for (const char* url : {"javascript:alert(1)", "file:///etc/passwd", "https://cdn/v.mp4\r\nX: 1",
