@@ -17,8 +17,8 @@
 
 #include "commands.hpp"
 #include "engine/exporter.hpp"
-#include "engine/reload.hpp"
 #include "engine/paced_transport.hpp"
+#include "engine/reload.hpp"
 #include "http/client.hpp"
 #include "http/tls.hpp"
 #include "ops/service_notifier.hpp"
@@ -156,13 +156,11 @@ class Runner {
     if (stopping_) return;
     try {
       if (auto p = store_.take_drop_file(name, config_.defaults)) exporter_.add_batch(p->id, std::move(p->specs));
-    } catch (const std::system_error& e) {
-      if (e.code() == std::errc::no_space_on_device || e.code() == std::errc::read_only_file_system ||
-          e.code() == std::errc::io_error)
-        throw;  // the spool itself is failing: stop rather than lose state
-      log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
-      set_aside_drop(name, e.what());
     } catch (const std::exception& e) {
+      const auto* sys = dynamic_cast<const std::system_error*>(&e);
+      if (sys != nullptr && (sys->code() == std::errc::no_space_on_device || sys->code() == std::errc::io_error ||
+                             sys->code() == std::errc::read_only_file_system))
+        throw;  // the spool itself is failing: stop rather than lose state
       log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
       set_aside_drop(name, e.what());
     }
