@@ -38,8 +38,12 @@ std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& d
     diags.add_at(1, 1, "cannot read file: " + error);
     return std::nullopt;
   }
+  return load_yaml_text(*text, diags);
+}
+
+std::optional<YAML::Node> load_yaml_text(const std::string& text, Diagnostics& diags) {
   try {
-    return YAML::Load(*text);
+    return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     diags.add(e.mark, "YAML syntax error: " + e.msg);
   } catch (const YAML::Exception& e) {

@@ -41,6 +41,8 @@ class Diagnostics {
 
 // Loads a YAML document, turning a syntax error into a diagnostic.
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diags);
+// The same for a file's text already read.
+std::optional<YAML::Node> load_yaml_text(const std::string& text, Diagnostics& diags);
 
 // Strict reader for one YAML mapping: every key must be asked for by name,
 // each getter checks the value's type, and reject_unknown() reports the rest

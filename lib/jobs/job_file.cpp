@@ -151,7 +151,8 @@ std::optional<boost::json::value> load_scenes(const std::string& path, std::stri
 }
 
 std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                                  Diagnostics& diags, const JobFileOrigin& given) {
+                                                  Diagnostics& diags, const JobFileOrigin& given,
+                                                  const std::string* text) {
   JobFileOrigin origin = given;
   if (origin.name.empty()) origin.name = fs::path(path).filename().string();
   if (origin.base_dir.empty()) origin.base_dir = fs::path(path).parent_path().string();
@@ -160,7 +161,7 @@ std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const
     diags.add_at(1, 1, "the file name is not valid UTF-8 text (or holds control characters); rename the file");
     return std::nullopt;
   }
-  auto doc = load_yaml_file(path, diags);
+  auto doc = text != nullptr ? load_yaml_text(*text, diags) : load_yaml_file(path, diags);
   if (!doc) return std::nullopt;
   std::vector<JobSpec> jobs;
   std::set<std::string> keys;

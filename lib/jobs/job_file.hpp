@@ -29,8 +29,10 @@ JobFileOrigin drop_file_origin(const std::string& name, const std::string& incom
 
 // Reads a job file: one job, or a list under `jobs:`. A file with any problem
 // yields nothing (it is rejected whole) and its problems in `diags`.
+// `text`, when given, is the file's content already read (it is not read again).
 std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                                  Diagnostics& diags, const JobFileOrigin& origin = {});
+                                                  Diagnostics& diags, const JobFileOrigin& origin = {},
+                                                  const std::string* text = nullptr);
 
 // Reads a scenes file into the `scenes` array of a create request. Accepts a
 // bare array or an object holding `scenes`. Sets `error` on failure. Only a

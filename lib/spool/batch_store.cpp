@@ -75,11 +75,12 @@ JournalRecord BatchStore::batch_header(const std::string& id, const std::string&
 std::optional<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header, const JobDefaults& defaults,
                                                               std::string& why) {
   const auto path = spool_.snapshot(header.batch);
+  std::optional<std::string> content;
   if (!header.snapshot_digest.empty()) {
     // The file in active/ is exportd's copy: one changed after the claim is
     // not what was validated and accepted, so it is not run.
     std::string error;
-    const auto content = read_regular_file(path, max_job_file_bytes, error);
+    content = read_regular_file(path, max_job_file_bytes, error);
     if (!content || content_digest(*content) != header.snapshot_digest) {
       why = content ? "changed after it was claimed" : "cannot be read back: " + error;
       return std::nullopt;
@@ -88,7 +89,7 @@ std::optional<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecor
   Diagnostics diags(path);
   const auto origin = header.origin == "drop" ? drop_file_origin(header.name, header.base_dir, defaults)
                                               : JobFileOrigin{header.name, header.base_dir, {}};
-  auto specs = load_job_file(path, defaults, diags, origin);
+  auto specs = load_job_file(path, defaults, diags, origin, content ? &*content : nullptr);
   if (!specs) why = "cannot be read back: " + diags.str();
   return specs;
 }
@@ -271,7 +272,10 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
     return std::nullopt;
   }
   Diagnostics diags(shown);
-  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, drop_file_origin(name, spool_.incoming(), defaults));
+  std::string unread;  // read once: for the jobs and for the digest that guards the claimed copy
+  const auto content = read_regular_file(spool_.snapshot(batch), max_job_file_bytes, unread);
+  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, drop_file_origin(name, spool_.incoming(), defaults),
+                             content ? &*content : nullptr);
   if (!specs) {
     // Back out of active/ into rejected/, with the reasons beside it.
     write_file_durably(spool_.rejected() + "/" + name + ".error", diags.str());
@@ -285,7 +289,7 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
     return std::nullopt;
   }
   auto header = batch_header(batch, name, "drop", spool_.incoming(), "");
-  header.snapshot_digest = content_digest(read_file(spool_.snapshot(batch)));
+  header.snapshot_digest = content_digest(content ? *content : read_file(spool_.snapshot(batch)));
   journal_->commit_now(header);
   open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
   log_.info("claimed", {{"file", name}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});
