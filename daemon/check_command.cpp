@@ -7,10 +7,12 @@
 namespace exportd {
 
 std::optional<Config> load_config_or_report(const std::string& path) {
-  Diagnostics diags(path);
-  auto config = load_config(path, diags);
-  if (!config) std::cerr << diags.str();
-  return config;
+  auto config = load_config(path);
+  if (!config) {
+    std::cerr << config.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(*config);
 }
 
 int check_command(const std::string& config_path, const std::vector<std::string>& job_files) {
@@ -20,12 +22,11 @@ int check_command(const std::string& config_path, const std::vector<std::string>
   files.insert(files.end(), job_files.begin(), job_files.end());
   std::size_t ok = 0, rejected = 0, jobs = 0;
   for (const auto& f : files) {
-    Diagnostics d(f);
-    if (auto specs = load_job_file(f, config->defaults, d)) {
+    if (auto specs = load_job_file(f, config->defaults)) {
       ++ok;
       jobs += specs->size();
     } else {
-      std::cerr << d.str();
+      std::cerr << specs.error().message << "\n";
       ++rejected;
     }
   }

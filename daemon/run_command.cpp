@@ -56,7 +56,8 @@ class Runner {
         draw_(options.once && ::isatty(STDERR_FILENO) == 1),
         io_(1),
         store_(io_.get_executor(), spool, log_),
-        http_(io_.get_executor(), {config_.api.endpoint, config_.api.request_timeout, config_.limits.max_connections, tls}),
+        http_(io_.get_executor(),
+              {config_.api.endpoint, config_.api.request_timeout, config_.limits.max_connections, tls}),
         paced_(io_.get_executor(), http_, config_.limits.requests_per_second),
         tokens_(io_.get_executor(), paced_, config_.api.endpoint, config_.api.app_id, std::move(user_key),
                 config_.api.token_refresh_after),
@@ -133,10 +134,13 @@ class Runner {
     for (const auto& f : files) {
       const bool seen = !seen_queue_content_.insert(f + "\n" + read_file(f)).second;
       if (only_changed && seen) continue;
-      bool rejected = false;
-      auto p = store_.take_queue_file(f, config_.defaults, options_.fresh && !only_changed, rejected);
-      rejected_files_ = rejected_files_ || rejected;
-      if (p) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
+      auto taken = store_.take_queue_file(f, config_.defaults, options_.fresh && !only_changed);
+      if (!taken) {
+        std::cerr << taken.error().message << "\n";  // FILE:LINE:COL lines, as `exportd check` prints them
+        rejected_files_ = true;
+        continue;
+      }
+      if (auto& p = *taken) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
     }
   }
 
@@ -213,7 +217,8 @@ class Runner {
     }
     auto plan = plan_reload(config_, *fresh);
     if (!plan.restart.empty())
-      log_.warning("reload_partial", {{"needs_restart", join(plan.restart)}, {"what", "these keys keep their running values until exportd restarts"}});
+      log_.warning("reload_partial", {{"needs_restart", join(plan.restart)},
+                                      {"what", "these keys keep their running values until exportd restarts"}});
     config_ = std::move(plan.next);
     paced_.set_rate(config_.limits.requests_per_second);
     http_.set_max_connections(config_.limits.max_connections);
@@ -246,22 +251,23 @@ class Runner {
   void write_status(const std::string& state, const std::string& error = {}) {
     if (options_.once) return;
     const auto c = exporter_.counts();
-    boost::json::object o{{"pid", static_cast<std::int64_t>(::getpid())},
-                          {"state", state},
-                          {"started_at", started_at_},
-                          {"updated_at", rfc3339(std::chrono::system_clock::now())},
-                          {"jobs", boost::json::object{{"accepted", c.total},
-                                                       {"ended", c.done},
-                                                       {"failed", c.failed},
-                                                       {"in_flight", c.in_flight}}},
-                          {"open_batches", store_.open_batches()},
-                          {"api", exporter_.health()},
-                          {"last_error", !error.empty()                  ? error
-                                         : exporter_.health() != "ok" ? exporter_.health()
-                                                                       : store_.last_error()}};
-    std::string why;
-    const bool written = write_status_file(spool_.status_path(), o, why);
-    if (!written && !status_failing_) log_.warning("status_unwritable", {{"error", why}, {"what", "exportd status shows stale counts until it can write again"}});
+    boost::json::object o{
+        {"pid", static_cast<std::int64_t>(::getpid())},
+        {"state", state},
+        {"started_at", started_at_},
+        {"updated_at", rfc3339(std::chrono::system_clock::now())},
+        {"jobs",
+         boost::json::object{
+             {"accepted", c.total}, {"ended", c.done}, {"failed", c.failed}, {"in_flight", c.in_flight}}},
+        {"open_batches", store_.open_batches()},
+        {"api", exporter_.health()},
+        {"last_error", !error.empty()               ? error
+                       : exporter_.health() != "ok" ? exporter_.health()
+                                                    : store_.last_error()}};
+    const auto written = write_status_file(spool_.status_path(), o);
+    if (!written && !status_failing_)
+      log_.warning("status_unwritable", {{"error", written.error().message},
+                                         {"what", "exportd status shows stale counts until it can write again"}});
     if (written && status_failing_) log_.info("status_written", {{"path", spool_.status_path()}});
     status_failing_ = !written;
     const auto queued = c.total - c.done - c.in_flight;
@@ -295,19 +301,20 @@ class Runner {
     const auto counts = exporter_.counts();
     if (options_.once) {
       print_results_table(spool_.results_path(), results_offset_, stdout);
-      std::printf("%llu jobs: %llu succeeded, %llu failed, %llu timed out; %llu API calls (%.1f per job) and %llu "
-                  "token request(s) in %.1f s\n",
-                  static_cast<unsigned long long>(counts.total), static_cast<unsigned long long>(summary_.succeeded),
-                  static_cast<unsigned long long>(summary_.failed), static_cast<unsigned long long>(summary_.timed_out),
-                  static_cast<unsigned long long>(exporter_.requests()),
-                  counts.total ? static_cast<double>(exporter_.requests()) / static_cast<double>(counts.total) : 0.0,
-                  static_cast<unsigned long long>(tokens_.requests()), seconds);
+      std::printf(
+          "%llu jobs: %llu succeeded, %llu failed, %llu timed out; %llu API calls (%.1f per job) and %llu "
+          "token request(s) in %.1f s\n",
+          static_cast<unsigned long long>(counts.total), static_cast<unsigned long long>(summary_.succeeded),
+          static_cast<unsigned long long>(summary_.failed), static_cast<unsigned long long>(summary_.timed_out),
+          static_cast<unsigned long long>(exporter_.requests()),
+          counts.total ? static_cast<double>(exporter_.requests()) / static_cast<double>(counts.total) : 0.0,
+          static_cast<unsigned long long>(tokens_.requests()), seconds);
       std::fflush(stdout);
     }
     if (summary_.fatal) {
-      if (summary_.fatal->kind == FailureKind::credentials)
-        std::cerr << "exportd: the API refused the credentials (api.app_id / user key): " << summary_.fatal->code
-                  << " " << summary_.fatal->message << "\n";
+      if (summary_.fatal->kind == Errc::credentials)
+        std::cerr << "exportd: the API refused the credentials (api.app_id / user key): " << summary_.fatal->code << " "
+                  << summary_.fatal->message << "\n";
       else
         std::cerr << "exportd: " << summary_.fatal->message << "\n";
     }
@@ -355,10 +362,9 @@ class Runner {
 int run_command(const RunOptions& options) {
   auto config = load_config_or_report(options.config);
   if (!config) return exit_usage;
-  std::string error;
-  auto user_key = read_user_key(config->api, error);
+  auto user_key = read_user_key(config->api);
   if (!user_key) {
-    std::cerr << "exportd: " << error << "\n";
+    std::cerr << "exportd: " << user_key.error().message << "\n";
     return exit_usage;
   }
   std::shared_ptr<asio::ssl::context> tls;

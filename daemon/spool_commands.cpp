@@ -40,10 +40,9 @@ int submit_command(const std::string& config_path, const std::vector<std::string
       continue;
     }
     // Relative scenes_file paths resolve against incoming/, where the file will live.
-    Diagnostics diags(file);
-    auto jobs = load_job_file(file, config->defaults, diags, drop_file_origin(name, spool->incoming(), config->defaults));
+    auto jobs = load_job_file(file, config->defaults, drop_file_origin(name, spool->incoming(), config->defaults));
     if (!jobs) {
-      std::cerr << diags.str();
+      std::cerr << jobs.error().message << "\n";
       rc = exit_usage;
       continue;
     }
@@ -70,8 +69,10 @@ int status_command(const std::string& config_path, bool as_json) {
   auto config = load_config_or_report(config_path);
   if (!config) return exit_usage;
   const auto report = spool_report(config->state_dir, config->defaults);
-  if (as_json) std::cout << boost::json::serialize(report) << "\n";
-  else std::cout << format_spool_report(report);
+  if (as_json)
+    std::cout << boost::json::serialize(report) << "\n";
+  else
+    std::cout << format_spool_report(report);
   return exit_ok;
 }
 

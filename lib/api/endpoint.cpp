@@ -19,36 +19,26 @@ bool is_loopback_host(std::string_view host) {
   return !ec && addr.is_loopback();
 }
 
-std::optional<ApiEndpoint> parse_endpoint(std::string_view url, std::string& error) {
+Result<ApiEndpoint> parse_endpoint(std::string_view url) {
   auto parsed = boost::urls::parse_absolute_uri(url);
-  if (!parsed) {
-    error = "'" + std::string(url) + "' is not an absolute URL";
-    return std::nullopt;
-  }
+  if (!parsed) return Failure{Errc::invalid_input, "'" + std::string(url) + "' is not an absolute URL"};
   ApiEndpoint ep;
   const auto scheme = parsed->scheme();
-  if (scheme == "https") ep.tls = true;
-  else if (scheme == "http") ep.tls = false;
-  else {
-    error = "base_url must start with https:// (or http:// for a loopback host)";
-    return std::nullopt;
-  }
-  if (parsed->has_userinfo() || parsed->has_query() || parsed->has_fragment()) {
-    error = "base_url must not carry user info, a query or a fragment";
-    return std::nullopt;
-  }
-  ep.host = parsed->host_name().empty() ? std::string(parsed->encoded_host_address()) : std::string(parsed->host_name());
+  if (scheme == "https")
+    ep.tls = true;
+  else if (scheme == "http")
+    ep.tls = false;
+  else
+    return Failure{Errc::invalid_input, "base_url must start with https:// (or http:// for a loopback host)"};
+  if (parsed->has_userinfo() || parsed->has_query() || parsed->has_fragment())
+    return Failure{Errc::invalid_input, "base_url must not carry user info, a query or a fragment"};
+  ep.host =
+      parsed->host_name().empty() ? std::string(parsed->encoded_host_address()) : std::string(parsed->host_name());
   if (!ep.host.empty() && ep.host.front() == '[') ep.host = ep.host.substr(1, ep.host.size() - 2);
-  if (ep.host.empty()) {
-    error = "base_url has no host";
-    return std::nullopt;
-  }
+  if (ep.host.empty()) return Failure{Errc::invalid_input, "base_url has no host"};
   if (parsed->has_port()) {
     const auto p = parsed->port_number();
-    if (p == 0) {
-      error = "base_url has an invalid port";
-      return std::nullopt;
-    }
+    if (p == 0) return Failure{Errc::invalid_input, "base_url has an invalid port"};
     ep.port = p;
   } else {
     ep.port = ep.tls ? 443 : 80;
@@ -56,10 +46,9 @@ std::optional<ApiEndpoint> parse_endpoint(std::string_view url, std::string& err
   std::string path(parsed->encoded_path());
   while (!path.empty() && path.back() == '/') path.pop_back();
   ep.base_path = path;
-  if (!ep.tls && !is_loopback_host(ep.host)) {
-    error = "http:// is refused for '" + ep.host + "': use https:// (plain http is only allowed for loopback hosts)";
-    return std::nullopt;
-  }
+  if (!ep.tls && !is_loopback_host(ep.host))
+    return Failure{Errc::invalid_input, "http:// is refused for '" + ep.host +
+                                            "': use https:// (plain http is only allowed for loopback hosts)"};
   return ep;
 }
 

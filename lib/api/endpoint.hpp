@@ -1,16 +1,17 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "error/error.hpp"
 
 namespace exportd {
 
 // Where the API lives: parsed once from api.base_url.
 struct ApiEndpoint {
   bool tls = true;
-  std::string host;       // as written, without brackets for IPv6
+  std::string host;  // as written, without brackets for IPv6
   std::uint16_t port = 443;
   std::string base_path;  // "" or "/prefix" without trailing slash
 
@@ -22,9 +23,9 @@ struct ApiEndpoint {
 // True for localhost, 127.0.0.0/8 and ::1.
 bool is_loopback_host(std::string_view host);
 
-// Parses an http(s) base URL. On error returns nothing and sets `error`.
+// Parses an http(s) base URL (Errc::invalid_input saying why not).
 // Plain http is refused unless the host is loopback: the token would
 // otherwise cross the network in clear text.
-std::optional<ApiEndpoint> parse_endpoint(std::string_view url, std::string& error);
+Result<ApiEndpoint> parse_endpoint(std::string_view url);
 
 }  // namespace exportd

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <string_view>
-#include <variant>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -15,8 +14,7 @@ class Transport {
  public:
   virtual ~Transport() = default;
   // `token` is sent as the Authorization header when the request is authorized.
-  virtual boost::asio::awaitable<std::variant<HttpReply, ApiError>> exchange(const ApiRequest& request,
-                                                                            std::string_view token) = 0;
+  virtual boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest& request, std::string_view token) = 0;
 };
 
 }  // namespace exportd

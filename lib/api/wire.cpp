@@ -5,9 +5,12 @@
 #include <charconv>
 #include <cmath>
 #include <ctime>
+#include <ostream>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/system/system_error.hpp>
+#include <boost/throw_exception.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -21,31 +24,28 @@ namespace json = boost::json;
 
 std::string_view to_string(ApiCall c) {
   switch (c) {
-    case ApiCall::token: return "token";
-    case ApiCall::export_project: return "export";
-    case ApiCall::create_project: return "create";
-    case ApiCall::progress: return "progress";
-    case ApiCall::get_project: return "get_project";
-    case ApiCall::list_projects: return "list_projects";
+    case ApiCall::token:
+      return "token";
+    case ApiCall::export_project:
+      return "export";
+    case ApiCall::create_project:
+      return "create";
+    case ApiCall::progress:
+      return "progress";
+    case ApiCall::get_project:
+      return "get_project";
+    case ApiCall::list_projects:
+      return "list_projects";
   }
   return "?";
 }
 
-std::string_view to_string(FailureKind k) {
-  switch (k) {
-    case FailureKind::transport: return "transport";
-    case FailureKind::overloaded: return "overloaded";
-    case FailureKind::malformed: return "malformed";
-    case FailureKind::unauthorized: return "unauthorized";
-    case FailureKind::rejected: return "rejected";
-    case FailureKind::tls: return "tls";
-    case FailureKind::credentials: return "credentials";
-  }
-  return "?";
+std::ostream& operator<<(std::ostream& os, const ApiError& e) {
+  return os << to_string(e.kind) << " " << e.code << ": " << e.message;
 }
 
-bool is_transient(FailureKind k) {
-  return k == FailureKind::transport || k == FailureKind::overloaded || k == FailureKind::malformed;
+void throw_exception_from_error(const ApiError& e, const boost::source_location& where) {
+  boost::throw_exception(boost::system::system_error(e.error_code(), e.code + ": " + e.message), where);
 }
 
 namespace {
@@ -60,9 +60,7 @@ void put_optional(json::object& o, std::string_view key, const std::string& valu
   if (!value.empty()) o[key] = value;
 }
 
-std::string path_segment(std::string_view s) {
-  return boost::urls::encode(s, boost::urls::unreserved_chars);
-}
+std::string path_segment(std::string_view s) { return boost::urls::encode(s, boost::urls::unreserved_chars); }
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -104,7 +102,7 @@ bool looks_like_auth_error(const std::string& code, const std::string& message) 
 std::string excerpt(std::string_view body) { return bounded_text(body.substr(0, 80), 80); }
 
 ApiError malformed(int status, std::string why) {
-  return {FailureKind::malformed, status, "bad_reply", std::move(why), std::nullopt};
+  return {Errc::malformed, status, "bad_reply", std::move(why), std::nullopt};
 }
 
 }  // namespace
@@ -179,7 +177,8 @@ std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::sys
   return std::min<Millis>(std::chrono::duration_cast<Millis>(when - now), Millis(86'400'000));
 }
 
-std::variant<json::object, ApiError> parse_envelope(const HttpReply& reply, std::chrono::system_clock::time_point now) {
+ApiResult<json::object> parse_envelope(const HttpReply& reply, std::chrono::system_clock::time_point now,
+                                       BodyQuote quote) {
   const int status = reply.status;
   const auto retry_after = parse_retry_after(reply.retry_after, now);
   json::value doc;
@@ -197,17 +196,21 @@ std::variant<json::object, ApiError> parse_envelope(const HttpReply& reply, std:
   }
 
   if (status == 401 || status == 403)
-    return ApiError{FailureKind::unauthorized, status, code.empty() ? "http_" + std::to_string(status) : code,
+    return ApiError{Errc::unauthorized, status, code.empty() ? "http_" + std::to_string(status) : code,
                     message.empty() ? "the API refused the token" : message, retry_after};
   if (status == 408 || status == 429 || status >= 500) {
-    ApiError e{FailureKind::overloaded, status, "http_" + std::to_string(status),
+    ApiError e{Errc::overloaded, status, "http_" + std::to_string(status),
                message.empty() ? "the API answered HTTP " + std::to_string(status) : message, retry_after};
     e.maybe_processed = status == 502 || status == 504;  // a gateway lost the upstream's answer
     return e;
   }
-  if (env == nullptr)
-    return malformed(status, "HTTP " + std::to_string(status) + " with a body that is not JSON: \"" +
-                                 excerpt(reply.body) + "\"");
+  if (env == nullptr) {
+    if (quote == BodyQuote::withhold)
+      return malformed(status, "HTTP " + std::to_string(status) + " reply that is not the JSON envelope (" +
+                                   std::to_string(reply.body.size()) + " bytes, not quoted: it may hold a secret)");
+    return malformed(
+        status, "HTTP " + std::to_string(status) + " with a body that is not JSON: \"" + excerpt(reply.body) + "\"");
+  }
   const auto* success = env->if_contains("success");
   if (success == nullptr || !success->is_bool())
     return malformed(status, "HTTP " + std::to_string(status) + " reply without a boolean 'success'");
@@ -218,15 +221,15 @@ std::variant<json::object, ApiError> parse_envelope(const HttpReply& reply, std:
     if (data == nullptr || !data->is_object()) return malformed(status, "success:true reply without a 'data' object");
     return data->as_object();
   }
-  if (code.empty() && message.empty())
-    return malformed(status, "success:false reply without error.code or error.msg");
-  const FailureKind kind = looks_like_auth_error(code, message) ? FailureKind::unauthorized : FailureKind::rejected;
+  if (code.empty() && message.empty()) return malformed(status, "success:false reply without error.code or error.msg");
+  const Errc kind = looks_like_auth_error(code, message) ? Errc::unauthorized : Errc::rejected;
   return ApiError{kind, status, code.empty() ? "unknown" : code, message, retry_after};
 }
 
-std::variant<TokenReply, ApiError> read_token(const json::object& data) {
+ApiResult<TokenReply> read_token(const json::object& data) {
   const auto* t = data.if_contains("token");
-  if (t == nullptr || !t->is_string() || t->as_string().empty()) return malformed(200, "token reply without data.token");
+  if (t == nullptr || !t->is_string() || t->as_string().empty())
+    return malformed(200, "token reply without data.token");
   // The token goes into the Authorization header: it must be a header value
   // as it stands. Neither it nor a piece of it is quoted.
   if (!is_token_text(t->as_string(), max_token_bytes))
@@ -236,7 +239,7 @@ std::variant<TokenReply, ApiError> read_token(const json::object& data) {
   return TokenReply{std::string(t->as_string())};
 }
 
-std::variant<SubmitReply, ApiError> read_submit(const json::object& data) {
+ApiResult<SubmitReply> read_submit(const json::object& data) {
   // success:true means the export was accepted: it is never sent again, so
   // an id missing or unusable is handed on empty for the job to decide.
   const auto* id = data.if_contains("projectId");
@@ -274,10 +277,11 @@ bool is_download_link(std::string_view url) {
   if (scheme == "https") return true;
   // Plain http only to this machine (the simulator, a local cache).
   const auto host = lower(u->host());
-  return scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host.rfind("127.", 0) == 0);
+  return scheme == "http" &&
+         (host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host.rfind("127.", 0) == 0);
 }
 
-std::variant<ProgressReply, ApiError> read_progress(const json::object& data) {
+ApiResult<ProgressReply> read_progress(const json::object& data) {
   ProgressReply out;
   const auto* p = data.if_contains("progress");
   if (p == nullptr) return malformed(200, "progress reply without data.progress");
@@ -300,35 +304,31 @@ std::variant<ProgressReply, ApiError> read_progress(const json::object& data) {
 namespace {
 
 template <class Reply, class Reader>
-std::variant<Reply, ApiError> parse_with(const HttpReply& reply, std::chrono::system_clock::time_point now,
-                                         Reader read) {
-  auto env = parse_envelope(reply, now);
-  if (auto* e = std::get_if<ApiError>(&env)) return *e;
-  return read(std::get<json::object>(env));
+ApiResult<Reply> parse_with(const HttpReply& reply, std::chrono::system_clock::time_point now, Reader read,
+                            BodyQuote quote = BodyQuote::excerpt) {
+  auto env = parse_envelope(reply, now, quote);
+  if (!env) return env.error();
+  return read(*env);
 }
 
 }  // namespace
 
-std::variant<TokenReply, ApiError> parse_token_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
-  auto out = parse_with<TokenReply>(reply, now, read_token);
-  if (auto* e = std::get_if<ApiError>(&out)) {
-    // A token reply that is not the envelope may still hold the token: say
-    // what was wrong, never what it held.
-    if (e->kind == FailureKind::malformed && e->message.find("not JSON") != std::string::npos)
-      e->message = "HTTP " + std::to_string(reply.status) + " token reply that is not the JSON envelope (" +
-                   std::to_string(reply.body.size()) + " bytes, not quoted: it may hold the token)";
-    // Refusal at the token call is about appId/userKey, never a stale token.
-    if (e->kind == FailureKind::unauthorized || e->kind == FailureKind::rejected) e->kind = FailureKind::credentials;
-  }
-  return out;
+ApiResult<TokenReply> parse_token_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
+  // A token reply that is not the envelope may still hold the token: say
+  // what was wrong, never what it held.
+  auto out = parse_with<TokenReply>(reply, now, read_token, BodyQuote::withhold);
+  if (out) return out;
+  // Refusal at the token call is about appId/userKey, never a stale token.
+  ApiError e = out.error();
+  if (e.kind == Errc::unauthorized || e.kind == Errc::rejected) e.kind = Errc::credentials;
+  return e;
 }
 
-std::variant<SubmitReply, ApiError> parse_submit_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
+ApiResult<SubmitReply> parse_submit_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
   return parse_with<SubmitReply>(reply, now, read_submit);
 }
 
-std::variant<ProgressReply, ApiError> parse_progress_reply(const HttpReply& reply,
-                                                           std::chrono::system_clock::time_point now) {
+ApiResult<ProgressReply> parse_progress_reply(const HttpReply& reply, std::chrono::system_clock::time_point now) {
   return parse_with<ProgressReply>(reply, now, read_progress);
 }
 

@@ -8,13 +8,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/value.hpp>
 
 #include "api/endpoint.hpp"
+#include "error/error.hpp"
 #include "time/duration.hpp"
 
 namespace exportd {
@@ -32,8 +32,8 @@ std::string_view to_string(ApiCall c);
 struct ApiRequest {
   ApiCall call = ApiCall::progress;
   boost::beast::http::verb method = boost::beast::http::verb::get;
-  std::string target;  // path and query, base path included
-  std::string body;    // JSON, empty for GET
+  std::string target;      // path and query, base path included
+  std::string body;        // JSON, empty for GET
   bool authorized = true;  // carries the token
 };
 
@@ -60,22 +60,10 @@ struct HttpReply {
   std::string retry_after;  // the Retry-After header, verbatim
 };
 
-enum class FailureKind : std::uint8_t {
-  transport,     // connect, reset, timeout: transient
-  overloaded,    // HTTP 408, 429 or 5xx: transient
-  malformed,     // a reply that is not the envelope (HTML page, empty, wrong types): transient
-  unauthorized,  // 401/403 or an error a fresh token cures: renew, then replay
-  rejected,      // success:false about this request: permanent for the job
-  tls,           // certificate verification failed: fatal, the config must change
-  credentials,   // the token call refused appId/userKey: fatal, no job is to blame
-};
-std::string_view to_string(FailureKind k);
-bool is_transient(FailureKind k);
-
 // A failed call as a value. `code` and `message` are the API's when it gave
 // them, otherwise ours (e.g. "http_503", "transport").
 struct ApiError {
-  FailureKind kind = FailureKind::transport;
+  Errc kind = Errc::transport;
   int http_status = 0;
   std::string code;
   std::string message;
@@ -86,12 +74,28 @@ struct ApiError {
   // Set by the exporter: the API is unreachable and the breaker is open, so
   // this failure is not held against the job.
   bool api_down = false;
+
+  boost::system::error_code error_code() const { return make_error_code(kind); }
+  friend bool operator==(const ApiError&, const ApiError&) = default;
+};
+std::ostream& operator<<(std::ostream& os, const ApiError& e);  // tests print results
+
+// What an API call (or a step of one) gives back: the value, or why not.
+template <class T>
+using ApiResult = boost::system::result<T, ApiError>;
+[[noreturn]] void throw_exception_from_error(const ApiError& e, const boost::source_location& where);
+
+// Whether a body that is not JSON is quoted (an excerpt) in the error, or
+// only measured: a token reply's body may hold the token.
+enum class BodyQuote : std::uint8_t {
+  excerpt,   // quote the start of the body, cleaned
+  withhold,  // say its size only
 };
 
 // Parses the success/data/error envelope. Any HTTP status, body or type
 // mismatch ends as either the `data` object or a classified ApiError.
-std::variant<boost::json::object, ApiError> parse_envelope(const HttpReply& reply,
-                                                           std::chrono::system_clock::time_point now);
+ApiResult<boost::json::object> parse_envelope(const HttpReply& reply, std::chrono::system_clock::time_point now,
+                                              BodyQuote quote = BodyQuote::excerpt);
 
 struct TokenReply {
   std::string token;
@@ -115,15 +119,14 @@ struct ProjectListing {
 // The project list's shape is undocumented: items are looked for under
 // data.items, data.projects, data.list or data.content.
 std::vector<ProjectListing> read_project_list(const boost::json::object& data);
-std::variant<TokenReply, ApiError> read_token(const boost::json::object& data);
-std::variant<SubmitReply, ApiError> read_submit(const boost::json::object& data);
-std::variant<ProgressReply, ApiError> read_progress(const boost::json::object& data);
+ApiResult<TokenReply> read_token(const boost::json::object& data);
+ApiResult<SubmitReply> read_submit(const boost::json::object& data);
+ApiResult<ProgressReply> read_progress(const boost::json::object& data);
 
 // Envelope and reader in one step.
-std::variant<TokenReply, ApiError> parse_token_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
-std::variant<SubmitReply, ApiError> parse_submit_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
-std::variant<ProgressReply, ApiError> parse_progress_reply(const HttpReply& reply,
-                                                           std::chrono::system_clock::time_point now);
+ApiResult<TokenReply> parse_token_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
+ApiResult<SubmitReply> parse_submit_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
+ApiResult<ProgressReply> parse_progress_reply(const HttpReply& reply, std::chrono::system_clock::time_point now);
 
 // data.progress parsed strictly: a finite number from 0 to 100, or a string
 // that is one in plain decimal. Nothing otherwise ("NaN", "100abc", 150).

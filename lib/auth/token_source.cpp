@@ -14,7 +14,7 @@ TokenSource::TokenSource(boost::asio::any_io_executor ex, Transport& transport, 
       time_(time),
       settled_(ex) {}
 
-boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
+boost::asio::awaitable<ApiResult<std::string>> TokenSource::get() {
   for (;;) {
     if (!policy_.must_renew(time_.now())) co_return policy_.token();
     if (renewing_) {
@@ -28,18 +28,15 @@ boost::asio::awaitable<std::variant<std::string, ApiError>> TokenSource::get() {
     const ApiRequest request = token_request(endpoint_, app_id_, user_key_);
     auto reply = co_await transport_.exchange(request, {});
     // A refusal that quotes the request would carry the user key on into logs.
-    if (auto* r = std::get_if<HttpReply>(&reply); r != nullptr && user_key_.size() >= min_secret_to_redact_in_bodies)
-      redact(r->body, user_key_);
-    std::variant<TokenReply, ApiError> parsed = std::holds_alternative<ApiError>(reply)
-                                                    ? std::variant<TokenReply, ApiError>(std::get<ApiError>(reply))
-                                                    : parse_token_reply(std::get<HttpReply>(reply), time_.wall_now());
+    if (reply && user_key_.size() >= min_secret_to_redact_in_bodies) redact(reply->body, user_key_);
+    ApiResult<TokenReply> parsed = reply ? parse_token_reply(*reply, time_.wall_now()) : reply.error();
     renewing_ = false;
     ++generation_;
-    if (auto* t = std::get_if<TokenReply>(&parsed)) {
-      policy_.on_issued(std::move(t->token), time_.now());
+    if (parsed) {
+      policy_.on_issued(std::move(parsed->token), time_.now());
       last_error_.reset();
     } else {
-      last_error_ = std::get<ApiError>(parsed);
+      last_error_ = parsed.error();
       redact(last_error_->message, user_key_);
       redact(last_error_->code, user_key_);
     }

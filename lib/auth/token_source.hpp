@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <variant>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -23,7 +22,7 @@ class TokenSource {
   TokenSource(boost::asio::any_io_executor ex, Transport& transport, ApiEndpoint endpoint, std::string app_id,
               std::string user_key, Millis refresh_after, EngineTime& time = real_time());
 
-  boost::asio::awaitable<std::variant<std::string, ApiError>> get();
+  boost::asio::awaitable<ApiResult<std::string>> get();
   // Report that a call made with `token` was refused as unauthorised.
   void reject(std::string_view token) { policy_.on_rejected(token); }
 
@@ -38,7 +37,7 @@ class TokenSource {
   EngineTime& time_;
   Signal settled_;
   bool renewing_ = false;
-  std::uint64_t generation_ = 0;       // completed fetches, successful or not
+  std::uint64_t generation_ = 0;        // completed fetches, successful or not
   std::optional<ApiError> last_error_;  // of the last fetch, for its waiters
   std::uint64_t requests_ = 0;
 };

@@ -13,9 +13,7 @@ namespace exportd {
 
 namespace fs = std::filesystem;
 
-bool is_valid_resolution(std::string_view r) {
-  return r == "4k" || r == "1080" || r == "720" || r == "480";
-}
+bool is_valid_resolution(std::string_view r) { return r == "4k" || r == "1080" || r == "720" || r == "480"; }
 
 namespace {
 
@@ -43,22 +41,25 @@ void read_api(YamlMap& m, Config& c, Diagnostics& diags) {
     diags.add(m.value_mark("user_key_credential"), "api.user_key_credential is a credential name, not a path");
   a.user_key_file = resolve_against(c.path, a.user_key_file);
   a.ca_file = resolve_against(c.path, a.ca_file);
-  if (a.request_timeout < 100ms) diags.add(m.value_mark("request_timeout"), "api.request_timeout must be at least 100ms");
+  if (a.request_timeout < 100ms)
+    diags.add(m.value_mark("request_timeout"), "api.request_timeout must be at least 100ms");
   if (a.token_refresh_after < 1s) diags.add(m.mark(), "api.token_refresh_after must be at least 1s");
-  std::string error;
-  if (auto ep = parse_endpoint(a.base_url, error)) a.endpoint = *ep;
-  else diags.add(m.value_mark("base_url"), "api.base_url: " + error);
+  if (auto ep = parse_endpoint(a.base_url))
+    a.endpoint = *ep;
+  else
+    diags.add(m.value_mark("base_url"), "api.base_url: " + ep.error().message);
 }
 
 }  // namespace
 
-std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
+Result<Config> load_config(const std::string& path) {
+  Diagnostics diags(path);
   auto doc = load_yaml_file(path, diags);
-  if (!doc) return std::nullopt;
+  if (!doc) return diags.failure();
   Config c;
   c.path = path;
   YamlMap top(*doc, "the config", diags);
-  if (!top.valid()) return std::nullopt;
+  if (!top.valid()) return diags.failure();
 
   if (auto api = top.node("api")) {
     YamlMap m(*api, "api", diags);
@@ -74,9 +75,12 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
   if (auto n = top.node("limits")) {
     YamlMap m(*n, "limits", diags);
     if (m.valid()) {
-      if (auto v = m.unsigned_int("max_active_jobs", 1, 10'000'000)) c.limits.max_active_jobs = static_cast<std::uint32_t>(*v);
-      if (auto v = m.unsigned_int("max_connections", 1, 1024)) c.limits.max_connections = static_cast<std::uint32_t>(*v);
-      if (auto v = m.unsigned_int("requests_per_second", 0, 1'000'000)) c.limits.requests_per_second = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("max_active_jobs", 1, 10'000'000))
+        c.limits.max_active_jobs = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("max_connections", 1, 1024))
+        c.limits.max_connections = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("requests_per_second", 0, 1'000'000))
+        c.limits.requests_per_second = static_cast<std::uint32_t>(*v);
       m.reject_unknown();
     }
   }
@@ -89,8 +93,10 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
       if (auto v = m.duration("max_interval")) p.max_interval = *v;
       if (auto v = m.duration("job_timeout")) p.job_timeout = *v;
       m.reject_unknown();
-      if (p.min_interval < 100ms) diags.add(m.value_mark("min_interval"), "polling.min_interval must be at least 100ms");
-      if (p.max_interval < p.min_interval) diags.add(m.value_mark("max_interval"), "polling.max_interval must not be below polling.min_interval");
+      if (p.min_interval < 100ms)
+        diags.add(m.value_mark("min_interval"), "polling.min_interval must be at least 100ms");
+      if (p.max_interval < p.min_interval)
+        diags.add(m.value_mark("max_interval"), "polling.max_interval must not be below polling.min_interval");
       if (p.job_timeout < 1s) diags.add(m.value_mark("job_timeout"), "polling.job_timeout must be at least 1s");
     }
   }
@@ -103,15 +109,18 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
       if (auto v = m.duration("max_backoff")) r.max_backoff = *v;
       m.reject_unknown();
       if (r.initial_backoff < 1ms) diags.add(m.mark(), "retry.initial_backoff must be at least 1ms");
-      if (r.max_backoff < r.initial_backoff) diags.add(m.value_mark("max_backoff"), "retry.max_backoff must not be below retry.initial_backoff");
+      if (r.max_backoff < r.initial_backoff)
+        diags.add(m.value_mark("max_backoff"), "retry.max_backoff must not be below retry.initial_backoff");
     }
   }
   if (auto n = top.node("defaults")) {
     YamlMap m(*n, "defaults", diags);
     if (m.valid()) {
       if (auto v = m.string("resolution")) {
-        if (is_valid_resolution(*v)) c.defaults.resolution = *v;
-        else diags.add(m.value_mark("resolution"), "defaults.resolution: '" + *v + "' is not one of 4k, 1080, 720, 480");
+        if (is_valid_resolution(*v))
+          c.defaults.resolution = *v;
+        else
+          diags.add(m.value_mark("resolution"), "defaults.resolution: '" + *v + "' is not one of 4k, 1080, 720, 480");
       }
       if (auto v = m.string("workspace_id")) c.defaults.workspace_id = *v;
       if (auto v = m.string("webhook_url")) c.defaults.webhook_url = *v;
@@ -129,59 +138,61 @@ std::optional<Config> load_config(const std::string& path, Diagnostics& diags) {
     YamlMap m(*n, "log", diags);
     if (m.valid()) {
       if (auto v = m.string("level")) {
-        if (*v == "debug") c.log.level = LogLevel::debug;
-        else if (*v == "info") c.log.level = LogLevel::info;
-        else if (*v == "warning") c.log.level = LogLevel::warning;
-        else if (*v == "error") c.log.level = LogLevel::error;
-        else diags.add(m.value_mark("level"), "log.level: '" + *v + "' is not one of debug, info, warning, error");
+        if (*v == "debug")
+          c.log.level = LogLevel::debug;
+        else if (*v == "info")
+          c.log.level = LogLevel::info;
+        else if (*v == "warning")
+          c.log.level = LogLevel::warning;
+        else if (*v == "error")
+          c.log.level = LogLevel::error;
+        else
+          diags.add(m.value_mark("level"), "log.level: '" + *v + "' is not one of debug, info, warning, error");
       }
       if (auto v = m.string("format")) {
-        if (*v == "text") c.log.format = LogFormat::text;
-        else if (*v == "json") c.log.format = LogFormat::json;
-        else diags.add(m.value_mark("format"), "log.format: '" + *v + "' is not one of text, json");
+        if (*v == "text")
+          c.log.format = LogFormat::text;
+        else if (*v == "json")
+          c.log.format = LogFormat::json;
+        else
+          diags.add(m.value_mark("format"), "log.format: '" + *v + "' is not one of text, json");
       }
       m.reject_unknown();
     }
   }
   top.reject_unknown();
-  if (!diags.empty()) return std::nullopt;
+  if (!diags.empty()) return diags.failure();
   return c;
 }
 
-std::optional<std::string> read_user_key(const ApiSettings& api, std::string& error) {
+Result<std::string> read_user_key(const ApiSettings& api) {
   std::string key;
   ApiSettings from_credential;
   if (!api.user_key_credential.empty()) {
     const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
-    if (dir == nullptr) {
-      error = "api.user_key_credential is set but CREDENTIALS_DIRECTORY is not: run under systemd with "
-              "LoadCredential=" + api.user_key_credential + ":/path/to/key";
-      return std::nullopt;
-    }
+    if (dir == nullptr)
+      return Failure{Errc::invalid_input,
+                     "api.user_key_credential is set but CREDENTIALS_DIRECTORY is not: run under systemd with "
+                     "LoadCredential=" +
+                         api.user_key_credential + ":/path/to/key"};
     from_credential.user_key_file = std::string(dir) + "/" + api.user_key_credential;
-    return read_user_key(from_credential, error);
+    return read_user_key(from_credential);
   }
   if (!api.user_key_env.empty()) {
     const char* v = std::getenv(api.user_key_env.c_str());
-    if (v == nullptr) {
-      error = "environment variable " + api.user_key_env + " (api.user_key_env) is not set";
-      return std::nullopt;
-    }
+    if (v == nullptr)
+      return Failure{Errc::invalid_input,
+                     "environment variable " + api.user_key_env + " (api.user_key_env) is not set"};
     key = v;
   } else {
-    std::string why;
-    auto text = read_regular_file(api.user_key_file, max_key_file_bytes, why);
-    if (!text) {
-      error = "cannot read the user key file " + api.user_key_file + " (api.user_key_file): " + why;
-      return std::nullopt;
-    }
+    auto text = read_regular_file(api.user_key_file, max_key_file_bytes);
+    if (!text)
+      return Failure{text.error().code, "cannot read the user key file " + api.user_key_file +
+                                            " (api.user_key_file): " + text.error().message};
     key = std::move(*text);
   }
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
-  if (key.empty()) {
-    error = "the user key (api.user_key_file / api.user_key_env) is empty";
-    return std::nullopt;
-  }
+  if (key.empty()) return Failure{Errc::invalid_input, "the user key (api.user_key_file / api.user_key_env) is empty"};
   return key;
 }
 

@@ -3,7 +3,6 @@
 // Reading the config file (SPEC §3): strict YAML, every problem with its
 // FILE:LINE:COL. The values themselves are in config/settings.hpp.
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,12 +11,13 @@
 
 namespace exportd {
 
-// Reads and validates a config file; all problems are collected in `diags`.
-std::optional<Config> load_config(const std::string& path, Diagnostics& diags);
+// Reads and validates a config file; a failure lists every problem, one
+// FILE:LINE:COL line each.
+Result<Config> load_config(const std::string& path);
 
-// Reads the user key named by the config (file or environment variable).
-// Returns nothing and sets `error` when it is missing or empty.
-std::optional<std::string> read_user_key(const ApiSettings& api, std::string& error);
+// Reads the user key named by the config (file, environment variable or
+// systemd credential); a failure when it is missing or empty.
+Result<std::string> read_user_key(const ApiSettings& api);
 
 bool is_valid_resolution(std::string_view r);
 

@@ -31,11 +31,17 @@ std::string Diagnostics::str() const {
   return out;
 }
 
+Failure Diagnostics::failure() const {
+  auto text = str();
+  if (!text.empty()) text.pop_back();
+  return {kind_, std::move(text)};
+}
+
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diags) {
-  std::string error;
-  const auto text = read_regular_file(path, max_job_file_bytes, error);
+  const auto text = read_regular_file(path, max_job_file_bytes);
   if (!text) {
-    diags.add_at(1, 1, "cannot read file: " + error);
+    diags.add_at(1, 1, "cannot read file: " + text.error().message);
+    diags.set_kind(Errc::unreadable);
     return std::nullopt;
   }
   return load_yaml_text(*text, diags);
@@ -120,7 +126,9 @@ std::optional<Millis> YamlMap::duration(std::string_view key) {
   auto text = scalar(*e);
   if (!text) return std::nullopt;
   auto d = parse_duration(*text);
-  if (!d) diags_.add(e->value.Mark(), "'" + e->key + "': '" + *text + "' is not a duration; write a number and a unit: 250ms, 5s, 10m, 2h");
+  if (!d)
+    diags_.add(e->value.Mark(),
+               "'" + e->key + "': '" + *text + "' is not a duration; write a number and a unit: 250ms, 5s, 10m, 2h");
   return d;
 }
 
@@ -132,8 +140,8 @@ std::optional<std::uint64_t> YamlMap::unsigned_int(std::string_view key, std::ui
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
   if (ec != std::errc{} || end != text->data() + text->size() || v < min || v > max) {
-    diags_.add(e->value.Mark(), "'" + e->key + "': '" + *text + "' must be a whole number from " +
-                                    std::to_string(min) + " to " + std::to_string(max));
+    diags_.add(e->value.Mark(), "'" + e->key + "': '" + *text + "' must be a whole number from " + std::to_string(min) +
+                                    " to " + std::to_string(max));
     return std::nullopt;
   }
   return v;

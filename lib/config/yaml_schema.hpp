@@ -8,6 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "error/error.hpp"
 #include "time/duration.hpp"
 
 namespace exportd {
@@ -33,9 +34,13 @@ class Diagnostics {
   const std::vector<Diagnostic>& items() const { return items_; }
   const std::string& file() const { return file_; }
   std::string str() const;  // one line per diagnostic, newline-terminated
+  // The file's rejection as a value: every problem, one line each.
+  Failure failure() const;
+  void set_kind(Errc kind) { kind_ = kind; }
 
  private:
   std::string file_;
+  Errc kind_ = Errc::invalid_input;
   std::vector<Diagnostic> items_;
 };
 

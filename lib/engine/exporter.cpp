@@ -25,9 +25,9 @@ std::string percent(double p) {
 
 // A call's outcome read as the reply it should be: the call's own error, or the reader's verdict.
 template <class Reply, class Reader>
-std::variant<Reply, ApiError> read_as(const std::variant<boost::json::object, ApiError>& data, Reader read) {
-  if (const auto* e = std::get_if<ApiError>(&data)) return *e;
-  return read(std::get<boost::json::object>(data));
+ApiResult<Reply> read_as(const ApiResult<boost::json::object>& data, Reader read) {
+  if (!data) return data.error();
+  return read(*data);
 }
 
 }  // namespace
@@ -195,33 +195,43 @@ awaitable<void> Exporter::worker() {
 awaitable<void> Exporter::execute(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   switch (machine_.step(job, time_.now())) {
-    case StepKind::nothing: co_return;
-    case StepKind::expire: co_await apply(index, machine_.expire(job)); co_return;
-    case StepKind::submit: co_await submit(index); co_return;
-    case StepKind::probe: co_await probe(index); co_return;
-    case StepKind::poll: co_await poll(index); co_return;
+    case StepKind::nothing:
+      co_return;
+    case StepKind::expire:
+      co_await apply(index, machine_.expire(job));
+      co_return;
+    case StepKind::submit:
+      co_await submit(index);
+      co_return;
+    case StepKind::probe:
+      co_await probe(index);
+      co_return;
+    case StepKind::poll:
+      co_await poll(index);
+      co_return;
   }
 }
 
-awaitable<std::variant<ApiRequest, ApiError>> Exporter::submit_request(const ExportJob& job) {
+awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) {
   const JobSpec& spec = specs_[job.spec];
   if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, export_order(spec));
   // The scenes file (up to 8 MiB) is read on the file thread, not on the event loop.
-  using Read = std::pair<std::optional<boost::json::value>, std::string>;
+  using Read = Result<boost::json::value>;
   auto read = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Read)>(
       [this](auto handler, std::string path) {
         asio::post(files_, [path = std::move(path), handler = std::move(handler)]() mutable {
-          Read r;
-          r.first = load_scenes(path, r.second);
+          Read r = load_scenes(path);
           auto back = asio::get_associated_executor(handler);  // the event loop
-          asio::post(back, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
+          asio::post(back,
+                     [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
         });
       },
       asio::use_awaitable, spec.scenes_file);
-  if (!read.first) co_return ApiError{FailureKind::rejected, 0, "scenes_file", read.second, {}};
+  // The job's own input is at fault: it fails, nothing is sent.
+  if (!read) co_return ApiError{Errc::rejected, 0, "scenes_file", read.error().message, {}};
   auto order = export_order(spec);
   order.name = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
-  co_return create_request(config_.api.endpoint, order, *read.first);
+  co_return create_request(config_.api.endpoint, order, *read);
 }
 
 awaitable<void> Exporter::submit(std::uint32_t index) {
@@ -229,26 +239,28 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
   const JobSpec& spec = specs_[job.spec];
   auto built = co_await submit_request(job);
   if (stopping_) co_return;  // nothing was sent or journaled: it is submitted at the next start
-  if (const auto* e = std::get_if<ApiError>(&built)) {
-    co_await apply(index, machine_.on_unsendable(job, *e));
+  if (!built) {
+    co_await apply(index, machine_.on_unsendable(job, built.error()));
     co_return;
   }
   co_await ledger_.submit_started(batches_[job.batch].id, spec.key);
-  auto data = co_await call(job, std::get<ApiRequest>(built));
+  auto data = co_await call(job, *built);
   if (stopping_) co_return;
   const auto now = time_.now();
   auto reply = read_as<SubmitReply>(data, read_submit);
-  if (auto* e = std::get_if<ApiError>(&reply)) {
-    co_await apply(index, failure_event(job, *e, now));
+  if (!reply) {
+    co_await apply(index, failure_event(job, reply.error(), now));
     co_return;
   }
-  const auto& accepted = std::get<SubmitReply>(reply);
+  const auto& accepted = *reply;
   const std::string_view own = spec.kind == JobKind::export_project ? std::string_view(spec.project_id) : "";
   auto event = machine_.on_submitted(job, accepted, now, own);
   if (job.state == JobState::polling) {
     if (accepted.project_id.empty())
-      log_.warning("accepted_without_id", {{"job", spec.key}, {"polling", job.project_id},
-                                           {"why", "the export reply held no usable projectId; the project itself is polled"}});
+      log_.warning("accepted_without_id",
+                   {{"job", spec.key},
+                    {"polling", job.project_id},
+                    {"why", "the export reply held no usable projectId; the project itself is polled"}});
     co_await ledger_.submitted(batches_[job.batch].id, spec.key, job.project_id, wall(now));
     ++in_flight_;
   }
@@ -290,8 +302,10 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   if (stopping_) co_return;
   const auto now = time_.now();
   auto reply = read_as<ProgressReply>(data, read_progress);
-  if (auto* ok = std::get_if<ProgressReply>(&reply)) co_await apply(index, machine_.on_progress(job, *ok, now));
-  else co_await apply(index, failure_event(job, std::get<ApiError>(reply), now));
+  if (reply)
+    co_await apply(index, machine_.on_progress(job, *reply, now));
+  else
+    co_await apply(index, failure_event(job, reply.error(), now));
 }
 
 awaitable<bool> Exporter::pass_gate() {
@@ -324,41 +338,45 @@ JobEvent Exporter::failure_event(ExportJob& job, const ApiError& error, TimePoin
   return machine_.on_failure(job, error, now, random_());
 }
 
-awaitable<std::variant<boost::json::object, ApiError>> Exporter::call(ExportJob& job, const ApiRequest& request) {
+awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob& job, const ApiRequest& request) {
   for (bool replayed = false;;) {
-    if (!co_await pass_gate()) co_return ApiError{FailureKind::transport, 0, "stopping", "exportd is stopping", {}};
+    if (!co_await pass_gate()) co_return ApiError{Errc::transport, 0, "stopping", "exportd is stopping", {}};
     auto token = co_await tokens_.get();
-    if (auto* e = std::get_if<ApiError>(&token)) {
-      carry_out(rules_.on_call(e, replayed, time_.now()), e);
-      co_return *e;
+    if (!token) {
+      ApiError e = token.error();
+      carry_out(rules_.on_call(&e, replayed, time_.now()), &e);
+      co_return e;
     }
-    const auto& tok = std::get<std::string>(token);
+    const auto& tok = *token;
     ++job.requests;
     ++requests_;
     if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job.submissions;
     auto reply = co_await transport_.exchange(request, tok);
-    if (auto* e = std::get_if<ApiError>(&reply)) {
-      carry_out(rules_.on_call(e, replayed, time_.now()), e);
-      co_return *e;
+    if (!reply) {
+      ApiError e = reply.error();
+      carry_out(rules_.on_call(&e, replayed, time_.now()), &e);
+      co_return e;
     }
     // An API that echoes the request must not put the token in a log.
-    if (tok.size() >= min_secret_to_redact_in_bodies) redact(std::get<HttpReply>(reply).body, tok);
-    auto env = parse_envelope(std::get<HttpReply>(reply), time_.wall_now());
-    auto* e = std::get_if<ApiError>(&env);
-    if (e != nullptr) {
-      redact(e->message, tok);
-      redact(e->code, tok);
+    if (tok.size() >= min_secret_to_redact_in_bodies) redact(reply->body, tok);
+    auto env = parse_envelope(*reply, time_.wall_now());
+    if (env) {
+      carry_out(rules_.on_call(nullptr, replayed, time_.now()), nullptr);
+      co_return env;
     }
-    const auto decision = rules_.on_call(e, replayed, time_.now());
-    carry_out(decision, e);
+    ApiError e = env.error();
+    redact(e.message, tok);
+    redact(e.code, tok);
+    const auto decision = rules_.on_call(&e, replayed, time_.now());
+    carry_out(decision, &e);
     if (decision.next == RunRules::Decision::Next::renew_and_replay) {
       // Renew once for everybody (single flight in TokenSource), then replay.
-      log_.debug("token_refused", {{"job", specs_[job.spec].key}, {"call", to_string(request.call)}, {"code", e->code}});
+      log_.debug("token_refused", {{"job", specs_[job.spec].key}, {"call", to_string(request.call)}, {"code", e.code}});
       tokens_.reject(tok);
       replayed = true;
       continue;
     }
-    co_return env;
+    co_return e;
   }
 }
 
@@ -376,7 +394,8 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
       schedule(index);
       co_return;
     case JobEvent::Kind::adopted:
-      log_.info("adopted", {{"job", key}, {"project", job.project_id}, {"why", "the export sent before a restart is running"}});
+      log_.info("adopted",
+                {{"job", key}, {"project", job.project_id}, {"why", "the export sent before a restart is running"}});
       schedule(index);
       co_return;
     case JobEvent::Kind::resubmit:
@@ -384,13 +403,18 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
       schedule(index);
       co_return;
     case JobEvent::Kind::progress:
-      log_.info("progress", {{"job", key}, {"project", job.project_id}, {"progress", percent(job.progress)},
+      log_.info("progress", {{"job", key},
+                             {"project", job.project_id},
+                             {"progress", percent(job.progress)},
                              {"next_poll_in", format_duration(event.delay)}});
       schedule(index);
       co_return;
     case JobEvent::Kind::retrying:
-      log_.info("retrying", {{"job", key}, {"state", to_string(job.state)}, {"code", event.error->code},
-                             {"message", event.error->message}, {"delay", format_duration(event.delay)},
+      log_.info("retrying", {{"job", key},
+                             {"state", to_string(job.state)},
+                             {"code", event.error->code},
+                             {"message", event.error->message},
+                             {"delay", format_duration(event.delay)},
                              {"failures", std::to_string(job.call_failures)}});
       schedule(index);
       co_return;
@@ -407,7 +431,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   r.job = spec.key;
   r.batch = batch.id;
   r.project_id = job.project_id.empty() ? spec.project_id : job.project_id;
-  r.status = job.state == JobState::succeeded ? JobOutcome::succeeded
+  r.status = job.state == JobState::succeeded   ? JobOutcome::succeeded
              : job.state == JobState::timed_out ? JobOutcome::timed_out
                                                 : JobOutcome::failed;
   r.download_url = event.download_url;
@@ -420,14 +444,20 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
 
   if (job.state == JobState::succeeded) {
     ++summary_.succeeded;
-    log_.info("succeeded", {{"job", spec.key}, {"project", r.project_id}, {"download_url", r.download_url},
+    log_.info("succeeded", {{"job", spec.key},
+                            {"project", r.project_id},
+                            {"download_url", r.download_url},
                             {"requests", std::to_string(job.requests)}});
   } else {
-    if (job.state == JobState::timed_out) ++summary_.timed_out;
-    else ++summary_.failed;
+    if (job.state == JobState::timed_out)
+      ++summary_.timed_out;
+    else
+      ++summary_.failed;
     if (event.error && is_transient(event.error->kind)) ++summary_.unreachable;
     log_.warning(job.state == JobState::timed_out ? "timed_out" : "failed",
-                 {{"job", spec.key}, {"project", r.project_id}, {"code", r.error ? r.error->code : ""},
+                 {{"job", spec.key},
+                  {"project", r.project_id},
+                  {"code", r.error ? r.error->code : ""},
                   {"message", r.error ? r.error->message : ""}});
   }
   if (job.submitted_at != TimePoint{}) --in_flight_;

@@ -71,12 +71,12 @@ class Exporter {
   boost::asio::awaitable<void> submit(std::uint32_t index);
   boost::asio::awaitable<void> probe(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
-  boost::asio::awaitable<std::variant<boost::json::object, ApiError>> call(ExportJob& job, const ApiRequest& request);
+  boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob& job, const ApiRequest& request);
   boost::asio::awaitable<bool> pass_gate();  // false: the run is stopping
   // Carries out what RunRules decided about one call's outcome.
   void carry_out(const RunRules::Decision& d, ApiError* error);
   JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);
-  boost::asio::awaitable<std::variant<ApiRequest, ApiError>> submit_request(const ExportJob& job);
+  boost::asio::awaitable<ApiResult<ApiRequest>> submit_request(const ExportJob& job);
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
   void schedule(std::uint32_t index);
@@ -110,8 +110,8 @@ class Exporter {
   Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
 
-  std::uint32_t admitted_ = 0;   // between admission and end
-  std::uint32_t in_flight_ = 0;  // submitted, not ended
+  std::uint32_t admitted_ = 0;        // between admission and end
+  std::uint32_t in_flight_ = 0;       // submitted, not ended
   std::uint32_t workers_ = 0;         // spawned and not yet finished
   std::uint32_t active_workers_ = 0;  // of those, not leaving after a reload
   bool running_ = false;

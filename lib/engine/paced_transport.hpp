@@ -16,8 +16,7 @@ class PacedTransport final : public Transport {
                  EngineTime& time = real_time())
       : ex_(ex), inner_(inner), budget_(requests_per_second), time_(time) {}
 
-  boost::asio::awaitable<std::variant<HttpReply, ApiError>> exchange(const ApiRequest& request,
-                                                                    std::string_view token) override {
+  boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest& request, std::string_view token) override {
     const auto slot = budget_.reserve(time_.now());
     if (slot > time_.now()) {
       auto alarm = time_.alarm(ex_);
@@ -26,8 +25,7 @@ class PacedTransport final : public Transport {
     }
     ++sent_;
     auto reply = co_await inner_.exchange(request, token);
-    if (const auto* r = std::get_if<HttpReply>(&reply))
-      budget_.on_reply(time_.now(), r->status == 429);  // throttled for real: everybody slows down
+    if (reply) budget_.on_reply(time_.now(), reply->status == 429);  // throttled for real: everybody slows down
     co_return reply;
   }
 

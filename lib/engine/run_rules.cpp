@@ -4,11 +4,11 @@
 
 namespace exportd {
 
-bool is_fatal(const ApiError& e) { return e.kind == FailureKind::credentials || e.kind == FailureKind::tls; }
+bool is_fatal(const ApiError& e) { return e.kind == Errc::credentials || e.kind == Errc::tls; }
 
 ExitCode exit_code_for(const RunSummary& s, bool rejected_files, bool interrupted, RunMode mode) {
   if (interrupted) return mode == RunMode::daemon ? exit_ok : exit_temporary;  // SIGTERM is the daemon's normal way out
-  if (s.fatal) return s.fatal->kind == FailureKind::credentials ? exit_credentials : exit_temporary;
+  if (s.fatal) return s.fatal->kind == Errc::credentials ? exit_credentials : exit_temporary;
   const auto ended_badly = s.failed + s.timed_out;
   if (ended_badly > 0 && s.succeeded == 0 && s.unreachable == ended_badly) return exit_temporary;
   if (rejected_files) return exit_usage;
@@ -26,15 +26,14 @@ RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimeP
   Decision d;
   const bool was_open = breaker_.is_open();
   // What says the API itself is in trouble; a 429 is throttling, handled by the pacer.
-  const bool api_fault = error != nullptr && (error->kind == FailureKind::transport ||
-                                              error->kind == FailureKind::malformed ||
-                                              (error->kind == FailureKind::overloaded && error->http_status != 429));
+  const bool api_fault = error != nullptr && (error->kind == Errc::transport || error->kind == Errc::malformed ||
+                                              (error->kind == Errc::overloaded && error->http_status != 429));
   const bool refused = error != nullptr && is_fatal(*error);
   if (refused && s_.mode == RunMode::daemon) {
     // The daemon waits for someone to fix the key or the certificate.
     breaker_.hold(now);
-    held_because_ = error->kind == FailureKind::credentials ? "the API refused the credentials (" + error->message + ")"
-                                                            : error->message;
+    held_because_ =
+        error->kind == Errc::credentials ? "the API refused the credentials (" + error->message + ")" : error->message;
   } else if (api_fault) {
     breaker_.on_failure(now);
     if (!was_open && breaker_.is_open()) held_because_ = "API unreachable (" + error->message + ")";
@@ -49,14 +48,16 @@ RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimeP
     if (api_fault || refused) d.api_down = s_.mode == RunMode::daemon || !refused;
     d.held_now = !was_open || api_fault || refused;
     if (s_.mode == RunMode::batch && breaker_.failed_probes() >= s_.give_up_after) {
-      d.stop = ApiError{FailureKind::transport, 0, "unreachable",
+      d.stop = ApiError{Errc::transport,
+                        0,
+                        "unreachable",
                         held_because_ + ": " + std::to_string(breaker_.failed_probes()) +
                             " probes failed; unfinished jobs resume at the next run",
                         {}};
       stop(d.stop);
     }
   }
-  if (error != nullptr && error->kind == FailureKind::unauthorized && !replayed && !d.stop)
+  if (error != nullptr && error->kind == Errc::unauthorized && !replayed && !d.stop)
     d.next = Decision::Next::renew_and_replay;
   return d;
 }

@@ -5,8 +5,8 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -28,8 +28,10 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 struct HttpClient::Connection {
   Connection(asio::any_io_executor ex, asio::ssl::context* ctx) {
-    if (ctx != nullptr) tls.emplace(ex, *ctx);
-    else plain.emplace(ex);
+    if (ctx != nullptr)
+      tls.emplace(ex, *ctx);
+    else
+      plain.emplace(ex);
   }
   beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
@@ -45,7 +47,7 @@ struct HttpClient::Connection {
 // reset before any reply byte): the request was not processed, so it may be
 // sent again on a fresh connection.
 struct HttpClient::Attempt {
-  std::variant<HttpReply, ApiError> outcome;
+  ApiResult<HttpReply> outcome;
   bool keep_alive = false;
   bool stale = false;
 };
@@ -53,7 +55,7 @@ struct HttpClient::Attempt {
 namespace {
 
 ApiError transport_error(std::string message, bool maybe_processed = false) {
-  ApiError e{FailureKind::transport, 0, "transport", std::move(message), std::nullopt};
+  ApiError e{Errc::transport, 0, "transport", std::move(message), std::nullopt};
   e.maybe_processed = maybe_processed;
   return e;
 }
@@ -118,7 +120,7 @@ void HttpClient::release(std::unique_ptr<Connection> conn, bool keep) {
   released_.notify_all();
 }
 
-awaitable<std::optional<ApiError>> HttpClient::connect(Connection& conn) {
+awaitable<ApiResult<void>> HttpClient::connect(Connection& conn) {
   const auto& ep = options_.endpoint;
   tcp::resolver resolver(ex_);
   // The resolve has the same deadline as the rest of the exchange: a DNS
@@ -139,18 +141,18 @@ awaitable<std::optional<ApiError>> HttpClient::connect(Connection& conn) {
   ++connections_opened_;
   if (conn.tls) {
     if (!prepare_tls_session(conn.tls->native_handle(), ep.host))
-      co_return ApiError{FailureKind::tls, 0, "tls", "cannot set up TLS name checking for " + ep.host, std::nullopt};
+      co_return ApiError{Errc::tls, 0, "tls", "cannot set up TLS name checking for " + ep.host, std::nullopt};
     auto [hec] = co_await conn.tls->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
     if (hec) {
       const auto reason = verify_failure_reason(conn.tls->native_handle());
       if (!reason.empty())
-        co_return ApiError{FailureKind::tls, 0, "tls_verify",
+        co_return ApiError{Errc::tls, 0, "tls_verify",
                            "TLS certificate verification failed for " + ep.host + ": " + reason, std::nullopt};
       co_return transport_error("TLS handshake with " + ep.host + " failed: " + describe(hec, options_.timeout));
     }
   }
   conn.open = true;
-  co_return std::nullopt;
+  co_return ApiResult<void>{};
 }
 
 namespace {
@@ -192,13 +194,12 @@ namespace {
 // that goes into the request line or a header is checked first: a token or
 // target holding CR/LF would inject headers, and Beast throws on an
 // oversized field, which must not leave the event loop.
-std::variant<http::request<http::string_body>, ApiError> build_request(const ApiRequest& request,
-                                                                       std::string_view token,
-                                                                       const std::string& host) {
+ApiResult<http::request<http::string_body>> build_request(const ApiRequest& request, std::string_view token,
+                                                          const std::string& host) {
   if (request.authorized && !is_token_text(token, max_token_bytes))
-    return ApiError{FailureKind::malformed, 0, "bad_token", "the API token cannot be sent as a header", std::nullopt};
+    return ApiError{Errc::malformed, 0, "bad_token", "the API token cannot be sent as a header", std::nullopt};
   if (request.target.empty() || request.target.size() > 16 * 1024 || !is_token_text(request.target, 16 * 1024))
-    return ApiError{FailureKind::rejected, 0, "bad_target", "the request path holds characters a URL may not", std::nullopt};
+    return ApiError{Errc::rejected, 0, "bad_target", "the request path holds characters a URL may not", std::nullopt};
   try {
     http::request<http::string_body> req{request.method, request.target, 11};
     req.set(http::field::host, host);
@@ -211,7 +212,7 @@ std::variant<http::request<http::string_body>, ApiError> build_request(const Api
     req.prepare_payload();
     return req;
   } catch (const std::exception& e) {
-    return ApiError{FailureKind::rejected, 0, "bad_request", std::string("the request cannot be built: ") + e.what(),
+    return ApiError{Errc::rejected, 0, "bad_request", std::string("the request cannot be built: ") + e.what(),
                     std::nullopt};
   }
 }
@@ -221,18 +222,19 @@ std::variant<http::request<http::string_body>, ApiError> build_request(const Api
 awaitable<HttpClient::Attempt> HttpClient::attempt(Connection& conn, const ApiRequest& request,
                                                    std::string_view token) {
   auto built = build_request(request, token, options_.endpoint.host_header());
-  if (auto* e = std::get_if<ApiError>(&built)) co_return Attempt{*e, false, false};
-  auto& req = std::get<http::request<http::string_body>>(built);
+  if (!built) co_return Attempt{built.error(), false, false};
+  auto& req = *built;
   const bool reused = conn.open;
   conn.tcp().expires_after(options_.timeout);  // one deadline for connect, handshake, write and read
   if (!conn.open) {
-    if (auto err = co_await connect(conn)) co_return Attempt{*err, false, false};
+    if (auto connected = co_await connect(conn); !connected) co_return Attempt{connected.error(), false, false};
   }
-  if (conn.tls) co_return co_await send_and_receive(*conn.tls, conn.buffer, req, options_.body_limit, options_.timeout, reused);
+  if (conn.tls)
+    co_return co_await send_and_receive(*conn.tls, conn.buffer, req, options_.body_limit, options_.timeout, reused);
   co_return co_await send_and_receive(*conn.plain, conn.buffer, req, options_.body_limit, options_.timeout, reused);
 }
 
-awaitable<std::variant<HttpReply, ApiError>> HttpClient::exchange(const ApiRequest& request, std::string_view token) {
+awaitable<ApiResult<HttpReply>> HttpClient::exchange(const ApiRequest& request, std::string_view token) {
   auto conn = co_await acquire();
   auto result = co_await attempt(*conn, request, token);
   if (result.stale && request.method == boost::beast::http::verb::get) {
@@ -242,7 +244,7 @@ awaitable<std::variant<HttpReply, ApiError>> HttpClient::exchange(const ApiReque
     conn = std::make_unique<Connection>(ex_, options_.endpoint.tls ? options_.tls.get() : nullptr);
     result = co_await attempt(*conn, request, token);
   }
-  const bool ok = std::holds_alternative<HttpReply>(result.outcome);
+  const bool ok = result.outcome.has_value();
   release(std::move(conn), ok && result.keep_alive);
   co_return std::move(result.outcome);
 }

@@ -10,9 +10,9 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "api/transport.hpp"
-#include "time/duration.hpp"
 #include "schedule/clock.hpp"
 #include "schedule/signal.hpp"
+#include "time/duration.hpp"
 
 namespace exportd {
 
@@ -34,8 +34,7 @@ class HttpClient final : public Transport {
   HttpClient(boost::asio::any_io_executor ex, Options options);
   ~HttpClient() override;
 
-  boost::asio::awaitable<std::variant<HttpReply, ApiError>> exchange(const ApiRequest& request,
-                                                                    std::string_view token) override;
+  boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest& request, std::string_view token) override;
 
   std::uint64_t connections_opened() const { return connections_opened_; }
   // A new pool size (SIGHUP): idle connections beyond it are closed now,
@@ -50,7 +49,7 @@ class HttpClient final : public Transport {
   boost::asio::awaitable<std::unique_ptr<Connection>> acquire();
   void release(std::unique_ptr<Connection> conn, bool keep);
   boost::asio::awaitable<Attempt> attempt(Connection& conn, const ApiRequest& request, std::string_view token);
-  boost::asio::awaitable<std::optional<ApiError>> connect(Connection& conn);
+  boost::asio::awaitable<ApiResult<void>> connect(Connection& conn);
 
   boost::asio::any_io_executor ex_;
   Options options_;

@@ -4,22 +4,32 @@ namespace exportd {
 
 std::string_view to_string(JobState s) {
   switch (s) {
-    case JobState::queued: return "queued";
-    case JobState::in_doubt: return "in_doubt";
-    case JobState::polling: return "polling";
-    case JobState::succeeded: return "succeeded";
-    case JobState::failed: return "failed";
-    case JobState::timed_out: return "timed_out";
+    case JobState::queued:
+      return "queued";
+    case JobState::in_doubt:
+      return "in_doubt";
+    case JobState::polling:
+      return "polling";
+    case JobState::succeeded:
+      return "succeeded";
+    case JobState::failed:
+      return "failed";
+    case JobState::timed_out:
+      return "timed_out";
   }
   return "?";
 }
 
 StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
   switch (job.state) {
-    case JobState::queued: return StepKind::submit;
-    case JobState::in_doubt: return StepKind::probe;
-    case JobState::polling: return now >= poll_.deadline(job.submitted_at) ? StepKind::expire : StepKind::poll;
-    default: return StepKind::nothing;
+    case JobState::queued:
+      return StepKind::submit;
+    case JobState::in_doubt:
+      return StepKind::probe;
+    case JobState::polling:
+      return now >= poll_.deadline(job.submitted_at) ? StepKind::expire : StepKind::poll;
+    default:
+      return StepKind::nothing;
   }
 }
 
@@ -27,8 +37,12 @@ JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, Time
                                   std::string_view own_project) const {
   if (reply.project_id.empty() && own_project.empty()) {
     job.state = JobState::failed;
-    return {JobEvent::Kind::failed, {}, {},
-            ApiError{FailureKind::rejected, 200, "accepted_without_id",
+    return {JobEvent::Kind::failed,
+            {},
+            {},
+            ApiError{Errc::rejected,
+                     200,
+                     "accepted_without_id",
                      "the API accepted the request but gave no usable projectId; it is not sent again "
                      "(look for the project in AI Studios)",
                      {}}};
@@ -47,8 +61,10 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
   job.progress = static_cast<float>(reply.progress);
   if (reply.failed_state()) {
     job.state = JobState::failed;
-    return {JobEvent::Kind::failed, {}, {},
-            ApiError{FailureKind::rejected, 0, "export_failed", "the API reports the export as '" + reply.state + "'", {}}};
+    return {JobEvent::Kind::failed,
+            {},
+            {},
+            ApiError{Errc::rejected, 0, "export_failed", "the API reports the export as '" + reply.state + "'", {}}};
   }
   if (reply.progress >= 100.0 && !reply.download_url.empty()) {
     job.state = JobState::succeeded;
@@ -84,8 +100,7 @@ JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimeP
   return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
 }
 
-JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project,
-                             TimePoint now) const {
+JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now) const {
   if (running_project) {
     job.call_failures = 0;
     on_submitted(job, SubmitReply{*running_project}, now);
@@ -106,8 +121,10 @@ JobEvent JobMachine::on_unsendable(ExportJob& job, const ApiError& why) const {
 
 JobEvent JobMachine::expire(ExportJob& job) const {
   job.state = JobState::timed_out;
-  return {JobEvent::Kind::timed_out, {}, {},
-          ApiError{FailureKind::rejected, 0, "timed_out", "not finished within polling.job_timeout", {}}};
+  return {JobEvent::Kind::timed_out,
+          {},
+          {},
+          ApiError{Errc::rejected, 0, "timed_out", "not finished within polling.job_timeout", {}}};
 }
 
 }  // namespace exportd

@@ -68,21 +68,27 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
   auto name = m.string("name");
   auto orientation = m.string("orientation");
   if (auto v = m.string("resolution")) {
-    if (is_valid_resolution(*v)) job.resolution = *v;
-    else diags.add(m.value_mark("resolution"), "resolution '" + *v + "' is not one of 4k, 1080, 720, 480");
+    if (is_valid_resolution(*v))
+      job.resolution = *v;
+    else
+      diags.add(m.value_mark("resolution"), "resolution '" + *v + "' is not one of 4k, 1080, 720, 480");
   }
   if (auto v = m.string("workspace_id")) {
     job.workspace_id = *v;
-    if (!v->empty() && has_control(*v)) diags.add(m.value_mark("workspace_id"), "workspace_id holds control characters");
+    if (!v->empty() && has_control(*v))
+      diags.add(m.value_mark("workspace_id"), "workspace_id holds control characters");
   }
   if (auto v = m.string("webhook_url")) {
-    if (is_web_url(*v)) job.webhook_url = *v;
-    else diags.add(m.value_mark("webhook_url"), "webhook_url '" + *v + "' must start with https:// or http://");
+    if (is_web_url(*v))
+      job.webhook_url = *v;
+    else
+      diags.add(m.value_mark("webhook_url"), "webhook_url '" + *v + "' must start with https:// or http://");
   }
   m.reject_unknown();
 
   if (m.has("project_id") == m.has("scenes_file")) {
-    diags.add(m.mark(), "a job needs exactly one of project_id (export an existing project) or scenes_file (create one)");
+    diags.add(m.mark(),
+              "a job needs exactly one of project_id (export an existing project) or scenes_file (create one)");
     return std::nullopt;
   }
   if (project_id) {
@@ -96,20 +102,21 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
     fs::path p(*scenes_file);
     if (p.is_relative()) p = fs::path(origin.base_dir) / p;
     job.scenes_file = p.lexically_normal().string();
-    std::string error;
     if (!allowed_scenes_path(origin, p)) {
       // Said the same whether or not the file exists: a dropped file must not probe the disk.
       diags.add(m.value_mark("scenes_file"),
                 "scenes_file '" + *scenes_file + "' is outside " + origin.scenes_roots.front() +
                     ": a dropped job file may only name scenes files inside the drop folder "
                     "(jobs.scenes_root in the config allows one more folder)");
-    } else if (!load_scenes(job.scenes_file, error)) {
-      diags.add(m.value_mark("scenes_file"), error);
+    } else if (auto scenes = load_scenes(job.scenes_file); !scenes) {
+      diags.add(m.value_mark("scenes_file"), scenes.error().message);
     }
     job.name = name.value_or("");
     if (orientation) {
-      if (*orientation == "landscape" || *orientation == "portrait") job.orientation = *orientation;
-      else diags.add(m.value_mark("orientation"), "orientation '" + *orientation + "' is not landscape or portrait");
+      if (*orientation == "landscape" || *orientation == "portrait")
+        job.orientation = *orientation;
+      else
+        diags.add(m.value_mark("orientation"), "orientation '" + *orientation + "' is not landscape or portrait");
     }
   }
   std::string job_id = id ? *id : (project_id ? *project_id : scenes_file.value_or(""));
@@ -129,40 +136,33 @@ JobFileOrigin drop_file_origin(const std::string& name, const std::string& incom
   return o;
 }
 
-std::optional<boost::json::value> load_scenes(const std::string& path, std::string& error) {
-  std::string why;
-  const auto text = read_regular_file(path, max_scenes_file_bytes, why);
-  if (!text) {
-    error = "cannot open scenes file " + path + ": " + why;
-    return std::nullopt;
-  }
+Result<boost::json::value> load_scenes(const std::string& path) {
+  const auto text = read_regular_file(path, max_scenes_file_bytes);
+  if (!text) return Failure{text.error().code, "cannot open scenes file " + path + ": " + text.error().message};
   boost::system::error_code ec;
   auto v = boost::json::parse(*text, ec);
-  if (ec) {
-    error = "scenes file " + path + " is not valid JSON: " + ec.message();
-    return std::nullopt;
-  }
+  if (ec) return Failure{Errc::invalid_input, "scenes file " + path + " is not valid JSON: " + ec.message()};
   if (v.is_object() && v.as_object().contains("scenes")) v = v.as_object()["scenes"];
-  if (!v.is_array() || v.as_array().empty()) {
-    error = "scenes file " + path + " must hold a non-empty JSON array of scenes (or an object with one under \"scenes\")";
-    return std::nullopt;
-  }
+  if (!v.is_array() || v.as_array().empty())
+    return Failure{
+        Errc::invalid_input,
+        "scenes file " + path + " must hold a non-empty JSON array of scenes (or an object with one under \"scenes\")"};
   return v;
 }
 
-std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                                  Diagnostics& diags, const JobFileOrigin& given,
-                                                  const std::string* text) {
+Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
+                                           const JobFileOrigin& given, const std::string* text) {
+  Diagnostics diags(given.shown.empty() ? path : given.shown);
   JobFileOrigin origin = given;
   if (origin.name.empty()) origin.name = fs::path(path).filename().string();
   if (origin.base_dir.empty()) origin.base_dir = fs::path(path).parent_path().string();
   if (!is_utf8(origin.name) || has_control(origin.name)) {
     // Job keys are name#id, and they go into the journal and results.jsonl.
     diags.add_at(1, 1, "the file name is not valid UTF-8 text (or holds control characters); rename the file");
-    return std::nullopt;
+    return diags.failure();
   }
   auto doc = text != nullptr ? load_yaml_text(*text, diags) : load_yaml_file(path, diags);
-  if (!doc) return std::nullopt;
+  if (!doc) return diags.failure();
   std::vector<JobSpec> jobs;
   std::set<std::string> keys;
   auto add = [&](const YAML::Node& node) {
@@ -189,7 +189,7 @@ std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const
   } else {
     diags.add(doc->Mark(), "a job file holds one job (a mapping) or a list under 'jobs:'");
   }
-  if (!diags.empty()) return std::nullopt;
+  if (!diags.empty()) return diags.failure();
   return jobs;
 }
 

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +19,8 @@ struct JobFileOrigin {
   // Where scenes files may be read from (a dropped file: the drop folder and
   // jobs.scenes_root). Empty: anywhere (the operator's own queue files).
   std::vector<std::string> scenes_roots;
+  // The path the problems name (a claimed drop: where the operator put it). Empty: the path read.
+  std::string shown;
 };
 
 // A file dropped into (or submitted to) the drop folder `incoming`: keys
@@ -28,15 +29,15 @@ struct JobFileOrigin {
 JobFileOrigin drop_file_origin(const std::string& name, const std::string& incoming, const JobDefaults& defaults);
 
 // Reads a job file: one job, or a list under `jobs:`. A file with any problem
-// yields nothing (it is rejected whole) and its problems in `diags`.
-// `text`, when given, is the file's content already read (it is not read again).
-std::optional<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                                  Diagnostics& diags, const JobFileOrigin& origin = {},
-                                                  const std::string* text = nullptr);
+// is rejected whole: the failure lists every problem, one FILE:LINE:COL line
+// each. `text`, when given, is the file's content already read (it is not
+// read again).
+Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
+                                           const JobFileOrigin& origin = {}, const std::string* text = nullptr);
 
 // Reads a scenes file into the `scenes` array of a create request. Accepts a
-// bare array or an object holding `scenes`. Sets `error` on failure. Only a
-// regular file up to max_scenes_file_bytes is read.
-std::optional<boost::json::value> load_scenes(const std::string& path, std::string& error);
+// bare array or an object holding `scenes`. Only a regular file up to
+// max_scenes_file_bytes is read.
+Result<boost::json::value> load_scenes(const std::string& path);
 
 }  // namespace exportd

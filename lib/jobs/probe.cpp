@@ -4,23 +4,23 @@
 
 namespace exportd {
 
-ProbeFinding read_probe(const std::variant<boost::json::object, ApiError>& reply, JobKind kind,
-                        std::string_view tagged_name, std::string_view project_id) {
+ProbeFinding read_probe(const ApiResult<boost::json::object>& reply, JobKind kind, std::string_view tagged_name,
+                        std::string_view project_id) {
   ProbeFinding f;
-  if (const auto* e = std::get_if<ApiError>(&reply)) {
+  if (!reply) {
     // A permanent refusal (unknown project) means no export of ours exists.
-    if (is_transient(e->kind) || e->kind == FailureKind::credentials || e->kind == FailureKind::tls) f.retry = *e;
+    const auto& e = reply.error();
+    if (is_transient(e.kind) || e.kind == Errc::credentials || e.kind == Errc::tls) f.retry = e;
     return f;
   }
-  const auto& data = std::get<boost::json::object>(reply);
+  const auto& data = *reply;
   if (kind == JobKind::create_project) {
     for (const auto& p : read_project_list(data))
       if (p.name == tagged_name) f.running = p.id;
     return f;
   }
   auto progress = read_progress(data);
-  if (const auto* p = std::get_if<ProgressReply>(&progress); p != nullptr && p->progress < 100.0 && !p->failed_state())
-    f.running = std::string(project_id);
+  if (progress && progress->progress < 100.0 && !progress->failed_state()) f.running = std::string(project_id);
   return f;
 }
 

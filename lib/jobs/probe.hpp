@@ -6,7 +6,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 #include <boost/json/object.hpp>
 
@@ -24,8 +23,8 @@ struct ProbeFinding {
 // An export job probes its project's progress: only a running export (below
 // 100 %, not failed) is surely ours; 100 % may be an earlier export. A create
 // job probes the project list for its tagged name.
-ProbeFinding read_probe(const std::variant<boost::json::object, ApiError>& reply, JobKind kind,
-                        std::string_view tagged_name, std::string_view project_id);
+ProbeFinding read_probe(const ApiResult<boost::json::object>& reply, JobKind kind, std::string_view tagged_name,
+                        std::string_view project_id);
 
 // The name a create job's project is given, with a tag derived from the
 // batch and job key, so that after a crash the project can be found again

@@ -1,8 +1,9 @@
 #pragma once
 
 #include <cstddef>
-#include <optional>
 #include <string>
+
+#include "error/error.hpp"
 
 namespace exportd {
 
@@ -14,10 +15,10 @@ inline constexpr std::size_t max_key_file_bytes = 64u << 10;    // the user key
 
 // Reads a regular file whole. Anything else (a FIFO, a device, a folder) is
 // refused without blocking on it: the file is opened non-blocking and
-// checked with fstat before a byte is read. Nothing, and `error` saying why
-// ("not a regular file", "larger than 8 MiB", the system's reason), when it
-// cannot be read.
-std::optional<std::string> read_regular_file(const std::string& path, std::size_t max_bytes, std::string& error);
+// checked with fstat before a byte is read. A failure says why: the
+// system's error (code and text) or Errc::unreadable ("not a regular file",
+// "larger than 8 MiB"); the message does not repeat the path.
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_bytes);
 
 // "8 MiB", "64 KiB": a cap as the README states it.
 std::string format_size_cap(std::size_t bytes);

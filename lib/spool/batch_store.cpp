@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -46,7 +45,6 @@ std::string utc_stamp() {
   return stamp;
 }
 
-
 }  // namespace
 
 BatchStore::BatchStore(boost::asio::any_io_executor ex, Spool& spool, Logger& log)
@@ -72,25 +70,22 @@ JournalRecord BatchStore::batch_header(const std::string& id, const std::string&
   return h;
 }
 
-std::optional<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header, const JobDefaults& defaults,
-                                                              std::string& why) {
+Result<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header, const JobDefaults& defaults) {
   const auto path = spool_.snapshot(header.batch);
   std::optional<std::string> content;
   if (!header.snapshot_digest.empty()) {
     // The file in active/ is exportd's copy: one changed after the claim is
     // not what was validated and accepted, so it is not run.
-    std::string error;
-    content = read_regular_file(path, max_job_file_bytes, error);
-    if (!content || content_digest(*content) != header.snapshot_digest) {
-      why = content ? "changed after it was claimed" : "cannot be read back: " + error;
-      return std::nullopt;
-    }
+    auto read = read_regular_file(path, max_job_file_bytes);
+    if (!read) return Failure{read.error().code, "cannot be read back: " + read.error().message};
+    if (content_digest(*read) != header.snapshot_digest)
+      return Failure{Errc::invalid_input, "changed after it was claimed"};
+    content = std::move(*read);
   }
-  Diagnostics diags(path);
   const auto origin = header.origin == "drop" ? drop_file_origin(header.name, header.base_dir, defaults)
                                               : JobFileOrigin{header.name, header.base_dir, {}};
-  auto specs = load_job_file(path, defaults, diags, origin, content ? &*content : nullptr);
-  if (!specs) why = "cannot be read back: " + diags.str();
+  auto specs = load_job_file(path, defaults, origin, content ? &*content : nullptr);
+  if (!specs) return Failure{specs.error().code, "cannot be read back: " + specs.error().message};
   return specs;
 }
 
@@ -106,12 +101,14 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
     r.batch = b.header.batch;
     r.project_id = job.project_id;
     r.status = JobOutcome::failed;
-    r.error = ApiError{FailureKind::rejected, 0, "job_file_changed",
-                       "its job file in active/ " + why + "; this job was " +
-                           (job.state == Recovery::submitted ? "exported (project " + job.project_id + ")"
-                                                             : "possibly exported") +
-                           " and is no longer followed",
-                       {}};
+    r.error = ApiError{
+        Errc::rejected,
+        0,
+        "job_file_changed",
+        "its job file in active/ " + why + "; this job was " +
+            (job.state == Recovery::submitted ? "exported (project " + job.project_id + ")" : "possibly exported") +
+            " and is no longer followed",
+        {}};
     if (job.state == Recovery::submitted)
       r.submitted_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(job.submitted_at_ms));
     r.finished_at = std::chrono::system_clock::now();
@@ -121,11 +118,12 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
   }
   results_->flush();
   const auto text = "active/" + b.header.batch + " " + why + "; its jobs were not run from it." +
-                    (n > 0 ? "\nJobs started before (each has a failed result in results.jsonl):" + started : "") + "\n";
+                    (n > 0 ? "\nJobs started before (each has a failed result in results.jsonl):" + started : "") +
+                    "\n";
   spool_.reject_batch(b.header.batch, text);
   last_error_ = "batch " + b.header.batch + " " + why;
-  log_.error("batch_set_aside", {{"batch", b.header.batch}, {"why", why}, {"jobs_started", std::to_string(n)},
-                                 {"moved_to", "rejected/"}});
+  log_.error("batch_set_aside",
+             {{"batch", b.header.batch}, {"why", why}, {"jobs_started", std::to_string(n)}, {"moved_to", "rejected/"}});
 }
 
 void BatchStore::repair_results(const RecoveredBatch& b) {
@@ -164,7 +162,8 @@ void BatchStore::repair_results(const RecoveredBatch& b) {
 std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
   results_.emplace(spool_.results_path());
   const auto rep = replay(Journal::read_all(spool_.journal_path()));
-  if (rep.torn_tail) log_.warning("journal_torn_tail", {{"what", "the last journal line was cut short by a crash; ignored"}});
+  if (rep.torn_tail)
+    log_.warning("journal_torn_tail", {{"what", "the last journal line was cut short by a crash; ignored"}});
   if (rep.bad_lines > 0) log_.warning("journal_bad_lines", {{"count", std::to_string(rep.bad_lines)}});
 
   std::vector<PendingBatch> pending;
@@ -176,10 +175,9 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
       spool_.file_away(b.header.batch);  // a crash may have come between "closed" and the move
       continue;
     }
-    std::string why;
-    auto specs = load_snapshot(b.header, defaults, why);
+    auto specs = load_snapshot(b.header, defaults);
     if (!specs) {
-      set_aside(b, why);
+      set_aside(b, specs.error().message);
       b.closed = true;
       continue;
     }
@@ -219,14 +217,14 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
     }
     const auto name = name_from_batch_id(id);
     auto header = batch_header(id, name, "drop", spool_.incoming(), "");
-    std::string why;
-    auto specs = load_snapshot(header, defaults, why);
+    auto specs = load_snapshot(header, defaults);
     if (!specs) {
-      spool_.reject_batch(id, "active/" + id + " " + why + "\n");
-      log_.warning("rejected", {{"file", id}, {"why", why}});
+      spool_.reject_batch(id, "active/" + id + " " + specs.error().message + "\n");
+      log_.warning("rejected", {{"file", id}, {"why", std::string(specs.error().first_line())}});
       continue;
     }
-    if (auto content = read_file(spool_.snapshot(id)); !content.empty()) header.snapshot_digest = content_digest(content);
+    if (auto content = read_file(spool_.snapshot(id)); !content.empty())
+      header.snapshot_digest = content_digest(content);
     journal_->commit_now(header);
     OpenBatch open{header, {}, static_cast<std::uint32_t>(specs->size())};
     open_[id] = std::move(open);
@@ -256,7 +254,9 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
   if (::lstat(shown.c_str(), &st) != 0) return std::nullopt;  // gone already
   std::string refusal;
   if (!S_ISREG(st.st_mode))
-    refusal = "not a regular file (a folder, FIFO, device or link is never read); drop job files by renaming a complete file into place";
+    refusal =
+        "not a regular file (a folder, FIFO, device or link is never read); drop job files by renaming a complete file "
+        "into place";
   else if (!is_utf8(name) || has_control(name))
     refusal = "the file name is not valid UTF-8 text (or holds control characters); rename the file";
   if (!refusal.empty()) {
@@ -266,26 +266,29 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
     return std::nullopt;
   }
   const auto batch = spool_.new_batch_id(name);
-  std::string error;
-  if (!spool_.claim(name, batch, error)) {
-    log_.warning("claim_failed", {{"file", name}, {"error", error}});
+  if (auto claimed = spool_.claim(name, batch); !claimed) {
+    log_.warning("claim_failed", {{"file", name}, {"error", claimed.error().message}});
     return std::nullopt;
   }
-  Diagnostics diags(shown);
-  std::string unread;  // read once: for the jobs and for the digest that guards the claimed copy
-  const auto content = read_regular_file(spool_.snapshot(batch), max_job_file_bytes, unread);
-  auto specs = load_job_file(spool_.snapshot(batch), defaults, diags, drop_file_origin(name, spool_.incoming(), defaults),
-                             content ? &*content : nullptr);
+  // Read once: for the jobs and for the digest that guards the claimed copy.
+  const auto content = read_regular_file(spool_.snapshot(batch), max_job_file_bytes);
+  auto origin = drop_file_origin(name, spool_.incoming(), defaults);
+  origin.shown = shown;
+  auto specs = load_job_file(spool_.snapshot(batch), defaults, origin, content ? &*content : nullptr);
   if (!specs) {
     // Back out of active/ into rejected/, with the reasons beside it.
-    write_file_durably(spool_.rejected() + "/" + name + ".error", diags.str());
+    const auto& problems = specs.error().message;
+    write_file_durably(spool_.rejected() + "/" + name + ".error", problems + "\n");
     if (::rename(spool_.snapshot(batch).c_str(), (spool_.rejected() + "/" + name).c_str()) != 0)
-      throw std::system_error(errno, std::generic_category(), "cannot move " + spool_.snapshot(batch) + " to rejected/");
+      throw std::system_error(errno, std::generic_category(),
+                              "cannot move " + spool_.snapshot(batch) + " to rejected/");
     sync_directory(spool_.rejected());
     sync_directory(spool_.active());
-    last_error_ = diags.items().front().str();
-    log_.warning("rejected", {{"file", name}, {"problems", std::to_string(diags.items().size())},
-                              {"first", diags.items().front().str()}});
+    const auto first = std::string(specs.error().first_line());
+    last_error_ = first;
+    log_.warning("rejected", {{"file", name},
+                              {"problems", std::to_string(std::count(problems.begin(), problems.end(), '\n') + 1)},
+                              {"first", first}});
     return std::nullopt;
   }
   auto header = batch_header(batch, name, "drop", spool_.incoming(), "");
@@ -296,18 +299,14 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
   return PendingBatch{batch, std::move(*specs), {}};
 }
 
-std::optional<PendingBatch> BatchStore::take_queue_file(const std::string& path, const JobDefaults& defaults, bool fresh,
-                                                        bool& rejected) {
-  rejected = false;
+Result<std::optional<PendingBatch>> BatchStore::take_queue_file(const std::string& path, const JobDefaults& defaults,
+                                                                bool fresh) {
   const auto absolute = fs::absolute(path).lexically_normal().string();
   const std::string origin = "queue:" + absolute;
-  Diagnostics diags(path);
-  auto specs = load_job_file(path, defaults, diags);
+  auto specs = load_job_file(path, defaults);
   if (!specs) {
-    std::cerr << diags.str();
-    rejected = true;
-    last_error_ = diags.items().empty() ? "invalid queue file " + path : diags.items().front().str();
-    return std::nullopt;
+    last_error_ = std::string(specs.error().first_line());
+    return specs.error();
   }
   const auto content = read_file(path);
   const auto digest = content_digest(absolute + "\n" + content);
@@ -408,7 +407,8 @@ boost::asio::awaitable<void> BatchStore::batch_ended(const std::string& batch) {
   bool all_ok = true;
   for (const auto& [key, ok] : it->second.ended) all_ok = all_ok && ok;
   if (it->second.queue() && !all_ok) {
-    log_.info("batch_parked", {{"batch", batch}, {"why", "some jobs failed; running the queue file again retries them"}});
+    log_.info("batch_parked",
+              {{"batch", batch}, {"why", "some jobs failed; running the queue file again retries them"}});
     co_return;
   }
   results_->flush();

@@ -47,10 +47,9 @@ class BatchStore final : public JobLedger {
   // with NAME.error. Nothing when rejected or gone.
   std::optional<PendingBatch> take_drop_file(const std::string& name, const JobDefaults& defaults);
 
-  // A queue file (see above). `rejected` is set when the file is invalid (its
-  // problems go to stderr as FILE:LINE:COL lines).
-  std::optional<PendingBatch> take_queue_file(const std::string& path, const JobDefaults& defaults, bool fresh,
-                                              bool& rejected);
+  // A queue file (see above): its jobs still to run, nothing, or a failure
+  // when the file is invalid (its problems as FILE:LINE:COL lines).
+  Result<std::optional<PendingBatch>> take_queue_file(const std::string& path, const JobDefaults& defaults, bool fresh);
 
   // JobLedger
   boost::asio::awaitable<void> submit_started(const std::string& batch, const std::string& job) override;
@@ -70,10 +69,9 @@ class BatchStore final : public JobLedger {
     bool queue() const { return header.origin.rfind("queue:", 0) == 0; }
   };
 
-  // The batch's jobs from active/<batch>, or nothing and `why` (changed since
-  // the claim, unreadable).
-  std::optional<std::vector<JobSpec>> load_snapshot(const JournalRecord& header, const JobDefaults& defaults,
-                                                    std::string& why);
+  // The batch's jobs from active/<batch>, or why not (changed since the
+  // claim, unreadable).
+  Result<std::vector<JobSpec>> load_snapshot(const JournalRecord& header, const JobDefaults& defaults);
   // A batch that cannot be run from its file: a failed result for each job
   // the journal knows was started, the file to rejected/ with the reason.
   void set_aside(const RecoveredBatch& b, const std::string& why);

@@ -14,7 +14,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-
 #include "ops/file_read.hpp"
 #include "spool/journal.hpp"
 #include "text/safe_text.hpp"
@@ -99,15 +98,16 @@ std::string Spool::new_batch_id(const std::string& name) {
   }
 }
 
-bool Spool::claim(const std::string& name, const std::string& batch, std::string& error) {
+Result<void> Spool::claim(const std::string& name, const std::string& batch) {
   const auto from = incoming() + "/" + name;
   if (::rename(from.c_str(), snapshot(batch).c_str()) != 0) {
-    error = "cannot claim " + from + ": " + std::strerror(errno);
-    return false;
+    const int err = errno;
+    return Failure{boost::system::error_code(err, boost::system::system_category()),
+                   "cannot claim " + from + ": " + std::strerror(err)};
   }
   sync_directory(active());
   sync_directory(incoming());
-  return true;
+  return {};
 }
 
 void Spool::reject(const std::string& name, const std::string& why) {
@@ -133,8 +133,8 @@ void Spool::write_snapshot(const std::string& batch, const std::string& content)
 }
 
 std::string read_file(const std::string& path) {
-  std::string error;
-  return read_regular_file(path, max_job_file_bytes, error).value_or("");
+  auto text = read_regular_file(path, max_job_file_bytes);
+  return text ? std::move(*text) : std::string();
 }
 
 StateLock::StateLock(const std::string& state_dir) {
@@ -163,6 +163,5 @@ StateLock::StateLock(const std::string& state_dir) {
 StateLock::~StateLock() {
   if (fd_ >= 0) ::close(fd_);
 }
-
 
 }  // namespace exportd

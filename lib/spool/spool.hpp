@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "error/error.hpp"
 #include "ops/digest.hpp"
 #include "ops/durable_write.hpp"
 
@@ -39,7 +40,7 @@ class Spool {
   std::string new_batch_id(const std::string& name);
 
   // incoming/NAME -> active/BATCH.yaml. False (and `error`) if it is gone.
-  bool claim(const std::string& name, const std::string& batch, std::string& error);
+  Result<void> claim(const std::string& name, const std::string& batch);
   // incoming/NAME -> rejected/NAME, with rejected/NAME.error holding `why`.
   void reject(const std::string& name, const std::string& why);
   // active/BATCH -> rejected/BATCH, with rejected/BATCH.error holding `why`.
@@ -70,6 +71,5 @@ class StateLock {
  private:
   int fd_ = -1;
 };
-
 
 }  // namespace exportd

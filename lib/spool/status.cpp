@@ -1,6 +1,6 @@
+#include "spool/status.hpp"
 #include <cerrno>
 #include <cstring>
-#include "spool/status.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -19,24 +19,19 @@ namespace exportd {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-bool write_status_file(const std::string& path, const json::object& status, std::string& error) {
+Result<void> write_status_file(const std::string& path, const json::object& status) {
+  const auto failed = [](std::string what) {
+    const int err = errno;
+    return Failure{boost::system::error_code(err, boost::system::system_category()), what + ": " + std::strerror(err)};
+  };
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) {
-    error = "cannot create " + tmp + ": " + std::strerror(errno);
-    return false;
-  }
+  if (f == nullptr) return failed("cannot create " + tmp);
   const auto text = json::serialize(status) + "\n";
   const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !written) {
-    error = "cannot write " + tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot replace " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  return true;
+  if (std::fclose(f) != 0 || !written) return failed("cannot write " + tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return failed("cannot replace " + path);
+  return {};
 }
 
 namespace {
@@ -69,15 +64,18 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
   for (const auto& b : rep.batches) {
     if (b.closed) continue;
     ++open;
-    Diagnostics diags(spool.snapshot(b.header.batch));
-    const auto specs = load_job_file(spool.snapshot(b.header.batch), defaults, diags, {b.header.name, b.header.base_dir});
+    const auto specs = load_job_file(spool.snapshot(b.header.batch), defaults, {b.header.name, b.header.base_dir});
     if (specs) {
       for (const auto& s : *specs) queued += b.jobs.count(s.key) == 0;
     }
     for (const auto& [key, job] : b.jobs) {
       switch (job.state) {
-        case Recovery::fresh: ++queued; break;
-        case Recovery::in_doubt: ++in_doubt; break;
+        case Recovery::fresh:
+          ++queued;
+          break;
+        case Recovery::in_doubt:
+          ++in_doubt;
+          break;
         case Recovery::submitted:
           ++polling;
           if (oldest_ms == 0 || job.submitted_at_ms < oldest_ms) {
@@ -88,9 +86,12 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
         case Recovery::ended: {
           const auto* s = job.result.if_contains("status");
           const std::string status = s && s->is_string() ? std::string(s->as_string()) : "";
-          if (status == "succeeded") ++succeeded;
-          else if (status == "timed_out") ++timed_out;
-          else ++failed;
+          if (status == "succeeded")
+            ++succeeded;
+          else if (status == "timed_out")
+            ++timed_out;
+          else
+            ++failed;
           break;
         }
       }
@@ -100,8 +101,9 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
   report["jobs"] = json::object{{"queued", queued},       {"submitting", in_doubt}, {"polling", polling},
                                 {"succeeded", succeeded}, {"failed", failed},       {"timed_out", timed_out}};
   if (oldest_ms > 0) {
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     report["oldest_active"] = json::object{
         {"job", oldest_job},
         {"submitted_at", rfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(oldest_ms)))},

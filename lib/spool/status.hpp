@@ -5,13 +5,14 @@
 #include <boost/json/object.hpp>
 
 #include "config/settings.hpp"
+#include "error/error.hpp"
 
 namespace exportd {
 
 // Writes state_dir/status.json (temp file + rename, so readers never see half
 // of it). Advisory: not fsynced, rewritten every few seconds by the daemon.
-// Advisory (the journal is what matters): false, and `error` why, when it could not be written.
-bool write_status_file(const std::string& path, const boost::json::object& status, std::string& error);
+// Advisory (the journal is what matters): a failure says why it could not be written.
+Result<void> write_status_file(const std::string& path, const boost::json::object& status);
 
 // What `exportd status` shows: files per spool folder, the jobs of the open
 // batches per state (from the journal), the oldest job in flight, and the

@@ -64,8 +64,7 @@ Figures run_batch(int jobs, const po::variables_map& vm) {
                             "\n  requests_per_second: " + std::to_string(vm["rps"].as<int>()) +
                             "\npolling:\n  first_poll_after: " + vm["first-poll"].as<std::string>() +
                             "\n  min_interval: " + vm["min-interval"].as<std::string>() +
-                            "\n  max_interval: " + vm["max-interval"].as<std::string>() +
-                            "\nlog:\n  level: warning\n";
+                            "\n  max_interval: " + vm["max-interval"].as<std::string>() + "\nlog:\n  level: warning\n";
   ws.write_config(sim.port(), false, "demo-key", extra);
   ws.write_export_jobs("jobs.yaml", jobs);
   Figures f;
@@ -78,7 +77,8 @@ Figures run_batch(int jobs, const po::variables_map& vm) {
     ++f.succeeded;
     const auto it = f.stats.completed_at_ms.find(std::string(r.at("project_id").as_string()));
     if (it == f.stats.completed_at_ms.end()) continue;
-    f.lag_ms.push_back(static_cast<double>(parse_rfc3339_ms(std::string(r.at("finished_at").as_string())) - it->second));
+    f.lag_ms.push_back(
+        static_cast<double>(parse_rfc3339_ms(std::string(r.at("finished_at").as_string())) - it->second));
   }
   return f;
 }
@@ -87,7 +87,7 @@ Figures run_batch(int jobs, const po::variables_map& vm) {
 // and queue entry that Exporter keeps, nothing transient (no YAML parsing).
 double heap_bytes_per_job(int jobs) {
   struct NoTransport final : Transport {
-    boost::asio::awaitable<std::variant<HttpReply, ApiError>> exchange(const ApiRequest&, std::string_view) override {
+    boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest&, std::string_view) override {
       co_return ApiError{};
     }
   } transport;

@@ -37,25 +37,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto now = std::chrono::system_clock::from_time_t(1'700'000'000);
   if (size > 2 && data[1] == 'R') reply.retry_after = reply.body.substr(1, 40);
 
-  if (auto env = parse_envelope(reply, now); auto* e = std::get_if<ApiError>(&env)) {
-    check_error(*e);
+  if (auto env = parse_envelope(reply, now); !env) {
+    check_error(env.error());
   } else {
-    const auto& obj = std::get<boost::json::object>(env);
+    const auto& obj = env.value();
     for (const auto& p : read_project_list(obj)) require(!p.id.empty() && !exportd::has_control(p.id));
   }
   auto t = parse_token_reply(reply, now);
-  if (auto* tok = std::get_if<TokenReply>(&t)) require(is_token_text(tok->token, max_token_bytes));
-  else check_error(std::get<ApiError>(t));
+  if (auto* tok = t ? &*t : nullptr)
+    require(is_token_text(tok->token, max_token_bytes));
+  else
+    check_error(t.error());
   auto s = parse_submit_reply(reply, now);
-  if (auto* sub = std::get_if<SubmitReply>(&s)) require(!has_control(sub->project_id) && sub->project_id.size() <= max_id_bytes + 24);
-  else check_error(std::get<ApiError>(s));
+  if (auto* sub = s ? &*s : nullptr)
+    require(!has_control(sub->project_id) && sub->project_id.size() <= max_id_bytes + 24);
+  else
+    check_error(s.error());
   auto p = parse_progress_reply(reply, now);
-  if (auto* pr = std::get_if<ProgressReply>(&p)) {
+  if (auto* pr = p ? &*p : nullptr) {
     require(std::isfinite(pr->progress) && pr->progress >= 0 && pr->progress <= 100);
     require(pr->download_url.empty() || is_download_link(pr->download_url));
   } else {
-    check_error(std::get<ApiError>(p));
+    check_error(p.error());
   }
-  if (auto ra = parse_retry_after(reply.body.substr(0, 64), now)) require(ra->count() >= 0 && ra->count() <= 86'400'000);
+  if (auto ra = parse_retry_after(reply.body.substr(0, 64), now))
+    require(ra->count() >= 0 && ra->count() <= 86'400'000);
   return 0;
 }

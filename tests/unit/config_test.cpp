@@ -1,12 +1,13 @@
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
-#include "time/duration.hpp"
 #include "jobs/job_file.hpp"
 #include "temp_dir.hpp"
+#include "time/duration.hpp"
 
 namespace exportd {
 namespace {
@@ -34,6 +35,14 @@ TEST(Duration, FormatsShortestExactUnit) {
   EXPECT_EQ(format_duration(Millis(120'000)), "2m");
   EXPECT_EQ(format_duration(Millis(7'200'000)), "2h");
   EXPECT_EQ(format_eta(Millis(65'000)), "1m05s");
+}
+
+// LINE and COL of a rejected file's first problem ("FILE:LINE:COL: what").
+std::pair<int, int> first_position(const Failure& f, const std::string& path) {
+  const std::string line(f.first_line());
+  int l = 0, c = 0;
+  if (line.rfind(path + ":", 0) == 0) std::sscanf(line.c_str() + path.size() + 1, "%d:%d", &l, &c);
+  return {l, c};
 }
 
 using ConfigFile = TempDir;
@@ -68,9 +77,8 @@ log:
   level: debug
   format: json
 )");
-  Diagnostics d(path);
-  auto c = load_config(path, d);
-  ASSERT_TRUE(c) << d.str();
+  auto c = load_config(path);
+  ASSERT_TRUE(c) << c.error();
   EXPECT_EQ(c->api.app_id, "my-app");
   EXPECT_EQ(c->api.user_key_file, (dir_ / "key.txt").string());
   EXPECT_EQ(c->api.ca_file, (dir_ / "ca.pem").string());
@@ -91,9 +99,8 @@ log:
 
 TEST_F(ConfigFile, DefaultsApplyWhenSectionsAreMissing) {
   const auto path = write("c.yaml", "api:\n  app_id: a\n  user_key_env: KEY\n");
-  Diagnostics d(path);
-  auto c = load_config(path, d);
-  ASSERT_TRUE(c) << d.str();
+  auto c = load_config(path);
+  ASSERT_TRUE(c) << c.error();
   EXPECT_EQ(c->api.token_refresh_after, Millis(23 * 3'600'000));
   EXPECT_EQ(c->limits.max_connections, 8u);
   EXPECT_EQ(c->limits.requests_per_second, 20u);
@@ -124,31 +131,33 @@ TEST_F(ConfigFile, EachProblemIsReportedWithLineAndColumn) {
   };
   for (const auto& c : cases) {
     const auto path = write("bad.yaml", c.text);
-    Diagnostics d(path);
-    EXPECT_FALSE(load_config(path, d)) << c.text;
-    ASSERT_FALSE(d.empty()) << c.text;
-    const auto& first = d.items().front();
-    EXPECT_EQ(first.line, c.line) << c.text << "\n" << d.str();
-    EXPECT_EQ(first.column, c.column) << c.text << "\n" << d.str();
-    EXPECT_NE(d.str().find(c.words), std::string::npos) << d.str();
-    EXPECT_EQ(d.str().rfind(path + ":", 0), 0u) << d.str();
+    const auto r = load_config(path);
+    ASSERT_FALSE(r) << c.text;
+    const auto& f = r.error();
+    EXPECT_TRUE(f.is(Errc::invalid_input)) << f;
+    EXPECT_EQ(first_position(f, path), std::make_pair(c.line, c.column)) << c.text << "\n" << f;
+    EXPECT_NE(f.message.find(c.words), std::string::npos) << f;
+    EXPECT_EQ(f.message.rfind(path + ":", 0), 0u) << f;
   }
 }
 
 TEST_F(ConfigFile, UserKeyComesFromFileOrEnvironmentTrimmed) {
   ApiSettings a;
   a.user_key_file = write("key", "s3cret\n");
-  std::string error;
-  EXPECT_EQ(read_user_key(a, error), "s3cret");
+  EXPECT_EQ(read_user_key(a).value(), "s3cret");
   a.user_key_file = (dir_ / "absent").string();
-  EXPECT_FALSE(read_user_key(a, error));
-  EXPECT_NE(error.find("absent"), std::string::npos);
+  const auto absent = read_user_key(a);
+  ASSERT_FALSE(absent);
+  EXPECT_NE(absent.error().message.find("absent"), std::string::npos);
+  EXPECT_EQ(absent.error().code, boost::system::error_code(ENOENT, boost::system::system_category()));
   a.user_key_file.clear();
   a.user_key_env = "EXPORTD_UNIT_TEST_KEY";
   ::setenv("EXPORTD_UNIT_TEST_KEY", "from-env", 1);
-  EXPECT_EQ(read_user_key(a, error), "from-env");
+  EXPECT_EQ(read_user_key(a).value(), "from-env");
   ::setenv("EXPORTD_UNIT_TEST_KEY", "", 1);
-  EXPECT_FALSE(read_user_key(a, error));
+  const auto empty = read_user_key(a);
+  ASSERT_FALSE(empty);
+  EXPECT_TRUE(empty.error().is(Errc::invalid_input)) << empty.error();
 }
 
 using JobFile = TempDir;
@@ -168,9 +177,8 @@ TEST_F(JobFile, ReadsBothKindsWithDefaultsAndKeys) {
 )");
   JobDefaults defaults;
   defaults.resolution = "720";
-  Diagnostics d(path);
-  auto jobs = load_job_file(path, defaults, d);
-  ASSERT_TRUE(jobs) << d.str();
+  auto jobs = load_job_file(path, defaults);
+  ASSERT_TRUE(jobs) << jobs.error();
   ASSERT_EQ(jobs->size(), 3u);
   EXPECT_EQ((*jobs)[0].key, "batch.yaml#intro");
   EXPECT_EQ((*jobs)[0].resolution, "4k");
@@ -185,9 +193,8 @@ TEST_F(JobFile, ReadsBothKindsWithDefaultsAndKeys) {
 
 TEST_F(JobFile, ASingleJobNeedsNoList) {
   const auto path = write("one.yaml", "project_id: p1\n");
-  Diagnostics d(path);
-  auto jobs = load_job_file(path, {}, d);
-  ASSERT_TRUE(jobs) << d.str();
+  auto jobs = load_job_file(path, {});
+  ASSERT_TRUE(jobs) << jobs.error();
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ((*jobs)[0].key, "one.yaml#p1");
 }
@@ -209,12 +216,10 @@ TEST_F(JobFile, AnyProblemRejectsTheWholeFile) {
   };
   for (const auto& c : cases) {
     const auto path = write("jobs.yaml", c.text);
-    Diagnostics d(path);
-    EXPECT_FALSE(load_job_file(path, {}, d)) << c.text;
-    ASSERT_FALSE(d.empty()) << c.text;
-    EXPECT_EQ(d.items().front().line, c.line) << c.text << d.str();
-    EXPECT_EQ(d.items().front().column, c.column) << c.text << d.str();
-    EXPECT_NE(d.str().find(c.words), std::string::npos) << d.str();
+    const auto r = load_job_file(path, {});
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_EQ(first_position(r.error(), path), std::make_pair(c.line, c.column)) << c.text << r.error();
+    EXPECT_NE(r.error().message.find(c.words), std::string::npos) << r.error();
   }
 }
 

@@ -12,7 +12,7 @@ JobMachine machine(std::uint32_t max_attempts = 4) {
   return JobMachine(PollPolicy({10s, 3s, 60s, 30min}), RetryPolicy({max_attempts, 1s, 30s}));
 }
 
-ApiError error(FailureKind k, std::string code = "c") { return {k, 0, std::move(code), "m", {}}; }
+ApiError error(Errc k, std::string code = "c") { return {k, 0, std::move(code), "m", {}}; }
 ProgressReply progress(double p, std::string url = "") { return {p, std::move(url), ""}; }
 
 TEST(JobMachine, HappyPathSubmitPollSucceed) {
@@ -52,17 +52,17 @@ TEST(JobMachine, TransientFailuresThenSuccess) {
   auto m = machine();
   ExportJob j;
   TimePoint now = t0;
-  ApiError e429 = error(FailureKind::overloaded, "http_429");
+  ApiError e429 = error(Errc::overloaded, "http_429");
   e429.retry_after = 5s;
   auto ev = m.on_failure(j, e429, now, 0.0);
   EXPECT_EQ(ev.kind, JobEvent::Kind::retrying);
   EXPECT_EQ(ev.delay, 5s);  // Retry-After beats a zero jitter draw
   EXPECT_EQ(j.due, now + 5s);
   now = j.due;
-  ev = m.on_failure(j, error(FailureKind::overloaded, "http_503"), now, 1.0);
+  ev = m.on_failure(j, error(Errc::overloaded, "http_503"), now, 1.0);
   EXPECT_EQ(ev.delay, 2s);  // second failure: ceiling 2 s
   now = j.due;
-  ev = m.on_failure(j, error(FailureKind::malformed), now, 1.0);
+  ev = m.on_failure(j, error(Errc::malformed), now, 1.0);
   EXPECT_EQ(ev.delay, 4s);
   EXPECT_EQ(j.state, JobState::queued);
   EXPECT_EQ(m.step(j, j.due), StepKind::submit);
@@ -73,7 +73,7 @@ TEST(JobMachine, TransientFailuresThenSuccess) {
 TEST(JobMachine, PermanentFailureEndsTheJobAtOnce) {
   auto m = machine();
   ExportJob j;
-  auto ev = m.on_failure(j, error(FailureKind::rejected, "PROJECT_NOT_FOUND"), t0, 0.5);
+  auto ev = m.on_failure(j, error(Errc::rejected, "PROJECT_NOT_FOUND"), t0, 0.5);
   EXPECT_EQ(ev.kind, JobEvent::Kind::failed);
   EXPECT_EQ(ev.error->code, "PROJECT_NOT_FOUND");
   EXPECT_EQ(j.state, JobState::failed);
@@ -82,9 +82,9 @@ TEST(JobMachine, PermanentFailureEndsTheJobAtOnce) {
 TEST(JobMachine, RetriesRunOutWithTheLastError) {
   auto m = machine(3);
   ExportJob j;
-  m.on_failure(j, error(FailureKind::transport, "a"), t0, 0.5);
-  m.on_failure(j, error(FailureKind::transport, "b"), t0, 0.5);
-  auto ev = m.on_failure(j, error(FailureKind::transport, "c"), t0, 0.5);
+  m.on_failure(j, error(Errc::transport, "a"), t0, 0.5);
+  m.on_failure(j, error(Errc::transport, "b"), t0, 0.5);
+  auto ev = m.on_failure(j, error(Errc::transport, "c"), t0, 0.5);
   EXPECT_EQ(ev.kind, JobEvent::Kind::failed);
   EXPECT_EQ(ev.error->code, "c");
 }
@@ -104,7 +104,7 @@ TEST(JobMachine, FailAtEachStepOfALongJob) {
         ASSERT_LT(step, 20);
         const auto kind = m.step(j, now);
         if (step++ == fail_at) {
-          m.on_failure(j, error(permanent ? FailureKind::rejected : FailureKind::overloaded), now, 0.5);
+          m.on_failure(j, error(permanent ? Errc::rejected : Errc::overloaded), now, 0.5);
         } else if (kind == StepKind::submit) {
           m.on_submitted(j, {"p"}, now);
         } else {
@@ -141,7 +141,7 @@ TEST(JobMachine, RetryingAPollNeverSkipsTheDeadline) {
   auto m = machine();
   ExportJob j;
   m.on_submitted(j, {"p"}, t0);
-  ApiError slow = error(FailureKind::overloaded);
+  ApiError slow = error(Errc::overloaded);
   slow.retry_after = 1h;
   m.on_failure(j, slow, t0 + 29min + 45s, 0.5);  // a 30 s wait would end past the deadline
   EXPECT_EQ(j.due, t0 + 30min);
@@ -157,9 +157,7 @@ TEST(JobMachine, AFailedStateFromTheApiEndsTheJob) {
   EXPECT_EQ(ev.error->code, "export_failed");
 }
 
-TEST(JobMachine, PerJobStateStaysSmall) {
-  EXPECT_LE(sizeof(ExportJob), 80u);
-}
+TEST(JobMachine, PerJobStateStaysSmall) { EXPECT_LE(sizeof(ExportJob), 80u); }
 
 }  // namespace
 }  // namespace exportd

@@ -29,9 +29,9 @@ using testing::ScriptedTransport;
 
 // What the exporter wrote down, in order.
 struct MemoryLedger final : JobLedger {
-  std::vector<std::string> submits;               // job keys, one per submit_started
-  std::map<std::string, std::string> projects;    // job -> project, once submitted
-  std::map<std::string, JobResult> results;       // job -> result, once ended
+  std::vector<std::string> submits;             // job keys, one per submit_started
+  std::map<std::string, std::string> projects;  // job -> project, once submitted
+  std::map<std::string, JobResult> results;     // job -> result, once ended
   std::set<std::string> batches_ended;
   asio::awaitable<void> submit_started(const std::string&, const std::string& job) override {
     submits.push_back(job);
@@ -66,30 +66,32 @@ struct FakeApi {
   bool refuse_credentials = false;   // the token call says the key is wrong
   bool lose_export_replies = false;  // the export is made, its reply is lost
   std::set<std::string> expired;     // tokens the API now refuses with 401
-  std::function<std::optional<std::variant<HttpReply, ApiError>>(const ApiRequest&)> override_reply;
+  std::function<std::optional<ApiResult<HttpReply>>(const ApiRequest&)> override_reply;
 
   int tokens_issued = 0;
   std::map<std::string, TimePoint> exports;  // project -> export started
   std::map<std::string, int> export_count;
   std::vector<std::pair<TimePoint, ApiCall>> log;  // every call that reached the API, when
 
-  std::variant<HttpReply, ApiError> answer(const ApiRequest& r, std::string_view token) {
+  ApiResult<HttpReply> answer(const ApiRequest& r, std::string_view token) {
     log.emplace_back(time.now(), r.call);
-    if (down) return ApiError{FailureKind::transport, 0, "transport", "connection refused", {}};
+    if (down) return ApiError{Errc::transport, 0, "transport", "connection refused", {}};
     if (override_reply)
       if (auto o = override_reply(r)) return *o;
     if (r.call == ApiCall::token) {
-      if (refuse_credentials) return HttpReply{200, R"({"success":false,"error":{"code":"E1","msg":"invalid userKey"}})", ""};
+      if (refuse_credentials)
+        return HttpReply{200, R"({"success":false,"error":{"code":"E1","msg":"invalid userKey"}})", ""};
       return ok_json(R"({"token":"tok-)" + std::to_string(++tokens_issued) + "\"}");
     }
-    if (expired.count(std::string(token)) != 0) return HttpReply{401, R"({"success":false,"error":{"code":401,"msg":"expired"}})", ""};
+    if (expired.count(std::string(token)) != 0)
+      return HttpReply{401, R"({"success":false,"error":{"code":401,"msg":"expired"}})", ""};
     if (r.call == ApiCall::export_project) {
       const auto body = json::parse(r.body).as_object();
       const std::string id(body.at("projectId").as_string());
       exports[id] = time.now();
       ++export_count[id];
       if (lose_export_replies) {
-        ApiError e{FailureKind::transport, 0, "transport", "reading reply: end of stream", {}};
+        ApiError e{Errc::transport, 0, "transport", "reading reply: end of stream", {}};
         e.maybe_processed = true;
         return e;
       }
@@ -98,7 +100,8 @@ struct FakeApi {
     if (r.call == ApiCall::progress) {
       const auto id = r.target.substr(r.target.rfind('/') + 1);
       auto it = exports.find(id);
-      if (it == exports.end()) return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no"}})", ""};
+      if (it == exports.end())
+        return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no"}})", ""};
       const double p = std::min(100.0, 100.0 * std::chrono::duration<double>(time.now() - it->second).count() /
                                            std::chrono::duration<double>(export_for).count());
       if (p >= 100.0) return ok_json(R"({"progress":100,"downloadUrl":"https://cdn.example.com/)" + id + ".mp4\"}");
@@ -223,7 +226,7 @@ TEST(Exporter, RefusedCredentialsStopABatchWithExit3AndFailNoJob) {
   e.start(RunMode::batch, 10);
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   ASSERT_TRUE(e.summary->fatal);
-  EXPECT_EQ(e.summary->fatal->kind, FailureKind::credentials);
+  EXPECT_EQ(e.summary->fatal->kind, Errc::credentials);
   EXPECT_EQ(exit_code_for(*e.summary, false, false, RunMode::batch), exit_credentials);
   EXPECT_TRUE(e.ledger.results.empty());
   EXPECT_EQ(e.api.calls(ApiCall::export_project), 0u);
@@ -275,9 +278,9 @@ TEST(Exporter, AnInDoubtSubmitIsVerifiedAndAdoptedNotResent) {
 
 TEST(Exporter, AnInDoubtSubmitThatNeverShowsUpEndsAfterMaxAttempts) {
   Engine e;
-  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<std::variant<HttpReply, ApiError>> {
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
     if (r.call != ApiCall::export_project) return std::nullopt;
-    ApiError lost{FailureKind::transport, 0, "transport", "reading reply: timeout", {}};
+    ApiError lost{Errc::transport, 0, "transport", "reading reply: timeout", {}};
     lost.maybe_processed = true;  // and the API never made it
     return lost;
   };
@@ -302,7 +305,7 @@ TEST(Exporter, AnExpiredTokenIsRenewedOnceForEveryoneAndEachCallReplayedOnce) {
 
 TEST(Exporter, ATokenRefusedEvenWhenFreshIsNotReplayedInALoop) {
   Engine e;
-  e.api.override_reply = [](const ApiRequest& r) -> std::optional<std::variant<HttpReply, ApiError>> {
+  e.api.override_reply = [](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
     if (r.call == ApiCall::token) return std::nullopt;
     return HttpReply{401, R"({"success":false,"error":{"code":401,"msg":"no"}})", ""};
   };
@@ -315,15 +318,18 @@ TEST(Exporter, ATokenRefusedEvenWhenFreshIsNotReplayedInALoop) {
 TEST(Exporter, AJobWalksThrough429And5xxTokenExpiryAndAnOutageToSuccess) {
   Engine e;
   int step = 0;
-  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<std::variant<HttpReply, ApiError>> {
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
     if (r.call != ApiCall::export_project) return std::nullopt;
     switch (step++) {
-      case 0: return HttpReply{429, "", "2"};
-      case 1: return HttpReply{503, "<html>busy</html>", ""};
+      case 0:
+        return HttpReply{429, "", "2"};
+      case 1:
+        return HttpReply{503, "<html>busy</html>", ""};
       case 2:
         e.api.expired.insert("tok-1");
         return HttpReply{401, "", ""};
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   };
   e.config.retry.max_attempts = 8;  // the default: more than the breaker's trip count
@@ -357,7 +363,9 @@ TEST(Exporter, AReloadMidRunChangesThePollIntervalsOfRunningJobs) {
   // Polls due under the old schedule may still come; after that, one per job each 5 min.
   std::size_t polls = 0;
   for (std::size_t i = from; i < e.api.log.size(); ++i) polls += e.api.log[i].second == ApiCall::progress;
-  EXPECT_LE(polls, 3u * (1u + 12u / 5u)) << "in " << std::chrono::duration_cast<std::chrono::seconds>(e.time.now() - at).count() << " s";
+  EXPECT_LE(polls, 3u * (1u + 12u / 5u)) << "in "
+                                         << std::chrono::duration_cast<std::chrono::seconds>(e.time.now() - at).count()
+                                         << " s";
   EXPECT_GE(polls, 3u);
   e.exporter->stop();
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
@@ -382,8 +390,8 @@ TEST(Exporter, ExitCodesByOutcomeAndMode) {
   RunSummary ok{3, 0, 0, 0, {}};
   RunSummary failed{2, 1, 0, 0, {}};
   RunSummary unreachable{0, 2, 0, 2, {}};
-  RunSummary creds{0, 0, 0, 0, ApiError{FailureKind::credentials, 200, "E1", "bad key", {}}};
-  RunSummary tls{0, 0, 0, 0, ApiError{FailureKind::tls, 0, "tls", "mismatch", {}}};
+  RunSummary creds{0, 0, 0, 0, ApiError{Errc::credentials, 200, "E1", "bad key", {}}};
+  RunSummary tls{0, 0, 0, 0, ApiError{Errc::tls, 0, "tls", "mismatch", {}}};
   EXPECT_EQ(exit_code_for(ok, false, false, RunMode::batch), exit_ok);
   EXPECT_EQ(exit_code_for(failed, false, false, RunMode::batch), exit_jobs_failed);
   EXPECT_EQ(exit_code_for(unreachable, false, false, RunMode::batch), exit_temporary);

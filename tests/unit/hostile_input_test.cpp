@@ -48,12 +48,12 @@ bool valid_json_line(const std::string& line) {
 // F01: bytes that are not UTF-8 never reach the journal or results raw.
 using F01 = Scratch;
 TEST_F(F01, ANonUtf8JobIdIsRefusedAtCheckTimeWithItsPosition) {
-  const auto path = write("jobs.yaml", "jobs:\n  - project_id: p1\n    id: \"caf\\xE9\"\n  - project_id: p2\n    id: ok\xff\n");
-  Diagnostics d(path);
-  EXPECT_FALSE(load_job_file(path, {}, d));
-  ASSERT_FALSE(d.empty());
-  EXPECT_NE(d.str().find("UTF-8"), std::string::npos) << d.str();
-  EXPECT_EQ(d.items().front().line, 5) << d.str();
+  const auto path =
+      write("jobs.yaml", "jobs:\n  - project_id: p1\n    id: \"caf\\xE9\"\n  - project_id: p2\n    id: ok\xff\n");
+  const auto r = load_job_file(path, {});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("UTF-8"), std::string::npos) << r.error();
+  EXPECT_EQ(r.error().first_line().substr(0, path.size() + 3), path + ":5:") << r.error();
 }
 
 TEST(Hardening, F01_JournalAndResultsStayReadableWhateverBytesAKeyHolds) {
@@ -83,7 +83,7 @@ TEST(Hardening, F01_JournalAndResultsStayReadableWhateverBytesAKeyHolds) {
   res.job = r.job;
   res.project_id = r.project;
   res.status = JobOutcome::failed;
-  res.error = ApiError{FailureKind::rejected, 200, "c\xff", "m\xfe\x01\x1b[2J", {}};
+  res.error = ApiError{Errc::rejected, 200, "c\xff", "m\xfe\x01\x1b[2J", {}};
   EXPECT_TRUE(valid_json_line(to_json_line(res))) << to_json_line(res);
 }
 
@@ -92,7 +92,7 @@ TEST(Hardening, F01_JournalAndResultsStayReadableWhateverBytesAKeyHolds) {
 TEST(Hardening, F03_AnInDoubtSubmitThatNeverShowsUpEndsAfterMaxAttempts) {
   JobMachine m(PollPolicy({10s, 3s, 60s, 30min}), RetryPolicy({4, 1s, 30s}));
   ExportJob j;
-  ApiError lost{FailureKind::transport, 0, "transport", "reading reply: timeout", {}};
+  ApiError lost{Errc::transport, 0, "transport", "reading reply: timeout", {}};
   lost.maybe_processed = true;
   int submits = 0;
   auto now = t0;
@@ -115,8 +115,10 @@ TEST(Hardening, F03_AnInDoubtSubmitThatNeverShowsUpEndsAfterMaxAttempts) {
 TEST(Hardening, F04_AnAcceptedExportWithoutAProjectIdIsNotRetriedAsTransient) {
   for (const char* data : {R"({"projectId":""})", R"({"projectId":null})", R"({})"}) {
     auto r = parse_submit_reply(ok_json(data), wall_now);
-    if (auto* e = std::get_if<ApiError>(&r)) EXPECT_FALSE(is_transient(e->kind)) << data << ": " << e->message;
-    else EXPECT_TRUE(std::get<SubmitReply>(r).project_id.empty()) << data;
+    if (!r)
+      EXPECT_FALSE(is_transient(r.error().kind)) << data << ": " << r.error().message;
+    else
+      EXPECT_TRUE(r.value().project_id.empty()) << data;
   }
 }
 
@@ -124,43 +126,45 @@ TEST(Hardening, F16_AProjectIdTooLargeForAnIntegerIsNeverTurnedIntoOne) {
   for (const char* data : {R"({"projectId":99999999999999999999999})", R"({"projectId":1e300})",
                            R"({"projectId":-1.5})", R"({"projectId":"a\u0000b"})"}) {
     auto r = parse_submit_reply(ok_json(data), wall_now);
-    if (auto* s = std::get_if<SubmitReply>(&r)) {
+    if (auto* s = r ? &*r : nullptr) {
       EXPECT_EQ(s->project_id.find("-9223372036854775808"), std::string::npos) << data;
       EXPECT_TRUE(s->project_id.empty()) << data << " gave " << s->project_id;
     }
   }
   auto big = parse_submit_reply(ok_json(R"({"projectId":18446744073709551615})"), wall_now);
-  ASSERT_TRUE(std::holds_alternative<SubmitReply>(big));
-  EXPECT_EQ(std::get<SubmitReply>(big).project_id, "18446744073709551615");
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(big.value().project_id, "18446744073709551615");
 }
 
 // F07: job and scenes files are read with a size cap and only if regular.
 using F07 = Scratch;
 TEST_F(F07, ScenesFromDevZeroAndOversizedJobFilesAreRefusedWithoutReadingThem) {
-  std::string error;
-  EXPECT_FALSE(load_scenes("/dev/zero", error));
-  EXPECT_NE(error.find("not a regular file"), std::string::npos) << error;
+  const auto scenes = load_scenes("/dev/zero");
+  ASSERT_FALSE(scenes);
+  EXPECT_TRUE(scenes.error().is(Errc::unreadable)) << scenes.error();
+  EXPECT_NE(scenes.error().message.find("not a regular file"), std::string::npos) << scenes.error();
 
   std::string big = "jobs:\n";
   while (big.size() < 9u * 1024 * 1024) big += "  - project_id: 65fa6b07dca2e367461a2925aaaaaaaaaaaaaaaaaaaaaaaaa\n";
   const auto path = write("big.yaml", big);
-  Diagnostics d(path);
-  EXPECT_FALSE(load_job_file(path, {}, d));
-  EXPECT_NE(d.str().find("larger than"), std::string::npos) << d.str();
+  const auto r = load_job_file(path, {});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::unreadable)) << r.error();
+  EXPECT_NE(r.error().message.find("larger than"), std::string::npos) << r.error();
 }
 
 // F08/F10: a token the API hands out is a header value: bounded, visible ASCII only.
 TEST(Hardening, F08_ATokenLongerThan64KiBIsRefusedNotSent) {
   const std::string huge(70 * 1024, 'a');
   auto r = parse_token_reply(ok_json("{\"token\":\"" + huge + "\"}"), wall_now);
-  ASSERT_TRUE(std::holds_alternative<ApiError>(r));
-  EXPECT_EQ(std::get<ApiError>(r).message.find(huge.substr(0, 64)), std::string::npos);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().message.find(huge.substr(0, 64)), std::string::npos);
 }
 
 TEST(Hardening, F10_ATokenWithControlCharactersIsRefused) {
   for (const char* t : {"abc\\r\\nX-Injected: 1", "abc\\u0000", "abc def", "abc\\t"}) {
     auto r = parse_token_reply(ok_json(std::string("{\"token\":\"") + t + "\"}"), wall_now);
-    EXPECT_TRUE(std::holds_alternative<ApiError>(r)) << t;
+    EXPECT_TRUE(r.has_error()) << t;
   }
 }
 
@@ -172,8 +176,8 @@ TEST(Hardening, F09_AnOddTokenReplyIsNotQuotedInItsError) {
                            "{\"success\":true,\"data\":{\"token\":\"" + token + "\"}} trailing",
                            "{\"success\":true,\"data\":{\"token\":\"" + token + "\"}"}) {
     auto r = parse_token_reply(HttpReply{200, body, ""}, wall_now);
-    ASSERT_TRUE(std::holds_alternative<ApiError>(r)) << body;
-    const auto& e = std::get<ApiError>(r);
+    ASSERT_TRUE(r.has_error()) << body;
+    const auto& e = r.error();
     EXPECT_EQ(e.message.find("SECRET"), std::string::npos) << e.message;
     EXPECT_EQ(e.code.find("SECRET"), std::string::npos) << e.code;
   }
@@ -181,44 +185,46 @@ TEST(Hardening, F09_AnOddTokenReplyIsNotQuotedInItsError) {
 
 TEST(Hardening, F09_AnApiErrorThatEchoesTheUserKeyDoesNotCarryIt) {
   boost::asio::io_context io;
-  ScriptedTransport transport([](const ApiRequest& r, std::string_view) -> std::variant<HttpReply, ApiError> {
-    const json::object reply{{"success", false}, {"error", json::object{{"code", "E1"}, {"msg", "bad request: " + r.body}}}};
+  ScriptedTransport transport([](const ApiRequest& r, std::string_view) -> ApiResult<HttpReply> {
+    const json::object reply{{"success", false},
+                             {"error", json::object{{"code", "E1"}, {"msg", "bad request: " + r.body}}}};
     return HttpReply{200, json::serialize(reply), ""};
   });
   TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "user-key-SECRET", 23h);
-  std::optional<std::variant<std::string, ApiError>> got;
-  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); },
-                        boost::asio::detached);
+  std::optional<ApiResult<std::string>> got;
+  boost::asio::co_spawn(
+      io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); }, boost::asio::detached);
   io.run_for(5s);
   ASSERT_TRUE(got);
-  ASSERT_TRUE(std::holds_alternative<ApiError>(*got));
-  EXPECT_EQ(std::get<ApiError>(*got).message.find("SECRET"), std::string::npos) << std::get<ApiError>(*got).message;
+  ASSERT_TRUE((*got).has_error());
+  EXPECT_EQ((*got).error().message.find("SECRET"), std::string::npos) << (*got).error().message;
 }
 
 TEST(Hardening, F09_AShortUserKeyIsCutFromMessagesButNeverBreaksTheTokenReply) {
   boost::asio::io_context io;
-  ScriptedTransport transport([](const ApiRequest&, std::string_view) -> std::variant<HttpReply, ApiError> {
+  ScriptedTransport transport([](const ApiRequest&, std::string_view) -> ApiResult<HttpReply> {
     return ok_json(R"({"token":"data-token-a"})");
   });
   TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "a", 23h);  // a key that is in every reply
-  std::optional<std::variant<std::string, ApiError>> got;
-  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); }, boost::asio::detached);
+  std::optional<ApiResult<std::string>> got;
+  boost::asio::co_spawn(
+      io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); }, boost::asio::detached);
   io.run_for(5s);
-  ASSERT_TRUE(got && std::holds_alternative<std::string>(*got));
-  EXPECT_EQ(std::get<std::string>(*got), "data-token-a");
+  ASSERT_TRUE(got && (*got).has_value());
+  EXPECT_EQ((*got).value(), "data-token-a");
 }
 
 // F11: a link of another scheme, or with CR/LF, is not a success.
 TEST(Hardening, F11_OnlyHttpsLinksCountAsADownloadUrl) {
-  for (const char* url : {"javascript:alert(1)", "file:///etc/passwd", "https://cdn/v.mp4\r\nX: 1",
-                          "ftp://cdn/v.mp4", "https://cdn/\x1b]0;pwned\x07"}) {
+  for (const char* url : {"javascript:alert(1)", "file:///etc/passwd", "https://cdn/v.mp4\r\nX: 1", "ftp://cdn/v.mp4",
+                          "https://cdn/\x1b]0;pwned\x07"}) {
     json::object data{{"progress", 100}, {"downloadUrl", url}};
     auto r = read_progress(data);
-    if (auto* p = std::get_if<ProgressReply>(&r)) EXPECT_TRUE(p->download_url.empty()) << url;
+    if (auto* p = r ? &*r : nullptr) EXPECT_TRUE(p->download_url.empty()) << url;
   }
   auto r = read_progress(json::object{{"progress", 100}, {"downloadUrl", "https://cdn.example.com/v.mp4?sig=a%20b"}});
-  ASSERT_TRUE(std::holds_alternative<ProgressReply>(r));
-  EXPECT_EQ(std::get<ProgressReply>(r).download_url, "https://cdn.example.com/v.mp4?sig=a%20b");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r.value().download_url, "https://cdn.example.com/v.mp4?sig=a%20b");
 }
 
 // F13: results.jsonl deleted or rotated under the daemon: later results land in a new file.
@@ -246,7 +252,7 @@ TEST_F(F13, ResultsGoToANewFileAfterTheOldOneWasRemovedOrRotated) {
 TEST(Hardening, F15_MaxAttemptsAbove255EndsAfterExactlyThatMany) {
   JobMachine m(PollPolicy({10s, 3s, 60s, 30min}), RetryPolicy({300, 1ms, 2ms}));
   ExportJob j;
-  ApiError e{FailureKind::overloaded, 503, "http_503", "m", {}};
+  ApiError e{Errc::overloaded, 503, "http_503", "m", {}};
   int tries = 0;
   auto now = t0;
   while (!is_terminal(j.state) && tries < 2000) {
@@ -259,15 +265,15 @@ TEST(Hardening, F15_MaxAttemptsAbove255EndsAfterExactlyThatMany) {
 
 // F17: progress values are parsed strictly.
 TEST(Hardening, F17_ProgressMustBeAFiniteNumberFrom0To100) {
-  for (json::value v : {json::value("NaN"), json::value("nan"), json::value("100abc"), json::value("inf"),
-                        json::value("-inf"), json::value(150), json::value(-3), json::value("1e999"),
-                        json::value(""), json::value(" 50")}) {
+  for (json::value v :
+       {json::value("NaN"), json::value("nan"), json::value("100abc"), json::value("inf"), json::value("-inf"),
+        json::value(150), json::value(-3), json::value("1e999"), json::value(""), json::value(" 50")}) {
     auto r = read_progress(json::object{{"progress", v}, {"downloadUrl", "https://cdn/v.mp4"}});
-    EXPECT_TRUE(std::holds_alternative<ApiError>(r)) << json::serialize(v);
+    EXPECT_TRUE(r.has_error()) << json::serialize(v);
   }
   for (json::value v : {json::value(0), json::value(42.5), json::value("99.9"), json::value(100)}) {
     auto r = read_progress(json::object{{"progress", v}});
-    EXPECT_TRUE(std::holds_alternative<ProgressReply>(r)) << json::serialize(v);
+    EXPECT_TRUE(r.has_value()) << json::serialize(v);
   }
 }
 
@@ -275,16 +281,18 @@ TEST(Hardening, F17_ProgressMustBeAFiniteNumberFrom0To100) {
 // folder are refused for what they are.
 TEST(Hardening, F18_AHugeApiErrorMessageIsBounded) {
   const std::string msg(8 * 1024 * 1024, 'x');
-  auto r = parse_envelope(HttpReply{200, R"({"success":false,"error":{"code":")" + std::string(100000, 'c') +
-                                              R"(","msg":")" + msg + "\"}}", ""}, wall_now);
-  ASSERT_TRUE(std::holds_alternative<ApiError>(r));
-  EXPECT_LE(std::get<ApiError>(r).message.size(), 1024u);
-  EXPECT_LE(std::get<ApiError>(r).code.size(), 128u);
+  auto r = parse_envelope(
+      HttpReply{200, R"({"success":false,"error":{"code":")" + std::string(100000, 'c') + R"(","msg":")" + msg + "\"}}",
+                ""},
+      wall_now);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_LE(r.error().message.size(), 1024u);
+  EXPECT_LE(r.error().code.size(), 128u);
 }
 
 TEST(Hardening, F18_ALongRetryAfterIsHonouredNotCutToMaxBackoff) {
   RetryPolicy p({8, 1s, 5min});
-  ApiError e{FailureKind::overloaded, 429, "http_429", "slow down", {}};
+  ApiError e{Errc::overloaded, 429, "http_429", "slow down", {}};
   e.retry_after = parse_retry_after("1800", wall_now);
   ASSERT_TRUE(e.retry_after);
   EXPECT_GE(*p.retry_after(e, 1, 0.5), 30min);
@@ -297,14 +305,16 @@ TEST(Hardening, F18_ALongRetryAfterIsHonouredNotCutToMaxBackoff) {
 using F18 = Scratch;
 TEST_F(F18, ABlankProjectIdAndAFolderAreRefusedForWhatTheyAre) {
   const auto blank = write("blank.yaml", "jobs:\n  - project_id: \"   \"\n");
-  Diagnostics d(blank);
-  EXPECT_FALSE(load_job_file(blank, {}, d));
-  EXPECT_NE(d.str().find("project_id"), std::string::npos) << d.str();
+  const auto r = load_job_file(blank, {});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::invalid_input)) << r.error();
+  EXPECT_NE(r.error().message.find("project_id"), std::string::npos) << r.error();
 
   fs::create_directories(dir_ / "x.yaml");
-  Diagnostics d2((dir_ / "x.yaml").string());
-  EXPECT_FALSE(load_job_file((dir_ / "x.yaml").string(), {}, d2));
-  EXPECT_NE(d2.str().find("not a regular file"), std::string::npos) << d2.str();
+  const auto folder = load_job_file((dir_ / "x.yaml").string(), {});
+  ASSERT_FALSE(folder);
+  EXPECT_TRUE(folder.error().is(Errc::unreadable)) << folder.error();
+  EXPECT_NE(folder.error().message.find("not a regular file"), std::string::npos) << folder.error();
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ TEST(CircuitBreaker, OpensThenLetsOneProbeAtATimeWithGrowingGaps) {
   EXPECT_EQ(b.admit(t0).until, t0 + 1s);
   EXPECT_EQ(b.admit(t0 + 1s).verdict, V::probe);
   EXPECT_EQ(b.admit(t0 + 1s).verdict, V::wait);  // only one probe in flight
-  b.on_failure(t0 + 1s);                          // the probe failed
+  b.on_failure(t0 + 1s);                         // the probe failed
   EXPECT_EQ(b.next_probe(), t0 + 1s + 2s);
   EXPECT_EQ(b.admit(t0 + 3s).verdict, V::probe);
   b.on_failure(t0 + 3s);
@@ -147,7 +147,7 @@ TEST(DueQueues, PollIntervalsStretchFairlyUnderTheBudgetAndSubmitsAreNotStarved)
     most = std::max(most, times.size());
     for (std::size_t i = 2; i < times.size(); ++i) {
       const auto gap = times[i] - times[i - 1];
-      EXPECT_GE(gap, 9s);  // stretched from 3 s ...
+      EXPECT_GE(gap, 9s);   // stretched from 3 s ...
       EXPECT_LE(gap, 11s);  // ... alike for everyone
     }
   }
@@ -160,7 +160,7 @@ TEST(DueQueues, PollIntervalsStretchFairlyUnderTheBudgetAndSubmitsAreNotStarved)
 TEST(JobMachine, ASubmitThatMayHaveTakenEffectIsVerifiedNotResent) {
   JobMachine m(PollPolicy({10s, 3s, 60s, 1h}), RetryPolicy({8, 1s, 30s}));
   ExportJob j;
-  ApiError lost{FailureKind::transport, 0, "transport", "reading reply: end of stream", {}};
+  ApiError lost{Errc::transport, 0, "transport", "reading reply: end of stream", {}};
   lost.maybe_processed = true;
   m.on_failure(j, lost, t0, 0.5);
   EXPECT_EQ(j.state, JobState::in_doubt);
@@ -171,7 +171,7 @@ TEST(JobMachine, ASubmitThatMayHaveTakenEffectIsVerifiedNotResent) {
   EXPECT_EQ(j.project_id, "p1");
 
   ExportJob k;
-  ApiError refused{FailureKind::transport, 0, "transport", "connect: refused", {}};
+  ApiError refused{Errc::transport, 0, "transport", "connect: refused", {}};
   m.on_failure(k, refused, t0, 0.5);
   EXPECT_EQ(k.state, JobState::queued);  // never left: plain retry
   ExportJob n;
@@ -183,7 +183,7 @@ TEST(JobMachine, ASubmitThatMayHaveTakenEffectIsVerifiedNotResent) {
 TEST(JobMachine, AnUnreachableApiIsNotHeldAgainstTheJob) {
   JobMachine m(PollPolicy({10s, 3s, 60s, 1h}), RetryPolicy({2, 1s, 30s}));
   ExportJob j;
-  ApiError down{FailureKind::transport, 0, "transport", "connect: refused", {}};
+  ApiError down{Errc::transport, 0, "transport", "connect: refused", {}};
   down.api_down = true;
   for (int i = 0; i < 50; ++i) {
     const auto ev = m.on_unavailable(j, down, t0 + 8s, t0);

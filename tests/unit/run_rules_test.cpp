@@ -13,13 +13,13 @@ namespace {
 using namespace std::chrono_literals;
 const TimePoint t0 = TimePoint{} + 1000h;
 
-ApiError err(FailureKind k, int status = 0) { return {k, status, "c", "m", {}}; }
+ApiError err(Errc k, int status = 0) { return {k, status, "c", "m", {}}; }
 
 RunRules rules(RunMode mode, std::uint32_t give_up = 3) { return RunRules({mode, Backoff(1s, 8s), 5, give_up}); }
 
 TEST(RunRules, FiveApiFaultsInARowHoldEveryCallAndOneProbeGoes) {
   auto r = rules(RunMode::daemon);
-  auto e = err(FailureKind::transport);
+  auto e = err(Errc::transport);
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(r.on_call(&e, false, t0).held_now);
   const auto d = r.on_call(&e, false, t0);
   EXPECT_TRUE(d.held_now);
@@ -37,14 +37,14 @@ TEST(RunRules, FiveApiFaultsInARowHoldEveryCallAndOneProbeGoes) {
 
 TEST(RunRules, A429IsThrottlingNotAnOutage) {
   auto r = rules(RunMode::daemon);
-  auto e = err(FailureKind::overloaded, 429);
+  auto e = err(Errc::overloaded, 429);
   for (int i = 0; i < 20; ++i) EXPECT_FALSE(r.on_call(&e, false, t0).held_now);
   EXPECT_FALSE(r.held());
 }
 
 TEST(RunRules, ABatchGivesUpAfterTheConfiguredProbesWithAnUnreachableError) {
   auto r = rules(RunMode::batch, 3);
-  auto e = err(FailureKind::transport);
+  auto e = err(Errc::transport);
   for (int i = 0; i < 5; ++i) r.on_call(&e, false, t0);
   std::optional<ApiError> stop;
   for (int probe = 0; probe < 3 && !stop; ++probe) {
@@ -60,7 +60,7 @@ TEST(RunRules, ABatchGivesUpAfterTheConfiguredProbesWithAnUnreachableError) {
 
 TEST(RunRules, RefusedCredentialsStopABatchButHoldADaemon) {
   auto batch = rules(RunMode::batch);
-  auto creds = err(FailureKind::credentials);
+  auto creds = err(Errc::credentials);
   EXPECT_TRUE(batch.stops_run(creds));
   EXPECT_FALSE(batch.on_call(&creds, false, t0).held_now);
   auto daemon = rules(RunMode::daemon);
@@ -73,10 +73,10 @@ TEST(RunRules, RefusedCredentialsStopABatchButHoldADaemon) {
 
 TEST(RunRules, AnUnauthorizedCallIsReplayedOnceWithAFreshToken) {
   auto r = rules(RunMode::daemon);
-  auto e = err(FailureKind::unauthorized, 401);
+  auto e = err(Errc::unauthorized, 401);
   EXPECT_EQ(r.on_call(&e, false, t0).next, RunRules::Decision::Next::renew_and_replay);
   EXPECT_EQ(r.on_call(&e, true, t0).next, RunRules::Decision::Next::deliver);
-  auto other = err(FailureKind::rejected, 200);
+  auto other = err(Errc::rejected, 200);
   EXPECT_EQ(r.on_call(&other, false, t0).next, RunRules::Decision::Next::deliver);
 }
 

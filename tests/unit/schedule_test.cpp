@@ -11,7 +11,7 @@ namespace {
 using namespace std::chrono_literals;
 const TimePoint t0 = TimePoint{} + 1000h;  // a fake clock: time is what the test says
 
-ApiError transient() { return {FailureKind::overloaded, 503, "http_503", "down", {}}; }
+ApiError transient() { return {Errc::overloaded, 503, "http_503", "down", {}}; }
 
 TEST(Backoff, CeilingDoublesUpToTheCap) {
   Backoff b(1s, 30s);
@@ -42,7 +42,7 @@ TEST(RetryPolicy, TransientIsRetriedUntilAttemptsRunOut) {
   EXPECT_TRUE(p.retry_after(transient(), 1, 0.5));
   EXPECT_TRUE(p.retry_after(transient(), 2, 0.5));
   EXPECT_FALSE(p.retry_after(transient(), 3, 0.5));
-  for (auto kind : {FailureKind::transport, FailureKind::malformed}) {
+  for (auto kind : {Errc::transport, Errc::malformed}) {
     ApiError e{kind, 0, "x", "y", {}};
     EXPECT_TRUE(p.retry_after(e, 1, 0.5));
   }
@@ -50,7 +50,7 @@ TEST(RetryPolicy, TransientIsRetriedUntilAttemptsRunOut) {
 
 TEST(RetryPolicy, PermanentAndFatalAreNeverRetried) {
   RetryPolicy p({8, 1s, 10s});
-  for (auto kind : {FailureKind::rejected, FailureKind::unauthorized, FailureKind::tls, FailureKind::credentials}) {
+  for (auto kind : {Errc::rejected, Errc::unauthorized, Errc::tls, Errc::credentials}) {
     ApiError e{kind, 200, "x", "y", {}};
     EXPECT_FALSE(p.retry_after(e, 1, 0.5)) << to_string(kind);
   }

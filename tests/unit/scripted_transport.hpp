@@ -18,11 +18,10 @@ namespace exportd::testing {
 // really overlap, as they would on the network.
 class ScriptedTransport final : public Transport {
  public:
-  using Responder = std::function<std::variant<HttpReply, ApiError>(const ApiRequest&, std::string_view token)>;
+  using Responder = std::function<ApiResult<HttpReply>(const ApiRequest&, std::string_view token)>;
   explicit ScriptedTransport(Responder r) : respond_(std::move(r)) {}
 
-  boost::asio::awaitable<std::variant<HttpReply, ApiError>> exchange(const ApiRequest& request,
-                                                                    std::string_view token) override {
+  boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest& request, std::string_view token) override {
     calls.push_back({request.call, std::string(token)});
     co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
     co_return respond_(request, token);

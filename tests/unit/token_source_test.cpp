@@ -18,18 +18,19 @@ struct Fixture {
   asio::io_context io;
   int issued = 0;
   bool refuse = false;
-  ScriptedTransport transport{[this](const ApiRequest& r, std::string_view) -> std::variant<HttpReply, ApiError> {
+  ScriptedTransport transport{[this](const ApiRequest& r, std::string_view) -> ApiResult<HttpReply> {
     EXPECT_EQ(r.call, ApiCall::token);
     if (refuse) return HttpReply{200, R"({"success":false,"error":{"code":"E1","msg":"invalid userKey"}})", ""};
     return ok_json(R"({"token":"tok-)" + std::to_string(++issued) + "\"}");
   }};
   TokenSource tokens{io.get_executor(), transport, ApiEndpoint{}, "app", "key", std::chrono::hours(23)};
 
-  std::vector<std::variant<std::string, ApiError>> get_many(int n) {
-    std::vector<std::variant<std::string, ApiError>> out(static_cast<std::size_t>(n));
+  std::vector<ApiResult<std::string>> get_many(int n) {
+    std::vector<ApiResult<std::string>> out(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i)
-      asio::co_spawn(io, [&, i]() -> asio::awaitable<void> { out[static_cast<std::size_t>(i)] = co_await tokens.get(); },
-                     asio::detached);
+      asio::co_spawn(
+          io, [&, i]() -> asio::awaitable<void> { out[static_cast<std::size_t>(i)] = co_await tokens.get(); },
+          asio::detached);
     io.run_for(std::chrono::seconds(5));
     io.restart();
     return out;
@@ -40,7 +41,7 @@ TEST(TokenSource, ManyWaitersShareOneFetch) {
   Fixture f;
   auto got = f.get_many(100);
   EXPECT_EQ(f.transport.count(ApiCall::token), 1u);
-  for (const auto& g : got) EXPECT_EQ(std::get<std::string>(g), "tok-1");
+  for (const auto& g : got) EXPECT_EQ(g.value(), "tok-1");
 }
 
 TEST(TokenSource, ARefusedTokenIsRenewedOnceForEverybody) {
@@ -50,7 +51,7 @@ TEST(TokenSource, ARefusedTokenIsRenewedOnceForEverybody) {
   for (int i = 0; i < 50; ++i) f.tokens.reject("tok-1");
   auto got = f.get_many(50);
   EXPECT_EQ(f.transport.count(ApiCall::token), 2u);
-  for (const auto& g : got) EXPECT_EQ(std::get<std::string>(g), "tok-2");
+  for (const auto& g : got) EXPECT_EQ(g.value(), "tok-2");
   // A late refusal of the old token does not throw away the new one.
   f.tokens.reject("tok-1");
   f.get_many(10);
@@ -63,8 +64,8 @@ TEST(TokenSource, RefusedCredentialsReachEveryWaiterAsOneError) {
   auto got = f.get_many(20);
   EXPECT_EQ(f.transport.count(ApiCall::token), 1u);
   for (const auto& g : got) {
-    ASSERT_TRUE(std::holds_alternative<ApiError>(g));
-    EXPECT_EQ(std::get<ApiError>(g).kind, FailureKind::credentials);
+    ASSERT_TRUE(g.has_error());
+    EXPECT_EQ(g.error().kind, Errc::credentials);
   }
 }
 

@@ -12,10 +12,9 @@ namespace json = boost::json;
 const auto now = std::chrono::system_clock::from_time_t(1'700'000'000);  // 2023-11-14T22:13:20Z
 
 ApiEndpoint endpoint(const char* url) {
-  std::string error;
-  auto ep = parse_endpoint(url, error);
-  EXPECT_TRUE(ep) << error;
-  return ep.value_or(ApiEndpoint{});
+  auto ep = parse_endpoint(url);
+  EXPECT_TRUE(ep) << ep.error();
+  return ep ? *ep : ApiEndpoint{};
 }
 
 TEST(Endpoint, HttpsWithDefaultsAndPrefix) {
@@ -33,11 +32,12 @@ TEST(Endpoint, PlainHttpOnlyForLoopback) {
   EXPECT_FALSE(endpoint("http://127.0.0.1:8080").tls);
   EXPECT_EQ(endpoint("http://[::1]:9000").host, "::1");
   endpoint("http://localhost");
-  std::string error;
-  EXPECT_FALSE(parse_endpoint("http://app.aistudios.com", error));
-  EXPECT_NE(error.find("refused"), std::string::npos);
-  EXPECT_FALSE(parse_endpoint("ftp://x", error));
-  EXPECT_FALSE(parse_endpoint("not a url", error));
+  const auto plain = parse_endpoint("http://app.aistudios.com");
+  ASSERT_FALSE(plain);
+  EXPECT_TRUE(plain.error().is(Errc::invalid_input));
+  EXPECT_NE(plain.error().message.find("refused"), std::string::npos);
+  EXPECT_FALSE(parse_endpoint("ftp://x"));
+  EXPECT_FALSE(parse_endpoint("not a url"));
 }
 
 TEST(Requests, TokenExportCreateProgress) {
@@ -76,38 +76,39 @@ struct EnvelopeCase {
   std::string body;
   std::string retry_after;
   bool ok;
-  FailureKind kind;
+  Errc kind;
   std::string code;
 };
 
 TEST(Envelope, EveryReplyIsDataOrAClassifiedError) {
   const std::vector<EnvelopeCase> cases = {
       {200, R"({"success":true,"data":{"projectId":"p"}})", "", true, {}, ""},
-      {401, R"({"success":false,"error":{"code":401,"msg":"expired"}})", "", false, FailureKind::unauthorized, "401"},
-      {403, "", "", false, FailureKind::unauthorized, "http_403"},
-      {429, R"({"success":false})", "2", false, FailureKind::overloaded, "http_429"},
-      {408, "", "", false, FailureKind::overloaded, "http_408"},
-      {503, "<html>down</html>", "", false, FailureKind::overloaded, "http_503"},
-      {200, "<html>proxy login</html>", "", false, FailureKind::malformed, "bad_reply"},
-      {200, "", "", false, FailureKind::malformed, "bad_reply"},
-      {200, "[1,2]", "", false, FailureKind::malformed, "bad_reply"},
-      {200, R"({"data":{}})", "", false, FailureKind::malformed, "bad_reply"},
-      {200, R"({"success":"yes","data":{}})", "", false, FailureKind::malformed, "bad_reply"},
-      {200, R"({"success":true,"data":[]})", "", false, FailureKind::malformed, "bad_reply"},
-      {200, R"({"success":false})", "", false, FailureKind::malformed, "bad_reply"},
-      {404, R"({"success":true,"data":{}})", "", false, FailureKind::malformed, "bad_reply"},
+      {401, R"({"success":false,"error":{"code":401,"msg":"expired"}})", "", false, Errc::unauthorized, "401"},
+      {403, "", "", false, Errc::unauthorized, "http_403"},
+      {429, R"({"success":false})", "2", false, Errc::overloaded, "http_429"},
+      {408, "", "", false, Errc::overloaded, "http_408"},
+      {503, "<html>down</html>", "", false, Errc::overloaded, "http_503"},
+      {200, "<html>proxy login</html>", "", false, Errc::malformed, "bad_reply"},
+      {200, "", "", false, Errc::malformed, "bad_reply"},
+      {200, "[1,2]", "", false, Errc::malformed, "bad_reply"},
+      {200, R"({"data":{}})", "", false, Errc::malformed, "bad_reply"},
+      {200, R"({"success":"yes","data":{}})", "", false, Errc::malformed, "bad_reply"},
+      {200, R"({"success":true,"data":[]})", "", false, Errc::malformed, "bad_reply"},
+      {200, R"({"success":false})", "", false, Errc::malformed, "bad_reply"},
+      {404, R"({"success":true,"data":{}})", "", false, Errc::malformed, "bad_reply"},
       {200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no such project"}})", "", false,
-       FailureKind::rejected, "PROJECT_NOT_FOUND"},
-      {200, R"({"success":false,"error":{"code":1003,"msg":"bad resolution"}})", "", false, FailureKind::rejected, "1003"},
+       Errc::rejected, "PROJECT_NOT_FOUND"},
+      {200, R"({"success":false,"error":{"code":1003,"msg":"bad resolution"}})", "", false, Errc::rejected, "1003"},
       {200, R"({"success":false,"error":{"code":"TokenExpired","msg":"the token has expired"}})", "", false,
-       FailureKind::unauthorized, "TokenExpired"},
-      {400, R"({"success":false,"error":{"code":"E400","msg":"invalid"}})", "", false, FailureKind::rejected, "E400"},
+       Errc::unauthorized, "TokenExpired"},
+      {400, R"({"success":false,"error":{"code":"E400","msg":"invalid"}})", "", false, Errc::rejected, "E400"},
   };
   for (const auto& c : cases) {
     auto r = parse_envelope({c.status, c.body, c.retry_after}, now);
-    const auto* e = std::get_if<ApiError>(&r);
-    EXPECT_EQ(e == nullptr, c.ok) << c.status << " " << c.body;
-    if (e == nullptr) continue;
+    EXPECT_EQ(r.has_value(), c.ok) << c.status << " " << c.body;
+    if (r) continue;
+    const auto error = r.error();
+    const auto* e = &error;
     EXPECT_EQ(e->kind, c.kind) << c.status << " " << c.body << " -> " << to_string(e->kind);
     EXPECT_EQ(e->code, c.code) << c.body;
     EXPECT_EQ(e->http_status, c.status);
@@ -117,12 +118,12 @@ TEST(Envelope, EveryReplyIsDataOrAClassifiedError) {
 
 TEST(Envelope, RejectionKeepsTheApiMessage) {
   auto r = parse_envelope({200, R"({"success":false,"error":{"code":"X","msg":"project is locked"}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(r).message, "project is locked");
+  EXPECT_EQ(r.error().message, "project is locked");
 }
 
 TEST(Envelope, RetryAfterIsCarried) {
   auto r = parse_envelope({429, "", "7"}, now);
-  EXPECT_EQ(std::get<ApiError>(r).retry_after, Millis(7000));
+  EXPECT_EQ(r.error().retry_after, Millis(7000));
 }
 
 TEST(RetryAfter, SecondsAndHttpDate) {
@@ -138,42 +139,43 @@ TEST(RetryAfter, SecondsAndHttpDate) {
 
 TEST(Replies, TokenSubmitProgress) {
   auto t = parse_token_reply({200, R"({"success":true,"data":{"token":"abc"}})", ""}, now);
-  EXPECT_EQ(std::get<TokenReply>(t).token, "abc");
+  EXPECT_EQ(t.value().token, "abc");
   auto bad = parse_token_reply({200, R"({"success":false,"error":{"code":"X","msg":"invalid userKey"}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(bad).kind, FailureKind::credentials);
+  EXPECT_EQ(bad.error().kind, Errc::credentials);
   auto bad401 = parse_token_reply({401, "", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(bad401).kind, FailureKind::credentials);
+  EXPECT_EQ(bad401.error().kind, Errc::credentials);
   auto down = parse_token_reply({503, "", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(down).kind, FailureKind::overloaded);
+  EXPECT_EQ(down.error().kind, Errc::overloaded);
   auto empty = parse_token_reply({200, R"({"success":true,"data":{}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(empty).kind, FailureKind::malformed);
+  EXPECT_EQ(empty.error().kind, Errc::malformed);
 
   auto s = parse_submit_reply({200, R"({"success":true,"data":{"projectId":"new-id"}})", ""}, now);
-  EXPECT_EQ(std::get<SubmitReply>(s).project_id, "new-id");
+  EXPECT_EQ(s.value().project_id, "new-id");
   // Accepted without an id: handed on empty (the job decides; it is never sent again).
   auto s2 = parse_submit_reply({200, R"({"success":true,"data":{}})", ""}, now);
-  EXPECT_TRUE(std::get<SubmitReply>(s2).project_id.empty());
+  EXPECT_TRUE(s2.value().project_id.empty());
 
   auto p = parse_progress_reply({200, R"({"success":true,"data":{"progress":42.5,"state":"exporting"}})", ""}, now);
-  EXPECT_DOUBLE_EQ(std::get<ProgressReply>(p).progress, 42.5);
-  EXPECT_TRUE(std::get<ProgressReply>(p).download_url.empty());
+  EXPECT_DOUBLE_EQ(p.value().progress, 42.5);
+  EXPECT_TRUE(p.value().download_url.empty());
   auto done1 = parse_progress_reply(
       {200, R"({"success":true,"data":{"progress":100,"downloadUrl":"https://cdn.example.com/u1"}})", ""}, now);
-  EXPECT_EQ(std::get<ProgressReply>(done1).download_url, "https://cdn.example.com/u1");
+  EXPECT_EQ(done1.value().download_url, "https://cdn.example.com/u1");
   auto done2 = parse_progress_reply(
       {200, R"({"success":true,"data":{"progress":"100","download_url":"https://cdn.example.com/u2"}})", ""}, now);
-  EXPECT_EQ(std::get<ProgressReply>(done2).download_url, "https://cdn.example.com/u2");
-  EXPECT_DOUBLE_EQ(std::get<ProgressReply>(done2).progress, 100.0);
-  auto relative = parse_progress_reply({200, R"({"success":true,"data":{"progress":100,"downloadUrl":"u1"}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(relative).kind, FailureKind::malformed);  // not a link we may follow
+  EXPECT_EQ(done2.value().download_url, "https://cdn.example.com/u2");
+  EXPECT_DOUBLE_EQ(done2.value().progress, 100.0);
+  auto relative =
+      parse_progress_reply({200, R"({"success":true,"data":{"progress":100,"downloadUrl":"u1"}})", ""}, now);
+  EXPECT_EQ(relative.error().kind, Errc::malformed);  // not a link we may follow
   auto over = parse_progress_reply({200, R"({"success":true,"data":{"progress":250}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(over).kind, FailureKind::malformed);  // past 100 is no progress value
+  EXPECT_EQ(over.error().kind, Errc::malformed);  // past 100 is no progress value
   auto failed = parse_progress_reply({200, R"({"success":true,"data":{"progress":3,"state":"FAILED"}})", ""}, now);
-  EXPECT_TRUE(std::get<ProgressReply>(failed).failed_state());
+  EXPECT_TRUE(failed.value().failed_state());
   auto wrong = parse_progress_reply({200, R"({"success":true,"data":{"progress":true}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(wrong).kind, FailureKind::malformed);
+  EXPECT_EQ(wrong.error().kind, Errc::malformed);
   auto missing = parse_progress_reply({200, R"({"success":true,"data":{"state":"x"}})", ""}, now);
-  EXPECT_EQ(std::get<ApiError>(missing).kind, FailureKind::malformed);
+  EXPECT_EQ(missing.error().kind, Errc::malformed);
 }
 
 }  // namespace

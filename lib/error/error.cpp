@@ -1,0 +1,68 @@
+#include "error/error.hpp"
+
+#include <ostream>
+
+#include <boost/system/system_error.hpp>
+#include <boost/throw_exception.hpp>
+
+namespace exportd {
+
+std::string_view to_string(Errc e) {
+  switch (e) {
+    case Errc::transport:
+      return "transport";
+    case Errc::overloaded:
+      return "overloaded";
+    case Errc::malformed:
+      return "malformed";
+    case Errc::unauthorized:
+      return "unauthorized";
+    case Errc::rejected:
+      return "rejected";
+    case Errc::tls:
+      return "tls";
+    case Errc::credentials:
+      return "credentials";
+    case Errc::invalid_input:
+      return "invalid_input";
+    case Errc::unreadable:
+      return "unreadable";
+    case Errc::write_failed:
+      return "write_failed";
+  }
+  return "?";
+}
+
+bool is_transient(Errc e) { return e == Errc::transport || e == Errc::overloaded || e == Errc::malformed; }
+
+namespace {
+
+class Category final : public boost::system::error_category {
+ public:
+  // A fixed id: two copies of the category (e.g. two shared objects) still compare equal.
+  Category() noexcept : error_category(0x65787064'6f727464ULL) {}
+  const char* name() const noexcept override { return "exportd"; }
+  std::string message(int ev) const override { return std::string(to_string(static_cast<Errc>(ev))); }
+};
+
+}  // namespace
+
+const boost::system::error_category& exportd_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+boost::system::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), exportd_category()}; }
+
+std::string_view Failure::first_line() const {
+  const std::string_view m = message;
+  return m.substr(0, m.find('\n'));
+}
+
+std::ostream& operator<<(std::ostream& os, const Failure& f) { return os << f.code.message() << ": " << f.message; }
+
+void throw_exception_from_error(const Failure& f, const boost::source_location& where) {
+  boost::throw_exception(boost::system::system_error(f.code, f.message), where);
+}
+
+}  // namespace exportd

@@ -1,0 +1,72 @@
+#pragma once
+
+// exportd's one error convention. A step that can fail returns
+// `Result<T>` (boost::system::result with a `Failure`), or, for an API call,
+// `ApiResult<T>` (api/wire.hpp) whose `ApiError` carries the HTTP details.
+// Both name an `Errc` from the "exportd" category; an OS error keeps its own
+// (system) category. Exceptions are left for broken infrastructure: they are
+// caught at the top of each spawned task (ops/supervisor.hpp).
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+#include <boost/assert/source_location.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+namespace exportd {
+
+enum class Errc : std::uint8_t {
+  // What a failed API call means (api/wire.hpp classifies every reply).
+  transport = 1,  // connect, reset, timeout: transient
+  overloaded,     // HTTP 408, 429 or 5xx: transient
+  malformed,      // a reply that is not the envelope (HTML page, empty, wrong types): transient
+  unauthorized,   // 401/403 or an error a fresh token cures: renew, then replay
+  rejected,       // success:false about this request: permanent for the job
+  tls,            // certificate verification failed: fatal, the config must change
+  credentials,    // the token call refused appId/userKey: fatal, no job is to blame
+  // What a failed local step means.
+  invalid_input,  // a config, job or scenes file (or URL) that breaks the contract; the message says where
+  unreadable,     // a file that cannot be read as one: missing, not a regular file, too large
+  write_failed,   // a durable write or rename failed (disk full, read-only, I/O error)
+};
+
+std::string_view to_string(Errc e);
+// A failure that may pass by itself: the call is tried again later.
+bool is_transient(Errc e);
+
+const boost::system::error_category& exportd_category() noexcept;
+boost::system::error_code make_error_code(Errc e) noexcept;
+
+// A failed local step: what kind, and a message for the operator (one
+// line per problem, each naming the file and where in it when it can).
+struct Failure {
+  boost::system::error_code code;
+  std::string message;
+
+  Failure() = default;
+  Failure(boost::system::error_code c, std::string m) : code(c), message(std::move(m)) {}
+  Failure(Errc e, std::string m) : code(make_error_code(e)), message(std::move(m)) {}
+
+  bool is(Errc e) const { return code == make_error_code(e); }
+  // The first line of the message (a file's first problem), for a log line.
+  std::string_view first_line() const;
+
+  friend bool operator==(const Failure&, const Failure&) = default;
+};
+std::ostream& operator<<(std::ostream& os, const Failure& f);  // tests print results
+
+template <class T>
+using Result = boost::system::result<T, Failure>;
+
+// result::value() on a failure: the message travels with the exception.
+[[noreturn]] void throw_exception_from_error(const Failure& f, const boost::source_location& where);
+
+}  // namespace exportd
+
+template <>
+struct boost::system::is_error_code_enum<exportd::Errc> : std::true_type {};
