@@ -7,6 +7,7 @@
 
 #include "process.hpp"
 #include "simulator.hpp"
+#include "spool_driver.hpp"
 #include "test_certs.hpp"
 #include "workspace.hpp"
 
@@ -16,6 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ProcessResult;
 using testing::run_process;
+using testing::run_once;
 using testing::Workspace;
 using Millis = std::chrono::milliseconds;
 
@@ -36,13 +38,6 @@ sim::Knobs quick(Millis min = 1000ms, Millis max = 2000ms) {
   k.export_min = min;
   k.export_max = max;
   return k;
-}
-
-ProcessResult run_once(const Workspace& ws, std::chrono::milliseconds timeout,
-                       const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv{testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return run_process(argv, timeout);
 }
 
 std::size_t count_status(const std::vector<boost::json::object>& rs, std::string_view status) {

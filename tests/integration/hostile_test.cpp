@@ -31,6 +31,9 @@ using testing::ProcessResult;
 using testing::result_lines;
 using testing::run_process;
 using testing::wait_until;
+using testing::run_argv;
+using testing::run_once;
+using testing::wait_ready;
 using testing::Workspace;
 
 const std::string fast = R"(limits:
@@ -52,16 +55,6 @@ sim::Knobs quick() {
   return k;
 }
 
-ProcessResult run_once(const Workspace& ws, const std::vector<std::string>& extra = {},
-                       std::chrono::milliseconds timeout = 120s) {
-  std::vector<std::string> argv{testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return run_process(argv, timeout);
-}
-
-std::vector<std::string> daemon_argv(const Workspace& ws) {
-  return {testing::exportd_binary(), "run", "-c", ws.path("config.yaml")};
-}
 
 bool valid_utf8(const std::string& s) {
   std::size_t i = 0;
@@ -96,8 +89,8 @@ TEST(Hostile, F01_NonUtf8FileNamesAndIdsAreRefusedAndNothingIsExportedTwice) {
   Workspace ws("hostile-f01");
   ws.write_config(sim.port(), false, "demo-key", fast);
   {
-    ChildProcess daemon(daemon_argv(ws));
-    ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+    ChildProcess daemon(run_argv(ws));
+    ASSERT_TRUE(wait_ready(ws, 30s));
     ws.write("state/incoming/.x.tmp", "jobs:\n  - project_id: name0\n");
     fs::rename(ws.path("state/incoming/.x.tmp"), ws.path("state/incoming/bad\xff\xfe.yaml"));
     ws.write("state/incoming/.y.tmp", "jobs:\n  - project_id: id0\n    id: \"x\xff\"\n");
@@ -109,8 +102,8 @@ TEST(Hostile, F01_NonUtf8FileNamesAndIdsAreRefusedAndNothingIsExportedTwice) {
     daemon.wait(10s);
   }
   fs::remove(ws.path("state/status.json"));  // the next one is the restarted daemon's
-  ChildProcess again(daemon_argv(ws));
-  ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+  ChildProcess again(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 30s));
   again.signal(SIGTERM);
   const auto stopped = again.wait(30s);
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
@@ -129,20 +122,20 @@ TEST(Hostile, F02_ASecondInstanceOnOneStateDirIsRefusedAndNothingIsExportedTwice
   sim::Simulator sim(quick());
   Workspace ws("hostile-f02");
   ws.write_config(sim.port(), false, "demo-key", fast);
-  ChildProcess first(daemon_argv(ws));
-  ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
-  auto second = run_process(daemon_argv(ws), 30s);
+  ChildProcess first(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 30s));
+  auto second = run_process(run_argv(ws), 30s);
   EXPECT_EQ(second.exit_code, 75) << second.err;
   EXPECT_NE(second.err.find("another exportd"), std::string::npos) << second.err;
   ws.write_export_jobs("q.yaml", 5, "q");
-  auto once = run_once(ws, {"--queue", ws.path("q.yaml")}, 30s);
+  auto once = run_once(ws, 30s, {"--queue", ws.path("q.yaml")});
   EXPECT_EQ(once.exit_code, 75) << once.err;
 
   for (int i = 0; i < 200; ++i) drop_job_file(ws, "d" + std::to_string(i) + ".yaml", i, 1, "two");
   ASSERT_TRUE(wait_until([&] { return result_lines(ws) >= 60; }, 120s));
   first.signal(SIGKILL);
   first.wait(10s);
-  ChildProcess restarted(daemon_argv(ws));
+  ChildProcess restarted(run_argv(ws));
   EXPECT_TRUE(wait_until([&] { return result_lines(ws) >= 200; }, 180s)) << result_lines(ws);
   restarted.signal(SIGTERM);
   EXPECT_EQ(restarted.wait(30s).exit_code, 0);
@@ -163,7 +156,7 @@ TEST(Hostile, F03_ASubmitWhoseReplyIsAlwaysLostIsNotSentForever) {
   Workspace ws("hostile-f03");
   ws.write_config(sim.port(), false, "demo-key", fast);
   ws.write_export_jobs("q.yaml", 4, "lost");
-  auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+  auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
   EXPECT_FALSE(r.timed_out);
   EXPECT_NE(r.exit_code, 0);
   const auto s = sim.stats();
@@ -181,7 +174,7 @@ TEST(Hostile, F04_F16_AnAcceptedExportWithAnUnusableIdIsNotSentAgain) {
     Workspace ws("hostile-f04");
     ws.write_config(sim.port(), false, "demo-key", fast);
     ws.write_export_jobs("q.yaml", 5, "odd");
-    auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+    auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
     EXPECT_FALSE(r.timed_out) << data;
     const auto s = sim.stats();
     EXPECT_EQ(s.export_requests, 5u) << data;
@@ -199,8 +192,8 @@ TEST(Hostile, F05_OddDropsDoNotStopTheWatcherOrTheNextStart) {
   Workspace ws("hostile-f05");
   ws.write_config(sim.port(), false, "demo-key", fast);
   {
-    ChildProcess daemon(daemon_argv(ws));
-    ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+    ChildProcess daemon(run_argv(ws));
+    ASSERT_TRUE(wait_ready(ws, 30s));
     fs::create_directories(ws.path("state/incoming/.dir.tmp"));
     fs::rename(ws.path("state/incoming/.dir.tmp"), ws.path("state/incoming/x.yaml"));
     drop_job_file(ws, std::string(240, 'n') + ".yaml", 0, 1, "long");
@@ -212,7 +205,7 @@ TEST(Hostile, F05_OddDropsDoNotStopTheWatcherOrTheNextStart) {
     daemon.signal(SIGKILL);
     daemon.wait(10s);
   }
-  ChildProcess again(daemon_argv(ws));
+  ChildProcess again(run_argv(ws));
   drop_job_file(ws, "later.yaml", 0, 1, "later");
   EXPECT_TRUE(wait_until([&] { return result_lines(ws) >= 4; }, 60s)) << result_lines(ws);
   EXPECT_TRUE(again.running());
@@ -231,8 +224,8 @@ TEST(Hostile, F06_AFifoAnywhereNeverBlocksTheDaemon) {
   fs::create_directories(ws.path("state/incoming"));
   fs::create_directories(ws.path("state/active"));
   ASSERT_EQ(::mkfifo(ws.path("state/active/20261125T000000Z-0001-left.yaml").c_str(), 0600), 0);
-  ChildProcess daemon(daemon_argv(ws));
-  ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+  ChildProcess daemon(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 30s));
   ASSERT_EQ(::mkfifo(ws.path("state/incoming/pipe.yaml").c_str(), 0600), 0);
   ASSERT_EQ(::mkfifo(ws.path("state/incoming/scenes.fifo").c_str(), 0600), 0);
   ws.write("state/incoming/.s.tmp", "jobs:\n  - scenes_file: scenes.fifo\n");
@@ -268,7 +261,7 @@ TEST(Hostile, F08_AHugeTokenIsRefusedWithoutACrash) {
   Workspace ws("hostile-f08");
   ws.write_config(sim.port(), false, "demo-key", fast);
   ws.write_export_jobs("q.yaml", 3, "huge");
-  auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+  auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 75) << r.err;
   EXPECT_EQ(r.err.find("exportd: stopped:"), std::string::npos) << r.err;
@@ -279,7 +272,7 @@ TEST(Hostile, F08_AHugeTokenIsRefusedWithoutACrash) {
 // F09: odd token replies and error messages that echo the request never put
 // the token or the user key into the log, results or status.
 TEST(Hostile, F09_OddTokenRepliesAndEchoedRequestsLeakNoSecret) {
-  for (const std::string body : {std::string("\xEF\xBB\xBF{\"success\":true,\"data\":{\"token\":\"{token}\"}}"),
+  for (const std::string& body : {std::string("\xEF\xBB\xBF{\"success\":true,\"data\":{\"token\":\"{token}\"}}"),
                                  std::string("{\"success\":true,\"data\":{\"token\":\"{token}\"}} trailing")}) {
     auto k = quick();
     k.token_body = body;
@@ -287,7 +280,7 @@ TEST(Hostile, F09_OddTokenRepliesAndEchoedRequestsLeakNoSecret) {
     Workspace ws("hostile-f09");
     ws.write_config(sim.port(), false, "demo-key", fast, "  request_timeout: 2s\n");
     ws.write_export_jobs("q.yaml", 2, "tok");
-    auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+    auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
     EXPECT_FALSE(r.timed_out);
     const auto everything = r.out + r.err + ws.results_text() + Workspace::read(ws.path("state/journal.jsonl"));
     for (const auto& t : sim.stats().issued_tokens) EXPECT_EQ(everything.find(t), std::string::npos) << t;
@@ -299,7 +292,7 @@ TEST(Hostile, F09_OddTokenRepliesAndEchoedRequestsLeakNoSecret) {
   Workspace ws("hostile-f09-key");
   ws.write_config(sim.port(), false, "wrong-key-SECRET", fast);
   ws.write_export_jobs("q.yaml", 2, "key");
-  auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 60s);
+  auto r = run_once(ws, 60s, {"--queue", ws.path("q.yaml")});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ((r.out + r.err + ws.results_text()).find("wrong-key-SECRET"), std::string::npos) << r.err;
 }
@@ -312,7 +305,7 @@ TEST(Hostile, F10_ATokenWithCrLfIsNeverSentAsAHeader) {
   Workspace ws("hostile-f10");
   ws.write_config(sim.port(), false, "demo-key", fast);
   ws.write_export_jobs("q.yaml", 2, "crlf");
-  auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+  auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 75) << r.err;
   const auto s = sim.stats();
@@ -330,7 +323,7 @@ TEST(Hostile, F11_EscapesInApiTextNeverReachTheTerminalAndOddLinksAreNoSuccess) 
   Workspace ws("hostile-f11");
   ws.write_config(sim.port(), false, "demo-key", fast);
   ws.write("q.yaml", "jobs:\n  - project_id: missing-1\n  - project_id: fine-1\n");
-  auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+  auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
   EXPECT_FALSE(r.timed_out);
   EXPECT_FALSE(has_control_bytes(r.out)) << r.out;
   EXPECT_FALSE(has_control_bytes(r.err)) << r.err;
@@ -354,7 +347,7 @@ TEST(Hostile, F12_SighupAppliesTheRequestBudget) {
   ws.write_export_jobs("jobs.yaml", 100, "hup");
   fs::create_directories(ws.path("state/incoming"));
   fs::copy(ws.path("jobs.yaml"), ws.path("state/incoming/jobs.yaml"));
-  ChildProcess daemon(daemon_argv(ws));
+  ChildProcess daemon(run_argv(ws));
   ASSERT_TRUE(wait_until([&] { return sim.stats().export_requests >= 100; }, 60s));
   ws.write_config(sim.port(), false, "demo-key",
                   "limits:\n  requests_per_second: 2\n  max_connections: 1\npolling:\n  first_poll_after: 200ms\n"
@@ -376,8 +369,8 @@ TEST(Hostile, F13_ResultsAfterTheResultsFileWasRemovedAreNotLost) {
   sim::Simulator sim(quick());
   Workspace ws("hostile-f13");
   ws.write_config(sim.port(), false, "demo-key", fast);
-  ChildProcess daemon(daemon_argv(ws));
-  ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+  ChildProcess daemon(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 30s));
   drop_job_file(ws, "a.yaml", 0, 2, "a");
   ASSERT_TRUE(wait_until([&] { return result_lines(ws) >= 2; }, 60s));
   fs::rename(ws.path("state/results.jsonl"), ws.path("state/results-rotated.jsonl"));
@@ -397,8 +390,8 @@ TEST(Hostile, F14_AJobFileRewrittenInActiveDoesNotChangeTheBatch) {
   Workspace ws("hostile-f14");
   ws.write_config(sim.port(), false, "demo-key", fast);
   {
-    ChildProcess daemon(daemon_argv(ws));
-    ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+    ChildProcess daemon(run_argv(ws));
+    ASSERT_TRUE(wait_ready(ws, 30s));
     drop_job_file(ws, "orig.yaml", 0, 3, "orig");
     ASSERT_TRUE(wait_until([&] { return sim.stats().export_requests >= 3; }, 30s));
     daemon.signal(SIGKILL);
@@ -409,7 +402,7 @@ TEST(Hostile, F14_AJobFileRewrittenInActiveDoesNotChangeTheBatch) {
   ASSERT_FALSE(snapshot.empty());
   ws.write(fs::relative(snapshot, ws.path("")).string(), "jobs:\n  - project_id: orig0000\n  - project_id: intruder\n");
   sim.set_knobs(quick());
-  ChildProcess again(daemon_argv(ws));
+  ChildProcess again(run_argv(ws));
   EXPECT_TRUE(wait_until([&] { return result_lines(ws) >= 3; }, 60s)) << result_lines(ws);
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(30s).exit_code, 0);
@@ -433,7 +426,7 @@ TEST(Hostile, F17_NaNProgressEndsTheJobInsteadOfPollingToTheDeadline) {
                   "  max_interval: 1s\n  job_timeout: 10m\nretry:\n  max_attempts: 3\n  initial_backoff: 50ms\n"
                   "  max_backoff: 200ms\n");
   ws.write_export_jobs("q.yaml", 2, "nan");
-  auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+  auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
   EXPECT_FALSE(r.timed_out);
   // Every job's progress is garbage, so the API counts as broken: the batch
   // gives up after retry.max_attempts (75, jobs resume next run) or the jobs
@@ -453,14 +446,14 @@ TEST(Hostile, F18_HugeMessagesAreBoundedAndScenesFilesStayInTheDropFolder) {
   Workspace ws("hostile-f18");
   ws.write_config(sim.port(), false, "demo-key", fast);
   ws.write("q.yaml", "jobs:\n  - project_id: missing-1\n  - project_id: missing-2\n");
-  auto r = run_once(ws, {"--queue", ws.path("q.yaml")}, 120s);
+  auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_LT(fs::file_size(ws.path("state/results.jsonl")), 8u * 1024);
   EXPECT_LT(fs::file_size(ws.path("state/journal.jsonl")), 64u * 1024);
   EXPECT_LT(r.err.size(), 64u * 1024);
 
-  ChildProcess daemon(daemon_argv(ws));
-  ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+  ChildProcess daemon(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 30s));
   ws.write("secret.json", "[{\"scene\": 1}]");
   ws.write("state/incoming/.a.tmp", "jobs:\n  - scenes_file: " + ws.path("secret.json") + "\n");
   fs::rename(ws.path("state/incoming/.a.tmp"), ws.path("state/incoming/exists.yaml"));

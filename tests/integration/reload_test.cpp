@@ -21,6 +21,8 @@ using testing::ChildProcess;
 using testing::drop_job_file;
 using testing::result_lines;
 using testing::wait_until;
+using testing::run_argv;
+using testing::wait_ready;
 using testing::Workspace;
 
 sim::Knobs quick() {
@@ -44,8 +46,8 @@ TEST(Reload, EachLiveKeyTakesEffectOnSighupAndRestartKeysAreNamedAndKept) {
   ws.write("scenes/s.json", R"([{"sceneIdx":0}])");
   ws.write("q.yaml", "jobs:\n  - project_id: queued0\n  - project_id: queued1\n");
   ws.write_config(sim.port(), false, "demo-key", polling + "defaults:\n  resolution: \"1080\"\n");
-  ChildProcess daemon({testing::exportd_binary(), "run", "-c", ws.path("config.yaml")});
-  ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 30s));
+  ChildProcess daemon(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 30s));
 
   drop_job_file(ws, "before.yaml", 0, 1, "before");
   drop(ws, "scenes-before.yaml", "jobs:\n  - scenes_file: " + ws.path("scenes/s.json") + "\n");

@@ -26,6 +26,8 @@ using testing::drop_job_file;
 using testing::result_lines;
 using testing::run_process;
 using testing::wait_until;
+using testing::run_argv;
+using testing::wait_ready;
 using testing::Workspace;
 
 const std::string fast = R"(limits:
@@ -46,9 +48,6 @@ sim::Knobs quick() {
   return k;
 }
 
-std::vector<std::string> daemon_argv(const Workspace& ws) {
-  return {testing::exportd_binary(), "run", "-c", ws.path("config.yaml")};
-}
 
 // Each job key exactly once; returns how many of each status.
 std::map<std::string, int> check_exactly_once(const Workspace& ws) {
@@ -93,8 +92,8 @@ TEST(Spool, DropFolderClaimsQuicklyIgnoresTempFilesAndRejectsBrokenOnes) {
   sim::Simulator sim(quick());
   Workspace ws("spool-drop");
   ws.write_config(sim.port(), false, "demo-key", fast);
-  ChildProcess daemon(daemon_argv(ws));
-  ASSERT_TRUE(wait_until([&] { return fs::exists(ws.path("state/status.json")); }, 10s));
+  ChildProcess daemon(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 10s));
 
   // A complete file renamed into place is claimed (inotify, no polling: the figure shows how soon).
   const auto dropped = std::chrono::steady_clock::now();
@@ -134,7 +133,7 @@ TEST(Spool, SigtermMidBatchExitsZeroWithinFiveSecondsAndARestartFinishes) {
   ws.write_config(sim.port(), false, "demo-key", fast);
   for (int f = 0; f < 4; ++f) drop_job_file(ws, "t" + std::to_string(f) + ".yaml", f * 50, 50, "t");
   {
-    ChildProcess daemon(daemon_argv(ws));
+    ChildProcess daemon(run_argv(ws));
     ASSERT_TRUE(wait_until([&] { return sim.stats().export_requests >= 100; }, 20s));
     const auto asked = std::chrono::steady_clock::now();
     daemon.signal(SIGTERM);
@@ -147,7 +146,7 @@ TEST(Spool, SigtermMidBatchExitsZeroWithinFiveSecondsAndARestartFinishes) {
     EXPECT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
     EXPECT_LT(result_lines(ws), 200u);  // it really was mid-batch
   }
-  ChildProcess daemon(daemon_argv(ws));
+  ChildProcess daemon(run_argv(ws));
   EXPECT_TRUE(wait_until([&] { return result_lines(ws) >= 200; }, 60s));
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait(10s).exit_code, 0);
@@ -164,7 +163,7 @@ TEST(Spool, StatusJsonParsesWhileTheDaemonRuns) {
   Workspace ws("spool-status");
   ws.write_config(sim.port(), false, "demo-key", fast);
   drop_job_file(ws, "s.yaml", 0, 30, "s");
-  ChildProcess daemon(daemon_argv(ws));
+  ChildProcess daemon(run_argv(ws));
   ASSERT_TRUE(wait_until([&] { return sim.stats().export_requests >= 30; }, 20s));
   auto r = run_process({testing::exportd_binary(), "status", "-c", ws.path("config.yaml"), "--json"}, 10s);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -183,7 +182,7 @@ TEST(Spool, SubmitValidatesThenDropsIntoTheSpool) {
   sim::Simulator sim(quick());
   Workspace ws("spool-submit");
   ws.write_config(sim.port(), false, "demo-key", fast);
-  ChildProcess daemon(daemon_argv(ws));
+  ChildProcess daemon(run_argv(ws));
   const auto good = ws.write("outbox/good.yaml", "jobs:\n  - project_id: sub1\n  - project_id: sub2\n");
   const auto bad = ws.write("outbox/bad.yaml", "jobs:\n  - project_id: sub3\n    resolution: 2k\n");
   auto r = run_process({testing::exportd_binary(), "submit", "-c", ws.path("config.yaml"), good, bad}, 10s);
@@ -230,7 +229,7 @@ TEST(Spool, SighupRereadsQueueFilesButDoesNotRerunUnchangedOnes) {
   Workspace ws("spool-sighup");
   ws.write_config(sim.port(), false, "demo-key", fast + "queue_files: [q.yaml]\n");
   ws.write("q.yaml", "jobs:\n  - project_id: h1\n  - project_id: h2\n");
-  ChildProcess daemon(daemon_argv(ws));
+  ChildProcess daemon(run_argv(ws));
   ASSERT_TRUE(wait_until([&] { return result_lines(ws) >= 2; }, 30s));
   daemon.signal(SIGHUP);  // same content: nothing runs again
   std::this_thread::sleep_for(1500ms);

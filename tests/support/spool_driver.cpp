@@ -74,4 +74,20 @@ KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t exp
   return f;
 }
 
+std::vector<std::string> run_argv(const Workspace& ws, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{exportd_binary(), "run", "-c", ws.path("config.yaml")};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+ProcessResult run_once(const Workspace& ws, std::chrono::milliseconds timeout, const std::vector<std::string>& extra) {
+  auto argv = run_argv(ws, {"--once"});
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run_process(argv, timeout);
+}
+
+bool wait_ready(const Workspace& ws, std::chrono::milliseconds timeout) {
+  return wait_until([&] { return std::filesystem::exists(ws.path("state/status.json")); }, timeout);
+}
+
 }  // namespace exportd::testing

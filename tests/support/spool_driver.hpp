@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "process.hpp"
 #include "workspace.hpp"
 
 namespace exportd::testing {
@@ -22,6 +23,13 @@ void drop_job_file(const Workspace& ws, const std::string& name, int first, int 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 std::size_t result_lines(const Workspace& ws);
+
+// `exportd run -c <ws>/config.yaml` and `extra`: what a test starts as a daemon.
+std::vector<std::string> run_argv(const Workspace& ws, const std::vector<std::string>& extra = {});
+// `exportd run --once` on the workspace, bounded by `timeout`.
+ProcessResult run_once(const Workspace& ws, std::chrono::milliseconds timeout, const std::vector<std::string>& extra = {});
+// Waits until a daemon on the workspace has recovered its spool and written state/status.json.
+bool wait_ready(const Workspace& ws, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 struct KillSoakFigures {
   int kills = 0;
