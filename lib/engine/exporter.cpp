@@ -60,7 +60,6 @@ RunRules::Settings Exporter::rules_settings() const {
 void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs, std::vector<RecoveredJob> recovered) {
   const auto batch = static_cast<std::uint32_t>(batches_.size());
   batches_.push_back(Batch{batch_id, static_cast<std::uint32_t>(specs.size())});
-  const auto now = time_.now();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     // An ended job's slot is reused, so a daemon that runs for months holds
     // only the jobs it is working on.

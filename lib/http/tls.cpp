@@ -25,7 +25,7 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file
 
 bool prepare_tls_session(SSL* ssl, const std::string& host) {
   boost::system::error_code ec;
-  const auto addr = boost::asio::ip::make_address(host, ec);
+  (void)boost::asio::ip::make_address(host, ec);  // only whether it is an address matters
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1;  // no SNI for addresses
   X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);

@@ -52,6 +52,7 @@ JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, Time
   job.submitted_at = now;
   job.call_failures = 0;
   job.progress = 0;
+  job.track = {};
   job.due = poll_.first_poll(now);
   return {JobEvent::Kind::submitted, {}, {}, {}};
 }
@@ -72,7 +73,8 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
   }
   // 100 % without a URL yet: the link may lag the counter, so look again soon.
   if (now >= poll_.deadline(job.submitted_at)) return expire(job);
-  job.due = poll_.next_poll(job.submitted_at, reply.progress, now);
+  poll_.observe(job.track, reply.progress, job.submitted_at, now);
+  job.due = poll_.next_poll(job.track, job.submitted_at, now);
   return {JobEvent::Kind::progress, std::chrono::duration_cast<Millis>(job.due - now), {}, {}};
 }
 
@@ -104,6 +106,7 @@ JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& 
   if (running_project) {
     job.call_failures = 0;
     on_submitted(job, SubmitReply{*running_project}, now);
+    job.track.basis = ProgressTrack::Basis::nothing;  // its export began before now, how long before is unknown
     job.due = now;  // look at its progress straight away
     return {JobEvent::Kind::adopted, {}, {}, {}};
   }

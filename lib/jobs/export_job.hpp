@@ -46,6 +46,7 @@ struct ExportJob {
   float progress = 0;              // last reported, 0..100
   TimePoint due{};                 // when its next step may run
   TimePoint submitted_at{};        // when the API accepted the export
+  ProgressTrack track;             // what its progress reads have shown (the poll schedule's input)
   std::string project_id;          // the id being polled
 };
 

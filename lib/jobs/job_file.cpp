@@ -131,7 +131,7 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
 }  // namespace
 
 JobFileOrigin drop_file_origin(const std::string& name, const std::string& incoming, const JobDefaults& defaults) {
-  JobFileOrigin o{name, incoming, {incoming}};
+  JobFileOrigin o{name, incoming, {incoming}, {}};
   if (!defaults.drop_scenes_root.empty()) o.scenes_roots.push_back(defaults.drop_scenes_root);
   return o;
 }

@@ -1,20 +1,172 @@
 #include "schedule/poll_policy.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace exportd {
 
-TimePoint PollPolicy::next_poll(TimePoint submitted_at, double progress, TimePoint now) const {
-  const auto elapsed = std::chrono::duration_cast<Millis>(now - submitted_at);
-  Millis wait;
-  if (progress <= 0.0 || elapsed.count() <= 0) {
-    wait = elapsed;
+namespace {
+
+// Tuning: shares of a job's own timeline, not absolute times, so they hold
+// for one-minute and one-hour exports alike.
+constexpr double zero_wait_share = 1.0;     // at 0 %: wait as long as the job is old
+constexpr double overdue_wait_share = 0.1;  // past the predicted finish: a tenth of its age
+constexpr double coarse_overdue_share = 0.04;  // ... for a job in steps, whose next step is due
+constexpr double rate_probe_share = 0.15;   // one point of movement: read again after this share of its age
+// A rate measured over this much movement (percent) is trusted past
+// max_interval: the read it saves is the point. Less is too little to go on.
+constexpr double trusted_movement = 5.0;
+constexpr double trend_tolerance = 0.3;  // the latest stretch's rate within 30 % of the whole run's: a trend
+constexpr double stalled_wait_share = 0.3;  // ... and while it sits still again: a stall
+constexpr double stall_factor = 2.0;        // flat for longer than this many expected step times: a stall
+
+std::int32_t ms_since(TimePoint from, TimePoint to) {
+  const auto ms = std::chrono::duration_cast<Millis>(to - from).count();
+  return static_cast<std::int32_t>(std::clamp<Millis::rep>(ms, 0, INT32_MAX));
+}
+
+// A value a job reporting in steps would show: a multiple of 5 % or of a
+// third or sixth (33.3, 66.6, 16.6 as the API floors them). A job moving
+// smoothly lands on one rarely (one read in fifty at 0.1 % resolution).
+bool looks_like_step(float v) {
+  const auto near_multiple = [v](double step, double slack) {
+    const double r = std::fmod(static_cast<double>(v) + slack, step);
+    return r <= 2 * slack;
+  };
+  return v > 0.0f && (near_multiple(5.0, 0.051) || near_multiple(100.0 / 6.0, 0.12));
+}
+
+// When the latest change is reckoned to have happened.
+double change_time(const ProgressTrack& t) {
+  return t.coarse ? 0.5 * (t.changed_after_ms + t.changed_ms) : static_cast<double>(t.changed_ms);
+}
+
+}  // namespace
+
+void PollPolicy::observe(ProgressTrack& t, double progress, TimePoint submitted_at, TimePoint now) const {
+  using Basis = ProgressTrack::Basis;
+  const auto at = ms_since(submitted_at, now);
+  const auto p = static_cast<float>(std::clamp(progress, 0.0, 100.0));
+  if (t.basis == Basis::nothing) {
+    // The first read of a job whose start was not seen: one point.
+    if (p > 0.0f) t.basis = Basis::one_point;
+    t.anchor_ms = t.changed_after_ms = t.changed_ms = at;
+    t.anchor = t.value = p;
+  } else if (p > t.value) {
+    if (looks_like_step(p) && (t.value <= 0.0f || looks_like_step(t.value)) && t.read_ms > 0 &&
+        (t.value > 0.0f || t.basis == Basis::one_point)) {
+      // A second round value in a row: a job that reports in steps. Its
+      // steps are measured from the submit, each placed mid-way between the
+      // reads that bracket it.
+      if (t.basis == Basis::one_point) {
+        t.basis = Basis::rate;
+        t.anchor_ms = 0;
+        t.anchor = 0;
+      }
+      t.coarse = true;
+    } else if (t.value <= 0.0f && t.read_ms > 0) {
+      // It left 0 % after a read that saw 0: when it started is unknown.
+      t.anchor_ms = at;
+      t.anchor = p;
+      t.basis = Basis::one_point;
+    } else if (t.basis == Basis::one_point) {
+      t.basis = Basis::rate;  // a second point: the rate is measured from the first
+    } else if (t.value > t.anchor) {
+      // A step, a stall, or steady movement. This change took about as long
+      // as the rate so far says (steady, or a step), or far longer: it
+      // stalled in between, and the rate before says little about the rate after.
+      const double before = change_time(t);
+      const double rate = (t.value - t.anchor) / std::max(1.0, before - t.anchor_ms);
+      const double moved_at = t.flat_reads > 0 ? 0.5 * (t.read_ms + at) : static_cast<double>(at);
+      const double expected = (p - t.value) / std::max(1e-9, rate);
+      if (moved_at - before > stall_factor * expected + (t.flat_reads > 0 ? 0.0 : 1.0)) {
+        // It moves again after a stall: measure the new rate from here.
+        t.anchor_ms = at;
+        t.anchor = p;
+        t.basis = Basis::one_point;
+      } else if (t.flat_reads > 0) {
+        t.coarse = true;
+      }
+    }
+    t.prev_change_ms = static_cast<std::int32_t>(change_time(t));
+    t.prev_value = t.value;
+    t.changed_after_ms = t.read_ms;
+    t.changed_ms = at;
+    t.value = p;
+    t.flat_reads = 0;
   } else {
-    const double remaining_pct = std::max(0.0, 100.0 - progress);
-    wait = Millis(static_cast<Millis::rep>(static_cast<double>(elapsed.count()) * remaining_pct / progress));
+    if (t.flat_reads < UINT8_MAX) ++t.flat_reads;
+    // Still waiting (at 0 %, or since movement began again): any movement
+    // to measure starts after this read.
+    if (t.value <= 0.0f || t.basis == Basis::one_point) t.anchor_ms = at;
+    if (t.basis == Basis::one_point && t.value > 0.0f && t.prev_value <= 0.0f && t.flat_reads == 1) {
+      // It jumped from 0 % and then sat: a job that reports in steps, not
+      // one that began moving late. Its steps are measured from the submit.
+      t.basis = Basis::rate;
+      t.coarse = true;
+      t.anchor_ms = 0;
+      t.anchor = 0;
+    }
   }
-  wait = std::clamp(wait, s_.min_interval, s_.max_interval);
-  return std::min(now + wait, deadline(submitted_at));
+  t.read_ms = at;
+}
+
+PollPolicy::Prediction PollPolicy::predict(const ProgressTrack& t) const {
+  if (t.value <= 0.0f || t.basis != ProgressTrack::Basis::rate) return {};
+  const double since = change_time(t) - t.anchor_ms;
+  const double moved = t.value - t.anchor;
+  if (since <= 0 || moved <= 0) return {};
+  // Time without movement since the change counts against the rate, and
+  // the rest is still all to do.
+  const double flat = std::max(0.0, t.read_ms - change_time(t));
+  const double rate = moved / (since + (t.coarse ? 0.0 : flat));  // percent per ms
+  const double from = t.coarse ? change_time(t) : static_cast<double>(t.read_ms);
+  // A round value may be a step, and a step says little about when the next one comes.
+  // A rate from the submit over one read is trusted (a straight line is
+  // the common case); a rate from a later point, only once a second stretch agrees.
+  Prediction out{from + (100.0 - t.value) / rate,
+                 moved >= trusted_movement && !t.coarse && !looks_like_step(t.value) && t.anchor_ms == 0};
+  // A job slowing down (a slow finish) is judged by its latest stretch; one
+  // whose latest stretch disagrees with its whole run is not on a trend.
+  const double recent_since = change_time(t) - t.prev_change_ms;
+  if (!t.coarse && t.prev_change_ms > t.anchor_ms && t.prev_value >= t.anchor && recent_since > 0) {
+    const double recent = (t.value - t.prev_value) / (recent_since + flat);
+    if (recent < rate) out.finish_ms = from + (100.0 - t.value) / recent;
+    out.trusted = moved >= trusted_movement && !looks_like_step(t.value) &&
+                  std::abs(recent / rate - 1.0) <= trend_tolerance;
+  }
+  return out;
+}
+
+double PollPolicy::predicted_finish_ms(const ProgressTrack& t) const { return predict(t).finish_ms; }
+
+TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, TimePoint now) const {
+  const double age = std::max<double>(1.0, static_cast<double>(ms_since(submitted_at, now)));
+  double wait = 0;
+  if (t.value >= 100.0f) {
+    wait = 0;  // 100 % without the link yet: it follows soon
+  } else if (t.value <= 0.0f) {
+    wait = zero_wait_share * age;
+  } else if (t.basis != ProgressTrack::Basis::rate) {
+    // One point: the movement began after the last read at 0 % (or the
+    // job was adopted). A second read soon gives the rate.
+    wait = (t.flat_reads == 0 ? rate_probe_share : stalled_wait_share) * age;
+  } else {
+    const auto [finish, trusted] = predict(t);
+    const double read_at = static_cast<double>(ms_since(submitted_at, now));
+    if (finish > read_at) {
+      wait = finish - read_at;
+      if (trusted) {
+        const auto w = std::max(Millis(static_cast<Millis::rep>(wait)), s_.min_interval);
+        return std::min(now + w, deadline(submitted_at));
+      }
+    } else {
+      // Past the predicted finish: a job in steps is due a step any moment.
+      wait = (t.coarse ? coarse_overdue_share : overdue_wait_share) * age;
+    }
+  }
+  const auto w = std::clamp(Millis(static_cast<Millis::rep>(wait)), s_.min_interval, s_.max_interval);
+  return std::min(now + w, deadline(submitted_at));
 }
 
 }  // namespace exportd

@@ -1,27 +1,76 @@
 #pragma once
 
+#include <cstdint>
+
 #include "config/settings.hpp"
 #include "schedule/clock.hpp"
 
 namespace exportd {
 
-// When to ask for a job's progress next.
+// What one job's progress reads have shown: enough to predict its finish
+// from what was observed (SPEC §8), small enough for 100,000 jobs. Times are
+// milliseconds since the submit.
+struct ProgressTrack {
+  std::int32_t read_ms = 0;           // the latest read (0: none yet)
+  std::int32_t changed_after_ms = 0;  // the read before the one that first showed `value`
+  std::int32_t changed_ms = 0;        // the read that first showed `value`
+  std::int32_t anchor_ms = 0;         // the moment the current run of movement is measured from
+  std::int32_t prev_change_ms = 0;    // when the change before the latest one is reckoned to have happened
+  float value = 0;                    // the latest progress, 0..100
+  float anchor = 0;                   // the progress at anchor_ms
+  float prev_value = 0;               // the value before the latest change
+  std::uint8_t flat_reads = 0;        // reads in a row since `value` was first shown
+  bool coarse = false;                // progress comes in jumps: a change happened somewhere between two reads
+  // What the rate can be measured from.
+  enum class Basis : std::uint8_t {
+    rate,       // anchor is a point of the current run of movement (at first: 0 % at the submit)
+    one_point,  // movement began after a wait (or the job was adopted): one more change gives the rate
+    nothing,    // no point yet (an adopted job, before its first read)
+  } basis = Basis::rate;
+};
+
+// When to read a job's progress next.
 //
-// After the first poll the interval aims at the predicted finish: the
-// progress so far divided by the time since submit gives a rate, and the
-// remaining percent at that rate is the wait, clamped to
-// [min_interval, max_interval]. With no progress yet the wait doubles with the
-// job's age (a job at 0 % after 10 s is looked at again after ~10 s more).
-// The result never passes the job's deadline, so a timeout is noticed on time.
+// The schedule predicts the finish from what the job has shown, not from
+// the submit time alone:
+// - At 0 % (waiting in a render queue, or not started) it reads at growing
+//   gaps, half the job's age, so a long wait costs few calls.
+// - Once progress moves, the rate is measured between the point the
+//   current run of movement began (the submit, or where it left 0 % or a
+//   stall) and the latest change; the finish is the latest change plus the
+//   remaining percent at that rate. A job that reports in jumps (the same
+//   value twice) has its changes placed mid-way between the reads that
+//   bracket them. Time without movement counts against the rate: a stalled
+//   job is not read as if it were about to finish.
+// - Just after movement begins (one point, no rate yet) the next read comes
+//   at half the longest it could still take, to measure the rate.
+// - A job past its predicted finish is read again soon (a short gap that
+//   grows with its age), never as late as max_interval.
+// Every wait is clamped to [min_interval, max_interval] and never passes the
+// job's deadline, so a timeout is noticed on time.
 class PollPolicy {
  public:
   explicit PollPolicy(const PollingSettings& s) : s_(s) {}
 
   TimePoint first_poll(TimePoint submitted_at) const { return submitted_at + s_.first_poll_after; }
-  TimePoint next_poll(TimePoint submitted_at, double progress, TimePoint now) const;
   TimePoint deadline(TimePoint submitted_at) const { return submitted_at + s_.job_timeout; }
 
+  // Takes in one read: `progress` at `now`.
+  void observe(ProgressTrack& track, double progress, TimePoint submitted_at, TimePoint now) const;
+  // The next read after the latest one.
+  TimePoint next_poll(const ProgressTrack& track, TimePoint submitted_at, TimePoint now) const;
+
+  // The predicted finish (ms since the submit), or a negative number when the
+  // reads so far cannot tell (still at 0 %, or movement just began).
+  double predicted_finish_ms(const ProgressTrack& track) const;
+
  private:
+  struct Prediction {
+    double finish_ms = -1;  // negative: none
+    bool trusted = false;   // a steady trend over enough movement: may be waited for past max_interval
+  };
+  Prediction predict(const ProgressTrack& track) const;
+
   PollingSettings s_;
 };
 

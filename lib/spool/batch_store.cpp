@@ -83,7 +83,7 @@ Result<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& head
     content = std::move(*read);
   }
   const auto origin = header.origin == "drop" ? drop_file_origin(header.name, header.base_dir, defaults)
-                                              : JobFileOrigin{header.name, header.base_dir, {}};
+                                              : JobFileOrigin{header.name, header.base_dir, {}, {}};
   auto specs = load_job_file(path, defaults, origin, content ? &*content : nullptr);
   if (!specs) return Failure{specs.error().code, "cannot be read back: " + specs.error().message};
   return specs;

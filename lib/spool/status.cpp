@@ -64,7 +64,7 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
   for (const auto& b : rep.batches) {
     if (b.closed) continue;
     ++open;
-    const auto specs = load_job_file(spool.snapshot(b.header.batch), defaults, {b.header.name, b.header.base_dir});
+    const auto specs = load_job_file(spool.snapshot(b.header.batch), defaults, {b.header.name, b.header.base_dir, {}, {}});
     if (specs) {
       for (const auto& s : *specs) queued += b.jobs.count(s.key) == 0;
     }

@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto config = load_config(path);
   if (!config) check(config.error(), path);
 
-  JobFileOrigin origin{"input.yaml", scratch(""), {scratch("")}};
+  JobFileOrigin origin{"input.yaml", scratch(""), {scratch("")}, {}};
   auto jobs = load_job_file(path, {}, origin);
   if (!jobs) check(jobs.error(), path);
   if (jobs)

@@ -54,7 +54,10 @@ int main(int argc, char** argv) {
         "rate-drop", po::value<double>()->default_value(0), "share of connections dropped")(
         "rate-html", po::value<double>()->default_value(0), "share answered with an HTML page")(
         "new-id", "export answers a new projectId")("expired-as-200", "expired token as HTTP 200 success:false")(
-        "seed", po::value<std::uint64_t>()->default_value(1), "random seed");
+        "seed", po::value<std::uint64_t>()->default_value(1), "random seed")(
+        "shape", po::value<std::string>()->default_value("linear"),
+        "progress shape: linear, queued, steps, stall, scurve or mixed")(
+        "resolution", po::value<double>()->default_value(0.1), "progress reported in steps of this many percent");
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, o), vm);
     if (vm.count("help")) {
@@ -76,6 +79,11 @@ int main(int argc, char** argv) {
     k.new_id_on_export = vm.count("new-id") > 0;
     k.expired_as_200 = vm.count("expired-as-200") > 0;
     k.seed = vm["seed"].as<std::uint64_t>();
+    if (!exportd::sim::parse_shape(vm["shape"].as<std::string>(), k.shape)) {
+      std::cerr << "aistudios-sim: unknown --shape " << vm["shape"].as<std::string>() << "\n";
+      return 2;
+    }
+    k.progress_resolution = vm["resolution"].as<double>();
 
     sigset_t set;
     sigemptyset(&set);

@@ -38,6 +38,7 @@ struct Export {
   Millis duration;
   bool alt_url_field;
   std::string name;
+  Curve curve;
 };
 
 std::int64_t wall_ms(std::chrono::system_clock::time_point t) {
@@ -112,8 +113,10 @@ struct Simulator::State {
     ++stats.export_requests;
     const auto span = (knobs.export_max - knobs.export_min).count();
     const auto d = knobs.export_min + Millis(span > 0 ? static_cast<Millis::rep>(rng() % static_cast<std::uint64_t>(span + 1)) : 0);
-    return Export{project_id, std::chrono::steady_clock::now(), std::chrono::system_clock::now(), d,
-                  roll() < knobs.alt_url_field_rate, std::move(name)};
+    const bool alt = roll() < knobs.alt_url_field_rate;
+    const auto curve = draw_curve(knobs.shape, static_cast<double>(d.count()), rng);
+    return Export{project_id, std::chrono::steady_clock::now(), std::chrono::system_clock::now(), d, alt,
+                  std::move(name), curve};
   }
 
   http::response<http::string_body> submit_reply(const http::request<http::string_body>& req) {
@@ -122,9 +125,7 @@ struct Simulator::State {
 
   json::object progress_of(const std::string& id, const Export& e) {
     const auto elapsed = std::chrono::steady_clock::now() - e.started;
-    double p = e.duration.count() == 0 ? 100.0
-                                       : 100.0 * std::chrono::duration<double>(elapsed).count() /
-                                             std::chrono::duration<double>(e.duration).count();
+    double p = e.duration.count() == 0 ? 100.0 : e.curve.at(std::chrono::duration<double, std::milli>(elapsed).count());
     json::object d;
     if (p >= 100.0) {
       p = 100.0;
@@ -135,7 +136,7 @@ struct Simulator::State {
     } else {
       d["state"] = "exporting";
     }
-    d["progress"] = std::floor(p * 10) / 10;
+    d["progress"] = reported(p, knobs.progress_resolution);
     if (!knobs.progress_value.empty()) d["progress"] = json::parse(knobs.progress_value);
     return d;
   }

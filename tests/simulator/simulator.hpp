@@ -15,6 +15,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "progress_shapes.hpp"
+
 namespace exportd::sim {
 
 using Millis = std::chrono::milliseconds;
@@ -24,6 +26,8 @@ struct Knobs {
   std::string user_key = "demo-key";
   Millis export_min{2000};  // each export takes a uniform time in [min, max]
   Millis export_max{5000};
+  Shape shape = Shape::linear;       // how progress moves (SPEC §8); parameters drawn per export
+  double progress_resolution = 0.1;  // progress is reported floored to this (0.1 or 1)
   Millis token_lifetime{24 * 3600 * 1000};
   Millis latency{0};        // added before every reply
   double rate_5xx = 0;      // share of API calls answered 503

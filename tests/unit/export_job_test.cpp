@@ -157,7 +157,8 @@ TEST(JobMachine, AFailedStateFromTheApiEndsTheJob) {
   EXPECT_EQ(ev.error->code, "export_failed");
 }
 
-TEST(JobMachine, PerJobStateStaysSmall) { EXPECT_LE(sizeof(ExportJob), 80u); }
+// 100,000 jobs in memory: the job's state (its progress track included) stays small.
+TEST(JobMachine, PerJobStateStaysSmall) { EXPECT_LE(sizeof(ExportJob), 128u); }
 
 }  // namespace
 }  // namespace exportd

@@ -123,6 +123,8 @@ TEST(DueQueues, PollIntervalsStretchFairlyUnderTheBudgetAndSubmitsAreNotStarved)
   DueQueues q;
   RequestBudget budget(10);
   PollPolicy policy({0s, 3s, 60s, 24h});
+  ProgressTrack nearly_done;
+  nearly_done.value = 100;  // the link is all it waits for
   std::map<std::uint32_t, std::vector<TimePoint>> polls;
   for (std::uint32_t j = 0; j < 100; ++j) q.push(Lane::poll, t0, j);
   TimePoint now = t0;
@@ -139,7 +141,7 @@ TEST(DueQueues, PollIntervalsStretchFairlyUnderTheBudgetAndSubmitsAreNotStarved)
       continue;
     }
     polls[*job].push_back(now);
-    q.push(Lane::poll, policy.next_poll(t0, 99.9, now), *job);  // nearly done: wants min_interval
+    q.push(Lane::poll, policy.next_poll(nearly_done, t0, now), *job);  // wants min_interval
   }
   std::size_t fewest = SIZE_MAX, most = 0;
   for (const auto& [job, times] : polls) {

@@ -75,31 +75,92 @@ TEST(PollPolicy, FirstPollAfterTheConfiguredDelay) {
   EXPECT_EQ(p.deadline(t0), t0 + 2h);
 }
 
+// The read after `reads` (time since the submit, progress), as the schedule sets it.
+TimePoint next_after(const PollPolicy& p, std::initializer_list<std::pair<Millis, double>> reads,
+                     ProgressTrack* out = nullptr) {
+  ProgressTrack t;
+  TimePoint now = t0;
+  for (const auto& [at, v] : reads) {
+    now = t0 + at;
+    p.observe(t, v, t0, now);
+  }
+  if (out != nullptr) *out = t;
+  return p.next_poll(t, t0, now);
+}
+
 TEST(PollPolicy, AimsAtThePredictedFinish) {
   PollPolicy p(polling());
   // 20 s in, 40 % done: 60 % left at 2 %/s is 30 s.
-  EXPECT_EQ(p.next_poll(t0, 40, t0 + 20s), t0 + 20s + 30s);
+  EXPECT_EQ(next_after(p, {{20s, 40}}), t0 + 20s + 30s);
   // 20 s in, 90 % done: ~2.2 s left, clamped up to min_interval.
-  EXPECT_EQ(p.next_poll(t0, 90, t0 + 20s), t0 + 20s + 3s);
+  EXPECT_EQ(next_after(p, {{20s, 90}}), t0 + 20s + 3s);
   // 20 s in, 5 % done: 380 s left, clamped down to max_interval.
-  EXPECT_EQ(p.next_poll(t0, 5, t0 + 20s), t0 + 20s + 60s);
+  EXPECT_EQ(next_after(p, {{20s, 5}}), t0 + 20s + 60s);
 }
 
 TEST(PollPolicy, AJobAt90PercentIsPolledSoonerThanOneAt5) {
   PollPolicy p(polling());
-  EXPECT_LT(p.next_poll(t0, 90, t0 + 100s), p.next_poll(t0, 5, t0 + 100s));
+  EXPECT_LT(next_after(p, {{100s, 90}}), next_after(p, {{100s, 5}}));
 }
 
 TEST(PollPolicy, NoProgressYetWaitsAsLongAsTheJobIsOld) {
   PollPolicy p(polling());
-  EXPECT_EQ(p.next_poll(t0, 0, t0 + 10s), t0 + 20s);
-  EXPECT_EQ(p.next_poll(t0, 0, t0 + 1s), t0 + 1s + 3s);
-  EXPECT_EQ(p.next_poll(t0, 0, t0 + 10min), t0 + 10min + 60s);
+  EXPECT_EQ(next_after(p, {{10s, 0}}), t0 + 20s);
+  EXPECT_EQ(next_after(p, {{1s, 0}}), t0 + 1s + 3s);
+  EXPECT_EQ(next_after(p, {{10min, 0}}), t0 + 10min + 60s);
+}
+
+TEST(PollPolicy, MovementAfterAWaitAtZeroIsMeasuredBeforeItIsTrusted) {
+  PollPolicy p(polling());
+  ProgressTrack t;
+  // At 0 % at 10 s and 15 s, 12.3 % at 25 s: it started somewhere in
+  // (15 s, 25 s], at a rate nothing tells yet. Read again soon (0.15 of its age).
+  EXPECT_EQ(next_after(p, {{10s, 0}, {15s, 0}, {25s, 12.3}}, &t), t0 + 25s + 3750ms);
+  EXPECT_EQ(t.basis, ProgressTrack::Basis::one_point);
+  EXPECT_LT(p.predicted_finish_ms(t), 0);
+  // 42.3 % at 35 s: 30 % in 10 s, so the 57.7 % left take 19.23 s.
+  EXPECT_EQ(next_after(p, {{10s, 0}, {15s, 0}, {25s, 12.3}, {35s, 42.3}}, &t), t0 + 35s + 19233ms);
+  EXPECT_EQ(t.basis, ProgressTrack::Basis::rate);
+}
+
+TEST(PollPolicy, TimeWithoutMovementSlowsThePredictionDown) {
+  PollPolicy p(polling());
+  // 50 % at 10 s points at 20 s; still 50 % at 20 s: the rate is at most 50 % in 20 s.
+  EXPECT_EQ(next_after(p, {{10s, 50}}), t0 + 20s);
+  EXPECT_EQ(next_after(p, {{10s, 50}, {20s, 50}}), t0 + 40s);
+}
+
+TEST(PollPolicy, AStallDoesNotCountAgainstTheRateAfterIt) {
+  PollPolicy p(polling());
+  ProgressTrack t;
+  // 61.3 % at 10 s, still there at 20, 40 and 60 s, 71.7 % at 70 s: the
+  // rate after the stall is measured from where it moved again (one more
+  // read), not from the submit.
+  next_after(p, {{10s, 61.3}, {20s, 61.3}, {40s, 61.3}, {60s, 61.3}, {70s, 71.7}}, &t);
+  EXPECT_EQ(t.basis, ProgressTrack::Basis::one_point);
+  EXPECT_EQ(t.anchor, 71.7f);
+  EXPECT_EQ(t.anchor_ms, 70'000);
+  EXPECT_FALSE(t.coarse);
+}
+
+TEST(PollPolicy, StepsArePlacedBetweenTheReadsThatBracketThem) {
+  PollPolicy p(polling());
+  ProgressTrack t;
+  // 25 % steps every 20 s: 25 % at 25 s (and still at 30 s), 50 % at 45 s.
+  next_after(p, {{10s, 0}, {25s, 25}, {30s, 25}, {45s, 50}}, &t);
+  EXPECT_TRUE(t.coarse);
+  EXPECT_GT(p.predicted_finish_ms(t), 70'000);
+  EXPECT_LT(p.predicted_finish_ms(t), 95'000);
+}
+
+TEST(PollPolicy, HundredPercentWithoutALinkIsReadAgainSoon) {
+  PollPolicy p(polling());
+  EXPECT_EQ(next_after(p, {{10s, 50}, {20s, 100}}), t0 + 23s);
 }
 
 TEST(PollPolicy, NeverPollsPastTheDeadline) {
   PollPolicy p(polling());
-  EXPECT_EQ(p.next_poll(t0, 1, t0 + 2h - 5s), t0 + 2h);
+  EXPECT_EQ(next_after(p, {{2h - 5s, 1}}), t0 + 2h);
 }
 
 TEST(RequestBudget, PacesCallsEvenly) {
