@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "ops/file_read.hpp"
 
 namespace exportd {
@@ -51,6 +53,23 @@ void read_api(YamlMap& m, Config& c, Diagnostics& diags) {
 }
 
 }  // namespace
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs its brackets
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  const auto port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  const auto port = std::stoul(std::string(port_text));
+  if (port == 0 || port > 65535) return std::nullopt;
+  return ListenAddress{host, static_cast<std::uint16_t>(port)};
+}
 
 Result<Config> load_config(const std::string& path) {
   Diagnostics diags(path);
@@ -132,6 +151,28 @@ Result<Config> load_config(const std::string& path) {
     if (m.valid()) {
       if (auto v = m.string("scenes_root")) c.defaults.drop_scenes_root = resolve_against(path, *v);
       m.reject_unknown();
+    }
+  }
+  if (auto n = top.node("webhook")) {
+    YamlMap m(*n, "webhook", diags);
+    if (m.valid()) {
+      auto& w = c.webhook;
+      if (auto v = m.string("listen")) {
+        if (parse_listen_address(*v)) w.listen = *v;
+        else diags.add(m.value_mark("listen"), "webhook.listen: '" + *v + "' is not HOST:PORT (an IP address and a port; [::1]:PORT for IPv6)");
+      }
+      if (auto v = m.string("public_url")) {
+        // Plain http only to loopback, as for base_url: the hook carries the job's token.
+        auto ep = parse_endpoint(*v);
+        if (!ep) diags.add(m.value_mark("public_url"), "webhook.public_url: " + ep.error().message);
+        else w.public_url = *v;
+        while (!w.public_url.empty() && w.public_url.back() == '/') w.public_url.pop_back();
+      }
+      if (auto v = m.duration("safety_poll")) w.safety_poll = *v;
+      m.reject_unknown();
+      if (w.listen.empty() != w.public_url.empty())
+        diags.add(m.mark(), "webhook: set both listen and public_url (or neither: the receiver is off)");
+      if (w.safety_poll < 1s) diags.add(m.value_mark("safety_poll"), "webhook.safety_poll must be at least 1s");
     }
   }
   if (auto n = top.node("log")) {

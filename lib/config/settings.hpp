@@ -56,6 +56,13 @@ struct JobDefaults {
   std::string drop_scenes_root;
 };
 
+// The webhook receiver (SPEC §9): off unless both listen and public_url are set.
+struct WebhookSettings {
+  std::string listen;      // HOST:PORT the receiver binds ([::1]:PORT for IPv6)
+  std::string public_url;  // what the API is told; /hooks/<token> is appended
+  Millis safety_poll = 10min;  // a hooked job with no word for this long is polled anyway
+  bool enabled() const { return !listen.empty() && !public_url.empty(); }
+};
 
 struct Config {
   std::string path;  // the file it was read from
@@ -66,6 +73,7 @@ struct Config {
   PollingSettings polling;
   RetrySettings retry;
   JobDefaults defaults;
+  WebhookSettings webhook;
   LogSettings log;
 };
 

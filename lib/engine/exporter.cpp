@@ -43,7 +43,7 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       mode_(mode),
       time_(time),
       random_(std::move(random)),
-      machine_(PollPolicy(config.polling), RetryPolicy(config.retry)),
+      machine_(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry)),
       rules_(rules_settings()),
       wake_(time.alarm(ex)),
       held_until_(time.alarm(ex)),
@@ -71,6 +71,11 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     ExportJob job;
     job.spec = index;
     job.batch = batch;
+    if (hook_keys_ != nullptr && specs[i].webhook_url.empty()) {
+      // Its own webhook_url wins; otherwise the API calls our receiver.
+      job.hooked = true;
+      hooks_[hook_keys_->token_for(batch_id, specs[i].key)] = index;
+    }
     const RecoveredJob* r = i < recovered.size() ? &recovered[i] : nullptr;
     const char* how = "accepted";
     if (r != nullptr) {
@@ -130,6 +135,48 @@ void Exporter::schedule(std::uint32_t index) {
   if (at < wake_->expiry()) wake_->expires_at(at);  // wakes the idle workers to look again
 }
 
+void Exporter::use_hooks(const HookKeys& keys, const std::string& public_url) {
+  hook_keys_ = &keys;
+  hook_url_ = public_url + "/hooks/";
+}
+
+HookAnswer Exporter::hint(std::string_view token) {
+  if (!looks_like_hook_token(token)) return HookAnswer::unknown;
+  const std::string key(token);
+  const auto it = hooks_.find(key);
+  if (it == hooks_.end()) return ended_hooks_.count(key) != 0 ? HookAnswer::ended : HookAnswer::unknown;
+  const auto index = it->second;
+  ExportJob& job = jobs_[index];
+  ++hints_;
+  log_.debug("hook", {{"job", specs_[job.spec].key}, {"state", to_string(job.state)}});
+  if (job.busy) {
+    job.hint_pending = true;  // the read under way may have gone out before the finish
+  } else if (machine_.on_hint(job, time_.now())) {
+    schedule(index);
+  }
+  return HookAnswer::accepted;
+}
+
+void Exporter::after_step(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  if (!job.hint_pending) return;
+  job.hint_pending = false;
+  if (machine_.on_hint(job, time_.now())) schedule(index);
+}
+
+void Exporter::forget_hook(std::uint32_t index) {
+  const ExportJob& job = jobs_[index];
+  if (!job.hooked || hook_keys_ == nullptr) return;
+  auto token = hook_keys_->token_for(batches_[job.batch].id, specs_[job.spec].key);
+  hooks_.erase(token);
+  // A late or repeated hook for it is answered 200 and ignored, for the last many ended jobs.
+  if (ended_order_.size() >= max_ended_hooks) {
+    ended_hooks_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
+  if (ended_hooks_.insert(token).second) ended_order_.push_back(std::move(token));
+}
+
 void Exporter::stop() {
   stopping_ = true;
   rules_.stop();
@@ -141,7 +188,7 @@ std::string Exporter::health() const { return rules_.health(time_.now()); }
 
 void Exporter::reconfigure(const Config& config) {
   config_ = config;
-  machine_ = JobMachine(PollPolicy(config.polling), RetryPolicy(config.retry));
+  machine_ = JobMachine(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry));
   rules_.reconfigure(rules_settings());
   // One worker per pooled connection: more start now, extra ones leave after their current step.
   if (running_) spawn_workers();
@@ -181,8 +228,13 @@ awaitable<void> Exporter::worker() {
       wake_->cancel();
       co_return;
     }
-    if (const auto index = due_.pop_due(time_.now())) {
-      co_await execute(*index);
+    if (const auto due = due_.pop_due_entry(time_.now())) {
+      ExportJob& job = jobs_[due->job];
+      if (due->at != job.due || job.busy) continue;  // stale: the job was given another time since
+      job.busy = true;
+      co_await execute(due->job);
+      jobs_[due->job].busy = false;
+      after_step(due->job);
       continue;
     }
     const auto next = due_.next();
@@ -213,7 +265,9 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
 
 awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) {
   const JobSpec& spec = specs_[job.spec];
-  if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, export_order(spec));
+  auto order = export_order(spec);
+  if (job.hooked) order.webhook_url = hook_url_ + hook_keys_->token_for(batches_[job.batch].id, spec.key);
+  if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, order);
   // The scenes file (up to 8 MiB) is read on the file thread, not on the event loop.
   using Read = Result<boost::json::value>;
   auto read = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Read)>(
@@ -228,7 +282,6 @@ awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) 
       asio::use_awaitable, spec.scenes_file);
   // The job's own input is at fault: it fails, nothing is sent.
   if (!read) co_return ApiError{Errc::rejected, 0, "scenes_file", read.error().message, {}};
-  auto order = export_order(spec);
   order.name = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
   co_return create_request(config_.api.endpoint, order, *read);
 }
@@ -462,6 +515,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   if (job.submitted_at != TimePoint{}) --in_flight_;
   --admitted_;
   admit();
+  forget_hook(index);
   if (--batch.open == 0) co_await ledger_.batch_ended(batch.id);
   specs_[index] = JobSpec{};  // the slot is free for the next job
   jobs_[index] = ExportJob{};

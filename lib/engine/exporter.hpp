@@ -5,6 +5,9 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/thread_pool.hpp>
@@ -14,6 +17,8 @@
 #include "config/settings.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
+#include "hooks/hook_keys.hpp"
+#include "hooks/receiver.hpp"
 #include "jobs/export_job.hpp"
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"
@@ -54,6 +59,13 @@ class Exporter {
   // New polling, retry and limit settings (SIGHUP); jobs keep their state.
   void reconfigure(const Config& config);
 
+  // Jobs added from now on without a webhook_url of their own are sent with
+  // public_url/hooks/<token> and polled only as a safety net (SPEC §9).
+  void use_hooks(const HookKeys& keys, const std::string& public_url);
+  // A call to the receiver: the job's progress is read now (once, however many hooks come).
+  HookAnswer hint(std::string_view token);
+  std::uint64_t hints() const { return hints_; }
+
   BatchCounts counts() const;
   std::uint64_t requests() const { return requests_; }
   // "ok", or why calls are held (API unreachable, credentials refused) and until when.
@@ -80,6 +92,8 @@ class Exporter {
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
   void schedule(std::uint32_t index);
+  void after_step(std::uint32_t index);   // a hook that came during the step: read once more
+  void forget_hook(std::uint32_t index);  // the job ended: its token answers "ended" from now on
   void admit();
   bool idle() const { return admitted_ == 0 && waiting_.empty(); }
   void fail_run(const ApiError& error);
@@ -109,6 +123,14 @@ class Exporter {
   std::unique_ptr<Alarm> held_until_;  // calls held by RunRules: the next probe time
   Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
+
+  static constexpr std::size_t max_ended_hooks = 100'000;
+  const HookKeys* hook_keys_ = nullptr;
+  std::string hook_url_;                                  // public_url + "/hooks/"
+  std::unordered_map<std::string, std::uint32_t> hooks_;  // token -> job, for jobs not ended
+  std::unordered_set<std::string> ended_hooks_;           // tokens of the last jobs that ended
+  std::deque<std::string> ended_order_;                   // ... oldest first
+  std::uint64_t hints_ = 0;
 
   std::uint32_t admitted_ = 0;        // between admission and end
   std::uint32_t in_flight_ = 0;       // submitted, not ended

@@ -40,6 +40,9 @@ struct ExportJob {
   std::uint32_t spec = 0;          // index of its JobSpec
   std::uint32_t batch = 0;         // index of its batch
   JobState state = JobState::queued;
+  bool hooked = false;        // the API calls our webhook receiver when it is done: polled only as a safety net
+  bool busy = false;          // a step of it is being carried out
+  bool hint_pending = false;  // a hook came while a read was under way: read once more after it
   std::uint32_t call_failures = 0;  // failed tries of the call now due (retry.max_attempts is up to 1000)
   std::uint32_t submissions = 0;    // export/create requests sent
   std::uint32_t requests = 0;      // API calls made for this job
@@ -99,6 +102,9 @@ class JobMachine {
   // The answer to a probe: the project id whose export is running (adopt
   // it), or nothing (the submit never took effect: send it again).
   JobEvent on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now) const;
+  // The webhook says the job may be done: read its progress now. False when
+  // nothing changes (not polling, or a read is due already: many hooks, one read).
+  bool on_hint(ExportJob& job, TimePoint now) const;
 
   const PollPolicy& poll_policy() const { return poll_; }
 

@@ -5,6 +5,12 @@ namespace exportd {
 void DueQueues::push(Lane lane, TimePoint at, std::uint32_t job) { lanes_[static_cast<int>(lane)].push({at, job}); }
 
 std::optional<std::uint32_t> DueQueues::pop_due(TimePoint now) {
+  const auto e = pop_due_entry(now);
+  if (!e) return std::nullopt;
+  return e->job;
+}
+
+std::optional<DueQueues::Due> DueQueues::pop_due_entry(TimePoint now) {
   Heap& submits = lanes_[0];
   Heap& polls = lanes_[1];
   const bool submit_due = !submits.empty() && submits.top().at <= now;
@@ -12,9 +18,9 @@ std::optional<std::uint32_t> DueQueues::pop_due(TimePoint now) {
   if (!submit_due && !poll_due) return std::nullopt;
   Heap* from = submit_due && poll_due ? (submit_next_ ? &submits : &polls) : (submit_due ? &submits : &polls);
   if (submit_due && poll_due) submit_next_ = !submit_next_;
-  const auto job = from->top().job;
+  const Due due{from->top().job, from->top().at};
   from->pop();
-  return job;
+  return due;
 }
 
 TimePoint DueQueues::next() const {

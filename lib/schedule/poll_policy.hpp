@@ -50,9 +50,15 @@ struct ProgressTrack {
 // job's deadline, so a timeout is noticed on time.
 class PollPolicy {
  public:
-  explicit PollPolicy(const PollingSettings& s) : s_(s) {}
+  // `safety_poll`: how long a job whose webhook is awaited goes unread.
+  explicit PollPolicy(const PollingSettings& s, Millis safety_poll = std::chrono::minutes(10))
+      : s_(s), safety_poll_(safety_poll) {}
 
   TimePoint first_poll(TimePoint submitted_at) const { return submitted_at + s_.first_poll_after; }
+  // A job whose webhook is awaited: read only as a safety net.
+  TimePoint safety_poll(TimePoint submitted_at, TimePoint now) const {
+    return std::min(now + safety_poll_, deadline(submitted_at));
+  }
   TimePoint deadline(TimePoint submitted_at) const { return submitted_at + s_.job_timeout; }
 
   // Takes in one read: `progress` at `now`.
@@ -72,6 +78,7 @@ class PollPolicy {
   Prediction predict(const ProgressTrack& track) const;
 
   PollingSettings s_;
+  Millis safety_poll_;
 };
 
 }  // namespace exportd

@@ -60,6 +60,7 @@ struct MemoryLedger final : JobLedger {
 // A fake AI Studios: exports take `export_for` of fake time; the test turns
 // faults on and off by setting the fields (or `override_reply`).
 struct FakeApi {
+  explicit FakeApi(ManualTime& t) : time(t) {}
   ManualTime& time;
   Millis export_for = 20s;
   bool down = false;                 // every call: connection refused
@@ -135,7 +136,7 @@ struct Engine {
   FakeApi api{time};
   Config config = fast_config();
   std::FILE* devnull = std::fopen("/dev/null", "w");
-  Logger log{LogSettings{LogLevel::debug, LogFormat::text}, devnull};
+  Logger log{LogSettings{LogLevel::debug, LogFormat::text}, std::getenv("EXPORTER_TEST_LOG") ? stderr : devnull};
   MemoryLedger ledger;
   ScriptedTransport transport{[this](const ApiRequest& r, std::string_view t) { return api.answer(r, t); }};
   TokenSource tokens{io.get_executor(), transport, ApiEndpoint{}, "app", "key", 23h, time};
@@ -147,8 +148,10 @@ struct Engine {
     std::fclose(devnull);
   }
 
-  void start(RunMode mode, int jobs, const std::string& prefix = "p") {
+  void start(RunMode mode, int jobs, const std::string& prefix = "p",
+             const std::function<void(Exporter&)>& setup = {}) {
     exporter.emplace(io.get_executor(), config, transport, tokens, ledger, log, mode, time, [] { return 0.5; });
+    if (setup) setup(*exporter);
     add(jobs, prefix);
     asio::co_spawn(io, exporter->run(), [this](std::exception_ptr e, RunSummary s) {
       if (e) std::rethrow_exception(e);
@@ -182,6 +185,50 @@ TEST(Exporter, AHappyBatchEndsWithOneExportAndOneTokenPerRun) {
   EXPECT_EQ(e.ledger.count("succeeded"), 30u);
   EXPECT_EQ(e.ledger.batches_ended.size(), 1u);
   EXPECT_EQ(exit_code_for(*e.summary, false, false, RunMode::batch), exit_ok);
+}
+
+TEST(Exporter, AHookedJobIsReadOnceOnItsHookAndOtherwiseOnlyAsASafetyNet) {
+  Engine e;
+  e.config.webhook.safety_poll = 10min;
+  const HookKeys keys(std::string(32, 'k'));
+  std::vector<std::string> hook_urls;
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call == ApiCall::export_project)
+      hook_urls.emplace_back(json::parse(r.body).as_object().at("webhookUrl").as_string());
+    return std::nullopt;
+  };
+  e.start(RunMode::daemon, 3, "p", [&](Exporter& x) { x.use_hooks(keys, "https://hooks.example.com/exportd"); });
+  ASSERT_TRUE(e.run_until([&] { return e.api.exports.size() == 3; }, 1min));
+  const auto token = [&](int i) { return keys.token_for("batch-p", "jobs.yaml#p" + std::to_string(i)); };
+  ASSERT_EQ(hook_urls.size(), 3u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_NE(std::find(hook_urls.begin(), hook_urls.end(), "https://hooks.example.com/exportd/hooks/" + token(i)),
+              hook_urls.end());
+
+  // No hook yet: no read, though the exports finish after 20 s.
+  e.run_until([] { return false; }, 5min);
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 0u);
+
+  // Two hooks for p0 at once: one read, and the job ends on the API's own reply.
+  EXPECT_EQ(e.exporter->hint(token(0)), HookAnswer::accepted);
+  EXPECT_EQ(e.exporter->hint(token(0)), HookAnswer::accepted);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 1; }, 1min));
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 1u);
+  EXPECT_EQ(e.ledger.count("succeeded"), 1u);
+  // Late, repeated, forged.
+  EXPECT_EQ(e.exporter->hint(token(0)), HookAnswer::ended);
+  EXPECT_EQ(e.exporter->hint(std::string(32, 'a')), HookAnswer::unknown);
+  EXPECT_EQ(e.exporter->hint("../../etc/passwd"), HookAnswer::unknown);
+  e.run_until([] { return false; }, 1min);
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 1u);
+
+  // The hooks of p1 and p2 are lost: the safety poll ends them, one read each.
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 3; }, 10min));
+  EXPECT_EQ(e.ledger.count("succeeded"), 3u);
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 3u);
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 3u);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
 }
 
 TEST(Exporter, TheBreakerTripsAndProbesOneAtATimeThenEverybodyGoesOn) {

@@ -56,7 +56,12 @@ class ManualTime final : public EngineTime {
       if (io.stopped()) io.restart();
       if (done()) return true;
       const auto next = next_alarm();
-      if (next == TimePoint::max() || next > end) return done();
+      if (next == TimePoint::max() || next > end) {
+        if (end > now_) advance_to(end);  // the time passes though nothing rings in it
+        while (io.poll() > 0) {
+        }
+        return done();
+      }
       advance_to(next);
     }
   }
