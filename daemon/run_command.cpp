@@ -19,6 +19,9 @@
 #include "engine/exporter.hpp"
 #include "engine/paced_transport.hpp"
 #include "engine/reload.hpp"
+#include "config/config.hpp"
+#include "hooks/hook_keys.hpp"
+#include "hooks/receiver.hpp"
 #include "http/client.hpp"
 #include "http/tls.hpp"
 #include "ops/service_notifier.hpp"
@@ -74,6 +77,9 @@ class Runner {
                            {"api", config_.api.base_url},
                            {"state_dir", config_.state_dir}});
     results_offset_ = file_size(spool_.results_path());
+    if (config_.webhook.enabled()) {
+      if (const int rc = start_receiver(); rc != exit_ok) return rc;
+    }
     for (auto& p : store_.recover(config_.defaults)) exporter_.add_batch(p.id, std::move(p.specs), std::move(p.states));
     take_queue_files();
     for (const auto& name : spool_.waiting()) take_drop_file(name);
@@ -229,8 +235,34 @@ class Runner {
     take_queue_files(true);
   }
 
+  // The webhook receiver (SPEC §9), before any job is added: every job
+  // submitted from now on is told its hook URL.
+  int start_receiver() {
+    auto keys = HookKeys::open(config_.state_dir);
+    if (!keys) {
+      std::cerr << "exportd: " << keys.error().message << "\n";
+      return exit_temporary;
+    }
+    hook_keys_.emplace(std::move(*keys));
+    exporter_.use_hooks(*hook_keys_, config_.webhook.public_url);
+    const auto where = parse_listen_address(config_.webhook.listen);  // checked when the config was read
+    auto bound = HookReceiver::bind(io_.get_executor(), where->host, where->port,
+                                    [this](std::string_view token) { return exporter_.hint(token); }, log_);
+    if (!bound) {
+      std::cerr << "exportd: " << bound.error().message << "\n";
+      return exit_temporary;  // e.g. the port is taken: a restart may find it free
+    }
+    receiver_ = std::move(*bound);
+    log_.info("webhook_listening", {{"listen", config_.webhook.listen},
+                                    {"port", std::to_string(receiver_->port())},
+                                    {"public_url", config_.webhook.public_url}});
+    asio::co_spawn(io_, receiver_->run(), supervised("webhook receiver"));
+    return exit_ok;
+  }
+
   void stop_helpers() {
     stopping_ = true;
+    if (receiver_) receiver_->stop();
     signals_.cancel();
     if (watcher_) watcher_->close();
     if (status_timer_) status_timer_->cancel();
@@ -341,6 +373,8 @@ class Runner {
   Spool& spool_;
   asio::signal_set signals_;
   std::optional<DropWatcher> watcher_;
+  std::optional<HookKeys> hook_keys_;
+  std::unique_ptr<HookReceiver> receiver_;
   std::optional<asio::steady_timer> grace_;
   std::optional<asio::steady_timer> status_timer_;
   std::optional<asio::steady_timer> watchdog_timer_;

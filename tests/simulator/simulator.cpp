@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 
 namespace exportd::sim {
 
@@ -60,6 +61,7 @@ struct Simulator::State {
   std::uint64_t in_second = 0;       // API calls in it
   tcp::acceptor acceptor;
   std::unique_ptr<asio::ssl::context> tls;
+  std::unique_ptr<asio::ssl::context> hook_tls;  // client side, for https:// hook URLs
 
   State(asio::io_context& io, Knobs k) : knobs(std::move(k)), rng(knobs.seed), acceptor(io) {}
 
@@ -105,6 +107,101 @@ struct Simulator::State {
     ++stats.unauthorized;
     if (knobs.expired_as_200) return fail(req, http::status::ok, "TokenExpired", "the token has expired");
     return fail(req, http::status::unauthorized, 401, "invalid or expired token");
+  }
+
+  // One call of a job's webhook, `after` from now.
+  awaitable<void> call_hook(std::string url, Millis after, http::verb method, json::object fields) {
+    asio::steady_timer wait(acceptor.get_executor(), after);
+    co_await wait.async_wait(asio::as_tuple(use_awaitable));
+    ++stats.hooks_sent;
+    auto u = boost::urls::parse_uri(url);
+    if (!u) {
+      ++stats.hooks_failed;
+      co_return;
+    }
+    const bool https = u->scheme() == "https";
+    const std::string host(u->host());
+    const std::string port = u->has_port() ? std::string(u->port()) : (https ? "443" : "80");
+    std::string target(u->encoded_path());
+    if (method == http::verb::get) {
+      std::string q;
+      for (const auto& [k, v] : fields) {
+        q += (q.empty() ? "?" : "&") + std::string(k) + "=";
+        q += v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+      }
+      target += q;
+    }
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, host);
+    if (method == http::verb::post) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = json::serialize(fields);
+    }
+    req.prepare_payload();
+    tcp::resolver resolver(acceptor.get_executor());
+    auto [rec, results] = co_await resolver.async_resolve(host, port, asio::as_tuple(use_awaitable));
+    if (rec) {
+      ++stats.hooks_failed;
+      co_return;
+    }
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    boost::system::error_code ec;
+    if (https) {
+      if (!hook_tls) {
+        hook_tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+        hook_tls->set_verify_mode(asio::ssl::verify_peer);
+        if (!knobs.hook_ca_file.empty()) hook_tls->load_verify_file(knobs.hook_ca_file);
+      }
+      beast::ssl_stream<beast::tcp_stream> stream(acceptor.get_executor(), *hook_tls);
+      SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+      stream.set_verify_callback(asio::ssl::host_name_verification(host));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+      std::tie(ec, std::ignore) = co_await beast::get_lowest_layer(stream).async_connect(results, asio::as_tuple(use_awaitable));
+      if (!ec) std::tie(ec) = co_await stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
+      if (!ec) std::tie(ec, std::ignore) = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
+      if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, res, asio::as_tuple(use_awaitable));
+    } else {
+      beast::tcp_stream stream(acceptor.get_executor());
+      stream.expires_after(std::chrono::seconds(10));
+      std::tie(ec, std::ignore) = co_await stream.async_connect(results, asio::as_tuple(use_awaitable));
+      if (!ec) std::tie(ec, std::ignore) = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
+      if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, res, asio::as_tuple(use_awaitable));
+    }
+    if (ec) ++stats.hooks_failed;
+    else if (res.result_int() / 100 == 2) ++stats.hooks_ok;
+    else ++stats.hooks_refused;
+  }
+
+  http::verb hook_verb() {
+    if (knobs.hook_method == "GET") return http::verb::get;
+    if (knobs.hook_method == "mixed") return roll() < 0.5 ? http::verb::get : http::verb::post;
+    return http::verb::post;
+  }
+
+  // What the API is (we think) going to do with a webhookUrl.
+  void schedule_hooks(const std::string& polled, const std::string& url, const Export& e) {
+    if (url.empty()) return;
+    const auto spawn = [&](Millis after, json::object fields) {
+      asio::co_spawn(acceptor.get_executor(), call_hook(url, after, hook_verb(), std::move(fields)), asio::detached);
+    };
+    const auto half = Millis(e.duration.count() / 2);
+    if (roll() < knobs.hook_midway)
+      spawn(half, {{"progress", std::floor(e.curve.at(static_cast<double>(half.count())))}, {"backendTaskId", polled}});
+    if (roll() < knobs.hook_false_finish)
+      spawn(half, {{"progress", 100}, {"download_url", "https://evil.example/" + polled + ".mp4"}, {"backendTaskId", polled}});
+    if (roll() < knobs.hook_lost) {
+      ++stats.hooks_lost;
+      return;
+    }
+    // The finish itself: the hook goes out just after 100 %.
+    const json::object done{{"progress", 100},
+                            {"credit", 1},
+                            {"download_url", "https://cdn.sim.invalid/video/" + polled + ".mp4"},
+                            {"backendTaskId", polled}};
+    const auto at = e.duration + Millis(5) + knobs.hook_late;
+    spawn(at, done);
+    if (roll() < knobs.hook_duplicate) spawn(at + Millis(50), done);
   }
 
   Export start_export(const std::string& project_id, std::string name) {
@@ -199,6 +296,7 @@ struct Simulator::State {
       stats.resolutions[id] = str("resolution");
       const auto polled = knobs.new_id_on_export ? "exp" + std::to_string(next_id++) + "-" + id : id;
       exports.insert_or_assign(polled, start_export(id, ""));
+      schedule_hooks(polled, str("webhookUrl"), exports.at(polled));
       if (!knobs.submit_data.empty()) return submit_reply(req);
       return ok(req, {{"projectId", polled}});
     }
@@ -209,7 +307,10 @@ struct Simulator::State {
       if (!resolution_ok()) return fail(req, http::status::ok, "INVALID_PARAMETER", "bad resolution");
       const auto id = "prj" + std::to_string(next_id++);
       const auto* exp = body.if_contains("isExport");
-      if (exp == nullptr || !exp->is_bool() || exp->as_bool()) exports.insert_or_assign(id, start_export(id, str("name")));
+      if (exp == nullptr || !exp->is_bool() || exp->as_bool()) {
+        exports.insert_or_assign(id, start_export(id, str("name")));
+        schedule_hooks(id, str("webhookUrl"), exports.at(id));
+      }
       if (!knobs.submit_data.empty()) return submit_reply(req);
       return ok(req, {{"projectId", id}});
     }

@@ -57,6 +57,15 @@ struct Knobs {
   std::string message_prefix;         // put before every error message (e.g. terminal escapes)
   bool echo_body_in_errors = false;   // error messages quote the request body (credentials included)
   bool drop_exports = false;          // export/create requests read, never processed, connection closed
+
+  // The webhook (SPEC §9): each export with a webhookUrl is called back at 100 %.
+  std::string hook_method = "POST";  // POST (JSON body), GET (query string) or mixed
+  double hook_lost = 0;              // share of exports whose hook never comes
+  double hook_duplicate = 0;         // share whose hook comes twice
+  Millis hook_late{0};               // added to every hook's time
+  double hook_midway = 0;            // share also called half-way, with the progress then (< 100)
+  double hook_false_finish = 0;      // share called half-way claiming 100 % with a foreign download_url
+  std::string hook_ca_file;          // CA for https:// hook URLs (the test CA)
 };
 
 struct Stats {
@@ -77,6 +86,11 @@ struct Stats {
   std::vector<std::string> issued_tokens;  // so tests can look for them where they must not be
   // polled id -> when its export reached 100 % (ms since the Unix epoch)
   std::unordered_map<std::string, std::int64_t> completed_at_ms;
+  std::uint64_t hooks_sent = 0;      // hook calls made (duplicates and half-way ones included)
+  std::uint64_t hooks_ok = 0;        // answered 2xx
+  std::uint64_t hooks_refused = 0;   // answered 4xx/5xx
+  std::uint64_t hooks_failed = 0;    // no answer (connect, TLS, timeout)
+  std::uint64_t hooks_lost = 0;      // withheld by hook_lost
 };
 
 struct TlsFiles {
