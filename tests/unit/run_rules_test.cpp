@@ -118,6 +118,9 @@ TEST(Reload, EachKeyIsLiveOrNeedsARestart) {
       {"defaults.workspace_id", true, [](Config& c) { c.defaults.workspace_id = "ws"; }},
       {"defaults.webhook_url", true, [](Config& c) { c.defaults.webhook_url = "https://h"; }},
       {"jobs.scenes_root", true, [](Config& c) { c.defaults.drop_scenes_root = "/srv/scenes"; }},
+      {"webhook.listen", false, [](Config& c) { c.webhook.listen = "127.0.0.1:9"; }},
+      {"webhook.public_url", false, [](Config& c) { c.webhook.public_url = "https://h.example.com"; }},
+      {"webhook.safety_poll", true, [](Config& c) { c.webhook.safety_poll = 1min; }},
       {"log.level", true, [](Config& c) { c.log.level = LogLevel::debug; }},
       {"log.format", true, [](Config& c) { c.log.format = LogFormat::json; }},
   };
