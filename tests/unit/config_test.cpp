@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
+#include "hooks/hook_keys.hpp"
+#include "hooks/receiver.hpp"
 #include "jobs/job_file.hpp"
 #include "temp_dir.hpp"
 #include "time/duration.hpp"
@@ -128,6 +130,11 @@ TEST_F(ConfigFile, EachProblemIsReportedWithLineAndColumn) {
       {"api:\n  user_key_env: K\n", 2, 3, "app_id is required"},
       {"api:\n  app_id: a\n", 2, 3, "exactly one of user_key_file, user_key_env or user_key_credential"},
       {"api:\n  app_id: a\n  user_key_env: K\nqueue_files: nightly.yaml\n", 4, 14, "must be a list"},
+      {"api:\n  app_id: a\n  user_key_env: K\nwebhook:\n  listen: localhost:80\n  public_url: https://h\n", 5, 11,
+       "not HOST:PORT"},
+      {"api:\n  app_id: a\n  user_key_env: K\nwebhook:\n  listen: 127.0.0.1:8710\n  public_url: http://h.example\n",
+       6, 15, "http:// is refused"},
+      {"api:\n  app_id: a\n  user_key_env: K\nwebhook:\n  listen: 127.0.0.1:8710\n", 5, 3, "set both listen and public_url"},
   };
   for (const auto& c : cases) {
     const auto path = write("bad.yaml", c.text);
@@ -221,6 +228,47 @@ TEST_F(JobFile, AnyProblemRejectsTheWholeFile) {
     EXPECT_EQ(first_position(r.error(), path), std::make_pair(c.line, c.column)) << c.text << r.error();
     EXPECT_NE(r.error().message.find(c.words), std::string::npos) << r.error();
   }
+}
+
+}  // namespace
+}  // namespace exportd
+
+namespace exportd {
+namespace {
+
+TEST(ListenAddress, TakesAnIpAndAPortOnly) {
+  const auto v4 = parse_listen_address("127.0.0.1:8710");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 8710);
+  const auto v6 = parse_listen_address("[::1]:9000");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  for (const char* bad : {"", "8710", ":8710", "localhost:8710", "::1:8710", "127.0.0.1:", "127.0.0.1:0",
+                          "127.0.0.1:65536", "127.0.0.1:80x", "[::1]"})
+    EXPECT_FALSE(parse_listen_address(bad)) << bad;
+}
+
+TEST(HookTokens, AreStableHexOf128BitsAndDifferPerJob) {
+  const HookKeys a(std::string(32, 's'));
+  const HookKeys b(std::string(32, 't'));
+  const auto t = a.token_for("batch-1", "q.yaml#p1");
+  EXPECT_TRUE(looks_like_hook_token(t)) << t;
+  EXPECT_EQ(t, a.token_for("batch-1", "q.yaml#p1"));
+  EXPECT_NE(t, a.token_for("batch-1", "q.yaml#p2"));
+  EXPECT_NE(t, a.token_for("batch-2", "q.yaml#p1"));
+  EXPECT_NE(t, b.token_for("batch-1", "q.yaml#p1"));
+  EXPECT_FALSE(looks_like_hook_token(t.substr(1)));
+  EXPECT_FALSE(looks_like_hook_token(std::string(32, 'G')));
+}
+
+TEST(HookTokens, AreFoundAtTheEndOfAnyPathAProxyMayKeepOrStrip) {
+  EXPECT_EQ(hook_token_in("/hooks/abc"), "abc");
+  EXPECT_EQ(hook_token_in("/exportd/hooks/abc?progress=100&download_url=x"), "abc");
+  EXPECT_EQ(hook_token_in("/a/hooks/b/hooks/abc"), "abc");
+  EXPECT_EQ(hook_token_in("/hooks/abc/more"), "");
+  EXPECT_EQ(hook_token_in("/hook/abc"), "");
+  EXPECT_EQ(hook_token_in("/"), "");
 }
 
 }  // namespace
