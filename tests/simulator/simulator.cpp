@@ -294,6 +294,7 @@ struct Simulator::State {
       if (!knobs.unknown_prefix.empty() && id.rfind(knobs.unknown_prefix, 0) == 0)
         return fail(req, http::status::ok, "PROJECT_NOT_FOUND", "project " + id + " does not exist");
       stats.resolutions[id] = str("resolution");
+      ++stats.calls_by_project[id];
       const auto polled = knobs.new_id_on_export ? "exp" + std::to_string(next_id++) + "-" + id : id;
       exports.insert_or_assign(polled, start_export(id, ""));
       schedule_hooks(polled, str("webhookUrl"), exports.at(polled));
@@ -318,6 +319,7 @@ struct Simulator::State {
     if (req.method() == http::verb::get && path.rfind(progress_prefix, 0) == 0) {
       ++stats.progress_requests;
       const auto id = path.substr(progress_prefix.size());
+      ++stats.calls_by_project[id];
       auto it = exports.find(id);
       if (it == exports.end()) return fail(req, http::status::ok, "PROJECT_NOT_FOUND", "no export for " + id);
       return ok(req, progress_of(id, it->second));

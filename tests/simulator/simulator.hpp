@@ -86,6 +86,7 @@ struct Stats {
   std::vector<std::string> issued_tokens;  // so tests can look for them where they must not be
   // polled id -> when its export reached 100 % (ms since the Unix epoch)
   std::unordered_map<std::string, std::int64_t> completed_at_ms;
+  std::unordered_map<std::string, std::uint32_t> calls_by_project;  // export and progress calls per project id
   std::uint64_t hooks_sent = 0;      // hook calls made (duplicates and half-way ones included)
   std::uint64_t hooks_ok = 0;        // answered 2xx
   std::uint64_t hooks_refused = 0;   // answered 4xx/5xx
