@@ -9,7 +9,7 @@ namespace {
 
 // Tuning: shares of a job's own timeline, not absolute times, so they hold
 // for one-minute and one-hour exports alike.
-constexpr double zero_wait_share = 1.0;     // at 0 %: wait as long as the job is old
+constexpr double zero_wait_share = 1.5;     // at 0 %: wait one and a half times the job's age
 constexpr double overdue_wait_share = 0.1;  // past the predicted finish: a tenth of its age
 constexpr double coarse_overdue_share = 0.04;  // ... for a job in steps, whose next step is due
 constexpr double rate_probe_share = 0.15;   // one point of movement: read again after this share of its age
@@ -69,6 +69,11 @@ void PollPolicy::observe(ProgressTrack& t, double progress, TimePoint submitted_
       t.anchor_ms = at;
       t.anchor = p;
       t.basis = Basis::one_point;
+    } else if (t.basis == Basis::one_point && t.flat_reads > 0) {
+      // It sat still since the one point and moves again: when it began to
+      // move is unknown again; this is the new one point.
+      t.anchor_ms = at;
+      t.anchor = p;
     } else if (t.basis == Basis::one_point) {
       t.basis = Basis::rate;  // a second point: the rate is measured from the first
     } else if (t.value > t.anchor) {

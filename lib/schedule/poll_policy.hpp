@@ -34,7 +34,7 @@ struct ProgressTrack {
 // The schedule predicts the finish from what the job has shown, not from
 // the submit time alone:
 // - At 0 % (waiting in a render queue, or not started) it reads at growing
-//   gaps, half the job's age, so a long wait costs few calls.
+//   gaps, 1.5 times the job's age, so a long wait costs few calls.
 // - Once progress moves, the rate is measured between the point the
 //   current run of movement began (the submit, or where it left 0 % or a
 //   stall) and the latest change; the finish is the latest change plus the

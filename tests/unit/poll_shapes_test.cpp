@@ -4,6 +4,7 @@
 // finish is seen (from 100 % to the read that shows it).
 
 #include <algorithm>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <random>
@@ -54,6 +55,9 @@ ShapeFigures run_shape(sim::Shape shape, int jobs, const PollingSettings& settin
       }
       policy.observe(track, p, submitted, due);
       const auto next = policy.next_poll(track, submitted, due);
+      if (const char* trace = std::getenv("EXPORTD_TRACE_SHAPE"); trace != nullptr && to_string(shape) == trace && i < 12)
+        std::cout << "  job " << i << " T=" << total_ms / 1000 << " read@" << at / 1000 << " p=" << p
+                  << " next@" << std::chrono::duration<double>(next - submitted).count() << "\n";
 
       EXPECT_GT(next, due);
       due = next;

@@ -103,9 +103,9 @@ TEST(PollPolicy, AJobAt90PercentIsPolledSoonerThanOneAt5) {
   EXPECT_LT(next_after(p, {{100s, 90}}), next_after(p, {{100s, 5}}));
 }
 
-TEST(PollPolicy, NoProgressYetWaitsAsLongAsTheJobIsOld) {
+TEST(PollPolicy, NoProgressYetWaitsOneAndAHalfTimesTheJobsAge) {
   PollPolicy p(polling());
-  EXPECT_EQ(next_after(p, {{10s, 0}}), t0 + 20s);
+  EXPECT_EQ(next_after(p, {{10s, 0}}), t0 + 25s);
   EXPECT_EQ(next_after(p, {{1s, 0}}), t0 + 1s + 3s);
   EXPECT_EQ(next_after(p, {{10min, 0}}), t0 + 10min + 60s);
 }
