@@ -20,6 +20,7 @@
 #include "auth/token_source.hpp"
 #include "engine/exporter.hpp"
 
+#include "measure.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
 #include "workspace.hpp"
@@ -30,21 +31,8 @@ using Millis = std::chrono::milliseconds;
 
 namespace {
 
-std::int64_t parse_rfc3339_ms(const std::string& s) {
-  std::tm tm{};
-  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return 0;
-  int ms = 0;
-  if (*rest == '.') ms = std::atoi(rest + 1);
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  return v[i];
-}
+using testing::parse_rfc3339_ms;
+using testing::percentile;
 
 struct Figures {
   int jobs = 0;

@@ -31,6 +31,7 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include "measure.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
 #include "workspace.hpp"
@@ -45,29 +46,11 @@ using Millis = std::chrono::milliseconds;
 
 namespace {
 
+using testing::parse_rfc3339_ms;
+using testing::percentile;
+
 std::int64_t wall_ms_now() {
   return std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::int64_t parse_rfc3339_ms(const std::string& s) {
-  std::tm tm{};
-  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return 0;
-  int ms = 0;
-  if (*rest == '.') ms = std::atoi(rest + 1);
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
 }
 
 // A blocking client of the simulator's API, one request per connection.
@@ -197,7 +180,7 @@ void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, 
 
   testing::Workspace polling_ws("bench-shape-poll-" + name);
   testing::Workspace hook_ws("bench-shape-hook-" + name);
-  const auto hook_port = free_port();
+  const auto hook_port = testing::free_loopback_port();
   polling_ws.write_config(sim.port(), false, "demo-key", exportd_config(jobs, ""));
   hook_ws.write_config(sim.port(), false, "demo-key",
                        exportd_config(jobs,

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "measure.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
 #include "spool_driver.hpp"
@@ -27,12 +28,6 @@ using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::run_once;
 using testing::Workspace;
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
 
 void replace(std::string& text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
@@ -52,8 +47,8 @@ TEST(Nginx, HooksThroughTlsAndTheProxyEndTheJobs) {
   Workspace ws("nginx-hooks");
   fs::create_directories(ws.path("tls"));
   testing::make_test_certs(ws.path("tls"), "localhost");
-  const auto public_port = free_port();
-  const auto listen_port = free_port();
+  const auto public_port = testing::free_loopback_port();
+  const auto listen_port = testing::free_loopback_port();
 
   // The contrib block, with this test's name, port, certificate and receiver.
   std::string block = Workspace::read(std::string(EXPORTD_SOURCE_DIR) + "/contrib/nginx/exportd-webhook.conf");

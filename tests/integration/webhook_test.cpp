@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 
 #include "hooks/hook_keys.hpp"
+#include "measure.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
 #include "spool_driver.hpp"
@@ -36,12 +37,6 @@ using testing::run_once;
 using testing::wait_ready;
 using testing::wait_until;
 using testing::Workspace;
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
 
 // Polling set so slow that a job ends on its hook, or not for ten minutes.
 std::string hooked_config(std::uint16_t port, const std::string& extra = "") {
@@ -92,7 +87,7 @@ TEST(Webhook, JobsEndOnTheirHooksForAboutTwoCallsEach) {
   k.hook_duplicate = 0.3;   // one read however many hooks come
   sim::Simulator sim(k);
   Workspace ws("hook-basic");
-  const auto port = free_port();
+  const auto port = testing::free_loopback_port();
   ws.write_config(sim.port(), false, "demo-key", hooked_config(port));
   ws.write_export_jobs("q.yaml", 20, "h");
   auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
@@ -115,7 +110,7 @@ TEST(Webhook, ForgedOversizedAndSilentCallsAreRefusedWithoutAnApiCall) {
   k.export_max = 4000ms;
   sim::Simulator sim(k);
   Workspace ws("hook-hostile");
-  const auto port = free_port();
+  const auto port = testing::free_loopback_port();
   ws.write_config(sim.port(), false, "demo-key", hooked_config(port));
   ChildProcess daemon(run_argv(ws));
   ASSERT_TRUE(wait_ready(ws));
@@ -147,7 +142,7 @@ TEST(Webhook, AHookClaimingTheFinishEarlyIsOnlyAHint) {
   k.hook_false_finish = 1.0;  // half-way: "100 %" and a foreign link
   sim::Simulator sim(k);
   Workspace ws("hook-false");
-  const auto port = free_port();
+  const auto port = testing::free_loopback_port();
   ws.write_config(sim.port(), false, "demo-key", hooked_config(port));
   ws.write_export_jobs("q.yaml", 4, "f");
   auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
@@ -165,7 +160,7 @@ TEST(Webhook, AHookClaimingTheFinishEarlyIsOnlyAHint) {
 TEST(Webhook, NoHookTokenReachesTheDebugLog) {
   sim::Simulator sim(quick());
   Workspace ws("hook-log");
-  const auto port = free_port();
+  const auto port = testing::free_loopback_port();
   ws.write_config(sim.port(), false, "demo-key", hooked_config(port, "log:\n  level: debug\n"));
   ws.write_export_jobs("q.yaml", 10, "l");
   auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
@@ -189,7 +184,7 @@ TEST(Webhook, AfterKill9TheRestartedDaemonTakesTheHooksAndExportsNothingTwice) {
   k.export_max = 8000ms;
   sim::Simulator sim(k);
   Workspace ws("hook-kill");
-  const auto port = free_port();
+  const auto port = testing::free_loopback_port();
   ws.write_config(sim.port(), false, "demo-key", hooked_config(port));
   {
     ChildProcess daemon(run_argv(ws));
