@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "measure.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
 #include "spool_driver.hpp"
@@ -93,6 +94,41 @@ TEST(Reload, EachLiveKeyTakesEffectOnSighupAndRestartKeysAreNamedAndKept) {
   // api.app_id: named as needing a restart, and the running value kept (jobs still succeed).
   EXPECT_NE(r.err.find("reload_partial needs_restart=api.app_id"), std::string::npos) << r.err;
   for (const auto& res : ws.results()) EXPECT_EQ(res.at("status").as_string(), "succeeded");
+}
+
+// webhook.safety_poll is live: a job dropped after the SIGHUP whose hook
+// never comes is read at the new safety interval; one submitted before keeps
+// the interval it was given.
+TEST(Reload, ASafetyPollChangeTakesEffectOnSighup) {
+  auto k = quick();
+  k.hook_lost = 1.0;  // no hook ever comes: only the safety poll ends a job
+  sim::Simulator sim(k);
+  Workspace ws("reload-safety");
+  const auto port = testing::free_loopback_port();
+  const auto hook = [&](const std::string& safety) {
+    return polling + "webhook:\n  listen: 127.0.0.1:" + std::to_string(port) + "\n  public_url: http://127.0.0.1:" +
+           std::to_string(port) + "/exportd\n  safety_poll: " + safety + "\n";
+  };
+  ws.write_config(sim.port(), false, "demo-key", hook("10m"));
+  ChildProcess daemon(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws, 30s));
+  drop_job_file(ws, "before.yaml", 0, 1, "before");
+  ASSERT_TRUE(wait_until([&] { return sim.stats().export_requests == 1; }, 30s));
+
+  ws.write_config(sim.port(), false, "demo-key", hook("2s"));
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return daemon.err_so_far().find("changed=webhook.safety_poll") != std::string::npos; },
+                         30s));
+  drop_job_file(ws, "after.yaml", 0, 1, "after");
+  ASSERT_TRUE(wait_until([&] { return result_lines(ws) >= 1; }, 60s)) << "the new safety poll never came";
+  const auto results = ws.results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].at("project_id").as_string(), "after0000");
+  EXPECT_EQ(results[0].at("status").as_string(), "succeeded");
+  daemon.signal(SIGTERM);
+  const auto r = daemon.wait(30s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("changed=webhook.safety_poll"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -140,4 +140,9 @@ ProcessResult ChildProcess::wait(std::chrono::milliseconds timeout) {
   return r;
 }
 
+std::string ChildProcess::err_so_far() const {
+  std::ifstream in(err_path_, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 }  // namespace exportd::testing

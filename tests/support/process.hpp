@@ -36,6 +36,8 @@ class ChildProcess {
   // Waits for the child to exit, at most `timeout` (then SIGKILL).
   ProcessResult wait(std::chrono::milliseconds timeout);
   bool running();
+  // What it has written to standard error so far.
+  std::string err_so_far() const;
 
  private:
   int pid_ = -1;
