@@ -418,6 +418,36 @@ TEST(Exporter, AReloadMidRunChangesThePollIntervalsOfRunningJobs) {
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
 }
 
+TEST(Exporter, AReloadAppliesMaxActiveJobsAndRetryAttempts) {
+  Engine e;
+  e.api.export_for = 1h;
+  e.config.limits.max_active_jobs = 2;
+  e.config.retry.max_attempts = 4;
+  e.api.override_reply = [](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call == ApiCall::export_project && r.body.find("\"r0\"") != std::string::npos)
+      return HttpReply{503, "", ""};  // one project the API keeps refusing, transiently
+    return std::nullopt;
+  };
+  e.start(RunMode::daemon, 10);
+  e.run_until([] { return false; }, 1min);
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 2u) << "max_active_jobs 2";
+
+  auto more = e.config;
+  more.limits.max_active_jobs = 11;  // the ten, and room for one more
+  more.retry.max_attempts = 2;
+  e.exporter->reconfigure(more);
+  ASSERT_TRUE(e.run_until([&] { return e.api.exports.size() == 10; }, 1min)) << "max_active_jobs 11 after the reload";
+
+  e.add(1, "r");
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 1; }, 10min));
+  EXPECT_EQ(e.ledger.count("failed"), 1u);
+  std::size_t tries = 0;
+  for (const auto& [t, call] : e.api.log) tries += call == ApiCall::export_project;
+  EXPECT_EQ(tries, 10u + 2u) << "retry.max_attempts 2 after the reload";
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
 TEST(Exporter, StopMidCallSendsNothingMoreAndLeavesJobsToResume) {
   Engine e;
   e.api.export_for = 1h;
