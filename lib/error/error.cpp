@@ -1,5 +1,6 @@
 #include "error/error.hpp"
 
+#include <cstring>
 #include <ostream>
 
 #include <boost/system/system_error.hpp>
@@ -57,6 +58,12 @@ boost::system::error_code make_error_code(Errc e) noexcept { return {static_cast
 std::string_view Failure::first_line() const {
   const std::string_view m = message;
   return m.substr(0, m.find('\n'));
+}
+
+Failure system_failure(int err, const std::string& what) {
+  const std::string reason = std::strerror(err);
+  return {boost::system::error_code(err, boost::system::system_category()),
+          what.empty() ? reason : what + ": " + reason};
 }
 
 std::ostream& operator<<(std::ostream& os, const Failure& f) { return os << f.code.message() << ": " << f.message; }

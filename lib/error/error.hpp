@@ -60,6 +60,10 @@ struct Failure {
 };
 std::ostream& operator<<(std::ostream& os, const Failure& f);  // tests print results
 
+// An OS call failed with `err` (an errno value): the system's code, and
+// "what: reason" (the reason alone when `what` is empty).
+Failure system_failure(int err, const std::string& what = {});
+
 template <class T>
 using Result = boost::system::result<T, Failure>;
 

@@ -18,10 +18,6 @@ std::string format_size_cap(std::size_t bytes) {
 
 namespace {
 
-Failure system_failure(int err) {
-  return {boost::system::error_code(err, boost::system::system_category()), std::strerror(err)};
-}
-
 Failure too_large(std::size_t max_bytes) {
   return {Errc::unreadable, "larger than " + format_size_cap(max_bytes) + ", the limit for this kind of file"};
 }

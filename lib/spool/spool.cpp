@@ -100,11 +100,7 @@ std::string Spool::new_batch_id(const std::string& name) {
 
 Result<void> Spool::claim(const std::string& name, const std::string& batch) {
   const auto from = incoming() + "/" + name;
-  if (::rename(from.c_str(), snapshot(batch).c_str()) != 0) {
-    const int err = errno;
-    return Failure{boost::system::error_code(err, boost::system::system_category()),
-                   "cannot claim " + from + ": " + std::strerror(err)};
-  }
+  if (::rename(from.c_str(), snapshot(batch).c_str()) != 0) return system_failure(errno, "cannot claim " + from);
   sync_directory(active());
   sync_directory(incoming());
   return {};

@@ -20,17 +20,13 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 Result<void> write_status_file(const std::string& path, const json::object& status) {
-  const auto failed = [](std::string what) {
-    const int err = errno;
-    return Failure{boost::system::error_code(err, boost::system::system_category()), what + ": " + std::strerror(err)};
-  };
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) return failed("cannot create " + tmp);
+  if (f == nullptr) return system_failure(errno, "cannot create " + tmp);
   const auto text = json::serialize(status) + "\n";
   const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !written) return failed("cannot write " + tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return failed("cannot replace " + path);
+  if (std::fclose(f) != 0 || !written) return system_failure(errno, "cannot write " + tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return system_failure(errno, "cannot replace " + path);
   return {};
 }
 
@@ -64,7 +60,8 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
   for (const auto& b : rep.batches) {
     if (b.closed) continue;
     ++open;
-    const auto specs = load_job_file(spool.snapshot(b.header.batch), defaults, {b.header.name, b.header.base_dir, {}, {}});
+    const auto specs =
+        load_job_file(spool.snapshot(b.header.batch), defaults, {b.header.name, b.header.base_dir, {}, {}});
     if (specs) {
       for (const auto& s : *specs) queued += b.jobs.count(s.key) == 0;
     }
