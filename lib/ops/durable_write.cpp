@@ -33,9 +33,10 @@ void write_fully_and_sync(int fd, const std::string& data, const std::string& wh
   if (::fdatasync(fd) != 0) throw std::system_error(errno, std::generic_category(), "cannot sync " + what);
 }
 
-void write_file_durably(const std::string& path, const std::string& content) {
+void write_file_durably(const std::string& path, const std::string& content, unsigned mode) {
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot create " + tmp);
   try {
     write_fully_and_sync(fd, content, tmp);

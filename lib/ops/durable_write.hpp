@@ -11,6 +11,8 @@ void write_fully_and_sync(int fd, const std::string& data, const std::string& wh
 // fsync of a folder, so a create or rename inside it survives a crash.
 void sync_directory(const std::string& dir);
 // Writes `path` atomically and durably: temp file, fsync, rename, folder fsync.
-void write_file_durably(const std::string& path, const std::string& content);
+// The file is created with `mode` (less the umask); a stale temp file is
+// removed first, so it never lends its own permissions.
+void write_file_durably(const std::string& path, const std::string& content, unsigned mode = 0640);
 
 }  // namespace exportd

@@ -165,6 +165,8 @@ TEST(Webhook, NoHookTokenReachesTheDebugLog) {
   ws.write_export_jobs("q.yaml", 10, "l");
   auto r = run_once(ws, 120s, {"--queue", ws.path("q.yaml")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto perms = fs::status(ws.path("state/hook.key")).permissions();
+  EXPECT_EQ(perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << "hook.key must be 0600";
   const HookKeys keys(Workspace::read(ws.path("state/hook.key")));
   std::size_t checked = 0;
   for (const auto& line : ws.results()) {
