@@ -147,7 +147,6 @@ HookAnswer Exporter::hint(std::string_view token) {
   if (it == hooks_.end()) return ended_hooks_.count(key) != 0 ? HookAnswer::ended : HookAnswer::unknown;
   const auto index = it->second;
   ExportJob& job = jobs_[index];
-  ++hints_;
   log_.debug("hook", {{"job", specs_[job.spec].key}, {"state", to_string(job.state)}});
   if (job.busy) {
     job.hint_pending = true;  // the read under way may have gone out before the finish

@@ -64,7 +64,6 @@ class Exporter {
   void use_hooks(const HookKeys& keys, const std::string& public_url);
   // A call to the receiver: the job's progress is read now (once, however many hooks come).
   HookAnswer hint(std::string_view token);
-  std::uint64_t hints() const { return hints_; }
 
   BatchCounts counts() const;
   std::uint64_t requests() const { return requests_; }
@@ -130,7 +129,6 @@ class Exporter {
   std::unordered_map<std::string, std::uint32_t> hooks_;  // token -> job, for jobs not ended
   std::unordered_set<std::string> ended_hooks_;           // tokens of the last jobs that ended
   std::deque<std::string> ended_order_;                   // ... oldest first
-  std::uint64_t hints_ = 0;
 
   std::uint32_t admitted_ = 0;        // between admission and end
   std::uint32_t in_flight_ = 0;       // submitted, not ended

@@ -67,7 +67,6 @@ asio::awaitable<void> HookReceiver::run() {
       continue;  // e.g. out of file descriptors: the next accept may do
     }
     if (open_.size() >= limits_.max_connections) {
-      ++stats_.dropped;
       socket.close(ec);
       continue;
     }
@@ -97,27 +96,17 @@ asio::awaitable<void> HookReceiver::serve(tcp::socket socket) {
     http::status status = http::status::ok;
     bool keep_alive = false;
     if (ec == http::error::body_limit) {
-      ++stats_.too_large;
       status = http::status::payload_too_large;
     } else if (ec) {
-      if (ec == beast::error::timeout) ++stats_.dropped;
       break;  // closed, timed out, or not HTTP: nothing to answer
     } else {
-      ++stats_.requests;
       const auto& req = parser.get();
       keep_alive = req.keep_alive();
       const auto token = hook_token_in(req.target());
       if (req.method() != http::verb::post && req.method() != http::verb::get) {
         status = http::status::method_not_allowed;
       } else {
-        switch (on_hook_(token)) {
-          case HookAnswer::accepted: ++stats_.accepted; break;
-          case HookAnswer::ended: ++stats_.ended; break;
-          case HookAnswer::unknown:
-            ++stats_.unknown;
-            status = http::status::not_found;
-            break;
-        }
+        if (on_hook_(token) == HookAnswer::unknown) status = http::status::not_found;
       }
     }
     http::response<http::string_body> res{status, 11};

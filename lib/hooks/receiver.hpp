@@ -42,15 +42,6 @@ struct ReceiverLimits {
   std::size_t max_connections = 256;
 };
 
-struct ReceiverStats {
-  std::uint64_t requests = 0;
-  std::uint64_t accepted = 0;  // for a live job
-  std::uint64_t ended = 0;     // for a job that had ended
-  std::uint64_t unknown = 0;   // 404
-  std::uint64_t too_large = 0;  // 413
-  std::uint64_t dropped = 0;    // no whole request in time, or over max_connections
-};
-
 class HookReceiver {
  public:
   using OnHook = std::function<HookAnswer(std::string_view token)>;
@@ -66,7 +57,6 @@ class HookReceiver {
   void stop();
 
   std::uint16_t port() const { return port_; }
-  const ReceiverStats& stats() const { return stats_; }
 
   HookReceiver(boost::asio::any_io_executor ex, boost::asio::ip::tcp::acceptor acceptor, OnHook on_hook, Logger& log,
                ReceiverLimits limits);
@@ -79,7 +69,6 @@ class HookReceiver {
   OnHook on_hook_;
   Logger& log_;
   ReceiverLimits limits_;
-  ReceiverStats stats_;
   std::list<boost::beast::tcp_stream*> open_;  // to close on stop
   std::uint16_t port_ = 0;
   bool stopping_ = false;
