@@ -227,7 +227,7 @@ awaitable<void> Exporter::worker() {
       wake_->cancel();
       co_return;
     }
-    if (const auto due = due_.pop_due_entry(time_.now())) {
+    if (const auto due = due_.pop_due(time_.now())) {
       ExportJob& job = jobs_[due->job];
       if (due->at != job.due || job.busy) continue;  // stale: the job was given another time since
       job.busy = true;

@@ -4,13 +4,7 @@ namespace exportd {
 
 void DueQueues::push(Lane lane, TimePoint at, std::uint32_t job) { lanes_[static_cast<int>(lane)].push({at, job}); }
 
-std::optional<std::uint32_t> DueQueues::pop_due(TimePoint now) {
-  const auto e = pop_due_entry(now);
-  if (!e) return std::nullopt;
-  return e->job;
-}
-
-std::optional<DueQueues::Due> DueQueues::pop_due_entry(TimePoint now) {
+std::optional<DueQueues::Due> DueQueues::pop_due(TimePoint now) {
   Heap& submits = lanes_[0];
   Heap& polls = lanes_[1];
   const bool submit_due = !submits.empty() && submits.top().at <= now;

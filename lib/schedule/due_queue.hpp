@@ -23,14 +23,13 @@ enum class Lane : std::uint8_t {
 class DueQueues {
  public:
   void push(Lane lane, TimePoint at, std::uint32_t job);
-  std::optional<std::uint32_t> pop_due(TimePoint now);
-  // The same, with the time the job was queued for: an entry whose job has
-  // since been given another time is stale (the caller skips it).
+  // The next job due at `now`, with the time it was queued for: an entry
+  // whose job has since been given another time is stale (the caller skips it).
   struct Due {
     std::uint32_t job;
     TimePoint at;
   };
-  std::optional<Due> pop_due_entry(TimePoint now);
+  std::optional<Due> pop_due(TimePoint now);
   // The earliest due time of all, or TimePoint::max() when empty.
   TimePoint next() const;
   std::size_t size() const { return lanes_[0].size() + lanes_[1].size(); }

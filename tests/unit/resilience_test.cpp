@@ -110,7 +110,7 @@ TEST(DueQueues, EarliestFirstWithinALaneAndTurnsBetweenLanes) {
   EXPECT_EQ(q.next(), t0 + 1s);
   EXPECT_FALSE(q.pop_due(t0));
   std::vector<std::uint32_t> order;
-  while (auto j = q.pop_due(t0 + 5s)) order.push_back(*j);
+  while (auto j = q.pop_due(t0 + 5s)) order.push_back(j->job);
   EXPECT_EQ(order, (std::vector<std::uint32_t>{3, 2, 4, 1}));
   EXPECT_EQ(q.next(), TimePoint::max());
 }
@@ -133,15 +133,16 @@ TEST(DueQueues, PollIntervalsStretchFairlyUnderTheBudgetAndSubmitsAreNotStarved)
     if (step == 600)
       for (std::uint32_t j = 1000; j < 1010; ++j) q.push(Lane::submit, now, j);
     now = std::max(now, q.next());
-    const auto job = q.pop_due(now);
-    ASSERT_TRUE(job);
+    const auto due = q.pop_due(now);
+    ASSERT_TRUE(due);
+    const auto job = due->job;
     now = budget.reserve(now);  // the call goes out when the budget allows
-    if (*job >= 1000) {
+    if (job >= 1000) {
       submitted.push_back(now);
       continue;
     }
-    polls[*job].push_back(now);
-    q.push(Lane::poll, policy.next_poll(nearly_done, t0, now), *job);  // wants min_interval
+    polls[job].push_back(now);
+    q.push(Lane::poll, policy.next_poll(nearly_done, t0, now), job);  // wants min_interval
   }
   std::size_t fewest = SIZE_MAX, most = 0;
   for (const auto& [job, times] : polls) {
