@@ -71,11 +71,8 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     ExportJob job;
     job.spec = index;
     job.batch = batch;
-    if (hook_keys_ != nullptr && specs[i].webhook_url.empty()) {
-      // Its own webhook_url wins; otherwise the API calls our receiver.
-      job.hooked = true;
-      hooks_[hook_keys_->token_for(batch_id, specs[i].key)] = index;
-    }
+    // Its own webhook_url wins; otherwise the API calls our receiver.
+    job.hooked = hook_keys_ != nullptr && specs[i].webhook_url.empty();
     const RecoveredJob* r = i < recovered.size() ? &recovered[i] : nullptr;
     const char* how = "accepted";
     if (r != nullptr) {
@@ -103,6 +100,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
       specs_[index] = std::move(specs[i]);
       jobs_[index] = std::move(job);
     }
+    if (jobs_[index].hooked) hooks_[hook_token(index)] = index;
     ++accepted_;
     waiting_.push_back(index);
   }
@@ -163,10 +161,14 @@ void Exporter::after_step(std::uint32_t index) {
   if (machine_.on_hint(job, time_.now())) schedule(index);
 }
 
-void Exporter::forget_hook(std::uint32_t index) {
+std::string Exporter::hook_token(std::uint32_t index) const {
   const ExportJob& job = jobs_[index];
-  if (!job.hooked || hook_keys_ == nullptr) return;
-  auto token = hook_keys_->token_for(batches_[job.batch].id, specs_[job.spec].key);
+  return hook_keys_->token_for(batches_[job.batch].id, specs_[job.spec].key);
+}
+
+void Exporter::forget_hook(std::uint32_t index) {
+  if (!jobs_[index].hooked) return;
+  auto token = hook_token(index);
   hooks_.erase(token);
   // A late or repeated hook for it is answered 200 and ignored, for the last many ended jobs.
   if (ended_order_.size() >= max_ended_hooks) {
@@ -265,7 +267,7 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
 awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) {
   const JobSpec& spec = specs_[job.spec];
   auto order = export_order(spec);
-  if (job.hooked) order.webhook_url = hook_url_ + hook_keys_->token_for(batches_[job.batch].id, spec.key);
+  if (job.hooked) order.webhook_url = hook_url_ + hook_token(job.spec);
   if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, order);
   // The scenes file (up to 8 MiB) is read on the file thread, not on the event loop.
   using Read = Result<boost::json::value>;

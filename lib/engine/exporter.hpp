@@ -93,6 +93,7 @@ class Exporter {
   void schedule(std::uint32_t index);
   void after_step(std::uint32_t index);   // a hook that came during the step: read once more
   void forget_hook(std::uint32_t index);  // the job ended: its token answers "ended" from now on
+  std::string hook_token(std::uint32_t index) const;  // a hooked job's token (computed, never stored)
   void admit();
   bool idle() const { return admitted_ == 0 && waiting_.empty(); }
   void fail_run(const ApiError& error);
