@@ -46,10 +46,11 @@ std::string hooked_config(std::uint16_t port, const std::string& extra = "") {
          "\n  public_url: http://127.0.0.1:" + std::to_string(port) + "/exportd\n  safety_poll: 10m\n" + extra;
 }
 
-sim::Knobs quick() {
+// Exports that take from `min` to `max`.
+sim::Knobs quick(std::chrono::milliseconds min = 1000ms, std::chrono::milliseconds max = 2000ms) {
   sim::Knobs k;
-  k.export_min = 1000ms;
-  k.export_max = 2000ms;
+  k.export_min = min;
+  k.export_max = max;
   return k;
 }
 
@@ -105,10 +106,7 @@ TEST(Webhook, JobsEndOnTheirHooksForAboutTwoCallsEach) {
 }
 
 TEST(Webhook, ForgedOversizedAndSilentCallsAreRefusedWithoutAnApiCall) {
-  auto k = quick();
-  k.export_min = 3000ms;
-  k.export_max = 4000ms;
-  sim::Simulator sim(k);
+  sim::Simulator sim(quick(3000ms, 4000ms));
   Workspace ws("hook-hostile");
   const auto port = testing::free_loopback_port();
   ws.write_config(sim.port(), false, "demo-key", hooked_config(port));
@@ -136,9 +134,7 @@ TEST(Webhook, ForgedOversizedAndSilentCallsAreRefusedWithoutAnApiCall) {
 }
 
 TEST(Webhook, AHookClaimingTheFinishEarlyIsOnlyAHint) {
-  auto k = quick();
-  k.export_min = 4000ms;
-  k.export_max = 5000ms;
+  auto k = quick(4000ms, 5000ms);
   k.hook_false_finish = 1.0;  // half-way: "100 %" and a foreign link
   sim::Simulator sim(k);
   Workspace ws("hook-false");
@@ -181,10 +177,7 @@ TEST(Webhook, NoHookTokenReachesTheDebugLog) {
 }
 
 TEST(Webhook, AfterKill9TheRestartedDaemonTakesTheHooksAndExportsNothingTwice) {
-  auto k = quick();
-  k.export_min = 6000ms;
-  k.export_max = 8000ms;
-  sim::Simulator sim(k);
+  sim::Simulator sim(quick(6000ms, 8000ms));
   Workspace ws("hook-kill");
   const auto port = testing::free_loopback_port();
   ws.write_config(sim.port(), false, "demo-key", hooked_config(port));
