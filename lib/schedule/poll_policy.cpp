@@ -12,6 +12,7 @@ namespace {
 constexpr double zero_wait_share = 1.5;     // at 0 %: wait one and a half times the job's age
 constexpr double overdue_wait_share = 0.1;  // past the predicted finish: a tenth of its age
 constexpr double coarse_overdue_share = 0.04;  // ... for a job in steps, whose next step is due
+constexpr double close_in_share = 0.04;    // the lag a job in steps may be left with: 4 % of its time
 constexpr double rate_probe_share = 0.15;   // one point of movement: read again after this share of its age
 // A rate measured over this much movement (percent) is trusted past
 // max_interval: the read it saves is the point. Less is too little to go on.
@@ -39,6 +40,14 @@ bool looks_like_step(float v) {
 // When the latest change is reckoned to have happened.
 double change_time(const ProgressTrack& t) {
   return t.coarse ? 0.5 * (t.changed_after_ms + t.changed_ms) : static_cast<double>(t.changed_ms);
+}
+
+// Narrows the bracket by one read of `v` at `at`; `step` is the floor
+// (when the job left 0 %, the value it showed: no larger step is possible).
+void narrow_finish(ProgressTrack& t, double v, double step, std::int32_t at) {
+  const auto lo = 100.0 * at / (v + std::max(0.1, step));
+  t.finish_lo_ms = std::max({t.finish_lo_ms, at, static_cast<std::int32_t>(std::min<double>(lo, INT32_MAX))});
+  if (v > 0) t.finish_hi_ms = std::min(t.finish_hi_ms, static_cast<std::int32_t>(std::min(100.0 * at / v, 2e9)));
 }
 
 }  // namespace
@@ -93,6 +102,8 @@ void PollPolicy::observe(ProgressTrack& t, double progress, TimePoint submitted_
         t.coarse = true;
       }
     }
+    if (t.step <= 0.0f || p - t.value < t.step) t.step = p - t.value;
+    if (t.value <= 0.0f && t.read_ms > 0) narrow_finish(t, 0, p, t.read_ms);  // the last read at 0 %
     t.prev_change_ms = static_cast<std::int32_t>(change_time(t));
     t.prev_value = t.value;
     t.changed_after_ms = t.read_ms;
@@ -113,6 +124,7 @@ void PollPolicy::observe(ProgressTrack& t, double progress, TimePoint submitted_
       t.anchor = 0;
     }
   }
+  if (p > 0.0f && t.basis != Basis::nothing) narrow_finish(t, p, t.step, at);
   t.read_ms = at;
 }
 
@@ -156,6 +168,21 @@ TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, 
     // One point: the movement began after the last read at 0 % (or the
     // job was adopted). A second read soon gives the rate.
     wait = (t.flat_reads == 0 ? rate_probe_share : stalled_wait_share) * age;
+  } else if (t.coarse && t.anchor_ms == 0 && t.step > 0.0f &&
+             t.finish_lo_ms < t.finish_hi_ms) {
+    // Steps from the submit: close in on the finish. Once the bracket is
+    // narrower than the lag a job may be left with, read at its end (the
+    // finish is seen by then); until then, read where the next step splits
+    // the bracket in half, or, at the last step, one tolerance in.
+    const double lo = t.finish_lo_ms, hi = t.finish_hi_ms;
+    const double read_at = static_cast<double>(ms_since(submitted_at, now));
+    const double tolerance = std::max<double>(static_cast<double>(s_.min_interval.count()), close_in_share * hi);
+    const double next_level = t.value + t.step;
+    double at = 0;
+    if (hi - lo <= tolerance) at = hi;
+    else if (next_level >= 100.0 - 0.5 * t.step) at = lo + tolerance;
+    else at = next_level / 100.0 * 0.5 * (lo + hi);
+    wait = at - read_at;
   } else {
     const auto [finish, trusted] = predict(t);
     const double read_at = static_cast<double>(ms_since(submitted_at, now));

@@ -19,6 +19,12 @@ struct ProgressTrack {
   float value = 0;                    // the latest progress, 0..100
   float anchor = 0;                   // the progress at anchor_ms
   float prev_value = 0;               // the value before the latest change
+  float step = 0;                     // the smallest change seen (percent; 0: none yet)
+  // Where the finish lies (ms since the submit) if the job is a straight line
+  // from the submit read through a floor of `step`: every read of v at t
+  // puts it in (t * 100 / (v + step), t * 100 / v]. lo >= hi: it is not.
+  std::int32_t finish_lo_ms = 0;
+  std::int32_t finish_hi_ms = INT32_MAX;
   std::uint8_t flat_reads = 0;        // reads in a row since `value` was first shown
   bool coarse = false;                // progress comes in jumps: a change happened somewhere between two reads
   // What the rate can be measured from.

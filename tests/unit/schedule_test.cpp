@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
 #include "auth/token_policy.hpp"
+#include "ops/time_format.hpp"
 #include "schedule/backoff.hpp"
 #include "schedule/poll_policy.hpp"
 #include "schedule/request_budget.hpp"
+#include "schedule/restart_rule.hpp"
 
 namespace exportd {
 namespace {
@@ -153,6 +155,31 @@ TEST(PollPolicy, StepsArePlacedBetweenTheReadsThatBracketThem) {
   EXPECT_LT(p.predicted_finish_ms(t), 95'000);
 }
 
+TEST(PollPolicy, AJobInStepsIsClosedInOnByTheBracketItsReadsLeave) {
+  PollPolicy p(polling());
+  ProgressTrack t;
+  // 25 % steps from the submit, finishing at 80 s. After these reads the
+  // finish lies in (60 s, 90 s]: 25 % still at 30 s means 50 % is 30 s or
+  // more in; 50 % at 45 s means 100 % at most 90 s in. The next read splits
+  // that in half where the next step (75 %) would fall: 0.75 * 75 s.
+  EXPECT_EQ(next_after(p, {{10s, 0}, {25s, 25}, {30s, 25}, {45s, 50}}, &t), t0 + 56250ms);
+  EXPECT_EQ(t.finish_lo_ms, 60'000);
+  EXPECT_EQ(t.finish_hi_ms, 90'000);
+  // Still 50 % there: (75 s, 90 s]. 75 % at 61.875 s: (75 s, 82.5 s], the
+  // last step; read one tolerance (4 % of 82.5 s) after the earliest finish.
+  EXPECT_EQ(next_after(p, {{10s, 0}, {25s, 25}, {30s, 25}, {45s, 50}, {56250ms, 50}, {61875ms, 75}}, &t),
+            t0 + 78300ms);
+  // Still 75 % at 78.3 s: (78.3 s, 82.5 s] is still wider than 3.3 s, so
+  // another tolerance in; still 75 % at 81.6 s: the rest is within the
+  // tolerance, and the next read is the bracket's end, finished for sure
+  // (0.9 s later, held back to min_interval: 84.6 s).
+  EXPECT_EQ(next_after(p, {{10s, 0}, {25s, 25}, {30s, 25}, {45s, 50}, {56250ms, 50}, {61875ms, 75}, {78300ms, 75}}),
+            t0 + 81600ms);
+  EXPECT_EQ(next_after(p, {{10s, 0}, {25s, 25}, {30s, 25}, {45s, 50}, {56250ms, 50}, {61875ms, 75}, {78300ms, 75},
+                           {81600ms, 75}}),
+            t0 + 84600ms);
+}
+
 TEST(PollPolicy, HundredPercentWithoutALinkIsReadAgainSoon) {
   PollPolicy p(polling());
   EXPECT_EQ(next_after(p, {{10s, 50}, {20s, 100}}), t0 + 23s);
@@ -179,6 +206,44 @@ TEST(RequestBudget, NoMoreThanTheRateInAnySecond) {
   std::vector<TimePoint> slots;
   for (int i = 0; i < 200; ++i) slots.push_back(b.reserve(t0 + std::chrono::milliseconds(i * 3)));
   for (std::size_t i = 25; i < slots.size(); ++i) EXPECT_GE(slots[i] - slots[i - 25], 1s);
+}
+
+TEST(RestartRule, WithNoExportSeenEveryWaitingJobIsRead) {
+  const auto now = std::chrono::system_clock::time_point{} + 1000h;
+  RestartFacts facts;
+  facts.last_alive = now - 1min;
+  EXPECT_TRUE(read_after_restart(now - 2s, now, facts));
+  EXPECT_TRUE(read_after_restart(now - 1h, now, facts));
+}
+
+TEST(RestartRule, OnlyAJobWhoseFinishMayFallInTheDowntimeIsRead) {
+  const auto now = std::chrono::system_clock::time_point{} + 1000h;
+  RestartFacts facts;
+  facts.last_alive = now - 1min;  // down for the last minute
+  facts.saw_export(80s);
+  facts.saw_export(60s);
+  facts.saw_export(100s);
+  ASSERT_TRUE(facts.seen);
+  EXPECT_EQ(facts.seen->shortest, 60s);
+  EXPECT_EQ(facts.seen->longest, 100s);
+  // Hooks are expected 30 s to 200 s after the submit (a factor of two each way).
+  EXPECT_FALSE(read_after_restart(now - 29s, now, facts));  // not before 1 s from now
+  EXPECT_TRUE(read_after_restart(now - 30s, now, facts));
+  EXPECT_TRUE(read_after_restart(now - 4min, now, facts));   // due by 20 s ago: in the downtime
+  EXPECT_TRUE(read_after_restart(now - 260s, now, facts));   // due by the moment it went down
+  EXPECT_FALSE(read_after_restart(now - 261s, now, facts));  // due while it was up: lost, the safety poll's
+}
+
+TEST(TimeFormat, Rfc3339ReadsWhatItWrites) {
+  const auto t = std::chrono::system_clock::time_point{} + 1'795'000'000'123ms;
+  const auto text = rfc3339(t);
+  EXPECT_EQ(text, "2026-11-18T11:06:40.123Z");
+  EXPECT_EQ(parse_rfc3339(text), t);
+  EXPECT_EQ(parse_rfc3339("2026-11-18T11:06:40Z"), t - 123ms);
+  EXPECT_EQ(parse_rfc3339("2026-11-18T11:06:40.123456Z"), t);
+  EXPECT_FALSE(parse_rfc3339("2026-11-18T11:06:40.123+01:00"));
+  EXPECT_FALSE(parse_rfc3339("yesterday"));
+  EXPECT_FALSE(parse_rfc3339(""));
 }
 
 TEST(RequestBudget, ZeroMeansUnlimited) {
