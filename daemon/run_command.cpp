@@ -80,7 +80,9 @@ class Runner {
     if (config_.webhook.enabled()) {
       if (const int rc = start_receiver(); rc != exit_ok) return rc;
     }
-    for (auto& p : store_.recover(config_.defaults)) exporter_.add_batch(p.id, std::move(p.specs), std::move(p.states));
+    auto recovered = store_.recover(config_.defaults);
+    exporter_.after_restart(store_.restart_facts());
+    for (auto& p : recovered) exporter_.add_batch(p.id, std::move(p.specs), std::move(p.states));
     take_queue_files();
     for (const auto& name : spool_.waiting()) take_drop_file(name);
     ::malloc_trim(0);  // hand the parsers' scratch memory back before the long run

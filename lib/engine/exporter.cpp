@@ -84,8 +84,14 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
         // Polling resumes; no second export. The deadline still counts from the original submit.
         job.state = JobState::polling;
         job.project_id = r->project_id;
-        job.submitted_at = steady(std::chrono::system_clock::time_point(std::chrono::milliseconds(r->submitted_at_ms)));
+        const auto submitted = std::chrono::system_clock::time_point(std::chrono::milliseconds(r->submitted_at_ms));
+        job.submitted_at = steady(submitted);
         how = "recovered_submitted";
+        if (job.hooked && restart_ && !read_after_restart(submitted, wall(time_.now()), *restart_)) {
+          // Its hook cannot have come while the daemon was down: it keeps waiting for it.
+          job.due = machine_.poll_policy().safety_poll(job.submitted_at, time_.now());
+          how = "recovered_awaiting_hook";
+        }
       }
     }
     log_.info(how, {{"job", specs[i].key},
@@ -121,7 +127,7 @@ void Exporter::admit() {
     const auto index = waiting_.front();
     waiting_.pop_front();
     ++admitted_;
-    jobs_[index].due = time_.now();
+    jobs_[index].due = std::max(jobs_[index].due, time_.now());  // later for a job that waits for its hook
     schedule(index);
   }
 }

@@ -27,6 +27,7 @@
 #include "schedule/circuit_breaker.hpp"
 #include "schedule/due_queue.hpp"
 #include "schedule/engine_time.hpp"
+#include "schedule/restart_rule.hpp"
 #include "schedule/signal.hpp"
 
 namespace exportd {
@@ -62,6 +63,9 @@ class Exporter {
   // Jobs added from now on without a webhook_url of their own are sent with
   // public_url/hooks/<token> and polled only as a safety net (SPEC §9).
   void use_hooks(const HookKeys& keys, const std::string& public_url);
+  // After a restart, before the recovered batches are added: which waiting
+  // jobs are read at once (SPEC §9; see read_after_restart).
+  void after_restart(const RestartFacts& facts) { restart_ = facts; }
   // A call to the receiver: the job's progress is read now (once, however many hooks come).
   HookAnswer hint(std::string_view token);
 
@@ -127,6 +131,7 @@ class Exporter {
   static constexpr std::size_t max_ended_hooks = 100'000;
   const HookKeys* hook_keys_ = nullptr;
   std::string hook_url_;                                  // public_url + "/hooks/"
+  std::optional<RestartFacts> restart_;                   // set when the spool was recovered
   std::unordered_map<std::string, std::uint32_t> hooks_;  // token -> job, for jobs not ended
   std::unordered_set<std::string> ended_hooks_;           // tokens of the last jobs that ended
   std::deque<std::string> ended_order_;                   // ... oldest first

@@ -16,4 +16,19 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  int ms = 0;
+  if (*rest == '.') {
+    // Milliseconds: the first three digits of the fraction.
+    ++rest;
+    for (int scale = 100; scale > 0 && *rest >= '0' && *rest <= '9'; scale /= 10) ms += (*rest++ - '0') * scale;
+    while (*rest >= '0' && *rest <= '9') ++rest;
+  }
+  if (*rest != 'Z' || rest[1] != '\0') return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::seconds(timegm(&tm)) + std::chrono::milliseconds(ms));
+}
+
 }  // namespace exportd

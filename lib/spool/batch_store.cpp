@@ -159,9 +159,34 @@ void BatchStore::repair_results(const RecoveredBatch& b) {
   }
 }
 
+namespace {
+
+// The downtime and the export spans the journal shows (SPEC §9's restart rule).
+RestartFacts restart_facts_of(const JournalReplay& rep, const std::string& journal_path) {
+  RestartFacts facts;
+  if (struct stat st{}; ::stat(journal_path.c_str(), &st) == 0)
+    facts.last_alive = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec) +
+                                                             std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+  const auto time_in = [](const boost::json::object& o, const char* key) -> std::optional<std::chrono::system_clock::time_point> {
+    const auto* v = o.if_contains(key);
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    return parse_rfc3339(std::string(v->as_string()));
+  };
+  for (const auto& b : rep.batches)
+    for (const auto& [key, job] : b.jobs) {
+      if (job.state != Recovery::ended || outcome_of(job.result) != JobOutcome::succeeded) continue;
+      const auto from = time_in(job.result, "submitted_at"), to = time_in(job.result, "finished_at");
+      if (from && to) facts.saw_export(std::chrono::duration_cast<std::chrono::milliseconds>(*to - *from));
+    }
+  return facts;
+}
+
+}  // namespace
+
 std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
   results_.emplace(spool_.results_path());
   const auto rep = replay(Journal::read_all(spool_.journal_path()));
+  restart_facts_ = restart_facts_of(rep, spool_.journal_path());
   if (rep.torn_tail)
     log_.warning("journal_torn_tail", {{"what", "the last journal line was cut short by a crash; ignored"}});
   if (rep.bad_lines > 0) log_.warning("journal_bad_lines", {{"count", std::to_string(rep.bad_lines)}});

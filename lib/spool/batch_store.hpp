@@ -13,6 +13,7 @@
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"
 #include "ops/results.hpp"
+#include "schedule/restart_rule.hpp"
 #include "spool/journal.hpp"
 #include "spool/spool.hpp"
 
@@ -42,6 +43,8 @@ class BatchStore final : public JobLedger {
   // a crash kept out of results.jsonl, files away finished batches, compacts
   // the journal, and returns the batches with jobs still to run.
   std::vector<PendingBatch> recover(const JobDefaults& defaults);
+  // What recover() found about the downtime and about how long exports took.
+  const RestartFacts& restart_facts() const { return restart_facts_; }
 
   // incoming/NAME: claimed into active/ and journaled, or moved to rejected/
   // with NAME.error. Nothing when rejected or gone.
@@ -62,6 +65,7 @@ class BatchStore final : public JobLedger {
   std::size_t open_batches() const { return open_.size(); }
 
  private:
+  RestartFacts restart_facts_;
   struct OpenBatch {
     JournalRecord header;
     std::map<std::string, bool> ended;  // job key -> succeeded, for jobs that have ended

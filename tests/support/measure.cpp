@@ -1,5 +1,7 @@
 #include "measure.hpp"
 
+#include "ops/time_format.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
@@ -10,12 +12,8 @@
 namespace exportd::testing {
 
 std::int64_t parse_rfc3339_ms(const std::string& s) {
-  std::tm tm{};
-  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return 0;
-  int ms = 0;
-  if (*rest == '.') ms = std::atoi(rest + 1);
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+  const auto t = parse_rfc3339(s);
+  return t ? std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count() : 0;
 }
 
 double percentile(std::vector<double> v, double p) {

@@ -231,6 +231,62 @@ TEST(Exporter, AHookedJobIsReadOnceOnItsHookAndOtherwiseOnlyAsASafetyNet) {
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
 }
 
+TEST(Exporter, AfterARestartOnlyJobsWhoseHookMayHaveComeWhileDownAreReadAtOnce) {
+  Engine e;
+  e.config.webhook.safety_poll = 10min;
+  const HookKeys keys(std::string(32, 'k'));
+  // Down for the last 30 s; exports were seen to take 60 s, so a job's hook
+  // is expected 30 s to 120 s after its submit.
+  RestartFacts facts;
+  facts.last_alive = e.time.wall_now() - 30s;
+  facts.saw_export(60s);
+  const auto ms_ago = [&](Millis ago) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>((e.time.wall_now() - ago).time_since_epoch()).count();
+  };
+  std::vector<JobSpec> specs;
+  std::vector<RecoveredJob> recovered;
+  // p0: submitted 90 s ago, its hook due in [-60 s, +30 s]: it may have come while down.
+  // p1: submitted 10 s ago, due from +20 s: it cannot have come yet.
+  // p2: submitted 10 min ago, due by -8 min, before the daemon went down: lost, left to the safety poll.
+  for (const auto& [id, ago] : std::vector<std::pair<std::string, Millis>>{{"p0", 90s}, {"p1", 10s}, {"p2", 10min}}) {
+    JobSpec s;
+    s.project_id = id;
+    s.key = "jobs.yaml#" + id;
+    specs.push_back(s);
+    RecoveredJob r;
+    r.state = Recovery::submitted;
+    r.project_id = id;
+    r.submitted_at_ms = ms_ago(ago);
+    r.submissions = 1;
+    recovered.push_back(r);
+    e.api.exports[id] = e.time.now() - ago;
+  }
+  e.exporter.emplace(e.io.get_executor(), e.config, e.transport, e.tokens, e.ledger, e.log, RunMode::daemon, e.time,
+                     [] { return 0.5; });
+  e.exporter->use_hooks(keys, "https://hooks.example.com/exportd");
+  e.exporter->after_restart(facts);
+  e.exporter->add_batch("batch-r", std::move(specs), std::move(recovered));
+  asio::co_spawn(e.io, e.exporter->run(), [&](std::exception_ptr ex, RunSummary s) {
+    if (ex) std::rethrow_exception(ex);
+    e.summary = s;
+  });
+
+  // p0 is read at once and ends; nobody else is read for the next minutes.
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 1; }, 1min));
+  EXPECT_EQ(e.ledger.results.count("jobs.yaml#p0"), 1u);
+  e.run_until([] { return false; }, 5min);
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 1u);
+  // p1's hook comes: one read, it ends. p2 is ended by its safety poll.
+  EXPECT_EQ(e.exporter->hint(keys.token_for("batch-r", "jobs.yaml#p1")), HookAnswer::accepted);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 2; }, 1min));
+  EXPECT_EQ(e.ledger.results.count("jobs.yaml#p1"), 1u);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 3; }, 10min));
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 3u);
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 0u);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
 TEST(Exporter, TheBreakerTripsAndProbesOneAtATimeThenEverybodyGoesOn) {
   Engine e;
   e.api.down = true;

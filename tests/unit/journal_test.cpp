@@ -1,6 +1,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -174,6 +177,34 @@ TEST_F(Store, RecoveryResumesEachStateAndReappendsALostResultOnce) {
   EXPECT_EQ(pending[0].states[1].submissions, 1);
   const auto results = read("results.jsonl");
   EXPECT_EQ(std::count(results.begin(), results.end(), '\n'), 1);
+}
+
+TEST_F(Store, RecoveryTellsHowLongExportsTookAndWhenTheDaemonWasLastUp) {
+  write("active/" + batch_id, "jobs:\n  - project_id: a\n  - project_id: b\n  - project_id: c\n  - project_id: d\n");
+  const auto ended = [](const std::string& job, const char* status, const char* from, const char* to) {
+    JournalRecord r;
+    r.kind = RecordKind::ended;
+    r.batch = batch_id;
+    r.job = job;
+    r.result = json::object{{"job", job}, {"batch", batch_id}, {"status", status}, {"submitted_at", from}, {"finished_at", to}};
+    return encode(r) + "\n";
+  };
+  write("journal.jsonl", header(batch_id) +
+                             ended("jobs.yaml#a", "succeeded", "2026-11-24T10:00:00.000Z", "2026-11-24T10:01:10.000Z") +
+                             ended("jobs.yaml#b", "succeeded", "2026-11-24T10:00:00.000Z", "2026-11-24T10:01:40.500Z") +
+                             ended("jobs.yaml#c", "failed", "2026-11-24T10:00:00.000Z", "2026-11-24T10:00:05.000Z") +
+                             rec(RecordKind::submitted, batch_id, "jobs.yaml#d"));
+  // The journal was last written then (the crash came after that).
+  const timespec times[2] = {{1'795'000'000, 0}, {1'795'000'000, 250'000'000}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / "journal.jsonl").c_str(), times, 0), 0);
+  BatchStore store(io_.get_executor(), *spool_, log_);
+  store.recover({});
+  const auto& facts = store.restart_facts();
+  ASSERT_TRUE(facts.seen);  // the failed job does not count
+  EXPECT_EQ(facts.seen->shortest, std::chrono::milliseconds(70'000));
+  EXPECT_EQ(facts.seen->longest, std::chrono::milliseconds(100'500));
+  // The journal's last write, before recovery rewrote it.
+  EXPECT_EQ(facts.last_alive, std::chrono::system_clock::time_point(std::chrono::milliseconds(1'795'000'000'250)));
 }
 
 TEST_F(Store, ABatchWhoseJobsAllEndedIsFiledAway) {
