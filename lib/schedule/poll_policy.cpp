@@ -37,6 +37,15 @@ bool looks_like_step(float v) {
   return v > 0.0f && (near_multiple(5.0, 0.051) || near_multiple(100.0 / 6.0, 0.12));
 }
 
+// The finest step `v` can have been floored to: 1, 0.1 or 0.01 percent.
+double resolution_of(float v) {
+  for (double res : {1.0, 0.1}) {
+    const double r = std::fmod(static_cast<double>(v) + 0.001, res);
+    if (r <= 0.002) return res;
+  }
+  return 0.01;
+}
+
 // When the latest change is reckoned to have happened.
 double change_time(const ProgressTrack& t) {
   return t.coarse ? 0.5 * (t.changed_after_ms + t.changed_ms) : static_cast<double>(t.changed_ms);
@@ -149,6 +158,15 @@ PollPolicy::Prediction PollPolicy::predict(const ProgressTrack& t) const {
   if (!t.coarse && t.prev_change_ms > t.anchor_ms && t.prev_value >= t.anchor && recent_since > 0) {
     const double recent = (t.value - t.prev_value) / (recent_since + flat);
     if (recent < rate) out.finish_ms = from + (100.0 - t.value) / recent;
+    if (recent > (1.0 + trend_tolerance) * rate && t.prev_value > t.anchor) {
+      // Speeding up (a slow start): both rates are too slow. Progress that
+      // grows as a power of the time since the anchor, fitted through the
+      // last two changes, reaches 100 % sooner: read then, not later.
+      const double k = std::log((t.value - t.anchor) / (t.prev_value - t.anchor)) /
+                       std::log(since / std::max(1.0, static_cast<double>(t.prev_change_ms - t.anchor_ms)));
+      if (k > 1.0)
+        out.finish_ms = std::min(out.finish_ms, t.anchor_ms + since * std::pow((100.0 - t.anchor) / moved, 1.0 / k));
+    }
     out.trusted = moved >= trusted_movement && !looks_like_step(t.value) &&
                   std::abs(recent / rate - 1.0) <= trend_tolerance;
   }
@@ -188,6 +206,17 @@ TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, 
     const double read_at = static_cast<double>(ms_since(submitted_at, now));
     if (finish > read_at) {
       wait = finish - read_at;
+      if (trusted && t.anchor_ms == 0) {
+        // A straight line from the submit, read through the API's floor:
+        // the finish lies in (100t / (v + resolution), 100t / v] and is
+        // aimed at its end. When that is wider than the lag a job may be
+        // left with (a coarse resolution, an early read), one read later on
+        // the line, where it is narrow enough, comes first.
+        const double v = t.value, res = resolution_of(t.value), at = t.read_ms;
+        const double hi = 100.0 * at / v, width = hi - 100.0 * at / (v + res);
+        const double tolerance = std::max<double>(static_cast<double>(s_.min_interval.count()), close_in_share * hi);
+        if (width > tolerance) wait = std::min(wait, hi * hi * res / (100.0 * tolerance) - read_at);
+      }
       if (trusted) {
         const auto w = std::max(Millis(static_cast<Millis::rep>(wait)), s_.min_interval);
         return std::min(now + w, deadline(submitted_at));
@@ -197,6 +226,9 @@ TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, 
       wait = (t.coarse ? coarse_overdue_share : overdue_wait_share) * age;
     }
   }
+  // A job within a percent of the end is nearly done, whatever its rate
+  // says (a slow finish sits on 99.9 for a while): read it at close range.
+  if (t.value >= 99.0f) wait = std::min(wait, close_in_share * age);
   const auto w = std::clamp(Millis(static_cast<Millis::rep>(wait)), s_.min_interval, s_.max_interval);
   return std::min(now + w, deadline(submitted_at));
 }

@@ -50,8 +50,17 @@ struct ProgressTrack {
 //   job is not read as if it were about to finish.
 // - Just after movement begins (one point, no rate yet) the next read comes
 //   at half the longest it could still take, to measure the rate.
+// - A straight line from the submit is read through the API's floor: the
+//   finish lies in (100t / (v + resolution), 100t / v]. The read is aimed
+//   at its end, after one read further along the line when that span is
+//   wider than 4 % of the job's time (a whole-percent resolution).
+// - A job in steps from the submit is closed in on by the bracket its reads
+//   leave on the finish: where the next step halves it, then at its end.
+// - A job speeding up (a slow start) is read when progress growing as a
+//   power of the time would reach 100 %, sooner than either rate says.
 // - A job past its predicted finish is read again soon (a short gap that
-//   grows with its age), never as late as max_interval.
+//   grows with its age), never as late as max_interval; so is one at 99 %
+//   or more, whatever its rate says.
 // Every wait is clamped to [min_interval, max_interval] and never passes the
 // job's deadline, so a timeout is noticed on time.
 class PollPolicy {

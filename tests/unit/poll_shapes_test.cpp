@@ -50,12 +50,13 @@ ShapeFigures run_shape(sim::Shape shape, int jobs, const PollingSettings& settin
       const double p = sim::reported(curve.at(at), resolution);
       if (p >= 100.0) {
         lags.push_back((at - total_ms) / 1000.0);
-
+        if (const char* trace = std::getenv("EXPORTD_TRACE_SHAPE"); trace != nullptr && to_string(shape) == trace && i < 40)
+          std::cout << "  job " << i << " T=" << total_ms / 1000 << " done@" << at / 1000 << " lag " << lags.back() << "\n";
         break;
       }
       policy.observe(track, p, submitted, due);
       const auto next = policy.next_poll(track, submitted, due);
-      if (const char* trace = std::getenv("EXPORTD_TRACE_SHAPE"); trace != nullptr && to_string(shape) == trace && i < 12)
+      if (const char* trace = std::getenv("EXPORTD_TRACE_SHAPE"); trace != nullptr && to_string(shape) == trace && i < 40)
         std::cout << "  job " << i << " T=" << total_ms / 1000 << " read@" << at / 1000 << " p=" << p
                   << " next@" << std::chrono::duration<double>(next - submitted).count() << "\n";
 

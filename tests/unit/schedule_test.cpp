@@ -180,6 +180,28 @@ TEST(PollPolicy, AJobInStepsIsClosedInOnByTheBracketItsReadsLeave) {
             t0 + 84600ms);
 }
 
+TEST(PollPolicy, AWholePercentReadIsNarrowedByOneMoreReadBeforeTheFinish) {
+  PollPolicy p(polling());
+  // 12.3 % at 10 s: floored to a tenth, the finish lies in (80.6 s, 81.3 s]:
+  // read at its end.
+  EXPECT_EQ(next_after(p, {{10s, 12.3}}), t0 + 81300ms);
+  // 12 % at 10 s may be floored to a whole percent: (76.9 s, 83.3 s] is
+  // wider than 3.3 s (4 % of 83.3 s), so first a read where the line
+  // narrows it to that: 83.3 s * 83.3 s * 1 % / 3.3 s = 20.8 s. 26 % there
+  // puts it in (77.2 s, 80.1 s]: read at its end.
+  EXPECT_EQ(next_after(p, {{10s, 12}}), t0 + 20833ms);
+  EXPECT_EQ(next_after(p, {{10s, 12}, {20833ms, 26}}), t0 + 80126ms);
+}
+
+TEST(PollPolicy, ASlowStartThatSpeedsUpIsReadBeforeItsRatesWouldSay) {
+  PollPolicy p(polling());
+  // 0.6 % at 10 s, 18.1 % at 25 s: the latest stretch is 1.6 times the
+  // whole run's rate. Either rate puts the finish past max_interval; progress
+  // growing as a power of the time (here t^3.72) reaches 100 % at 39.6 s.
+  const auto next = next_after(p, {{10s, 0.6}, {25s, 18.1}});
+  EXPECT_NEAR(std::chrono::duration<double>(next - t0).count(), 39.59, 0.05);
+}
+
 TEST(PollPolicy, HundredPercentWithoutALinkIsReadAgainSoon) {
   PollPolicy p(polling());
   EXPECT_EQ(next_after(p, {{10s, 50}, {20s, 100}}), t0 + 23s);
