@@ -10,6 +10,8 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "ops/file_read.hpp"
+#include "text/file_name.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -173,6 +175,24 @@ Result<Config> load_config(const std::string& path) {
       if (w.listen.empty() != w.public_url.empty())
         diags.add(m.mark(), "webhook: set both listen and public_url (or neither: the receiver is off)");
       if (w.safety_poll < 1s) diags.add(m.value_mark("safety_poll"), "webhook.safety_poll must be at least 1s");
+    }
+  }
+  if (auto n = top.node("download")) {
+    YamlMap m(*n, "download", diags);
+    if (m.valid()) {
+      auto& d = c.download;
+      if (auto v = m.string("dir")) {
+        if (v->empty() || has_control(*v)) diags.add(m.value_mark("dir"), "download.dir is empty or holds control characters");
+        else d.dir = resolve_against(path, *v);
+      }
+      if (auto v = m.string("name")) {
+        if (const auto why = name_template_problem(*v); !why.empty())
+          diags.add(m.value_mark("name"), "download.name '" + bounded_text(*v, 200) + "': " + why);
+        else d.name = *v;
+      }
+      if (auto v = m.unsigned_int("max_concurrent", 1, 256)) d.max_concurrent = static_cast<std::uint32_t>(*v);
+      m.reject_unknown();
+      if (d.enabled()) c.defaults.download_name = d.name;
     }
   }
   if (auto n = top.node("log")) {

@@ -54,6 +54,17 @@ struct JobDefaults {
   // jobs.scenes_root: a folder a dropped job file's scenes_file may lie in,
   // besides the drop folder itself ("" = the drop folder only).
   std::string drop_scenes_root;
+  // download.name while downloads are on ("" = off): every job's video file
+  // name is made and checked when its job file is read.
+  std::string download_name;
+};
+
+// Downloading the finished videos (SPEC §10): off unless dir is set.
+struct DownloadSettings {
+  std::string dir;                        // absolute (a relative one is taken from the config's folder)
+  std::string name = "{file}/{id}.mp4";   // below dir; {file}, {id}, {project_id}, {resolution}
+  std::uint32_t max_concurrent = 4;       // downloads at once
+  bool enabled() const { return !dir.empty(); }
 };
 
 // The webhook receiver (SPEC §9): off unless both listen and public_url are set.
@@ -74,6 +85,7 @@ struct Config {
   RetrySettings retry;
   JobDefaults defaults;
   WebhookSettings webhook;
+  DownloadSettings download;
   LogSettings log;
 };
 

@@ -54,6 +54,10 @@ const std::vector<Key>& keys() {
       key("webhook.listen", false, EXPORTD_FIELD(webhook.listen)),
       key("webhook.public_url", false, EXPORTD_FIELD(webhook.public_url)),
       key("webhook.safety_poll", true, EXPORTD_FIELD(webhook.safety_poll)),
+      // Downloads under way are named and placed by these (a .part file resumes where it is).
+      key("download.dir", false, EXPORTD_FIELD(download.dir)),
+      key("download.name", false, EXPORTD_FIELD(download.name)),
+      key("download.max_concurrent", true, EXPORTD_FIELD(download.max_concurrent)),
       key("log.level", true, EXPORTD_FIELD(log.level)),
       key("log.format", true, EXPORTD_FIELD(log.format)),
   };
@@ -76,6 +80,7 @@ ReloadPlan plan_reload(const Config& running, const Config& fresh) {
     }
   }
   plan.next.api.endpoint = running.api.endpoint;  // derived from base_url, which needs a restart
+  plan.next.defaults.download_name = plan.next.download.enabled() ? plan.next.download.name : "";  // derived too
   plan.next.path = fresh.path;
   return plan;
 }

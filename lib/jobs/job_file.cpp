@@ -4,12 +4,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include <boost/json/parse.hpp>
 
 #include "ops/file_read.hpp"
+#include "text/file_name.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -124,6 +126,16 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
     if (auto why = id_problem("id", *id); !why.empty()) diags.add(m.value_mark("id"), why);
   }
   job.key = origin.name + "#" + job_id;
+  if (!defaults.download_name.empty() && diags.items().size() == before) {
+    // The video's file, made now so that a name that would leave
+    // download.dir (or clash with another job's) is caught with its line.
+    const bool pending = job.kind == JobKind::create_project && uses_project_id(defaults.download_name);
+    auto file = render_name(defaults.download_name,
+                            {file_stem(origin.name), job_id, pending ? "project" : job.project_id, job.resolution});
+    const auto* key = id ? "id" : (project_id ? "project_id" : "scenes_file");
+    if (!file) diags.add(m.value_mark(key), file.error().message);
+    else if (!pending) job.file_name = std::move(*file);
+  }
   if (diags.items().size() != before) return std::nullopt;
   return job;
 }
@@ -165,13 +177,22 @@ Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDef
   if (!doc) return diags.failure();
   std::vector<JobSpec> jobs;
   std::set<std::string> keys;
+  std::map<std::string, std::string> files;  // video file -> the job id writing it
   auto add = [&](const YAML::Node& node) {
     if (auto job = read_job(node, origin, defaults, diags)) {
-      if (!keys.insert(job->key).second)
-        diags.add(node.Mark(), "duplicate job id '" + job->key.substr(job->key.find('#') + 1) +
-                                   "' in this file; give each job a distinct 'id'");
-      else
-        jobs.push_back(std::move(*job));
+      const auto job_id = job->key.substr(job->key.find('#') + 1);
+      if (!keys.insert(job->key).second) {
+        diags.add(node.Mark(), "duplicate job id '" + job_id + "' in this file; give each job a distinct 'id'");
+        return;
+      }
+      if (!job->file_name.empty()) {
+        if (const auto [it, fresh] = files.emplace(job->file_name, job_id); !fresh) {
+          diags.add(node.Mark(), "job '" + job_id + "' would download to the same file as job '" + it->second +
+                                     "' (" + job->file_name + "); give the jobs distinct ids or put more into download.name");
+          return;
+        }
+      }
+      jobs.push_back(std::move(*job));
     }
   };
   if (doc->IsMap() && (*doc)["jobs"]) {

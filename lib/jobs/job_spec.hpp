@@ -24,6 +24,9 @@ struct JobSpec {
   std::string resolution;   // 4k | 1080 | 720 | 480
   std::string workspace_id;
   std::string webhook_url;
+  // Where its video is downloaded to, below download.dir ("" when downloads
+  // are off, or until a create job's project id is known to download.name).
+  std::string file_name;
 };
 
 // The request a job's spec asks for (`name` as given: a create job's tag is the exporter's to add).

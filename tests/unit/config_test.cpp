@@ -9,6 +9,7 @@
 #include "hooks/receiver.hpp"
 #include "jobs/job_file.hpp"
 #include "temp_dir.hpp"
+#include "text/file_name.hpp"
 #include "time/duration.hpp"
 
 namespace exportd {
@@ -135,6 +136,11 @@ TEST_F(ConfigFile, EachProblemIsReportedWithLineAndColumn) {
       {"api:\n  app_id: a\n  user_key_env: K\nwebhook:\n  listen: 127.0.0.1:8710\n  public_url: http://h.example\n",
        6, 15, "http:// is refused"},
       {"api:\n  app_id: a\n  user_key_env: K\nwebhook:\n  listen: 127.0.0.1:8710\n", 5, 3, "set both listen and public_url"},
+      {"api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: /srv\n  name: \"{file}/{title}.mp4\"\n", 6, 9,
+       "{title} is not one of"},
+      {"api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: /srv\n  name: ../{id}.mp4\n", 6, 9, "'..' segment"},
+      {"api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: /srv\n  name: /tmp/{id}.mp4\n", 6, 9, "starts with '/'"},
+      {"api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: /srv\n  max_concurrent: 0\n", 6, 19, "max_concurrent"},
   };
   for (const auto& c : cases) {
     const auto path = write("bad.yaml", c.text);
@@ -146,6 +152,19 @@ TEST_F(ConfigFile, EachProblemIsReportedWithLineAndColumn) {
     EXPECT_NE(f.message.find(c.words), std::string::npos) << f;
     EXPECT_EQ(f.message.rfind(path + ":", 0), 0u) << f;
   }
+}
+
+TEST_F(ConfigFile, DownloadsAreOffUnlessADirIsSetAndARelativeDirIsTheConfigs) {
+  auto off = load_config(write("c.yaml", "api:\n  app_id: a\n  user_key_env: K\n"));
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_FALSE(off->download.enabled());
+  EXPECT_EQ(off->defaults.download_name, "");
+  auto on = load_config(write("d.yaml", "api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: videos\n"));
+  ASSERT_TRUE(on) << on.error();
+  EXPECT_EQ(on->download.dir, (dir_ / "videos").string());
+  EXPECT_EQ(on->download.name, "{file}/{id}.mp4");
+  EXPECT_EQ(on->download.max_concurrent, 4u);
+  EXPECT_EQ(on->defaults.download_name, "{file}/{id}.mp4");  // every job file is checked against it
 }
 
 TEST_F(ConfigFile, UserKeyComesFromFileOrEnvironmentTrimmed) {
@@ -204,6 +223,88 @@ TEST_F(JobFile, ASingleJobNeedsNoList) {
   ASSERT_TRUE(jobs) << jobs.error();
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ((*jobs)[0].key, "one.yaml#p1");
+}
+
+TEST_F(JobFile, EachJobsVideoFileIsMadeWhenTheFileIsRead) {
+  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "clips": []}]})");
+  const auto path = write("nightly.yaml", R"(jobs:
+  - project_id: p1
+  - project_id: p2
+    id: intro
+    resolution: 720
+  - scenes_file: welcome.json
+    id: welcome
+)");
+  JobDefaults defaults;
+  defaults.download_name = "{file}/{id}-{resolution}.mp4";
+  auto jobs = load_job_file(path, defaults);
+  ASSERT_TRUE(jobs) << jobs.error();
+  EXPECT_EQ((*jobs)[0].file_name, "nightly/p1-1080.mp4");
+  EXPECT_EQ((*jobs)[1].file_name, "nightly/intro-720.mp4");
+  EXPECT_EQ((*jobs)[2].file_name, "nightly/welcome-1080.mp4");
+  // A create job's project id is known only once the project exists.
+  defaults.download_name = "{project_id}.mp4";
+  jobs = load_job_file(path, defaults);
+  ASSERT_TRUE(jobs) << jobs.error();
+  EXPECT_EQ((*jobs)[0].file_name, "p1.mp4");
+  EXPECT_EQ((*jobs)[2].file_name, "");
+}
+
+TEST_F(JobFile, AVideoNameThatWouldLeaveTheFolderOrClashIsRefusedWithItsLine) {
+  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "clips": []}]})");
+  const BadConfig cases[] = {
+      // A scenes_file job with no id: its id is the path, which holds '/'.
+      {"jobs:\n  - scenes_file: ./welcome.json\n", 2, 18, "{id} holds '/'"},
+      {"jobs:\n  - project_id: a\n  - project_id: b\n    id: ..\n", 4, 9, "{id} is '..'"},
+      {"jobs:\n  - project_id: a\n    resolution: 720\n  - project_id: a\n    id: second\n", 4, 5,
+       "same file as job 'a'"},
+  };
+  JobDefaults defaults;
+  for (const auto& c : cases) {
+    defaults.download_name = std::string(c.words).find("same file") != std::string::npos ? "{project_id}.mp4"
+                                                                                         : "{file}/{id}.mp4";
+    const auto path = write("jobs.yaml", c.text);
+    const auto r = load_job_file(path, defaults);
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_EQ(first_position(r.error(), path), std::make_pair(c.line, c.column)) << c.text << r.error();
+    EXPECT_NE(r.error().message.find(c.words), std::string::npos) << r.error();
+  }
+}
+
+TEST(FileName, PutsPlainValuesInAndRefusesAnyThatCouldLeaveTheFolder) {
+  const NameValues v{"nightly", "intro", "65fa6b07", "1080"};
+  EXPECT_EQ(render_name("{file}/{id}.mp4", v).value(), "nightly/intro.mp4");
+  EXPECT_EQ(render_name("{resolution}/{project_id}-{id}.mp4", v).value(), "1080/65fa6b07-intro.mp4");
+  EXPECT_EQ(render_name("all.mp4", v).value(), "all.mp4");
+  for (const auto* id : {"a/b", "..", ".", "", "bad\x01", "\xff\xfe"}) {
+    const auto r = render_name("{file}/{id}.mp4", {"nightly", id, "p", "1080"});
+    ASSERT_FALSE(r) << id;
+    EXPECT_NE(r.error().message.find("{id}"), std::string::npos) << r.error();
+  }
+  EXPECT_FALSE(render_name("{file}/{id}.mp4", {"nightly", std::string(201, 'x'), "p", "1080"}));
+  // ".." made of two values, or a value next to literal dots, is still one plain name.
+  const auto dots = render_name("{id}{id}", {"n", ".", "p", "1"});
+  ASSERT_FALSE(dots);
+  EXPECT_NE(dots.error().message.find("{id} is '.'"), std::string::npos) << dots.error();
+  EXPECT_FALSE(render_name("x/{id}/", {"n", "a", "p", "1"}));
+}
+
+TEST(FileName, ATemplateIsARelativePathWithKnownPlaceholders) {
+  EXPECT_EQ(name_template_problem("{file}/{id}.mp4"), "");
+  EXPECT_EQ(name_template_problem("videos/{resolution}/{project_id}.mp4"), "");
+  EXPECT_NE(name_template_problem("{title}.mp4"), "");
+  EXPECT_NE(name_template_problem("{id.mp4"), "");
+  EXPECT_NE(name_template_problem("id}.mp4"), "");
+  EXPECT_NE(name_template_problem("/abs/{id}.mp4"), "");
+  EXPECT_NE(name_template_problem("../{id}.mp4"), "");
+  EXPECT_NE(name_template_problem("a/./{id}.mp4"), "");
+  EXPECT_NE(name_template_problem("a//{id}.mp4"), "");
+  EXPECT_NE(name_template_problem("{id}/"), "");
+  EXPECT_NE(name_template_problem(""), "");
+  EXPECT_EQ(file_stem("nightly.yaml"), "nightly");
+  EXPECT_EQ(file_stem("a.b.yml"), "a.b");
+  EXPECT_EQ(file_stem(".hidden"), ".hidden");
+  EXPECT_EQ(file_stem("plain"), "plain");
 }
 
 TEST_F(JobFile, AnyProblemRejectsTheWholeFile) {
