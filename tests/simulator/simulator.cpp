@@ -1,5 +1,7 @@
 #include "simulator.hpp"
 
+#include "videos.hpp"
+
 #include <ctime>
 #include <future>
 #include <random>
@@ -40,6 +42,14 @@ struct Export {
   bool alt_url_field;
   std::string name;
   Curve curve;
+  std::uint64_t video_bytes = 0;
+};
+
+// A download link handed out at 100 %.
+struct Link {
+  std::string id;  // the polled id whose video it is
+  SteadyTime minted;
+  bool dead = false;  // link_expired: refused whenever used
 };
 
 std::int64_t wall_ms(std::chrono::system_clock::time_point t) {
@@ -56,6 +66,8 @@ struct Simulator::State {
   std::unordered_map<std::string, Export> exports;     // polled id -> export
   std::unordered_map<std::string, std::uint32_t> export_count;  // project id -> exports started
   std::uint64_t next_id = 1;
+  std::unordered_map<std::uint64_t, Link> links;  // ?link= number -> link
+  std::uint64_t next_link = 1;
   SteadyTime started = std::chrono::steady_clock::now();
   std::int64_t second = -1;          // the wall-clock second being counted
   std::uint64_t in_second = 0;       // API calls in it
@@ -212,8 +224,10 @@ struct Simulator::State {
     const auto d = knobs.export_min + Millis(span > 0 ? static_cast<Millis::rep>(rng() % static_cast<std::uint64_t>(span + 1)) : 0);
     const bool alt = roll() < knobs.alt_url_field_rate;
     const auto curve = draw_curve(knobs.shape, static_cast<double>(d.count()), rng);
+    const auto video_span = knobs.video_max_bytes - std::min(knobs.video_min_bytes, knobs.video_max_bytes);
+    const auto video_bytes = knobs.video_min_bytes + (video_span > 0 ? rng() % (video_span + 1) : 0);
     return Export{project_id, std::chrono::steady_clock::now(), std::chrono::system_clock::now(), d, alt,
-                  std::move(name), curve};
+                  std::move(name), curve, video_bytes};
   }
 
   http::response<http::string_body> submit_reply(const http::request<http::string_body>& req) {
@@ -227,8 +241,9 @@ struct Simulator::State {
     if (p >= 100.0) {
       p = 100.0;
       stats.completed_at_ms.emplace(id, wall_ms(e.started_wall + e.duration));
-      d[e.alt_url_field ? "download_url" : "downloadUrl"] =
-          knobs.download_url.empty() ? "https://cdn.sim.invalid/video/" + id + ".mp4" : knobs.download_url;
+      d[e.alt_url_field ? "download_url" : "downloadUrl"] = !knobs.download_url.empty() ? knobs.download_url
+                                                            : knobs.serve_videos ? mint_link(id, e)
+                                                                                 : "https://cdn.sim.invalid/video/" + id + ".mp4";
       d["state"] = "exported";
     } else {
       d["state"] = "exporting";
@@ -236,6 +251,116 @@ struct Simulator::State {
     d["progress"] = reported(p, knobs.progress_resolution);
     if (!knobs.progress_value.empty()) d["progress"] = json::parse(knobs.progress_value);
     return d;
+  }
+
+  std::string mint_link(const std::string& id, const Export& e) {
+    stats.video_sizes[id] = e.video_bytes;
+    const auto n = next_link++;
+    links[n] = Link{id, std::chrono::steady_clock::now(), roll() < knobs.link_expired};
+    const auto ep = acceptor.local_endpoint();
+    const auto host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+    return std::string(tls ? "https" : "http") + "://" + host + ":" + std::to_string(ep.port()) + "/videos/" + id +
+           ".mp4?link=" + std::to_string(n);
+  }
+
+  // GET /videos/<id>.mp4?link=N: the video, whole or from a range, streamed
+  // in pieces (never held whole), cut off, throttled or refused as the knobs say.
+  template <class Stream>
+  awaitable<bool> serve_video(Stream& stream, const http::request<http::string_body>& req) {
+    ++stats.video_requests;
+    const std::string_view target = req.target();
+    const auto query = target.find('?');
+    const auto path = target.substr(0, query);
+    std::string id(path.substr(std::string_view("/videos/").size()));
+    if (id.size() > 4 && id.ends_with(".mp4")) id.resize(id.size() - 4);
+    const auto link_at = target.find("link=", query == std::string_view::npos ? target.size() : query);
+    const auto link_no = link_at == std::string_view::npos ? 0 : std::strtoull(std::string(target.substr(link_at + 5)).c_str(), nullptr, 10);
+    const auto refuse = [&](http::status status, const char* why) -> awaitable<bool> {
+      ++stats.links_refused;
+      auto res = reply(req, status, why, "text/plain");
+      auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+      co_return !ec && res.keep_alive();
+    };
+    auto link = links.find(link_no);
+    if (link == links.end() || link->second.id != id) co_return co_await refuse(http::status::forbidden, "no such link");
+    if (link->second.dead) co_return co_await refuse(http::status::forbidden, "signature expired");
+    if (knobs.link_lifetime.count() > 0 && std::chrono::steady_clock::now() - link->second.minted > knobs.link_lifetime)
+      co_return co_await refuse(http::status::gone, "link expired");
+    const auto size = exports.at(id).video_bytes;
+    const auto etag = video_etag(id, size);
+
+    // Range: bytes=START- or bytes=START-END; If-Range must match the ETag.
+    std::uint64_t from = 0, to = size;  // [from, to)
+    bool partial = false;
+    if (auto r = req.find(http::field::range); r != req.end()) {
+      const std::string spec(r->value());
+      unsigned long long a = 0, b = 0;
+      char dash = 0;
+      const int got = std::sscanf(spec.c_str(), "bytes=%llu%c%llu", &a, &dash, &b);
+      const auto if_range = req.find(http::field::if_range);
+      const bool same = if_range == req.end() || if_range->value() == etag;
+      if (got >= 2 && dash == '-' && a < size && same) {
+        if (roll() < knobs.video_ignore_range) {
+          ++stats.video_ignored_ranges;
+        } else {
+          partial = true;
+          from = a;
+          if (got == 3 && b + 1 < size) to = b + 1;
+        }
+      }
+    }
+    http::response<http::buffer_body> res{partial ? http::status::partial_content : http::status::ok, req.version()};
+    res.set(http::field::server, "aistudios-sim");
+    res.set(http::field::content_type, "video/mp4");
+    res.set(http::field::etag, etag);
+    res.set(http::field::last_modified, "Tue, 24 Nov 2026 10:00:00 GMT");
+    res.set(http::field::accept_ranges, "bytes");
+    if (partial) {
+      ++stats.video_partial;
+      res.set(http::field::content_range,
+              "bytes " + std::to_string(from) + "-" + std::to_string(to - 1) + "/" + std::to_string(size));
+    }
+    res.content_length(to - from);
+    res.keep_alive(req.keep_alive());
+    res.body().data = nullptr;
+    res.body().more = true;
+    http::response_serializer<http::buffer_body> sr{res};
+    auto [hec, hn] = co_await http::async_write_header(stream, sr, asio::as_tuple(use_awaitable));
+    if (hec) co_return false;
+    // Where a cut reply stops: somewhere in the body.
+    const bool cut = roll() < knobs.video_cut && to - from > 1;
+    const auto stop_at = cut ? from + 1 + rng() % (to - from - 1) : to;
+    std::vector<char> buf(64 * 1024);
+    asio::steady_timer pace(co_await asio::this_coro::executor);
+    for (auto at = from; at < stop_at;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), stop_at - at));
+      fill_video(id, at, buf.data(), n);
+      res.body().data = buf.data();
+      res.body().size = n;
+      res.body().more = at + n < to;
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+      auto [ec, w] = co_await http::async_write(stream, sr, asio::as_tuple(use_awaitable));
+      if (ec && ec != http::error::need_buffer) co_return false;
+      stats.video_bytes_sent += n;
+      at += n;
+      if (knobs.video_rate > 0) {
+        pace.expires_after(std::chrono::microseconds(n * 1'000'000 / knobs.video_rate));
+        co_await pace.async_wait(asio::as_tuple(use_awaitable));
+      }
+    }
+    if (cut) {
+      ++stats.video_cut;
+      beast::get_lowest_layer(stream).close();
+      co_return false;
+    }
+    if (to == from) {  // an empty body still ends the message
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+      auto [ec, w] = co_await http::async_write(stream, sr, asio::as_tuple(use_awaitable));
+      if (ec) co_return false;
+    }
+    co_return res.keep_alive();
   }
 
   http::response<http::string_body> handle(const http::request<http::string_body>& req) {
@@ -400,6 +525,10 @@ struct Simulator::State {
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
       auto [ec, n] = co_await http::async_read(stream, buffer, req, asio::as_tuple(use_awaitable));
       if (ec) co_return;
+      if (req.method() == http::verb::get && req.target().starts_with("/videos/")) {
+        if (!co_await serve_video(stream, req)) co_return;
+        continue;
+      }
       const bool api_call = req.target().rfind(api, 0) == 0;
       if (api_call) ++stats.requests;
       if (api_call && in_outage()) {
@@ -520,6 +649,20 @@ void Simulator::set_knobs(const Knobs& k) {
     p.set_value();
   });
   p.get_future().get();
+}
+
+std::string Simulator::finished_video(const std::string& id, std::uint64_t bytes) {
+  std::promise<std::string> p;
+  asio::post(io_, [&] {
+    auto& e = state_->exports[id];
+    e.project_id = id;
+    e.started = std::chrono::steady_clock::now();
+    e.started_wall = std::chrono::system_clock::now();
+    e.duration = Millis(0);
+    e.video_bytes = bytes;
+    p.set_value(state_->mint_link(id, e));
+  });
+  return p.get_future().get();
 }
 
 void Simulator::stop() {

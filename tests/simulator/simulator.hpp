@@ -66,6 +66,19 @@ struct Knobs {
   double hook_midway = 0;            // share also called half-way, with the progress then (< 100)
   double hook_false_finish = 0;      // share called half-way claiming 100 % with a foreign download_url
   std::string hook_ca_file;          // CA for https:// hook URLs (the test CA)
+
+  // Videos (SPEC §10): with serve_videos the link at 100 % points at the
+  // simulator itself, which serves each project's video (generated, see
+  // videos.hpp) with Range, If-Range and a strong ETag. Each progress reply
+  // at 100 % hands out a fresh link.
+  bool serve_videos = false;
+  std::uint64_t video_min_bytes = 1 << 20;  // each video's size is uniform in [min, max]
+  std::uint64_t video_max_bytes = 4 << 20;
+  double video_cut = 0;           // share of video replies cut off part-way (the connection closed)
+  double video_ignore_range = 0;  // share of range requests answered 200 with the whole video
+  double link_expired = 0;        // share of links dead when used (403, as an expired signature)
+  Millis link_lifetime{0};        // a link older than this answers 410 (0: links do not age)
+  std::uint64_t video_rate = 0;   // bytes per second per reply (0: as fast as it goes)
 };
 
 struct Stats {
@@ -92,6 +105,13 @@ struct Stats {
   std::uint64_t hooks_refused = 0;   // answered 4xx/5xx
   std::uint64_t hooks_failed = 0;    // no answer (connect, TLS, timeout)
   std::uint64_t hooks_lost = 0;      // withheld by hook_lost
+  std::uint64_t video_requests = 0;     // GETs of a video
+  std::uint64_t video_bytes_sent = 0;   // body bytes written to the wire
+  std::uint64_t video_partial = 0;      // 206 replies
+  std::uint64_t video_cut = 0;          // replies cut off by video_cut
+  std::uint64_t video_ignored_ranges = 0;  // range requests answered 200 by video_ignore_range
+  std::uint64_t links_refused = 0;      // 403/410 for a dead or aged link
+  std::unordered_map<std::string, std::uint64_t> video_sizes;  // polled id -> its video's bytes
 };
 
 struct TlsFiles {
@@ -111,6 +131,9 @@ class Simulator {
   std::uint16_t port() const;
   Stats stats();                 // a consistent snapshot, taken on the server thread
   void set_knobs(const Knobs& k);  // takes effect for the next request
+  // For download tests: `id`'s export, finished at once with a video of
+  // `bytes`, and a fresh link to it (as a progress reply at 100 % hands out).
+  std::string finished_video(const std::string& id, std::uint64_t bytes);
   void stop();
 
   struct State;

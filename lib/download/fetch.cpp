@@ -1,0 +1,356 @@
+#include "download/fetch.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include "api/endpoint.hpp"
+#include "http/tls.hpp"
+#include "ops/durable_write.hpp"
+#include "text/safe_text.hpp"
+
+namespace exportd {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+using boost::system::error_code;
+using namespace boost::asio::experimental::awaitable_operators;
+
+std::string VideoUrl::host_header() const {
+  const bool default_port = (tls && port == 443) || (!tls && port == 80);
+  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return default_port ? h : h + ":" + std::to_string(port);
+}
+
+Result<VideoUrl> parse_video_url(std::string_view url) {
+  if (url.size() > max_url_bytes) return Failure{Errc::invalid_input, "the download link is too long"};
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) return Failure{Errc::invalid_input, "the download link is not an absolute URL"};
+  VideoUrl v;
+  const auto scheme = parsed->scheme();
+  if (scheme == "https") v.tls = true;
+  else if (scheme == "http") v.tls = false;
+  else return Failure{Errc::invalid_input, "the download link is not https:// (" + bounded_text(scheme, 16) + ":)"};
+  if (parsed->has_userinfo()) return Failure{Errc::invalid_input, "the download link carries user info"};
+  v.host = parsed->host_name().empty() ? std::string(parsed->encoded_host_address()) : std::string(parsed->host_name());
+  if (!v.host.empty() && v.host.front() == '[') v.host = v.host.substr(1, v.host.size() - 2);
+  if (v.host.empty()) return Failure{Errc::invalid_input, "the download link has no host"};
+  v.port = parsed->has_port() ? parsed->port_number() : (v.tls ? 443 : 80);
+  if (v.port == 0) return Failure{Errc::invalid_input, "the download link has an invalid port"};
+  if (!v.tls && !is_loopback_host(v.host))
+    return Failure{Errc::invalid_input,
+                   "the download link is http:// to " + bounded_text(v.host, 64) + ": only https:// is followed (http:// only to loopback)"};
+  v.target = std::string(parsed->encoded_path());
+  if (v.target.empty()) v.target = "/";
+  if (parsed->has_query()) v.target += "?" + std::string(parsed->encoded_query());
+  if (!is_token_text(v.target, max_url_bytes)) return Failure{Errc::invalid_input, "the download link's path cannot be sent"};
+  return v;
+}
+
+void adopt_partial_file(VideoFile& file, std::string validator, std::optional<std::uint64_t> total) {
+  struct stat st{};
+  file.part.bytes = ::stat(file.part_path().c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  file.part.validator = std::move(validator);
+  file.part.total = total;
+  file.hashed = false;
+}
+
+namespace {
+
+FetchOutcome outcome(FetchEnd end, std::string why, std::uint64_t received = 0) { return {end, std::move(why), received}; }
+
+std::string describe(const error_code& ec, Millis timeout) {
+  if (ec == beast::error::timeout) return "nothing for " + format_duration(timeout);
+  return ec.message();
+}
+
+// Blocking work on the files executor, awaited from the event loop.
+template <class F>
+auto on_files(asio::any_io_executor files, F f) -> awaitable<decltype(f())> {
+  co_return co_await asio::co_spawn(
+      files, [f = std::move(f)]() mutable -> awaitable<decltype(f())> { co_return f(); }, use_awaitable);
+}
+
+// NAME.part opened for writing at `offset`, its hash brought to that point
+// (re-read from disk after a restart). -1 and errno on failure.
+struct PartWriter {
+  int fd = -1;
+  int error = 0;
+  std::string what;
+};
+
+PartWriter open_part(VideoFile& file, std::uint64_t offset, std::vector<char>& scratch) {
+  PartWriter w;
+  std::error_code ec;
+  fs::create_directories(fs::path(file.path).parent_path(), ec);
+  if (ec) return {-1, ec.value(), "cannot make the folder for " + file.path + ": " + ec.message()};
+  w.fd = ::open(file.part_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (w.fd < 0) return {-1, errno, "cannot open " + file.part_path() + ": " + std::strerror(errno)};
+  struct stat st{};
+  ::fstat(w.fd, &st);
+  const auto on_disk = static_cast<std::uint64_t>(st.st_size);
+  if (offset == 0 || offset > on_disk || !file.hashed) {
+    if (offset > on_disk) offset = 0;  // cannot happen when part.bytes came from the disk: start over
+  }
+  if (offset == 0) {
+    file.hash.reset();
+    file.hashed = true;
+  } else if (!file.hashed) {
+    // After a restart: the hash of the bytes already there, read once.
+    file.hash.reset();
+    for (std::uint64_t at = 0; at < offset;) {
+      const auto n = ::pread(w.fd, scratch.data(), std::min<std::uint64_t>(scratch.size(), offset - at),
+                             static_cast<off_t>(at));
+      if (n <= 0) {
+        const int e = n < 0 ? errno : EIO;
+        ::close(w.fd);
+        return {-1, e, "cannot read " + file.part_path() + " back: " + std::strerror(e)};
+      }
+      file.hash.update(scratch.data(), static_cast<std::size_t>(n));
+      at += static_cast<std::uint64_t>(n);
+    }
+    file.hashed = true;
+  }
+  if (::ftruncate(w.fd, static_cast<off_t>(offset)) != 0 || ::lseek(w.fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
+    const int e = errno;
+    ::close(w.fd);
+    return {-1, e, "cannot set " + file.part_path() + " to " + std::to_string(offset) + " bytes: " + std::strerror(e)};
+  }
+  file.part.bytes = offset;
+  return w;
+}
+
+// Writes all of data[0, n) (or as much as fits) and hashes what was written.
+struct Written {
+  std::size_t bytes = 0;
+  int error = 0;
+};
+Written write_part(int fd, const char* data, std::size_t n, Sha256& hash) {
+  Written w;
+  while (w.bytes < n) {
+    const auto r = ::write(fd, data + w.bytes, n - w.bytes);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      w.error = errno;
+      break;
+    }
+    w.bytes += static_cast<std::size_t>(r);
+  }
+  hash.update(data, w.bytes);
+  return w;
+}
+
+bool is_disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
+
+template <class Stream>
+awaitable<FetchOutcome> exchange(Stream& stream, asio::any_io_executor files, const FetchOptions& options,
+                                 const VideoUrl& url, VideoFile& file, std::string& location,
+                                 const std::function<awaitable<void>(const VideoFile&)>& record) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  const auto resume = resume_headers(file.part);
+  http::request<http::empty_body> req{http::verb::get, url.target, 11};
+  req.set(http::field::host, url.host_header());
+  req.set(http::field::user_agent, "exportd/" EXPORTD_VERSION);
+  req.set(http::field::accept, "*/*");
+  if (!resume.range.empty()) {
+    req.set(http::field::range, resume.range);
+    req.set(http::field::if_range, resume.if_range);
+  }
+  req.keep_alive(false);
+  tcp_layer.expires_after(options.timeout);
+  auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
+  if (wec) co_return outcome(FetchEnd::cut, "sending the request: " + describe(wec, options.timeout));
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.header_limit(16 * 1024);
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
+  if (hec) co_return outcome(FetchEnd::cut, "reading the reply: " + describe(hec, options.timeout));
+  const auto& res = parser.get();
+  ReplyHead head;
+  head.status = static_cast<int>(res.result_int());
+  if (auto len = parser.content_length()) head.content_length = *len;
+  const auto field = [&](http::field f) {
+    auto it = res.find(f);
+    return it == res.end() ? std::string() : std::string(it->value());
+  };
+  head.content_range = field(http::field::content_range);
+  head.etag = field(http::field::etag);
+  head.last_modified = field(http::field::last_modified);
+  head.location = field(http::field::location);
+  if (!head.etag.empty() && !is_token_text(head.etag, 256)) head.etag.clear();
+  if (head.last_modified.size() > 64) head.last_modified.clear();
+
+  const auto judged = judge_reply(file.part, head);
+  switch (judged.verdict) {
+    case Verdict::complete:
+      co_return outcome(FetchEnd::complete, "");
+    case Verdict::redirect:
+      location = head.location;
+      co_return outcome(FetchEnd::retry_later, "redirect");
+    case Verdict::restart:
+      file.part.bytes = 0;
+      file.part.validator.clear();
+      file.part.total.reset();
+      co_return outcome(FetchEnd::retry_later, judged.why);
+    case Verdict::refresh_link:
+      co_return outcome(FetchEnd::refresh_link, judged.why);
+    case Verdict::retry_later:
+      co_return outcome(FetchEnd::retry_later, judged.why);
+    case Verdict::fail:
+      co_return outcome(FetchEnd::failed, judged.why);
+    case Verdict::write:
+      break;
+  }
+
+  // Where the bytes go, on disk before the first of them.
+  std::vector<char> buf(options.buffer_bytes);
+  auto writer = co_await on_files(files, [&] { return open_part(file, judged.offset, buf); });
+  if (writer.fd < 0)
+    co_return outcome(is_disk_full(writer.error) ? FetchEnd::disk_full : FetchEnd::failed, writer.what);
+  file.part.validator = judged.validator;
+  file.part.total = judged.total;
+  co_await record(file);
+
+  FetchOutcome out{FetchEnd::complete, "", 0};
+  while (!parser.is_done()) {
+    parser.get().body().data = buf.data();
+    parser.get().body().size = buf.size();
+    tcp_layer.expires_after(options.timeout);
+    auto [rec, rn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+    if (rec == http::error::need_buffer) rec = {};
+    const auto got = buf.size() - parser.get().body().size;
+    if (got > 0) {
+      const int fd = writer.fd;
+      auto w = co_await on_files(files, [&, fd] { return write_part(fd, buf.data(), got, file.hash); });
+      file.part.bytes += w.bytes;
+      out.received += w.bytes;
+      if (w.error != 0) {
+        ::close(writer.fd);
+        out.end = is_disk_full(w.error) ? FetchEnd::disk_full : FetchEnd::failed;
+        out.why = "cannot write " + file.part_path() + ": " + std::strerror(w.error);
+        co_return out;
+      }
+    }
+    if (rec) {
+      ::close(writer.fd);
+      out.end = FetchEnd::cut;
+      out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + describe(rec, options.timeout);
+      co_return out;
+    }
+  }
+  ::close(writer.fd);
+  if (file.part.total && file.part.bytes != *file.part.total) {
+    out.end = FetchEnd::cut;
+    out.why = "the reply ended at " + std::to_string(file.part.bytes) + " of " + std::to_string(*file.part.total) + " bytes";
+  }
+  co_return out;
+}
+
+awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptions& options, const VideoUrl& url,
+                                   VideoFile& file, std::string& location,
+                                   const std::function<awaitable<void>(const VideoFile&)>& record) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  asio::steady_timer deadline(ex, options.timeout);
+  auto raced = co_await (resolver.async_resolve(url.host, std::to_string(url.port), asio::as_tuple(use_awaitable)) ||
+                         deadline.async_wait(asio::as_tuple(use_awaitable)));
+  if (raced.index() == 1) co_return outcome(FetchEnd::cut, "cannot resolve " + url.host + ": no answer in time");
+  auto [rec, results] = std::get<0>(std::move(raced));
+  if (rec) co_return outcome(FetchEnd::cut, "cannot resolve " + url.host + ": " + rec.message());
+  beast::tcp_stream tcp_stream(ex);
+  tcp_stream.expires_after(options.timeout);
+  auto [cec, endpoint] = co_await tcp_stream.async_connect(results, asio::as_tuple(use_awaitable));
+  if (cec) co_return outcome(FetchEnd::cut, "connect to " + url.host + ": " + describe(cec, options.timeout));
+  tcp_stream.socket().set_option(tcp::no_delay(true));
+  if (!url.tls) co_return co_await exchange(tcp_stream, files, options, url, file, location, record);
+
+  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *options.tls);
+  if (!prepare_tls_session(tls_stream.native_handle(), url.host))
+    co_return outcome(FetchEnd::failed, "cannot set up TLS name checking for " + url.host);
+  auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
+  if (hec) {
+    const auto reason = verify_failure_reason(tls_stream.native_handle());
+    if (!reason.empty())
+      co_return outcome(FetchEnd::failed, "TLS certificate verification failed for " + url.host + ": " + reason);
+    co_return outcome(FetchEnd::cut, "TLS handshake with " + url.host + " failed: " + describe(hec, options.timeout));
+  }
+  co_return co_await exchange(tls_stream, files, options, url, file, location, record);
+}
+
+}  // namespace
+
+awaitable<FetchOutcome> fetch_video(asio::any_io_executor files, const FetchOptions& options, std::string url,
+                                    VideoFile& file, std::function<awaitable<void>(const VideoFile&)> record) {
+  for (int hop = 0;; ++hop) {
+    auto parsed = parse_video_url(url);
+    if (!parsed) co_return outcome(FetchEnd::failed, parsed.error().message);
+    std::string location;
+    auto out = co_await fetch_once(files, options, *parsed, file, location, record);
+    if (location.empty()) co_return out;
+    if (hop + 1 >= options.max_redirects) co_return outcome(FetchEnd::failed, "too many redirects");
+    // Location may be relative to the link it came from.
+    auto base = boost::urls::parse_absolute_uri(url);
+    auto ref = boost::urls::parse_uri_reference(location);
+    if (!base || !ref) co_return outcome(FetchEnd::failed, "a redirect to something that is not a URL");
+    boost::urls::url next;
+    if (auto r = boost::urls::resolve(*base, *ref, next); !r)
+      co_return outcome(FetchEnd::failed, "a redirect that cannot be followed");
+    url = std::string(next.buffer());
+  }
+}
+
+awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, VideoFile& file) {
+  co_return co_await on_files(files, [&]() -> Result<FinishedVideo> {
+    const auto part = file.part_path();
+    const int fd = ::open(part.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return system_failure(errno, "cannot open " + part);
+    struct stat st{};
+    ::fstat(fd, &st);
+    const auto bytes = static_cast<std::uint64_t>(st.st_size);
+    if (bytes != file.part.bytes || (file.part.total && bytes != *file.part.total)) {
+      ::close(fd);
+      return Failure{Errc::invalid_input, part + " holds " + std::to_string(bytes) + " bytes, not the " +
+                                              std::to_string(file.part.total.value_or(file.part.bytes)) + " expected"};
+    }
+    const int rc = ::fsync(fd);
+    const int sync_errno = errno;
+    ::close(fd);
+    if (rc != 0) return system_failure(sync_errno, "cannot sync " + part);
+    if (::rename(part.c_str(), file.path.c_str()) != 0) return system_failure(errno, "cannot rename " + part);
+    try {
+      sync_directory(fs::path(file.path).parent_path().string());
+    } catch (const std::system_error& e) {
+      return system_failure(e.code().value(), e.what());
+    }
+    return FinishedVideo{file.path, bytes, file.hash.hex()};
+  });
+}
+
+}  // namespace exportd

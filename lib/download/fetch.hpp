@@ -1,0 +1,89 @@
+#pragma once
+
+// The I/O of a video download (SPEC §10): one request to the video host,
+// its body streamed through a fixed buffer into NAME.part with SHA-256
+// computed on the way, and the rename into place once it is whole. What to
+// ask for and what a reply means is decided in resume.hpp; whether and when
+// to try again, by the caller.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "download/resume.hpp"
+#include "error/error.hpp"
+#include "ops/digest.hpp"
+#include "time/duration.hpp"
+
+namespace exportd {
+
+// A link that may be fetched: https, or http to a loopback host; no user info.
+struct VideoUrl {
+  bool tls = true;
+  std::string host;  // without brackets for IPv6
+  std::uint16_t port = 443;
+  std::string target;  // path and query, as sent
+  std::string host_header() const;
+};
+Result<VideoUrl> parse_video_url(std::string_view url);
+
+struct FetchOptions {
+  Millis timeout{30'000};  // to connect and get a reply's head; and the longest silence mid-body
+  std::shared_ptr<boost::asio::ssl::context> tls;  // verifies the peer (make_client_tls_context)
+  std::size_t buffer_bytes = 256 * 1024;           // the one buffer a download streams through
+  int max_redirects = 5;
+};
+
+// A download under way: NAME.part beside NAME.
+struct VideoFile {
+  std::string path;  // NAME, absolute
+  PartialFile part;
+  Sha256 hash;          // of the part.bytes bytes in NAME.part, when `hashed`
+  bool hashed = false;  // false after a restart, until NAME.part is read once
+  std::string part_path() const { return path + ".part"; }
+};
+
+enum class FetchEnd {
+  complete,      // NAME.part holds the whole video
+  cut,           // the transfer stopped part-way (a closed connection, a timeout): resume
+  refresh_link,  // the link was refused: a fresh one is needed
+  retry_later,   // the host could not serve it now
+  failed,        // it will not work however often it is tried (a bad link, a refused request)
+  disk_full,     // NAME.part could not grow: no space (or quota) left
+};
+
+struct FetchOutcome {
+  FetchEnd end = FetchEnd::failed;
+  std::string why;            // in words, for the log and a failed job's error
+  std::uint64_t received = 0;  // body bytes written to NAME.part by this try
+};
+
+// Fills in `file.part` from what is on disk: its size, and the validator and
+// length a journal recorded (empty, nullopt: none).
+void adopt_partial_file(VideoFile& file, std::string validator, std::optional<std::uint64_t> total);
+
+// One try: asks `url` for what NAME.part still lacks and writes what comes.
+// `record` is awaited once a reply's head says where its bytes go, before
+// the first one is written (the journal keeps the validator then). Blocking
+// file work runs on `files`.
+boost::asio::awaitable<FetchOutcome> fetch_video(boost::asio::any_io_executor files, const FetchOptions& options,
+                                                 std::string url, VideoFile& file,
+                                                 std::function<boost::asio::awaitable<void>(const VideoFile&)> record);
+
+struct FinishedVideo {
+  std::string path;
+  std::uint64_t bytes = 0;
+  std::string sha256;  // hex
+};
+
+// A whole NAME.part into place: fsync, rename to NAME, fsync of the folder.
+// Checks the length against what the server said.
+boost::asio::awaitable<Result<FinishedVideo>> finish_video(boost::asio::any_io_executor files, VideoFile& file);
+
+}  // namespace exportd

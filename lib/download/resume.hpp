@@ -1,0 +1,68 @@
+#pragma once
+
+// How a video download resumes (SPEC §10), decided from what is on disk and
+// what a reply's head says. Pure: the fetcher (fetch.hpp) does the I/O.
+//
+// A download writes NAME.part. Its validator (a strong ETag, else
+// Last-Modified) is recorded before the first byte is written, so a resumed
+// request can say If-Range: the server then sends the rest (206) only if the
+// video is still the one the bytes on disk came from, and the whole video
+// (200) otherwise.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace exportd {
+
+// What is on disk of a download under way.
+struct PartialFile {
+  std::uint64_t bytes = 0;             // in NAME.part
+  std::string validator;               // what the bytes came with; "" = none (cannot resume)
+  std::optional<std::uint64_t> total;  // the whole video's length, once a reply said
+};
+
+// The request's resume headers: both empty for a download from the start.
+struct ResumeHeaders {
+  std::string range;     // "bytes=N-"
+  std::string if_range;  // the validator
+};
+ResumeHeaders resume_headers(const PartialFile& part);
+
+// The head of a reply to a video request.
+struct ReplyHead {
+  int status = 0;
+  std::optional<std::uint64_t> content_length;
+  std::string content_range;  // as sent
+  std::string etag;
+  std::string last_modified;
+  std::string location;  // for a redirect
+};
+
+enum class Verdict {
+  write,         // the body goes into NAME.part at `offset` (0: start over, truncating it)
+  complete,      // what is on disk is the whole video already (416 for a range at its end)
+  restart,       // the body is of no use (the range or validator does not fit): discard NAME.part, ask again
+  redirect,      // follow `location`
+  refresh_link,  // the link is refused (403, 410, 401: expired or signed for someone else): get a fresh one
+  retry_later,   // the host is busy or failing (408, 429, 5xx, 404 while a CDN catches up)
+  fail,          // the request is wrong for good (other 4xx)
+};
+
+struct Judgement {
+  Verdict verdict = Verdict::fail;
+  std::uint64_t offset = 0;            // write: where the body starts
+  std::optional<std::uint64_t> total;  // write: the whole video's length, if known
+  std::string validator;               // write: what to record before the first byte ("" = cannot resume)
+  std::string why;                     // restart, retry_later, fail: in words, for the log
+};
+
+Judgement judge_reply(const PartialFile& part, const ReplyHead& head);
+
+// "bytes S-E/T" -> {S, E, T}; nothing when it is not that (or T is "*").
+struct ContentRange {
+  std::uint64_t first = 0, last = 0, total = 0;
+};
+std::optional<ContentRange> parse_content_range(std::string_view text);
+
+}  // namespace exportd

@@ -1,0 +1,220 @@
+// Video downloads against the simulator over loopback (SPEC §10), one try
+// at a time, as the engine drives them: resumed after cut connections and
+// restarts, started over when a range is ignored, refused links and hosts
+// told apart, and every finished file checked against the simulator's bytes.
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "download/fetch.hpp"
+#include "http/tls.hpp"
+#include "simulator.hpp"
+#include "test_certs.hpp"
+#include "videos.hpp"
+
+namespace exportd {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class Download : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("exportd-download-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    options_.timeout = 10s;
+    options_.buffer_bytes = 64 * 1024;
+    options_.tls = make_client_tls_context("");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // One try of `file` from `url`, run to its end (bounded: 60 s).
+  FetchOutcome fetch(const std::string& url, VideoFile& file) {
+    std::optional<FetchOutcome> out;
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          out = co_await fetch_video(files_.get_executor(), options_, url, file,
+                                     [this](const VideoFile& f) -> asio::awaitable<void> {
+                                       recorded_.push_back(f.part.validator);
+                                       co_return;
+                                     });
+        },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io_.restart();
+    io_.run_for(60s);
+    EXPECT_TRUE(out.has_value()) << "the try did not end within 60 s";
+    return out.value_or(FetchOutcome{});
+  }
+  Result<FinishedVideo> finish(VideoFile& file) {
+    std::optional<Result<FinishedVideo>> out;
+    asio::co_spawn(
+        io_, [&]() -> asio::awaitable<void> { out = co_await finish_video(files_.get_executor(), file); },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io_.restart();
+    io_.run_for(60s);
+    EXPECT_TRUE(out.has_value());
+    return out.value_or(Failure{Errc::invalid_input, "did not finish"});
+  }
+  // Tries until the file is whole (as the engine would, without the waits).
+  int fetch_until_complete(const std::string& url, VideoFile& file, int limit = 50) {
+    for (int tries = 1; tries <= limit; ++tries) {
+      const auto out = fetch(url, file);
+      if (out.end == FetchEnd::complete) return tries;
+      EXPECT_TRUE(out.end == FetchEnd::cut || out.end == FetchEnd::retry_later) << out.why;
+    }
+    return -1;
+  }
+
+  asio::io_context io_;
+  asio::thread_pool files_{1};
+  FetchOptions options_;
+  fs::path dir_;
+  std::vector<std::string> recorded_;  // validators, as the journal would record them
+};
+
+TEST_F(Download, AVideoIsStreamedVerifiedAndRenamedIntoPlace) {
+  sim::Simulator s({});
+  const std::uint64_t size = 3 * 1024 * 1024 + 17;
+  const auto url = s.finished_video("p1", size);
+  VideoFile file;
+  file.path = (dir_ / "nightly" / "p1.mp4").string();
+  const auto out = fetch(url, file);
+  ASSERT_EQ(out.end, FetchEnd::complete) << out.why;
+  EXPECT_EQ(out.received, size);
+  EXPECT_FALSE(fs::exists(file.path)) << "nothing under the final name before it is whole";
+  const auto done = finish(file);
+  ASSERT_TRUE(done) << done.error();
+  EXPECT_EQ(done->bytes, size);
+  EXPECT_EQ(done->sha256, sim::video_sha256("p1", size));
+  EXPECT_EQ(fs::file_size(file.path), size);
+  EXPECT_FALSE(fs::exists(file.part_path()));
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0], sim::video_etag("p1", size));
+}
+
+TEST_F(Download, CutConnectionsResumeFromTheBytesOnDisk) {
+  sim::Knobs k;
+  k.video_cut = 0.7;
+  k.seed = 5;
+  sim::Simulator s(k);
+  const std::uint64_t size = 8 * 1024 * 1024;
+  const auto url = s.finished_video("p2", size);
+  VideoFile file;
+  file.path = (dir_ / "p2.mp4").string();
+  const int tries = fetch_until_complete(url, file);
+  ASSERT_GT(tries, 1) << "the knob cut nothing";
+  const auto done = finish(file);
+  ASSERT_TRUE(done) << done.error();
+  EXPECT_EQ(done->sha256, sim::video_sha256("p2", size));
+  const auto stats = s.stats();
+  EXPECT_GT(stats.video_cut, 0u);
+  EXPECT_GT(stats.video_partial, 0u);
+  EXPECT_EQ(stats.video_bytes_sent, size) << "each resume asked only for what was missing";
+}
+
+TEST_F(Download, AResumeAfterARestartReadsThePartBackAndAnIgnoredRangeStartsOver) {
+  sim::Knobs k;
+  k.video_cut = 1.0;  // every reply is cut: one try leaves a part on disk
+  sim::Simulator s(k);
+  const std::uint64_t size = 4 * 1024 * 1024;
+  const auto url = s.finished_video("p3", size);
+  VideoFile first;
+  first.path = (dir_ / "p3.mp4").string();
+  ASSERT_EQ(fetch(url, first).end, FetchEnd::cut);
+  const auto had = first.part.bytes;
+  ASSERT_GT(had, 0u);
+
+  // A restarted daemon knows only the disk and what the journal recorded.
+  k.video_cut = 0;
+  s.set_knobs(k);
+  VideoFile again;
+  again.path = first.path;
+  adopt_partial_file(again, recorded_.back(), first.part.total);
+  EXPECT_EQ(again.part.bytes, had);
+  ASSERT_EQ(fetch(url, again).end, FetchEnd::complete);
+  auto done = finish(again);
+  ASSERT_TRUE(done) << done.error();
+  EXPECT_EQ(done->sha256, sim::video_sha256("p3", size));
+  EXPECT_EQ(s.stats().video_bytes_sent, size);
+
+  // Cut once more, then a server that ignores ranges: the whole video again, from 0.
+  fs::remove(again.path);
+  k.video_cut = 1.0;
+  s.set_knobs(k);
+  VideoFile third;
+  third.path = (dir_ / "p4.mp4").string();
+  const auto url4 = s.finished_video("p4", size);
+  ASSERT_EQ(fetch(url4, third).end, FetchEnd::cut);
+  k.video_cut = 0;
+  k.video_ignore_range = 1.0;
+  s.set_knobs(k);
+  ASSERT_EQ(fetch(url4, third).end, FetchEnd::complete);
+  done = finish(third);
+  ASSERT_TRUE(done) << done.error();
+  EXPECT_EQ(done->sha256, sim::video_sha256("p4", size));
+  EXPECT_GT(s.stats().video_ignored_ranges, 0u);
+}
+
+TEST_F(Download, ARefusedLinkAsksForAFreshOneAndBadLinksAreRefusedBeforeAnyRequest) {
+  sim::Knobs k;
+  k.link_expired = 1.0;
+  sim::Simulator s(k);
+  VideoFile file;
+  file.path = (dir_ / "p5.mp4").string();
+  const auto dead = s.finished_video("p5", 1000);
+  EXPECT_EQ(fetch(dead, file).end, FetchEnd::refresh_link);
+  k.link_expired = 0;
+  s.set_knobs(k);
+  const auto fresh = s.finished_video("p5", 1000);
+  EXPECT_EQ(fetch(fresh, file).end, FetchEnd::complete);
+
+  const auto before = s.stats().video_requests;
+  for (const auto* bad : {"file:///etc/passwd", "http://example.com/v.mp4", "ftp://127.0.0.1/v.mp4",
+                          "https://user:pw@127.0.0.1/v.mp4", "not a url"}) {
+    VideoFile f;
+    f.path = (dir_ / "bad.mp4").string();
+    const auto out = fetch(bad, f);
+    EXPECT_EQ(out.end, FetchEnd::failed) << bad;
+    EXPECT_FALSE(fs::exists(f.part_path())) << bad;
+  }
+  EXPECT_EQ(s.stats().video_requests, before);
+}
+
+TEST_F(Download, HttpsIsVerifiedAgainstTheTrustedCa) {
+  testing::make_test_certs(dir_.string(), "127.0.0.1");
+  const sim::TlsFiles tls{(dir_ / "server.pem").string(), (dir_ / "server.key").string()};
+  sim::Simulator s({}, "127.0.0.1", 0, &tls);
+  const auto url = s.finished_video("p6", 2 * 1024 * 1024);
+  ASSERT_EQ(url.rfind("https://", 0), 0u);
+  VideoFile untrusted;
+  untrusted.path = (dir_ / "p6-untrusted.mp4").string();
+  const auto refused = fetch(url, untrusted);
+  EXPECT_EQ(refused.end, FetchEnd::failed);
+  EXPECT_NE(refused.why.find("verification failed"), std::string::npos) << refused.why;
+
+  options_.tls = make_client_tls_context((dir_ / "ca.pem").string());
+  VideoFile file;
+  file.path = (dir_ / "p6.mp4").string();
+  ASSERT_EQ(fetch(url, file).end, FetchEnd::complete);
+  const auto done = finish(file);
+  ASSERT_TRUE(done) << done.error();
+  EXPECT_EQ(done->sha256, sim::video_sha256("p6", 2 * 1024 * 1024));
+}
+
+}  // namespace
+}  // namespace exportd
