@@ -108,15 +108,12 @@ Judgement judge_reply(const PartialFile& part, const ReplyHead& head) {
     case 307:
     case 308:
       if (head.location.empty()) return verdict(Verdict::retry_later, std::to_string(head.status) + " without Location");
-      {
-        Judgement j = verdict(Verdict::redirect, "");
-        return j;
-      }
+      return verdict(Verdict::redirect, "");
     case 401:
     case 403:
+    case 404:  // a signed link some hosts answer 404 once it has expired
     case 410:
       return verdict(Verdict::refresh_link, "the link was refused (" + std::to_string(head.status) + ")");
-    case 404:
     case 408:
     case 425:
     case 429:

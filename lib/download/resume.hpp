@@ -44,8 +44,8 @@ enum class Verdict {
   complete,      // what is on disk is the whole video already (416 for a range at its end)
   restart,       // the body is of no use (the range or validator does not fit): discard NAME.part, ask again
   redirect,      // follow `location`
-  refresh_link,  // the link is refused (403, 410, 401: expired or signed for someone else): get a fresh one
-  retry_later,   // the host is busy or failing (408, 429, 5xx, 404 while a CDN catches up)
+  refresh_link,  // the link is refused (401, 403, 404, 410: expired, or signed for someone else): get a fresh one
+  retry_later,   // the host is busy or failing (408, 425, 429, 5xx)
   fail,          // the request is wrong for good (other 4xx)
 };
 
