@@ -13,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "commands.hpp"
@@ -23,6 +24,7 @@
 #include "hooks/hook_keys.hpp"
 #include "hooks/receiver.hpp"
 #include "http/client.hpp"
+#include "download/fetch.hpp"
 #include "http/tls.hpp"
 #include "ops/service_notifier.hpp"
 #include "ops/supervisor.hpp"
@@ -69,6 +71,13 @@ class Runner {
         spool_(spool),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {
     if (draw_) log_.attach(&line_);
+    if (config_.download.enabled()) {
+      FetchOptions o;
+      o.timeout = config_.api.request_timeout;
+      o.tls = make_client_tls_context(config_.api.ca_file);  // the system store, plus api.ca_file
+      fetcher_.emplace(download_files_.get_executor(), std::move(o));
+      exporter_.use_downloads(*fetcher_);
+    }
   }
 
   int run() {
@@ -77,6 +86,15 @@ class Runner {
                            {"api", config_.api.base_url},
                            {"state_dir", config_.state_dir}});
     results_offset_ = file_size(spool_.results_path());
+    if (config_.download.enabled()) {
+      std::error_code ec;
+      std::filesystem::create_directories(config_.download.dir, ec);
+      if (ec || ::access(config_.download.dir.c_str(), W_OK) != 0) {
+        std::cerr << "exportd: download.dir " << config_.download.dir << " cannot be made or written to"
+                  << (ec ? ": " + ec.message() : "") << "\n";
+        return exit_temporary;
+      }
+    }
     if (config_.webhook.enabled()) {
       if (const int rc = start_receiver(); rc != exit_ok) return rc;
     }
@@ -371,6 +389,9 @@ class Runner {
   HttpClient http_;
   PacedTransport paced_;
   TokenSource tokens_;
+  // Downloads (SPEC §10): their own TLS context and a thread for file work.
+  asio::thread_pool download_files_{1};
+  std::optional<NetworkVideoFetcher> fetcher_;
   Exporter exporter_;
   Spool& spool_;
   asio::signal_set signals_;

@@ -306,8 +306,22 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
 
 }  // namespace
 
+namespace {
+
+// NAME already whole and NAME.part gone: the rename happened before a crash
+// cut the job short of recording its end.
+bool already_in_place(const VideoFile& file) {
+  struct stat st{};
+  if (::stat(file.part_path().c_str(), &st) == 0) return false;
+  if (::stat(file.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  return file.part.total && static_cast<std::uint64_t>(st.st_size) == *file.part.total;
+}
+
+}  // namespace
+
 awaitable<FetchOutcome> fetch_video(asio::any_io_executor files, const FetchOptions& options, std::string url,
                                     VideoFile& file, std::function<awaitable<void>(const VideoFile&)> record) {
+  if (already_in_place(file)) co_return outcome(FetchEnd::complete, "");
   for (int hop = 0;; ++hop) {
     auto parsed = parse_video_url(url);
     if (!parsed) co_return outcome(FetchEnd::failed, parsed.error().message);
@@ -329,6 +343,25 @@ awaitable<FetchOutcome> fetch_video(asio::any_io_executor files, const FetchOpti
 awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, VideoFile& file) {
   co_return co_await on_files(files, [&]() -> Result<FinishedVideo> {
     const auto part = file.part_path();
+    if (already_in_place(file)) {
+      // Renamed before a crash: its hash, read back once.
+      const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) return system_failure(errno, "cannot open " + file.path);
+      Sha256 hash;
+      std::vector<char> buf(1 << 20);
+      std::uint64_t bytes = 0;
+      for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) != 0;) {
+        if (n < 0) {
+          const int e = errno;
+          ::close(fd);
+          return system_failure(e, "cannot read " + file.path);
+        }
+        hash.update(buf.data(), static_cast<std::size_t>(n));
+        bytes += static_cast<std::uint64_t>(n);
+      }
+      ::close(fd);
+      return FinishedVideo{file.path, bytes, hash.hex()};
+    }
     const int fd = ::open(part.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return system_failure(errno, "cannot open " + part);
     struct stat st{};

@@ -49,15 +49,6 @@ struct VideoFile {
   std::string part_path() const { return path + ".part"; }
 };
 
-enum class FetchEnd {
-  complete,      // NAME.part holds the whole video
-  cut,           // the transfer stopped part-way (a closed connection, a timeout): resume
-  refresh_link,  // the link was refused: a fresh one is needed
-  retry_later,   // the host could not serve it now
-  failed,        // it will not work however often it is tried (a bad link, a refused request)
-  disk_full,     // NAME.part could not grow: no space (or quota) left
-};
-
 struct FetchOutcome {
   FetchEnd end = FetchEnd::failed;
   std::string why;            // in words, for the log and a failed job's error
@@ -85,5 +76,29 @@ struct FinishedVideo {
 // A whole NAME.part into place: fsync, rename to NAME, fsync of the folder.
 // Checks the length against what the server said.
 boost::asio::awaitable<Result<FinishedVideo>> finish_video(boost::asio::any_io_executor files, VideoFile& file);
+
+// What the engine downloads through: the network (NetworkVideoFetcher), or
+// a scripted fake in tests.
+class VideoFetcher {
+ public:
+  using Record = std::function<boost::asio::awaitable<void>(const VideoFile&)>;
+  virtual ~VideoFetcher() = default;
+  virtual boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) = 0;
+  virtual boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) = 0;
+};
+
+class NetworkVideoFetcher final : public VideoFetcher {
+ public:
+  NetworkVideoFetcher(boost::asio::any_io_executor files, FetchOptions options)
+      : files_(std::move(files)), options_(std::move(options)) {}
+  boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override {
+    return fetch_video(files_, options_, url, file, std::move(record));
+  }
+  boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) override { return finish_video(files_, file); }
+
+ private:
+  boost::asio::any_io_executor files_;
+  FetchOptions options_;
+};
 
 }  // namespace exportd

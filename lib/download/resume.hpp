@@ -65,4 +65,15 @@ struct ContentRange {
 };
 std::optional<ContentRange> parse_content_range(std::string_view text);
 
+// How one try of a download ended (fetch.hpp makes the tries; the job's
+// state machine decides what comes next).
+enum class FetchEnd : std::uint8_t {
+  complete,      // NAME.part holds the whole video
+  cut,           // the transfer stopped part-way (a closed connection, a timeout): resume
+  refresh_link,  // the link was refused: a fresh one is needed
+  retry_later,   // the host could not serve it now
+  failed,        // it will not work however often it is tried (a bad link, a refused request)
+  disk_full,     // NAME.part could not grow: no space (or quota) left
+};
+
 }  // namespace exportd

@@ -1,5 +1,7 @@
 #include "engine/exporter.hpp"
 
+#include <filesystem>
+
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -8,6 +10,7 @@
 
 #include "jobs/job_file.hpp"
 #include "jobs/probe.hpp"
+#include "text/file_name.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -43,10 +46,12 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       mode_(mode),
       time_(time),
       random_(std::move(random)),
-      machine_(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry)),
+      machine_(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry),
+               config.download.enabled()),
       rules_(rules_settings()),
       wake_(time.alarm(ex)),
       held_until_(time.alarm(ex)),
+      download_wake_(time.alarm(ex)),
       worker_left_(ex),
       steady_origin_(time.now()),
       wall_origin_(time.wall_now()) {}
@@ -80,14 +85,23 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
       if (r->state == Recovery::in_doubt) {
         job.state = JobState::in_doubt;
         how = "recovered_in_doubt";
-      } else if (r->state == Recovery::submitted) {
+      } else if (r->state == Recovery::submitted || r->state == Recovery::downloading) {
         // Polling resumes; no second export. The deadline still counts from the original submit.
         job.state = JobState::polling;
         job.project_id = r->project_id;
         const auto submitted = std::chrono::system_clock::time_point(std::chrono::milliseconds(r->submitted_at_ms));
         job.submitted_at = steady(submitted);
         how = "recovered_submitted";
-        if (job.hooked && restart_ && !read_after_restart(submitted, wall(time_.now()), *restart_)) {
+        if (r->state == Recovery::downloading && fetcher_ != nullptr) {
+          // The download resumes from the bytes on disk.
+          job.state = JobState::downloading;
+          ActiveDownload d;
+          d.url = r->download.url;
+          d.file.path = r->download.file;
+          adopt_partial_file(d.file, r->download.validator, r->download.total);
+          downloads_[index] = std::move(d);
+          how = "recovered_downloading";
+        } else if (job.hooked && restart_ && !read_after_restart(submitted, wall(time_.now()), *restart_)) {
           // Its hook cannot have come while the daemon was down: it keeps waiting for it.
           job.due = machine_.poll_policy().safety_poll(job.submitted_at, time_.now());
           how = "recovered_awaiting_hook";
@@ -98,7 +112,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
                     {"batch", batch_id},
                     {"kind", specs[i].kind == JobKind::export_project ? "export" : "create"},
                     {"project", job.project_id.empty() ? specs[i].project_id : job.project_id}});
-    if (job.state == JobState::polling) ++in_flight_;
+    if (job.state == JobState::polling || job.state == JobState::downloading) ++in_flight_;
     if (index == jobs_.size()) {
       specs_.push_back(std::move(specs[i]));
       jobs_.push_back(std::move(job));
@@ -135,6 +149,11 @@ void Exporter::admit() {
 void Exporter::schedule(std::uint32_t index) {
   const auto at = jobs_[index].due;
   const auto state = jobs_[index].state;
+  if (state == JobState::downloading && !jobs_[index].link_refused) {
+    download_due_.push(Lane::poll, at, index);
+    if (at < download_wake_->expiry()) download_wake_->expires_at(at);
+    return;
+  }
   due_.push(state == JobState::queued || state == JobState::in_doubt ? Lane::submit : Lane::poll, at, index);
   if (at < wake_->expiry()) wake_->expires_at(at);  // wakes the idle workers to look again
 }
@@ -188,6 +207,7 @@ void Exporter::stop() {
   stopping_ = true;
   rules_.stop();
   wake_->cancel();
+  download_wake_->cancel();
   held_until_->cancel();
 }
 
@@ -195,15 +215,27 @@ std::string Exporter::health() const { return rules_.health(time_.now()); }
 
 void Exporter::reconfigure(const Config& config) {
   config_ = config;
-  machine_ = JobMachine(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry));
+  machine_ = JobMachine(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry),
+                        config.download.enabled());
   rules_.reconfigure(rules_settings());
   // One worker per pooled connection: more start now, extra ones leave after their current step.
   if (running_) spawn_workers();
   admit();
   wake_->cancel();  // idle workers look again (and extra ones leave)
+  download_wake_->cancel();
 }
 
 void Exporter::spawn_workers() {
+  const auto downloads = fetcher_ != nullptr && config_.download.enabled() ? config_.download.max_concurrent : 0;
+  while (active_download_workers_ < downloads) {
+    ++workers_;
+    ++active_download_workers_;
+    asio::co_spawn(ex_, download_worker(), [this](std::exception_ptr e) {
+      --workers_;
+      worker_left_.notify_all();
+      if (e) std::rethrow_exception(e);
+    });
+  }
   const auto target = std::max<std::uint32_t>(1, config_.limits.max_connections);
   while (active_workers_ < target) {
     ++workers_;
@@ -233,6 +265,7 @@ awaitable<void> Exporter::worker() {
     if (mode_ == Mode::batch && idle()) {
       stopping_ = true;  // every job has ended
       wake_->cancel();
+      download_wake_->cancel();
       co_return;
     }
     if (const auto due = due_.pop_due(time_.now())) {
@@ -247,6 +280,28 @@ awaitable<void> Exporter::worker() {
     const auto next = due_.next();
     if (wake_->expiry() != next) wake_->expires_at(next);
     co_await wake_->wait();
+  }
+}
+
+awaitable<void> Exporter::download_worker() {
+  for (;;) {
+    if (stopping_) co_return;
+    if (active_download_workers_ > config_.download.max_concurrent) {
+      --active_download_workers_;  // fewer at once after a reload
+      co_return;
+    }
+    if (mode_ == Mode::batch && idle()) co_return;  // the API workers end the run
+    if (const auto due = download_due_.pop_due(time_.now())) {
+      ExportJob& job = jobs_[due->job];
+      if (due->at != job.due || job.busy) continue;  // stale: the job was given another time since
+      job.busy = true;
+      co_await execute(due->job);
+      jobs_[due->job].busy = false;
+      continue;
+    }
+    const auto next = download_due_.next();
+    if (download_wake_->expiry() != next) download_wake_->expires_at(next);
+    co_await download_wake_->wait();
   }
 }
 
@@ -267,7 +322,53 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
     case StepKind::poll:
       co_await poll(index);
       co_return;
+    case StepKind::download:
+      co_await download(index);
+      co_return;
   }
+}
+
+Result<std::string> Exporter::video_path(std::uint32_t index) const {
+  const ExportJob& job = jobs_[index];
+  const JobSpec& spec = specs_[job.spec];
+  std::string name = spec.file_name;
+  if (name.empty()) {
+    // A create job whose name uses {project_id}: made now that the project exists.
+    const auto hash = spec.key.find('#');
+    const std::string file = spec.key.substr(0, hash), id = spec.key.substr(hash + 1);
+    auto made = render_name(config_.download.name, {file_stem(file), id, job.project_id, spec.resolution});
+    if (!made) return made.error();
+    name = std::move(*made);
+  }
+  return (std::filesystem::path(config_.download.dir) / name).lexically_normal().string();
+}
+
+awaitable<void> Exporter::record_download(std::uint32_t index) {
+  const ExportJob& job = jobs_[index];
+  const auto& d = downloads_.at(index);
+  // A named record: g++ 12 destroys a temporary inside co_await twice.
+  const DownloadRecord record{d.url, d.file.path, d.file.part.validator, d.file.part.total};
+  co_await ledger_.downloading(batches_[job.batch].id, specs_[job.spec].key, record);
+}
+
+awaitable<void> Exporter::download(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  auto& d = downloads_.at(index);
+  ++downloads_running_;
+  auto out = co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
+  --downloads_running_;
+  bytes_downloaded_ += out.received;
+  if (stopping_) co_return;  // NAME.part and the journal hold where it got to
+  if (out.end == FetchEnd::complete) {
+    auto finished = co_await fetcher_->finish(d.file);
+    if (finished) {
+      d.done = std::move(*finished);
+      co_await apply(index, machine_.on_downloaded(job));
+      co_return;
+    }
+    out = {FetchEnd::retry_later, finished.error().message, out.received};
+  }
+  co_await apply(index, machine_.on_fetch(job, out.end, out.received > 0, out.why, time_.now(), random_()));
 }
 
 awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) {
@@ -468,7 +569,35 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
                              {"next_poll_in", format_duration(event.delay)}});
       schedule(index);
       co_return;
+    case JobEvent::Kind::exported: {
+      auto& d = downloads_[index];
+      if (d.file.path.empty()) {
+        auto path = video_path(index);
+        if (!path) {
+          downloads_.erase(index);
+          job.state = JobState::failed;
+          const JobEvent failed{JobEvent::Kind::failed, {}, event.download_url,
+                                ApiError{Errc::invalid_input, 0, "download_failed", path.error().message, {}}};
+          co_await finish(index, failed);
+          co_return;
+        }
+        d.file.path = std::move(*path);
+        log_.info("exported", {{"job", key}, {"project", job.project_id}, {"file", d.file.path}});
+      }
+      d.url = event.download_url;
+      co_await record_download(index);
+      schedule(index);
+      co_return;
+    }
     case JobEvent::Kind::retrying:
+      if (event.error && event.error->code == "disk_full") {
+        log_.warning("download_paused", {{"job", key},
+                                         {"why", event.error->message},
+                                         {"next_try_in", format_duration(event.delay)},
+                                         {"what_to_do", "free space in download.dir; nothing is lost"}});
+        schedule(index);
+        co_return;
+      }
       log_.info("retrying", {{"job", key},
                              {"state", to_string(job.state)},
                              {"code", event.error->code},
@@ -495,6 +624,11 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
                                                 : JobOutcome::failed;
   r.download_url = event.download_url;
   r.error = event.error;
+  if (auto d = downloads_.find(index); d != downloads_.end()) {
+    if (r.download_url.empty()) r.download_url = d->second.url;  // a failed download keeps its link
+    if (d->second.done && job.state == JobState::succeeded)
+      r.video = JobResult::Video{d->second.done->path, d->second.done->bytes, d->second.done->sha256};
+  }
   if (job.submitted_at != TimePoint{}) r.submitted_at = wall(job.submitted_at);
   r.finished_at = time_.wall_now();
   r.attempts = job.submissions;
@@ -506,6 +640,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
     log_.info("succeeded", {{"job", spec.key},
                             {"project", r.project_id},
                             {"download_url", r.download_url},
+                            {"file", r.video ? r.video->file : ""},
                             {"requests", std::to_string(job.requests)}});
   } else {
     if (job.state == JobState::timed_out)
@@ -524,6 +659,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   admit();
   forget_hook(index);
   if (--batch.open == 0) co_await ledger_.batch_ended(batch.id);
+  downloads_.erase(index);
   specs_[index] = JobSpec{};  // the slot is free for the next job
   jobs_[index] = ExportJob{};
   free_slots_.push_back(index);

@@ -15,6 +15,7 @@
 #include "api/transport.hpp"
 #include "auth/token_source.hpp"
 #include "config/settings.hpp"
+#include "download/fetch.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
 #include "hooks/hook_keys.hpp"
@@ -63,6 +64,9 @@ class Exporter {
   // Jobs added from now on without a webhook_url of their own are sent with
   // public_url/hooks/<token> and polled only as a safety net (SPEC §9).
   void use_hooks(const HookKeys& keys, const std::string& public_url);
+  // With download.dir set: finished exports' videos are fetched through
+  // `fetcher` (SPEC §10) before their jobs succeed. Before run().
+  void use_downloads(VideoFetcher& fetcher) { fetcher_ = &fetcher; }
   // After a restart, before the recovered batches are added: which waiting
   // jobs are read at once (SPEC §9; see read_after_restart).
   void after_restart(const RestartFacts& facts) { restart_ = facts; }
@@ -81,11 +85,16 @@ class Exporter {
   };
 
   boost::asio::awaitable<void> worker();
+  boost::asio::awaitable<void> download_worker();
   void spawn_workers();
   boost::asio::awaitable<void> execute(std::uint32_t index);
   boost::asio::awaitable<void> submit(std::uint32_t index);
   boost::asio::awaitable<void> probe(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
+  boost::asio::awaitable<void> download(std::uint32_t index);
+  boost::asio::awaitable<void> record_download(std::uint32_t index);
+  // The video file a job's download goes to: its spec's, or made now that its project id is known.
+  Result<std::string> video_path(std::uint32_t index) const;
   boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob& job, const ApiRequest& request);
   boost::asio::awaitable<bool> pass_gate();  // false: the run is stopping
   // Carries out what RunRules decided about one call's outcome.
@@ -125,6 +134,20 @@ class Exporter {
   DueQueues due_;
   std::unique_ptr<Alarm> wake_;        // idle workers: the next due job
   std::unique_ptr<Alarm> held_until_;  // calls held by RunRules: the next probe time
+  // Downloads (SPEC §10): their own queue and workers (download.max_concurrent),
+  // outside the API's budget and connection pool.
+  struct ActiveDownload {
+    std::string url;  // the latest link
+    VideoFile file;
+    std::optional<FinishedVideo> done;
+  };
+  VideoFetcher* fetcher_ = nullptr;
+  std::unordered_map<std::uint32_t, ActiveDownload> downloads_;  // jobs in the downloading state
+  DueQueues download_due_;
+  std::unique_ptr<Alarm> download_wake_;
+  std::uint32_t active_download_workers_ = 0;
+  std::uint32_t downloads_running_ = 0;  // tries under way
+  std::uint64_t bytes_downloaded_ = 0;  // body bytes written, every try
   Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
 

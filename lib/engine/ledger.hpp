@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -16,7 +17,18 @@ enum class Recovery : std::uint8_t {
   fresh,      // nothing sent yet: submit
   in_doubt,   // a submit was sent but its answer never recorded: ask the API before sending another
   submitted,  // resume polling the known project id, no new export
+  downloading,  // exported: resume its download from the bytes on disk
   ended,      // done: never redone (its result line is re-appended if it went missing)
+};
+
+// A download under way, as the journal keeps it: recorded when the export
+// finished, and again before the first byte of every reply that starts or
+// restarts the file (its validator and length).
+struct DownloadRecord {
+  std::string url;                     // the latest link
+  std::string file;                    // the final path (NAME; the bytes are in NAME.part)
+  std::string validator;               // "" until a reply said
+  std::optional<std::uint64_t> total;  // the video's length, once known
 };
 
 struct RecoveredJob {
@@ -25,6 +37,7 @@ struct RecoveredJob {
   std::int64_t submitted_at_ms = 0;
   std::uint32_t submissions = 0;  // submit records seen
   boost::json::object result;     // when ended: its results.jsonl object
+  DownloadRecord download;        // when downloading
 };
 
 // Where the exporter writes down what it knows before it acts on it. Each
@@ -39,6 +52,9 @@ class JobLedger {
                                                  const std::string& project,
                                                  std::chrono::system_clock::time_point at) = 0;
   // A job ended: record it and append its results.jsonl line.
+  // The download's state, before bytes are written under it (see DownloadRecord).
+  virtual boost::asio::awaitable<void> downloading(const std::string& batch, const std::string& job,
+                                                   const DownloadRecord& record) = 0;
   virtual boost::asio::awaitable<void> ended(const std::string& batch, const JobResult& result) = 0;
   // Every job of the batch handed to the exporter has ended. (How the batch
   // went is the ledger's to judge: it also knows the jobs that ended before a restart.)

@@ -10,6 +10,8 @@ std::string_view to_string(JobState s) {
       return "in_doubt";
     case JobState::polling:
       return "polling";
+    case JobState::downloading:
+      return "downloading";
     case JobState::succeeded:
       return "succeeded";
     case JobState::failed:
@@ -28,6 +30,9 @@ StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
       return StepKind::probe;
     case JobState::polling:
       return now >= poll_.deadline(job.submitted_at) ? StepKind::expire : StepKind::poll;
+    case JobState::downloading:
+      if (now >= poll_.deadline(job.submitted_at)) return StepKind::expire;
+      return job.link_refused ? StepKind::poll : StepKind::download;
     default:
       return StepKind::nothing;
   }
@@ -58,6 +63,19 @@ JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, Time
 }
 
 JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, TimePoint now) const {
+  if (job.state == JobState::downloading) {
+    // The fresh link a refused one asked for. The download's failures
+    // still count: a link refused again and again ends the job.
+    if (reply.progress >= 100.0 && !reply.download_url.empty()) {
+      job.link_refused = false;
+      job.due = now;
+      return {JobEvent::Kind::exported, {}, reply.download_url, {}};
+    }
+    return on_failure(job,
+                      ApiError{Errc::malformed, 0, "no_fresh_link",
+                               "the API gave no download link for the finished export when asked for a fresh one", {}},
+                      now, 0.5);
+  }
   job.call_failures = 0;
   job.progress = static_cast<float>(reply.progress);
   if (reply.failed_state()) {
@@ -68,6 +86,12 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
             ApiError{Errc::rejected, 0, "export_failed", "the API reports the export as '" + reply.state + "'", {}}};
   }
   if (reply.progress >= 100.0 && !reply.download_url.empty()) {
+    if (downloads_) {
+      job.state = JobState::downloading;
+      job.link_refused = false;
+      job.due = now;
+      return {JobEvent::Kind::exported, {}, reply.download_url, {}};
+    }
     job.state = JobState::succeeded;
     return {JobEvent::Kind::succeeded, {}, reply.download_url, {}};
   }
@@ -89,7 +113,8 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
   }
   // A submit that may have taken effect is verified before it is sent again.
   if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
-  if (job.state == JobState::polling && now + *wait >= poll_.deadline(job.submitted_at)) {
+  if ((job.state == JobState::polling || job.state == JobState::downloading) &&
+      now + *wait >= poll_.deadline(job.submitted_at)) {
     job.due = poll_.deadline(job.submitted_at);
   } else {
     job.due = now + *wait;
@@ -100,7 +125,8 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
 JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const {
   if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
   job.due = std::max(retry_at, now);
-  if (job.state == JobState::polling) job.due = std::min(job.due, poll_.deadline(job.submitted_at));
+  if (job.state == JobState::polling || job.state == JobState::downloading)
+    job.due = std::min(job.due, poll_.deadline(job.submitted_at));
   return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
 }
 
@@ -123,6 +149,50 @@ bool JobMachine::on_hint(ExportJob& job, TimePoint now) const {
   if (job.state != JobState::polling || job.due <= now) return false;
   job.due = now;
   return true;
+}
+
+JobEvent JobMachine::on_fetch(ExportJob& job, FetchEnd end, bool progressed, std::string_view why, TimePoint now,
+                              double unit_random) const {
+  const auto error = [&](Errc kind, const char* code) { return ApiError{kind, 0, code, std::string(why), {}}; };
+  if (progressed) job.call_failures = 0;  // bytes came: the tries in a row start over
+  switch (end) {
+    case FetchEnd::complete:
+      // The file is whole; the caller puts it in place (on_downloaded).
+      return {JobEvent::Kind::progress, {}, {}, {}};
+    case FetchEnd::disk_full:
+      // Not the job's fault: it waits for space, however long (the deadline still holds).
+      job.due = std::min(now + disk_full_pause, poll_.deadline(job.submitted_at));
+      return {JobEvent::Kind::retrying, disk_full_pause, {}, error(Errc::write_failed, "disk_full")};
+    case FetchEnd::refresh_link:
+      job.link_refused = true;
+      if (progressed) {
+        job.due = now;
+        return {JobEvent::Kind::retrying, Millis(0), {}, error(Errc::transport, "link_refused")};
+      }
+      break;
+    case FetchEnd::cut:
+      if (progressed) {
+        // Resumed from the bytes on disk at once: a cut that moved forward is no failure.
+        job.due = now;
+        return {JobEvent::Kind::retrying, Millis(0), {}, error(Errc::transport, "download_cut")};
+      }
+      break;
+    case FetchEnd::retry_later:
+      break;
+    case FetchEnd::failed:
+      job.state = JobState::failed;
+      return {JobEvent::Kind::failed, {}, {}, error(Errc::rejected, "download_failed")};
+  }
+  auto e = error(Errc::transport, "download_failed");
+  auto event = on_failure(job, e, now, unit_random);
+  if (event.kind == JobEvent::Kind::failed)
+    event.error->message = "the download failed " + std::to_string(job.call_failures) + " times in a row: " + std::string(why);
+  return event;
+}
+
+JobEvent JobMachine::on_downloaded(ExportJob& job) const {
+  job.state = JobState::succeeded;
+  return {JobEvent::Kind::succeeded, {}, {}, {}};
 }
 
 JobEvent JobMachine::on_unsendable(ExportJob& job, const ApiError& why) const {

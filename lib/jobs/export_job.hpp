@@ -3,7 +3,8 @@
 // The life of one export job as a pure state machine (README: "Architecture"):
 //
 //   queued ──submit accepted──▶ polling ──progress 100 + link──▶ succeeded
-//    │ ▲ │                        │ ▲
+//    │ ▲ │                        │ ▲    └─(downloads on)──▶ downloading ──file in place──▶ succeeded
+//    │ ▲ │                        │ ▲        link refused: a poll for a fresh one ◀┘ └─tries run out──▶ failed
 //    │ │ └─reply lost──▶ in_doubt  │ └─progress < 100, transient failure: poll again
 //    │ │      probe: running ──────┘ (adopted, never sent again)
 //    │ └──────probe: nothing there (the failures so far still count)
@@ -18,6 +19,7 @@
 #include <string>
 
 #include "api/wire.hpp"
+#include "download/resume.hpp"
 #include "schedule/backoff.hpp"
 #include "schedule/clock.hpp"
 #include "schedule/poll_policy.hpp"
@@ -28,7 +30,8 @@ enum class JobState : std::uint8_t {
   queued,     // accepted; the export (or create) request is due
   in_doubt,  // a submit may have reached the API (crash, lost reply): ask it (probe) before sending another
   polling,    // submitted; progress is due
-  succeeded,  // progress reached 100 with a download URL
+  downloading,  // exported; its video is being downloaded (download.dir set)
+  succeeded,  // progress reached 100 with a download URL (and the video is on disk, with downloads on)
   failed,     // the API refused it, or retries ran out
   timed_out,  // not finished within polling.job_timeout of its submit
 };
@@ -43,6 +46,7 @@ struct ExportJob {
   bool hooked = false;        // the API calls our webhook receiver when it is done: polled only as a safety net
   bool busy = false;          // a step of it is being carried out
   bool hint_pending = false;  // a hook came while a read was under way: read once more after it
+  bool link_refused = false;  // downloading: the video host refused the link; a progress call gets a fresh one
   std::uint32_t call_failures = 0;  // failed tries of the call now due (retry.max_attempts is up to 1000)
   std::uint32_t submissions = 0;    // export/create requests sent
   std::uint32_t requests = 0;      // API calls made for this job
@@ -58,6 +62,7 @@ enum class StepKind : std::uint8_t {
   submit,   // send the export or create request
   probe,    // find out whether an in-doubt submit reached the API
   poll,     // ask for progress
+  download,  // one try of the video download
   expire,   // the deadline has passed: end as timed_out
   nothing,  // terminal already
 };
@@ -70,6 +75,7 @@ struct JobEvent {
     resubmit,   // an in-doubt submit had not reached the API: it is sent again
     progress,   // a poll answered below 100 %
     retrying,   // a transient failure; `delay` until the next try
+    exported,   // 100 % with a link: the video is to be downloaded (download_url set)
     succeeded,  // ended well; download_url set
     failed,     // ended badly; error set
     timed_out,  // ended by the deadline
@@ -81,7 +87,9 @@ struct JobEvent {
 
 class JobMachine {
  public:
-  JobMachine(PollPolicy poll, RetryPolicy retry) : poll_(poll), retry_(retry) {}
+  // `downloads`: a finished export's video is downloaded before the job succeeds.
+  JobMachine(PollPolicy poll, RetryPolicy retry, bool downloads = false)
+      : poll_(poll), retry_(retry), downloads_(downloads) {}
 
   StepKind step(const ExportJob& job, TimePoint now) const;
 
@@ -105,12 +113,25 @@ class JobMachine {
   // The webhook says the job may be done: read its progress now. False when
   // nothing changes (not polling, or a read is due already: many hooks, one read).
   bool on_hint(ExportJob& job, TimePoint now) const;
+  // How one try of the download ended; `progressed`: it wrote bytes. A
+  // refused link is followed by a progress call for a fresh one; a cut after
+  // progress goes on at once; a full disk waits without counting as a
+  // failure; other failures back off and end the job as download_failed
+  // when retry.max_attempts tries in a row made no progress.
+  JobEvent on_fetch(ExportJob& job, FetchEnd end, bool progressed, std::string_view why, TimePoint now,
+                    double unit_random) const;
+  // The video is in place: the job has succeeded.
+  JobEvent on_downloaded(ExportJob& job) const;
 
   const PollPolicy& poll_policy() const { return poll_; }
 
  private:
   PollPolicy poll_;
   RetryPolicy retry_;
+  bool downloads_ = false;
 };
+
+// How long a download waits for disk space before it looks again.
+inline constexpr Millis disk_full_pause{30'000};
 
 }  // namespace exportd

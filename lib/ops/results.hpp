@@ -33,6 +33,13 @@ struct JobResult {
   std::chrono::system_clock::time_point finished_at;
   std::uint32_t attempts = 0;
   std::uint32_t requests = 0;
+  // With downloads on, the video it left on disk.
+  struct Video {
+    std::string file;  // absolute path
+    std::uint64_t bytes = 0;
+    std::string sha256;  // hex
+  };
+  std::optional<Video> video;
 };
 
 boost::json::object to_json(const JobResult& r);

@@ -106,10 +106,13 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
         0,
         "job_file_changed",
         "its job file in active/ " + why + "; this job was " +
-            (job.state == Recovery::submitted ? "exported (project " + job.project_id + ")" : "possibly exported") +
+            (job.state == Recovery::submitted || job.state == Recovery::downloading
+                 ? "exported (project " + job.project_id + ")"
+                 : "possibly exported") +
             " and is no longer followed",
         {}};
-    if (job.state == Recovery::submitted)
+    r.download_url = job.download.url;
+    if (job.state == Recovery::submitted || job.state == Recovery::downloading)
       r.submitted_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(job.submitted_at_ms));
     r.finished_at = std::chrono::system_clock::now();
     r.attempts = job.submissions;
@@ -408,6 +411,16 @@ void BatchStore::post_results_flush() {
     flush_posted_ = false;
     results_->flush();
   });
+}
+
+boost::asio::awaitable<void> BatchStore::downloading(const std::string& batch, const std::string& job,
+                                                     const DownloadRecord& record) {
+  JournalRecord r;
+  r.kind = RecordKind::download;
+  r.batch = batch;
+  r.job = job;
+  r.download = record;
+  co_await journal_->commit(r);
 }
 
 boost::asio::awaitable<void> BatchStore::ended(const std::string& batch, const JobResult& result) {

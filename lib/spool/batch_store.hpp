@@ -58,6 +58,8 @@ class BatchStore final : public JobLedger {
   boost::asio::awaitable<void> submit_started(const std::string& batch, const std::string& job) override;
   boost::asio::awaitable<void> submitted(const std::string& batch, const std::string& job, const std::string& project,
                                          std::chrono::system_clock::time_point at) override;
+  boost::asio::awaitable<void> downloading(const std::string& batch, const std::string& job,
+                                           const DownloadRecord& record) override;
   boost::asio::awaitable<void> ended(const std::string& batch, const JobResult& result) override;
   boost::asio::awaitable<void> batch_ended(const std::string& batch) override;
 

@@ -15,6 +15,7 @@ namespace {
 constexpr std::pair<RecordKind, std::string_view> kind_names[] = {
     {RecordKind::batch, "batch"},   {RecordKind::submit, "submit"}, {RecordKind::submitted, "submitted"},
     {RecordKind::ended, "ended"},   {RecordKind::closed, "closed"}, {RecordKind::reopened, "reopened"},
+    {RecordKind::download, "download"},
 };
 
 std::string_view name_of(RecordKind k) {
@@ -63,6 +64,13 @@ std::string encode(const JournalRecord& r) {
       o["project"] = r.project;
       o["at"] = r.at_ms;
       break;
+    case RecordKind::download:
+      o["job"] = r.job;
+      o["url"] = r.download.url;
+      o["file"] = r.download.file;
+      if (!r.download.validator.empty()) o["validator"] = r.download.validator;
+      if (r.download.total) o["total"] = *r.download.total;
+      break;
     case RecordKind::ended:
       o["job"] = r.job;
       o["result"] = r.result;
@@ -94,8 +102,18 @@ std::optional<JournalRecord> decode(std::string_view line) {
   r.batch = str(o, "batch");
   if (!known || r.batch.empty()) return std::nullopt;
   r.job = str(o, "job");
-  if ((r.kind == RecordKind::submit || r.kind == RecordKind::submitted || r.kind == RecordKind::ended) && r.job.empty())
+  if ((r.kind == RecordKind::submit || r.kind == RecordKind::submitted || r.kind == RecordKind::download ||
+       r.kind == RecordKind::ended) &&
+      r.job.empty())
     return std::nullopt;
+  if (r.kind == RecordKind::download) {
+    r.download.url = str(o, "url");
+    r.download.file = str(o, "file");
+    r.download.validator = str(o, "validator");
+    if (const auto* t = o.if_contains("total"); t != nullptr && (t->is_uint64() || t->is_int64()))
+      r.download.total = static_cast<std::uint64_t>(num(o, "total"));
+    if (r.download.url.empty() || r.download.file.empty()) return std::nullopt;
+  }
   r.project = str(o, "project");
   if (r.kind == RecordKind::submitted && r.project.empty()) return std::nullopt;
   r.at_ms = num(o, "at");
@@ -170,6 +188,13 @@ JournalReplay replay(std::string_view text) {
         job.submitted_at_ms = rec->at_ms;
         break;
       }
+      case RecordKind::download: {
+        auto& job = b.jobs[rec->job];
+        if (job.state != Recovery::submitted && job.state != Recovery::downloading) break;  // out of order: ignored
+        job.state = Recovery::downloading;
+        job.download = rec->download;
+        break;
+      }
       case RecordKind::ended: {
         auto& job = b.jobs[rec->job];
         job.state = Recovery::ended;
@@ -200,10 +225,15 @@ std::vector<JournalRecord> compact(const JournalReplay& replayed) {
       }
       r.kind = RecordKind::submit;
       for (std::uint32_t i = 0; i < job.submissions; ++i) out.push_back(r);
-      if (job.state == Recovery::submitted) {
+      if (job.state == Recovery::submitted || job.state == Recovery::downloading) {
         r.kind = RecordKind::submitted;
         r.project = job.project_id;
         r.at_ms = job.submitted_at_ms;
+        out.push_back(r);
+      }
+      if (job.state == Recovery::downloading) {
+        r.kind = RecordKind::download;
+        r.download = job.download;
         out.push_back(r);
       }
     }

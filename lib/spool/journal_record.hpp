@@ -20,6 +20,7 @@ enum class RecordKind : std::uint8_t {
   batch,      // a job file was taken: its snapshot is active/<batch>.yaml
   submit,     // an export/create request is about to be sent for a job
   submitted,  // the API accepted it; project id known
+  download,   // the job's video is being downloaded: link, file, validator and length
   ended,      // the job ended; the result line travels with it
   closed,     // every job of the batch has ended and the batch was filed away
   reopened,   // a parked queue batch runs again: its failed jobs start afresh
@@ -28,10 +29,11 @@ enum class RecordKind : std::uint8_t {
 struct JournalRecord {
   RecordKind kind = RecordKind::batch;
   std::string batch;                 // every kind
-  std::string job;                   // submit, submitted, ended: the job key
+  std::string job;                   // submit, submitted, download, ended: the job key
   std::string project;               // submitted: the id to poll
   std::int64_t at_ms = 0;            // submitted: when, ms since the Unix epoch
   boost::json::object result;        // ended: the results.jsonl object
+  DownloadRecord download;           // download
   // batch only:
   std::string name;                  // the job file's own name (keys are name#id)
   std::string origin;                // "drop" or "queue:<absolute path>"

@@ -3,6 +3,7 @@
 // out minutes of a run in microseconds and checks what the run did.
 
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -40,6 +41,11 @@ struct MemoryLedger final : JobLedger {
   asio::awaitable<void> submitted(const std::string&, const std::string& job, const std::string& project,
                                   std::chrono::system_clock::time_point) override {
     projects[job] = project;
+    co_return;
+  }
+  std::map<std::string, std::vector<DownloadRecord>> downloads;  // job -> download records, in order
+  asio::awaitable<void> downloading(const std::string&, const std::string& job, const DownloadRecord& d) override {
+    downloads[job].push_back(d);
     co_return;
   }
   asio::awaitable<void> ended(const std::string&, const JobResult& r) override {
@@ -285,6 +291,111 @@ TEST(Exporter, AfterARestartOnlyJobsWhoseHookMayHaveComeWhileDownAreReadAtOnce) 
   EXPECT_EQ(e.api.calls(ApiCall::export_project), 0u);
   e.exporter->stop();
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
+// A video host in fake time: each try takes `takes` and ends as the script
+// says (then: complete); a try that ends complete or cut writes bytes.
+struct FakeVideoHost final : VideoFetcher {
+  FakeVideoHost(ManualTime& t, asio::any_io_executor ex) : time(t), ex(ex) {}
+  ManualTime& time;
+  asio::any_io_executor ex;
+  Millis takes = 5s;
+  std::uint64_t size = 1000;
+  std::map<std::string, std::deque<FetchEnd>> script;  // by file path
+  std::vector<std::string> urls;                        // every try's link
+  int running = 0, most_at_once = 0, tries = 0;
+
+  asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override {
+    ++tries;
+    urls.push_back(url);
+    most_at_once = std::max(most_at_once, ++running);
+    auto alarm = time.alarm(ex);
+    const auto end = time.now() + takes;
+    alarm->expires_at(end);
+    while (time.now() < end) co_await alarm->wait();
+    --running;
+    auto& left = script[file.path];
+    const auto how = left.empty() ? FetchEnd::complete : left.front();
+    if (!left.empty()) left.pop_front();
+    FetchOutcome out{how, "scripted", 0};
+    if (how == FetchEnd::complete || how == FetchEnd::cut) {
+      file.part.validator = "\"v1\"";
+      file.part.total = size;
+      co_await record(file);
+      const auto to = how == FetchEnd::complete ? size : std::min(size, file.part.bytes + size / 4);
+      out.received = to - file.part.bytes;
+      file.part.bytes = to;
+    }
+    co_return out;
+  }
+  asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) override {
+    co_return FinishedVideo{file.path, file.part.bytes, "sha-of-" + file.path};
+  }
+};
+
+TEST(Exporter, AFinishedExportIsDownloadedBeforeItsJobSucceeds) {
+  Engine e;
+  e.config.download.dir = "/srv/videos";
+  e.config.download.max_concurrent = 2;
+  FakeVideoHost host(e.time, e.io.get_executor());
+  e.start(RunMode::batch, 6, "p", [&](Exporter& x) { x.use_downloads(host); });
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 6u);
+  const auto& r = e.ledger.results.at("jobs.yaml#p3");
+  ASSERT_TRUE(r.video);
+  EXPECT_EQ(r.video->file, "/srv/videos/jobs/p3.mp4");
+  EXPECT_EQ(r.video->bytes, 1000u);
+  EXPECT_EQ(r.video->sha256, "sha-of-/srv/videos/jobs/p3.mp4");
+  EXPECT_EQ(r.download_url, "https://cdn.example.com/p3.mp4");
+  // At most download.max_concurrent at once; downloads are no API calls.
+  EXPECT_EQ(host.tries, 6);
+  EXPECT_EQ(host.most_at_once, 2);
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 6u);
+  // The journal had the file and link when the export finished, and the validator before the first byte.
+  const auto& recs = e.ledger.downloads.at("jobs.yaml#p3");
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].file, "/srv/videos/jobs/p3.mp4");
+  EXPECT_EQ(recs[0].validator, "");
+  EXPECT_EQ(recs[1].validator, "\"v1\"");
+  EXPECT_EQ(recs[1].total, 1000u);
+}
+
+TEST(Exporter, ADownloadResumesAfterCutsGetsAFreshLinkWhenRefusedAndWaitsOutAFullDisk) {
+  Engine e;
+  e.config.download.dir = "/srv/videos";
+  FakeVideoHost host(e.time, e.io.get_executor());
+  // retry.max_attempts is 4: more failures than that in a row would end the job,
+  // but cuts that moved forward, refreshed links after progress and a full disk do not count.
+  host.script["/srv/videos/jobs/p0.mp4"] = {FetchEnd::cut,       FetchEnd::cut,       FetchEnd::cut,
+                                             FetchEnd::refresh_link, FetchEnd::disk_full, FetchEnd::disk_full,
+                                             FetchEnd::disk_full, FetchEnd::disk_full, FetchEnd::disk_full};
+  e.start(RunMode::batch, 1, "p", [&](Exporter& x) { x.use_downloads(host); });
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  ASSERT_EQ(e.summary->succeeded, 1u);
+  EXPECT_EQ(host.tries, 10);
+  // The refused link cost one progress call for a fresh one (export, polls to 100 %, then that one).
+  const auto polls_to_finish = e.api.calls(ApiCall::progress) - 1;
+  EXPECT_GE(polls_to_finish, 1u);
+  EXPECT_EQ(e.ledger.results.at("jobs.yaml#p0").video->bytes, 1000u);
+}
+
+TEST(Exporter, ADownloadThatNeverWorksFailsAsDownloadFailedWithItsLinkKept) {
+  Engine e;
+  e.config.download.dir = "/srv/videos";
+  FakeVideoHost host(e.time, e.io.get_executor());
+  host.script["/srv/videos/jobs/p0.mp4"] = std::deque<FetchEnd>(10, FetchEnd::retry_later);
+  host.script["/srv/videos/jobs/p1.mp4"] = {FetchEnd::failed};
+  e.start(RunMode::batch, 2, "p", [&](Exporter& x) { x.use_downloads(host); });
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->failed, 2u);
+  for (const auto* job : {"jobs.yaml#p0", "jobs.yaml#p1"}) {
+    const auto& r = e.ledger.results.at(job);
+    ASSERT_TRUE(r.error) << job;
+    EXPECT_EQ(r.error->code, "download_failed") << job;
+    EXPECT_FALSE(r.video) << job;
+    EXPECT_NE(r.download_url.find("cdn.example.com"), std::string::npos) << job;
+  }
+  EXPECT_EQ(host.tries, 4 + 1);  // retry.max_attempts tries for p0, one for p1 (a failure for good)
 }
 
 TEST(Exporter, TheBreakerTripsAndProbesOneAtATimeThenEverybodyGoesOn) {

@@ -41,8 +41,8 @@ std::string rec(RecordKind kind, const std::string& batch, const std::string& jo
 }
 
 TEST(JournalRecord, EveryKindRoundTrips) {
-  for (auto kind : {RecordKind::batch, RecordKind::submit, RecordKind::submitted, RecordKind::ended,
-                    RecordKind::closed, RecordKind::reopened}) {
+  for (auto kind : {RecordKind::batch, RecordKind::submit, RecordKind::submitted, RecordKind::download,
+                    RecordKind::ended, RecordKind::closed, RecordKind::reopened}) {
     JournalRecord r;
     r.kind = kind;
     r.batch = "b1";
@@ -53,11 +53,50 @@ TEST(JournalRecord, EveryKindRoundTrips) {
     r.name = "f.yaml";
     r.origin = "queue:/etc/q.yaml";
     r.results_offset = 77;
+    r.download = DownloadRecord{"https://cdn/v.mp4?sig=1", "/srv/v/a.mp4", "\"e1\"", 12345};
     auto back = decode(encode(r));
     ASSERT_TRUE(back) << encode(r);
     EXPECT_EQ(back->kind, kind);
     EXPECT_EQ(back->batch, "b1");
+    if (kind == RecordKind::download) {
+      EXPECT_EQ(back->download.url, "https://cdn/v.mp4?sig=1");
+      EXPECT_EQ(back->download.file, "/srv/v/a.mp4");
+      EXPECT_EQ(back->download.validator, "\"e1\"");
+      EXPECT_EQ(back->download.total, 12345u);
+    }
   }
+}
+
+TEST(Replay, ADownloadUnderWayResumesWithItsLatestRecordAndSurvivesCompaction) {
+  auto download = [](const std::string& job, const std::string& url, const std::string& validator) {
+    JournalRecord r;
+    r.kind = RecordKind::download;
+    r.batch = "b";
+    r.job = job;
+    r.download = DownloadRecord{url, "/srv/v/" + job + ".mp4", validator, std::nullopt};
+    if (!validator.empty()) r.download.total = 5000;
+    return encode(r) + "\n";
+  };
+  const std::string text = header("b") + rec(RecordKind::submit, "b", "d") + rec(RecordKind::submitted, "b", "d") +
+                           download("d", "https://cdn/1", "") + download("d", "https://cdn/2", "\"e\"") +
+                           download("stray", "https://cdn/x", "");  // never submitted: ignored
+  auto r = replay(text);
+  const auto& d = r.batches[0].jobs.at("d");
+  EXPECT_EQ(d.state, Recovery::downloading);
+  EXPECT_EQ(d.project_id, "p-d");
+  EXPECT_EQ(d.download.url, "https://cdn/2");
+  EXPECT_EQ(d.download.validator, "\"e\"");
+  EXPECT_EQ(d.download.total, 5000u);
+  EXPECT_NE(r.batches[0].jobs.at("stray").state, Recovery::downloading);
+  // Compacted, it replays the same.
+  std::string compacted;
+  for (const auto& rec : compact(r)) compacted += encode(rec) + "\n";
+  const auto again = replay(compacted).batches[0].jobs.at("d");
+  EXPECT_EQ(again.state, Recovery::downloading);
+  EXPECT_EQ(again.project_id, "p-d");
+  EXPECT_EQ(again.submitted_at_ms, 1'700'000'000'000);
+  EXPECT_EQ(again.download.url, "https://cdn/2");
+  EXPECT_EQ(again.download.total, 5000u);
 }
 
 TEST(JournalRecord, MalformedLinesAreRefused) {
