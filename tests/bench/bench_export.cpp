@@ -85,6 +85,9 @@ double heap_bytes_per_job(int jobs) {
                                            std::chrono::system_clock::time_point) override {
       co_return;
     }
+    boost::asio::awaitable<void> downloading(const std::string&, const std::string&, const DownloadRecord&) override {
+      co_return;
+    }
     boost::asio::awaitable<void> ended(const std::string&, const JobResult&) override { co_return; }
     boost::asio::awaitable<void> batch_ended(const std::string&) override { co_return; }
   } ledger;
