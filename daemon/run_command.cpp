@@ -312,6 +312,11 @@ class Runner {
          boost::json::object{
              {"accepted", c.total}, {"ended", c.done}, {"failed", c.failed}, {"in_flight", c.in_flight}}},
         {"open_batches", store_.open_batches()},
+        {"downloads",
+         boost::json::object{{"in_progress", c.downloading},
+                             {"paused_disk_full", c.downloads_paused},
+                             {"bytes", c.download_bytes},
+                             {"bytes_per_second", static_cast<std::uint64_t>(download_rate())}}},
         {"api", exporter_.health()},
         {"last_error", !error.empty()               ? error
                        : exporter_.health() != "ok" ? exporter_.health()
@@ -325,6 +330,9 @@ class Runner {
     const auto queued = c.total - c.done - c.in_flight;
     std::string line = std::to_string(c.in_flight) + " active, " + std::to_string(queued) + " queued, " +
                        std::to_string(c.failed) + " failed since start";
+    if (c.downloading > 0) line += "; " + std::to_string(c.downloading) + " downloading";
+    if (c.downloads_paused > 0)
+      line += "; " + std::to_string(c.downloads_paused) + " downloads paused: download.dir is full";
     if (exporter_.health() != "ok") line += "; " + exporter_.health();
     notifier_.status(line);
   }
@@ -338,11 +346,29 @@ class Runner {
     }
   }
 
+  // Video bytes per second over the last few seconds (the progress line and status.json).
+  double download_rate() {
+    const auto now = Clock::now();
+    const auto bytes = exporter_.counts().download_bytes;
+    if (rate_at_ == TimePoint{}) {
+      rate_at_ = now;
+      rate_bytes_ = bytes;
+    }
+    const double secs = std::chrono::duration<double>(now - rate_at_).count();
+    if (secs >= 2.0) {
+      rate_ = static_cast<double>(bytes - rate_bytes_) / secs;
+      rate_at_ = now;
+      rate_bytes_ = bytes;
+    }
+    return rate_;
+  }
+
   asio::awaitable<void> draw_progress() {
     asio::steady_timer timer(io_);
     const auto start = Clock::now();
     while (!finished_ && !interrupted_) {
-      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - start)));
+      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - start),
+                                 download_rate()));
       timer.expires_after(std::chrono::milliseconds(250));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -412,6 +438,9 @@ class Runner {
   bool stopping_ = false;
   bool rejected_files_ = false;
   bool status_failing_ = false;  // status.json could not be written last time (said once)
+  TimePoint rate_at_{};             // download_rate(): the start of the interval measured
+  std::uint64_t rate_bytes_ = 0;
+  double rate_ = 0;
 };
 
 }  // namespace

@@ -133,6 +133,9 @@ BatchCounts Exporter::counts() const {
   c.done = summary_.succeeded + summary_.failed + summary_.timed_out;
   c.failed = summary_.failed + summary_.timed_out;
   c.in_flight = in_flight_;
+  c.downloading = downloads_.size();
+  c.downloads_paused = disk_paused_.size();
+  c.download_bytes = bytes_downloaded_;
   return c;
 }
 
@@ -358,6 +361,8 @@ awaitable<void> Exporter::download(std::uint32_t index) {
   auto out = co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
   --downloads_running_;
   bytes_downloaded_ += out.received;
+  if (out.end == FetchEnd::disk_full) disk_paused_.insert(index);
+  else disk_paused_.erase(index);
   if (stopping_) co_return;  // NAME.part and the journal hold where it got to
   if (out.end == FetchEnd::complete) {
     auto finished = co_await fetcher_->finish(d.file);
@@ -660,6 +665,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   forget_hook(index);
   if (--batch.open == 0) co_await ledger_.batch_ended(batch.id);
   downloads_.erase(index);
+  disk_paused_.erase(index);
   specs_[index] = JobSpec{};  // the slot is free for the next job
   jobs_[index] = ExportJob{};
   free_slots_.push_back(index);

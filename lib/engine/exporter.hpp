@@ -143,6 +143,7 @@ class Exporter {
   };
   VideoFetcher* fetcher_ = nullptr;
   std::unordered_map<std::uint32_t, ActiveDownload> downloads_;  // jobs in the downloading state
+  std::unordered_set<std::uint32_t> disk_paused_;                 // ... whose last try met a full disk
   DueQueues download_due_;
   std::unique_ptr<Alarm> download_wake_;
   std::uint32_t active_download_workers_ = 0;

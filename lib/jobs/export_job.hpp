@@ -132,6 +132,6 @@ class JobMachine {
 };
 
 // How long a download waits for disk space before it looks again.
-inline constexpr Millis disk_full_pause{30'000};
+inline constexpr Millis disk_full_pause{10'000};
 
 }  // namespace exportd

@@ -2,7 +2,19 @@
 
 namespace exportd {
 
-std::string format_progress(const BatchCounts& c, Millis elapsed) {
+std::string format_bytes(double bytes) {
+  static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 4) {
+    bytes /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+std::string format_progress(const BatchCounts& c, Millis elapsed, double download_rate) {
   std::string eta = "--";
   if (c.done > 0 && c.done < c.total) {
     const double per_job = static_cast<double>(elapsed.count()) / static_cast<double>(c.done);
@@ -11,8 +23,16 @@ std::string format_progress(const BatchCounts& c, Millis elapsed) {
     eta = "0s";
   }
   const unsigned pct = c.total ? static_cast<unsigned>(c.done * 100 / c.total) : 100;
-  return "exportd: " + std::to_string(c.done) + "/" + std::to_string(c.total) + " done (" + std::to_string(pct) +
-         "%), " + std::to_string(c.failed) + " failed, " + std::to_string(c.in_flight) + " in flight, ETA " + eta;
+  std::string line = "exportd: " + std::to_string(c.done) + "/" + std::to_string(c.total) + " done (" +
+                     std::to_string(pct) + "%), " + std::to_string(c.failed) + " failed, " +
+                     std::to_string(c.in_flight) + " in flight";
+  if (c.downloading > 0 || c.download_bytes > 0) {
+    line += " (" + std::to_string(c.downloading) + " downloading, " + format_bytes(download_rate) + "/s, " +
+            format_bytes(static_cast<double>(c.download_bytes)) + " in all";
+    if (c.downloads_paused > 0) line += "; " + std::to_string(c.downloads_paused) + " paused: disk full";
+    line += ")";
+  }
+  return line + ", ETA " + eta;
 }
 
 void ProgressLine::show(std::string text) {

@@ -13,10 +13,18 @@ struct BatchCounts {
   std::uint64_t done = 0;       // ended, whatever the outcome
   std::uint64_t failed = 0;     // failed or timed out
   std::uint64_t in_flight = 0;  // submitted, not ended
+  std::uint64_t downloading = 0;       // exported, video being downloaded (or waiting its turn)
+  std::uint64_t downloads_paused = 0;  // ... waiting for disk space
+  std::uint64_t download_bytes = 0;    // video bytes written since start
 };
 
-// "done/total" progress with an ETA from the rate of completion so far.
-std::string format_progress(const BatchCounts& c, Millis elapsed);
+// "done/total" progress with an ETA from the rate of completion so far;
+// with downloads, how many are under way and at what rate (bytes/s, measured
+// by the caller over its last interval).
+std::string format_progress(const BatchCounts& c, Millis elapsed, double download_rate = 0);
+
+// 1536 -> "1.5 KiB", 3 * 2^30 -> "3.0 GiB".
+std::string format_bytes(double bytes);
 
 // The live line at the bottom of a terminal (run --once on a TTY only).
 class ProgressLine {

@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "jobs/job_file.hpp"
+#include "ops/progress_line.hpp"
 #include "ops/time_format.hpp"
 #include "spool/journal.hpp"
 #include "spool/spool.hpp"
@@ -54,7 +55,8 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
                                  {"done", count_files(spool.done(), false)},
                                  {"rejected", count_files(spool.rejected(), false)}};
   const auto rep = replay(Journal::read_all(spool.journal_path()));
-  std::int64_t queued = 0, in_doubt = 0, polling = 0, succeeded = 0, failed = 0, timed_out = 0, open = 0;
+  std::int64_t queued = 0, in_doubt = 0, polling = 0, downloading = 0, succeeded = 0, failed = 0, timed_out = 0,
+               open = 0;
   std::int64_t oldest_ms = 0;
   std::string oldest_job;
   for (const auto& b : rep.batches) {
@@ -73,8 +75,9 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
         case Recovery::in_doubt:
           ++in_doubt;
           break;
+        case Recovery::downloading:
         case Recovery::submitted:
-          ++polling;
+          ++(job.state == Recovery::submitted ? polling : downloading);
           if (oldest_ms == 0 || job.submitted_at_ms < oldest_ms) {
             oldest_ms = job.submitted_at_ms;
             oldest_job = b.header.batch + "/" + key;
@@ -96,7 +99,8 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
   }
   report["open_batches"] = open;
   report["jobs"] = json::object{{"queued", queued},       {"submitting", in_doubt}, {"polling", polling},
-                                {"succeeded", succeeded}, {"failed", failed},       {"timed_out", timed_out}};
+                                {"downloading", downloading}, {"succeeded", succeeded}, {"failed", failed},
+                                {"timed_out", timed_out}};
   if (oldest_ms > 0) {
     const auto now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -120,7 +124,8 @@ std::string format_spool_report(const json::object& r) {
   out += "files:     " + num(f.at("incoming")) + " incoming, " + num(f.at("active")) + " active, " + num(f.at("done")) +
          " done, " + num(f.at("rejected")) + " rejected\n";
   out += "jobs:      " + num(j.at("queued")) + " queued, " + num(j.at("submitting")) + " submitting, " +
-         num(j.at("polling")) + " polling, " + num(j.at("succeeded")) + " succeeded, " + num(j.at("failed")) +
+         num(j.at("polling")) + " polling, " + num(j.at("downloading")) + " downloading, " +
+         num(j.at("succeeded")) + " succeeded, " + num(j.at("failed")) +
          " failed, " + num(j.at("timed_out")) + " timed out (in " + num(r.at("open_batches")) + " open batches)\n";
   if (const auto* o = r.if_contains("oldest_active"))
     out += "oldest:    " + std::string(o->at("job").as_string()) + " submitted " +
@@ -133,6 +138,20 @@ std::string format_spool_report(const json::object& r) {
     };
     out += "daemon:    " + s("state") + " (pid " + (o.contains("pid") ? num(o.at("pid")) : "-") + ", updated " +
            s("updated_at") + ")\n";
+    if (const auto* dl = o.if_contains("downloads"); dl != nullptr && dl->is_object()) {
+      const auto& d = dl->as_object();
+      const auto n = [&](std::string_view k) {
+        const auto* v = d.if_contains(k);
+        return v != nullptr && v->is_number() ? v->to_number<double>() : 0.0;
+      };
+      if (n("in_progress") > 0 || n("bytes") > 0)
+        out += "downloads: " + std::to_string(static_cast<std::uint64_t>(n("in_progress"))) + " in progress, " +
+               format_bytes(n("bytes_per_second")) + "/s, " + format_bytes(n("bytes")) + " since start" +
+               (n("paused_disk_full") > 0 ? "; " + std::to_string(static_cast<std::uint64_t>(n("paused_disk_full"))) +
+                                                " paused: download.dir is full"
+                                          : "") +
+               "\n";
+    }
     if (s("last_error") != "-" && !s("last_error").empty()) out += "last error: " + s("last_error") + "\n";
   }
   return out;

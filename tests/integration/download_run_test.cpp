@@ -11,6 +11,7 @@
 
 #include <signal.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "process.hpp"
@@ -139,6 +140,54 @@ TEST(DownloadRun, AKilledDaemonResumesItsDownloadsAndNoFinalNameIsEverIncomplete
   for (const auto& [id, size] : stats.video_sizes) total += size;
   EXPECT_LE(static_cast<double>(stats.video_bytes_sent), 1.5 * static_cast<double>(total));
   EXPECT_EQ(stats.duplicate_exports, 0u);
+}
+
+// download.dir on an 8 MiB tmpfs, mounted in a user and mount namespace of
+// the daemon's own (no root needed), 6 MiB of it taken: the downloads pause,
+// say so, and go on once the space is freed; nothing is lost or left half.
+TEST(DownloadRun, AFullDiskPausesDownloadsWithAClearStatusUntilSpaceIsFreed) {
+  if (testing::run_process({"/usr/bin/unshare", "-rm", "true"}, 10s).exit_code != 0)
+    GTEST_SKIP() << "unprivileged user namespaces are off here: cannot mount a small tmpfs";
+  auto k = video_knobs(1536 * 1024, 1536 * 1024);
+  sim::Simulator sim(k);
+  Workspace ws("download-full");
+  ws.write_config(sim.port(), false, "demo-key", config_for(ws, 4));
+  ws.write_export_jobs("jobs.yaml", 4);
+  const auto videos = ws.path("videos");
+  fs::create_directories(videos);
+  auto argv = testing::run_argv(ws, {"--queue", ws.path("jobs.yaml")});
+  std::string command = "mount -t tmpfs -o size=8m tmpfs '" + videos + "' && head -c 6291456 /dev/zero > '" + videos +
+                        "/filler' && exec";
+  for (const auto& a : argv) command += " '" + a + "'";
+  testing::ChildProcess daemon({"/usr/bin/unshare", "-rm", "/bin/sh", "-c", command});
+  // The daemon's view of its tmpfs.
+  const auto inside = "/proc/" + std::to_string(daemon.pid()) + "/root" + videos;
+  const auto paused = [&] {
+    boost::system::error_code ec;
+    const auto status = boost::json::parse(Workspace::read(ws.path("state/status.json")), ec);
+    if (ec || !status.is_object()) return false;
+    const auto* d = status.as_object().if_contains("downloads");
+    return d != nullptr && d->as_object().at("paused_disk_full").to_number<std::int64_t>() > 0;
+  };
+  ASSERT_TRUE(testing::wait_until(paused, 60s)) << daemon.err_so_far();
+  EXPECT_NE(daemon.err_so_far().find("download_paused"), std::string::npos);
+  auto status = testing::run_process({testing::exportd_binary(), "status", "-c", ws.path("config.yaml")}, 30s);
+  EXPECT_NE(status.out.find("paused: download.dir is full"), std::string::npos) << status.out;
+  EXPECT_TRUE(ws.results().empty());
+  // Free the space: they go on and finish.
+  ASSERT_TRUE(fs::remove(inside + "/filler"));
+  ASSERT_TRUE(testing::wait_until([&] { return testing::result_lines(ws) == 4; }, 60s)) << daemon.err_so_far();
+  const auto stats = sim.stats();
+  for (const auto& r : ws.results()) {
+    ASSERT_EQ(r.at("status").as_string(), "succeeded") << boost::json::serialize(r);
+    const std::string id(r.at("project_id").as_string());
+    const std::string file(r.at("file").as_string());
+    EXPECT_EQ(fs::file_size(inside + file.substr(videos.size())), stats.video_sizes.at(id));
+    EXPECT_EQ(r.at("sha256").as_string(), sim::video_sha256(id, stats.video_sizes.at(id)));
+  }
+  EXPECT_TRUE(part_files(inside).empty());
+  daemon.signal(SIGTERM);
+  daemon.wait(30s);
 }
 
 TEST(DownloadRun, HostileLinksAreRefusedAndNothingIsWrittenOrFetched) {
