@@ -416,7 +416,7 @@ class Runner {
   PacedTransport paced_;
   TokenSource tokens_;
   // Downloads (SPEC §10): their own TLS context and a thread for file work.
-  asio::thread_pool download_files_{1};
+  asio::thread_pool download_files_{2};
   std::optional<NetworkVideoFetcher> fetcher_;
   Exporter exporter_;
   Spool& spool_;

@@ -12,7 +12,12 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -167,11 +172,65 @@ Written write_part(int fd, const char* data, std::size_t n, Sha256& hash) {
 
 bool is_disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
 
+// Writes (and hashes) one buffer on the files executor while the caller goes
+// on reading the next: at most one write at a time, taken in by finish(),
+// which must be awaited before the buffers or this object go away.
+class WriteBehind {
+ public:
+  WriteBehind(asio::any_io_executor loop, asio::any_io_executor files, int fd, Sha256& hash)
+      : loop_(std::move(loop)), files_(std::move(files)), fd_(fd), hash_(hash), done_(loop_, 1) {}
+
+  void start(const char* data, std::size_t n) {
+    pending_ = true;
+    asio::post(files_, [this, data, n] {
+      const auto w = write_part(fd_, data, n, hash_);
+      asio::post(loop_, [this, w] { done_.try_send(error_code{}, w); });
+    });
+  }
+  awaitable<Written> finish() {
+    if (!pending_) co_return Written{};
+    pending_ = false;
+    co_return co_await done_.async_receive(use_awaitable);
+  }
+
+ private:
+  asio::any_io_executor loop_;
+  asio::any_io_executor files_;
+  int fd_;
+  Sha256& hash_;
+  asio::experimental::channel<void(error_code, Written)> done_;
+  bool pending_ = false;
+};
+
+// When the connection last moved: the watchdog closes it after options.timeout of silence.
+struct Activity {
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  bool timed_out = false;
+  void touch() { last = std::chrono::steady_clock::now(); }
+};
+
+// One timer for the whole connection (not one per read): closes the socket
+// once nothing has moved for `timeout`, which ends whatever waits on it.
+awaitable<void> watchdog(tcp::socket& socket, Activity& activity, Millis timeout) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    const auto due = activity.last + timeout;
+    if (std::chrono::steady_clock::now() >= due) {
+      activity.timed_out = true;
+      error_code ignored;
+      socket.close(ignored);
+      co_return;
+    }
+    timer.expires_at(due);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+    if (ec) co_return;  // the exchange ended first
+  }
+}
+
 template <class Stream>
-awaitable<FetchOutcome> exchange(Stream& stream, asio::any_io_executor files, const FetchOptions& options,
-                                 const VideoUrl& url, VideoFile& file, std::string& location,
-                                 const std::function<awaitable<void>(const VideoFile&)>& record) {
-  auto& tcp_layer = beast::get_lowest_layer(stream);
+awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_io_executor files,
+                                 const FetchOptions& options, const VideoUrl& url, VideoFile& file,
+                                 std::string& location, const std::function<awaitable<void>(const VideoFile&)>& record) {
   const auto resume = resume_headers(file.part);
   http::request<http::empty_body> req{http::verb::get, url.target, 11};
   req.set(http::field::host, url.host_header());
@@ -182,8 +241,8 @@ awaitable<FetchOutcome> exchange(Stream& stream, asio::any_io_executor files, co
     req.set(http::field::if_range, resume.if_range);
   }
   req.keep_alive(false);
-  tcp_layer.expires_after(options.timeout);
   auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
+  activity.touch();
   if (wec) co_return outcome(FetchEnd::cut, "sending the request: " + describe(wec, options.timeout));
 
   beast::flat_buffer buffer;
@@ -191,6 +250,7 @@ awaitable<FetchOutcome> exchange(Stream& stream, asio::any_io_executor files, co
   parser.header_limit(16 * 1024);
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
+  activity.touch();
   if (hec) co_return outcome(FetchEnd::cut, "reading the reply: " + describe(hec, options.timeout));
   const auto& res = parser.get();
   ReplyHead head;
@@ -238,38 +298,70 @@ awaitable<FetchOutcome> exchange(Stream& stream, asio::any_io_executor files, co
   file.part.total = judged.total;
   co_await record(file);
 
+  // Two buffers: one is written and hashed on the files thread while the
+  // next is read from the socket.
+  std::vector<char> next(options.buffer_bytes);
+  char* bufs[2] = {buf.data(), next.data()};
+  int cur = 0;
+  WriteBehind behind(co_await asio::this_coro::executor, files, writer.fd, file.hash);
   FetchOutcome out{FetchEnd::complete, "", 0};
-  while (!parser.is_done()) {
-    parser.get().body().data = buf.data();
-    parser.get().body().size = buf.size();
-    tcp_layer.expires_after(options.timeout);
-    auto [rec, rn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
-    if (rec == http::error::need_buffer) rec = {};
-    const auto got = buf.size() - parser.get().body().size;
-    if (got > 0) {
-      const int fd = writer.fd;
-      auto w = co_await on_files(files, [&, fd] { return write_part(fd, buf.data(), got, file.hash); });
-      file.part.bytes += w.bytes;
-      out.received += w.bytes;
-      if (w.error != 0) {
-        ::close(writer.fd);
-        out.end = is_disk_full(w.error) ? FetchEnd::disk_full : FetchEnd::failed;
-        out.why = "cannot write " + file.part_path() + ": " + std::strerror(w.error);
-        co_return out;
-      }
+  // Takes in the write started last; false (and `out` says why) when it failed.
+  const auto settle = [&]() -> awaitable<bool> {
+    const auto w = co_await behind.finish();
+    file.part.bytes += w.bytes;
+    out.received += w.bytes;
+    if (w.error == 0) co_return true;
+    out.end = is_disk_full(w.error) ? FetchEnd::disk_full : FetchEnd::failed;
+    out.why = "cannot write " + file.part_path() + ": " + std::strerror(w.error);
+    co_return false;
+  };
+  // A body of known length (the common case) is read straight into the
+  // buffer, a whole buffer per wake-up; a chunked one goes through the parser.
+  const bool counted = !parser.chunked() && parser.content_length().has_value();
+  std::uint64_t left = counted ? *parser.content_length() : 0;
+  const auto body_done = [&] { return counted ? left == 0 : parser.is_done(); };
+  const auto read_piece = [&](char* into) -> awaitable<std::pair<error_code, std::size_t>> {
+    if (!counted) {
+      parser.get().body().data = into;
+      parser.get().body().size = options.buffer_bytes;
+      auto [rec, rn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
+      activity.touch();
+      if (rec == http::error::need_buffer) rec = {};
+      co_return std::pair{rec, options.buffer_bytes - parser.get().body().size};
     }
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(options.buffer_bytes, left));
+    std::size_t got = asio::buffer_copy(asio::buffer(into, want), buffer.data());  // read with the head
+    buffer.consume(got);
+    error_code ec;
+    while (got < want && !ec) {
+      auto [rec, n] = co_await asio::async_read(stream, asio::buffer(into + got, want - got),
+                                                asio::transfer_at_least(std::min<std::size_t>(want - got, 64 * 1024)),
+                                                asio::as_tuple(use_awaitable));
+      activity.touch();
+      ec = rec;
+      got += n;
+    }
+    left -= got;
+    co_return std::pair{ec, got};
+  };
+  while (!body_done()) {
+    auto [rec, got] = co_await read_piece(bufs[cur]);
+    if (!co_await settle()) break;
+    if (got > 0) behind.start(bufs[cur], got);
     if (rec) {
-      ::close(writer.fd);
-      out.end = FetchEnd::cut;
-      out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + describe(rec, options.timeout);
-      co_return out;
+      if (co_await settle()) {
+        out.end = FetchEnd::cut;
+        out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + describe(rec, options.timeout);
+      }
+      break;
     }
+    cur ^= 1;
   }
-  ::close(writer.fd);
-  if (file.part.total && file.part.bytes != *file.part.total) {
+  if (out.end == FetchEnd::complete && co_await settle() && file.part.total && file.part.bytes != *file.part.total) {
     out.end = FetchEnd::cut;
     out.why = "the reply ended at " + std::to_string(file.part.bytes) + " of " + std::to_string(*file.part.total) + " bytes";
   }
+  ::close(writer.fd);
   co_return out;
 }
 
@@ -284,24 +376,38 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
   if (raced.index() == 1) co_return outcome(FetchEnd::cut, "cannot resolve " + url.host + ": no answer in time");
   auto [rec, results] = std::get<0>(std::move(raced));
   if (rec) co_return outcome(FetchEnd::cut, "cannot resolve " + url.host + ": " + rec.message());
-  beast::tcp_stream tcp_stream(ex);
-  tcp_stream.expires_after(options.timeout);
-  auto [cec, endpoint] = co_await tcp_stream.async_connect(results, asio::as_tuple(use_awaitable));
-  if (cec) co_return outcome(FetchEnd::cut, "connect to " + url.host + ": " + describe(cec, options.timeout));
-  tcp_stream.socket().set_option(tcp::no_delay(true));
-  if (!url.tls) co_return co_await exchange(tcp_stream, files, options, url, file, location, record);
-
-  beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *options.tls);
-  if (!prepare_tls_session(tls_stream.native_handle(), url.host))
-    co_return outcome(FetchEnd::failed, "cannot set up TLS name checking for " + url.host);
-  auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
-  if (hec) {
-    const auto reason = verify_failure_reason(tls_stream.native_handle());
-    if (!reason.empty())
-      co_return outcome(FetchEnd::failed, "TLS certificate verification failed for " + url.host + ": " + reason);
-    co_return outcome(FetchEnd::cut, "TLS handshake with " + url.host + " failed: " + describe(hec, options.timeout));
+  tcp::socket socket(ex);
+  Activity activity;
+  // Connect, handshake and the exchange, all under the one watchdog.
+  auto session = [&]() -> awaitable<FetchOutcome> {
+    // Only the watchdog's close ends it: a cancelled wait could leave a
+    // write on the files thread or a journal record half done.
+    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+    auto [cec, endpoint] = co_await asio::async_connect(socket, results, asio::as_tuple(use_awaitable));
+    activity.touch();
+    if (cec) co_return outcome(FetchEnd::cut, "connect to " + url.host + ": " + cec.message());
+    socket.set_option(tcp::no_delay(true));
+    if (!url.tls) co_return co_await exchange(socket, activity, files, options, url, file, location, record);
+    asio::ssl::stream<tcp::socket&> tls_stream(socket, *options.tls);
+    if (!prepare_tls_session(tls_stream.native_handle(), url.host))
+      co_return outcome(FetchEnd::failed, "cannot set up TLS name checking for " + url.host);
+    auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
+    activity.touch();
+    if (hec) {
+      const auto reason = verify_failure_reason(tls_stream.native_handle());
+      if (!reason.empty())
+        co_return outcome(FetchEnd::failed, "TLS certificate verification failed for " + url.host + ": " + reason);
+      co_return outcome(FetchEnd::cut, "TLS handshake with " + url.host + " failed: " + hec.message());
+    }
+    co_return co_await exchange(tls_stream, activity, files, options, url, file, location, record);
+  };
+  auto ended = co_await (session() || watchdog(socket, activity, options.timeout));
+  if (ended.index() == 0) {
+    auto out = std::get<0>(std::move(ended));
+    if (activity.timed_out && out.end == FetchEnd::cut) out.why += " (nothing for " + format_duration(options.timeout) + ")";
+    co_return out;
   }
-  co_return co_await exchange(tls_stream, files, options, url, file, location, record);
+  co_return outcome(FetchEnd::cut, "nothing from " + url.host + " for " + format_duration(options.timeout));
 }
 
 }  // namespace

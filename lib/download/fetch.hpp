@@ -36,7 +36,7 @@ Result<VideoUrl> parse_video_url(std::string_view url);
 struct FetchOptions {
   Millis timeout{30'000};  // to connect and get a reply's head; and the longest silence mid-body
   std::shared_ptr<boost::asio::ssl::context> tls;  // verifies the peer (make_client_tls_context)
-  std::size_t buffer_bytes = 256 * 1024;           // the one buffer a download streams through
+  std::size_t buffer_bytes = 512 * 1024;  // each of the two buffers a download streams through
   int max_redirects = 5;
 };
 

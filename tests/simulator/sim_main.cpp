@@ -4,6 +4,7 @@
 //   aistudios-sim [--port N] [--port-file F] [--tls-cert F --tls-key F] [knobs...]
 //   aistudios-sim make-certs --dir D [--host H]
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -57,7 +58,13 @@ int main(int argc, char** argv) {
         "seed", po::value<std::uint64_t>()->default_value(1), "random seed")(
         "shape", po::value<std::string>()->default_value("linear"),
         "progress shape: linear, queued, steps, stall, scurve or mixed")(
-        "resolution", po::value<double>()->default_value(0.1), "progress reported in steps of this many percent");
+        "resolution", po::value<double>()->default_value(0.1), "progress reported in steps of this many percent")(
+        "videos", "serve each finished export's video (the link at 100 % points here)")(
+        "video-min-kib", po::value<std::uint64_t>()->default_value(1024), "smallest video, KiB")(
+        "video-max-kib", po::value<std::uint64_t>()->default_value(4096), "largest video, KiB")(
+        "video-cut", po::value<double>()->default_value(0), "share of video replies cut off part-way")(
+        "link-expired", po::value<double>()->default_value(0), "share of download links refused (403)")(
+        "video-rate-kib", po::value<std::uint64_t>()->default_value(0), "bytes per second per video reply, KiB (0: no cap)");
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, o), vm);
     if (vm.count("help")) {
@@ -84,6 +91,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     k.progress_resolution = vm["resolution"].as<double>();
+    k.serve_videos = vm.count("videos") > 0;
+    k.video_min_bytes = vm["video-min-kib"].as<std::uint64_t>() * 1024;
+    k.video_max_bytes = std::max(k.video_min_bytes, vm["video-max-kib"].as<std::uint64_t>() * 1024);
+    k.video_cut = vm["video-cut"].as<double>();
+    k.link_expired = vm["link-expired"].as<double>();
+    k.video_rate = vm["video-rate-kib"].as<std::uint64_t>() * 1024;
 
     sigset_t set;
     sigemptyset(&set);

@@ -268,6 +268,7 @@ struct Simulator::State {
   template <class Stream>
   awaitable<bool> serve_video(Stream& stream, const http::request<http::string_body>& req) {
     ++stats.video_requests;
+    if (stats.video_first_request_ms == 0) stats.video_first_request_ms = wall_ms(std::chrono::system_clock::now());
     const std::string_view target = req.target();
     const auto query = target.find('?');
     const auto path = target.substr(0, query);
@@ -342,6 +343,7 @@ struct Simulator::State {
       auto [ec, w] = co_await http::async_write(stream, sr, asio::as_tuple(use_awaitable));
       if (ec && ec != http::error::need_buffer) co_return false;
       stats.video_bytes_sent += n;
+      stats.video_last_byte_ms = wall_ms(std::chrono::system_clock::now());
       at += n;
       if (knobs.video_rate > 0) {
         pace.expires_after(std::chrono::microseconds(n * 1'000'000 / knobs.video_rate));

@@ -112,6 +112,8 @@ struct Stats {
   std::uint64_t video_ignored_ranges = 0;  // range requests answered 200 by video_ignore_range
   std::uint64_t links_refused = 0;      // 403/410 for a dead or aged link
   std::unordered_map<std::string, std::uint64_t> video_sizes;  // polled id -> its video's bytes
+  std::int64_t video_first_request_ms = 0;  // wall clock of the first video request (0: none)
+  std::int64_t video_last_byte_ms = 0;      // ... and of the last body piece written
 };
 
 struct TlsFiles {

@@ -1,0 +1,146 @@
+// exportd-bench-download: how fast exportd downloads videos over loopback,
+// against `curl -o` fetching the same sizes from the same simulator in the
+// same invocation, and how much memory a download costs exportd (SPEC §10).
+//
+// For each count of videos at once (--parallel 1,8): exportd runs a batch of
+// that many jobs whose videos are --mib MiB (download.max_concurrent = that
+// count), then the same count of curls fetch videos of the same size at
+// once. A rate is the bytes over the time from the first video request to the
+// last byte the simulator wrote, for both. exportd's RSS growth is its peak
+// RSS in that run less its peak RSS in the same batch with 1 KiB videos.
+// Every file exportd wrote is checked against the simulator's SHA-256.
+//
+//   exportd-bench-download [--mib 1024] [--parallel 1,8]
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+
+#include "process.hpp"
+#include "simulator.hpp"
+#include "videos.hpp"
+#include "workspace.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using namespace exportd;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Phase {
+  double seconds = 0;  // first request to last byte
+  std::uint64_t bytes = 0;
+  long peak_rss_kib = 0;
+  bool ok = true;
+  std::string why;
+  double rate_mib() const { return seconds > 0 ? static_cast<double>(bytes) / (1 << 20) / seconds : 0; }
+};
+
+sim::Knobs knobs(std::uint64_t size) {
+  sim::Knobs k;
+  k.export_min = std::chrono::milliseconds(0);
+  k.export_max = std::chrono::milliseconds(0);
+  k.serve_videos = true;
+  k.video_min_bytes = size;
+  k.video_max_bytes = size;
+  return k;
+}
+
+Phase run_exportd(int count, std::uint64_t size, bool verify) {
+  sim::Simulator s(knobs(size));
+  testing::Workspace ws("bench-download");
+  ws.write_config(s.port(), false, "demo-key",
+                  "limits:\n  requests_per_second: 0\npolling:\n  first_poll_after: 100ms\n  min_interval: 100ms\n"
+                  "download:\n  dir: " + ws.path("videos") + "\n  max_concurrent: " + std::to_string(count) + "\n");
+  ws.write_export_jobs("jobs.yaml", count);
+  const auto r = testing::run_process(
+      {testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once", "--queue", ws.path("jobs.yaml")},
+      std::chrono::minutes(30));
+  const auto stats = s.stats();
+  Phase p;
+  p.peak_rss_kib = r.max_rss_kib;
+  p.bytes = stats.video_bytes_sent;
+  p.seconds = static_cast<double>(stats.video_last_byte_ms - stats.video_first_request_ms) / 1000.0;
+  if (r.exit_code != 0) {
+    p.ok = false;
+    p.why = "exportd exited " + std::to_string(r.exit_code) + ": " + r.err.substr(0, 500);
+    return p;
+  }
+  for (const auto& res : ws.results()) {
+    const std::string id(res.at("project_id").as_string());
+    if (res.at("status").as_string() != "succeeded" || !res.contains("sha256")) {
+      p.ok = false;
+      p.why = id + " did not succeed";
+    } else if (verify && res.at("sha256").as_string() != sim::video_sha256(id, size)) {
+      p.ok = false;
+      p.why = id + ": SHA-256 differs from the simulator's";
+    }
+  }
+  return p;
+}
+
+Phase run_curl(int count, std::uint64_t size) {
+  sim::Simulator s(knobs(size));
+  testing::Workspace ws("bench-download-curl");
+  std::vector<std::string> links;
+  for (int i = 0; i < count; ++i) links.push_back(s.finished_video("c" + std::to_string(i), size));
+  std::vector<std::thread> threads;
+  std::vector<testing::ProcessResult> results(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i)
+    threads.emplace_back([&, i] {
+      results[static_cast<std::size_t>(i)] = testing::run_process(
+          {"/usr/bin/curl", "-sS", "-o", ws.path("c" + std::to_string(i) + ".mp4"), links[static_cast<std::size_t>(i)]},
+          std::chrono::minutes(30));
+    });
+  for (auto& t : threads) t.join();
+  const auto stats = s.stats();
+  Phase p;
+  p.bytes = stats.video_bytes_sent;
+  p.seconds = static_cast<double>(stats.video_last_byte_ms - stats.video_first_request_ms) / 1000.0;
+  for (const auto& r : results)
+    if (r.exit_code != 0) {
+      p.ok = false;
+      p.why = "curl: " + r.err;
+    }
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description opts("exportd-bench-download");
+  opts.add_options()("mib", po::value<std::uint64_t>()->default_value(1024), "video size, MiB")(
+      "parallel", po::value<std::string>()->default_value("1,8"), "videos at once, comma-separated")(
+      "no-verify", "skip checking each file's SHA-256");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, opts), vm);
+  const auto size = vm["mib"].as<std::uint64_t>() << 20;
+  const bool verify = vm.count("no-verify") == 0;
+  std::vector<int> counts;
+  std::stringstream list(vm["parallel"].as<std::string>());
+  for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
+
+  bool all_ok = true;
+  std::printf("%-9s %-9s %-14s %-14s %-8s %-14s %s\n", "at once", "size", "exportd MiB/s", "curl MiB/s",
+              "ratio", "RSS growth", "files");
+  for (const int n : counts) {
+    const auto small = run_exportd(n, 1024, false);
+    const auto big = run_exportd(n, size, verify);
+    const auto curl = run_curl(n, size);
+    const double growth_mib = static_cast<double>(big.peak_rss_kib - small.peak_rss_kib) / 1024.0;
+    const bool ok = big.ok && curl.ok && small.ok;
+    all_ok = all_ok && ok;
+    std::printf("%-9d %-9s %-14.1f %-14.1f %-8.2f %-14s %s\n", n, (std::to_string(size >> 20) + " MiB").c_str(),
+                big.rate_mib(), curl.rate_mib(), curl.rate_mib() > 0 ? big.rate_mib() / curl.rate_mib() : 0.0,
+                (std::to_string(static_cast<long>(growth_mib * 10) / 10.0).substr(0, 5) + " MiB").c_str(),
+                ok ? (verify ? "whole, SHA-256 checked" : "whole") : (big.why + curl.why + small.why).c_str());
+    std::fflush(stdout);
+  }
+  return all_ok ? 0 : 1;
+}
