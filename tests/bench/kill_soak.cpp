@@ -3,8 +3,15 @@
 // it each time, and checks that every job ended exactly once and that the
 // simulator saw no project exported twice.
 //
+// With --video-mib-max, every job's video is downloaded too (download.dir):
+// after each kill, every file under its final name is checked whole, and at
+// the end every file's SHA-256 against the simulator's, no .part left, and
+// the bytes sent within 1.5 times the videos' total.
+//
 //   exportd-kill-soak [--jobs 2000] [--files 40] [--kills 30] [--seed N]
+//                     [--video-mib-min 1 --video-mib-max 0] [--video-rate-mib 0]
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
@@ -13,6 +20,7 @@
 
 #include "simulator.hpp"
 #include "spool_driver.hpp"
+#include "videos.hpp"
 #include "workspace.hpp"
 
 namespace po = boost::program_options;
@@ -24,7 +32,10 @@ int main(int argc, char** argv) {
   o.add_options()("help", "this help")("jobs", po::value<int>()->default_value(2000), "jobs in all")(
       "files", po::value<int>()->default_value(40), "job files they are dropped as")(
       "kills", po::value<int>()->default_value(30), "SIGKILLs")(
-      "seed", po::value<std::uint64_t>()->default_value(std::random_device{}()), "random seed for the kill moments");
+      "seed", po::value<std::uint64_t>()->default_value(std::random_device{}()), "random seed for the kill moments")(
+      "video-mib-min", po::value<std::uint64_t>()->default_value(1), "smallest video, MiB")(
+      "video-mib-max", po::value<std::uint64_t>()->default_value(0), "largest video, MiB (0: no downloads)")(
+      "video-rate-mib", po::value<std::uint64_t>()->default_value(0), "bytes per second per video reply, MiB (0: no cap)");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, o), vm);
   po::notify(vm);
@@ -37,18 +48,38 @@ int main(int argc, char** argv) {
   k.export_min = Millis(4000);
   k.export_max = Millis(12000);
   k.latency = Millis(10);
+  const bool videos = vm["video-mib-max"].as<std::uint64_t>() > 0;
+  if (videos) {
+    k.serve_videos = true;
+    k.video_min_bytes = vm["video-mib-min"].as<std::uint64_t>() << 20;
+    k.video_max_bytes = std::max(k.video_min_bytes, vm["video-mib-max"].as<std::uint64_t>() << 20);
+    k.video_rate = vm["video-rate-mib"].as<std::uint64_t>() << 20;
+  }
   sim::Simulator sim(k);
   testing::Workspace ws("kill-soak");
   ws.write("user_key", "demo-key\n");
   ws.write("config.yaml", "api:\n  base_url: http://127.0.0.1:" + std::to_string(sim.port()) +
                               "\n  app_id: demo-app\n  user_key_file: user_key\nstate_dir: state\n"
                               "limits:\n  max_active_jobs: 300\n  requests_per_second: 0\n"
-                              "polling:\n  first_poll_after: 1s\n  min_interval: 250ms\n  max_interval: 3s\n");
+                              "polling:\n  first_poll_after: 1s\n  min_interval: 250ms\n  max_interval: 3s\n" +
+                              (videos ? "download:\n  dir: videos\n  max_concurrent: 8\n" : ""));
   const int per_file = jobs / files;
   for (int f = 0; f < files; ++f) testing::drop_job_file(ws, "soak" + std::to_string(f) + ".yaml", f * per_file, per_file, "s");
   const auto total = static_cast<std::size_t>(per_file * files);
+  // After each kill: whatever is under a final name is whole.
+  int incomplete_at_kills = 0;
+  const auto check_final_names = [&] {
+    if (!videos) return;
+    const auto stats = sim.stats();
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(ws.path("videos"), ec)) {
+      if (!e.is_regular_file() || e.path().extension() != ".mp4") continue;
+      const auto it = stats.video_sizes.find(e.path().stem().string());
+      if (it == stats.video_sizes.end() || e.file_size() != it->second) ++incomplete_at_kills;
+    }
+  };
   const auto fig = testing::kill_and_restart(ws, kills, total, Millis(200), Millis(1500), Millis(600'000),
-                                             vm["seed"].as<std::uint64_t>());
+                                             vm["seed"].as<std::uint64_t>(), check_final_names);
   std::map<std::string, int> per_key, per_status;
   for (const auto& r : ws.results()) {
     ++per_key[std::string(r.at("job").as_string())];
@@ -67,8 +98,32 @@ int main(int argc, char** argv) {
   std::printf("  succeeded             %d\n", per_status["succeeded"]);
   std::printf("  projects exported     %llu, exported twice: %llu\n",
               static_cast<unsigned long long>(s.projects_exported), static_cast<unsigned long long>(s.duplicate_exports));
+  bool videos_ok = true;
+  if (videos) {
+    std::uint64_t total_bytes = 0;
+    int wrong = 0, parts = 0;
+    for (const auto& [id, size] : s.video_sizes) total_bytes += size;
+    for (const auto& r : ws.results()) {
+      const std::string id(r.at("project_id").as_string());
+      const auto* file = r.if_contains("file");
+      const auto size = s.video_sizes.count(id) ? s.video_sizes.at(id) : 0;
+      std::error_code ec;
+      if (file == nullptr || std::filesystem::file_size(std::string(file->as_string()), ec) != size || ec ||
+          r.at("sha256").as_string() != sim::video_sha256(id, size))
+        ++wrong;
+    }
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(ws.path("videos"), ec))
+      parts += e.path().extension() == ".part";
+    const double ratio = total_bytes ? static_cast<double>(s.video_bytes_sent) / static_cast<double>(total_bytes) : 0;
+    std::printf("  videos                %zu, %.1f MiB; sent %.1f MiB (%.2fx)\n", s.video_sizes.size(),
+                static_cast<double>(total_bytes) / (1 << 20), static_cast<double>(s.video_bytes_sent) / (1 << 20), ratio);
+    std::printf("  files wrong or absent %d, .part left %d, incomplete under a final name at a kill %d\n", wrong, parts,
+                incomplete_at_kills);
+    videos_ok = wrong == 0 && parts == 0 && incomplete_at_kills == 0 && ratio <= 1.5;
+  }
   const bool ok = per_key.size() == total && repeated == 0 && per_status["succeeded"] == static_cast<int>(total) &&
-                  s.duplicate_exports == 0 && fig.final_exit == 0;
+                  s.duplicate_exports == 0 && fig.final_exit == 0 && videos_ok;
   std::printf("  verdict               %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

@@ -3,13 +3,20 @@
 // restarts, started over when a range is ignored, refused links and hosts
 // told apart, and every finished file checked against the simulator's bytes.
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "download/fetch.hpp"
@@ -193,6 +200,61 @@ TEST_F(Download, ARefusedLinkAsksForAFreshOneAndBadLinksAreRefusedBeforeAnyReque
     EXPECT_FALSE(fs::exists(f.part_path())) << bad;
   }
   EXPECT_EQ(s.stats().video_requests, before);
+}
+
+// A video host that accepts, sends `reply` (maybe nothing) and then says
+// nothing more until the test ends.
+class SilentHost {
+ public:
+  explicit SilentHost(std::string reply) : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this, reply = std::move(reply)] {
+      asio::ip::tcp::socket s(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(s, ec);
+      if (ec) return;
+      asio::streambuf request;
+      asio::read_until(s, request, "\r\n\r\n", ec);
+      if (!reply.empty()) asio::write(s, asio::buffer(reply), ec);
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, [this] { return stop_; });
+    });
+  }
+  ~SilentHost() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    done_.notify_all();
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+  bool stop_ = false;
+};
+
+TEST_F(Download, AHostThatFallsSilentIsLeftAfterTheTimeoutAndTheBytesSoFarKept) {
+  options_.timeout = 1s;
+  for (const std::string reply :
+       {std::string(), std::string("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nETag: \"s1\"\r\n\r\n") +
+                           std::string(4000, 'v')}) {
+    SilentHost host(reply);
+    VideoFile file;
+    file.path = (dir_ / ("silent" + std::to_string(reply.size()) + ".mp4")).string();
+    const auto started = std::chrono::steady_clock::now();
+    const auto out = fetch("http://127.0.0.1:" + std::to_string(host.port()) + "/v.mp4", file);
+    EXPECT_EQ(out.end, FetchEnd::cut) << out.why;
+    EXPECT_NE(out.why.find("nothing"), std::string::npos) << out.why;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);
+    EXPECT_EQ(file.part.bytes, reply.empty() ? 0u : 4000u);  // kept for the resume
+  }
 }
 
 TEST_F(Download, HttpsIsVerifiedAgainstTheTrustedCa) {

@@ -46,7 +46,8 @@ std::size_t result_lines(const Workspace& ws) {
 
 KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t expected,
                                  std::chrono::milliseconds min_gap, std::chrono::milliseconds max_gap,
-                                 std::chrono::milliseconds finish_timeout, std::uint64_t seed) {
+                                 std::chrono::milliseconds finish_timeout, std::uint64_t seed,
+                                 const std::function<void()>& after_kill) {
   KillSoakFigures f;
   f.seed = seed;
   std::mt19937_64 rng(seed);
@@ -59,6 +60,7 @@ KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t exp
     daemon.signal(SIGKILL);
     daemon.wait(std::chrono::seconds(10));
     ++f.kills;
+    if (after_kill) after_kill();
     if (result_lines(ws) >= expected) break;  // it finished before the kill: nothing left to interrupt
   }
   ChildProcess daemon(argv);

@@ -41,8 +41,10 @@ struct KillSoakFigures {
 // Starts the daemon, SIGKILLs it at `kills` random moments (between
 // `min_gap` and `max_gap` after each start), restarts it each time, then lets
 // it run until results.jsonl has `expected` lines and stops it with SIGTERM.
+// `after_kill` runs after each kill, while the daemon is down.
 KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t expected,
                                  std::chrono::milliseconds min_gap, std::chrono::milliseconds max_gap,
-                                 std::chrono::milliseconds finish_timeout, std::uint64_t seed);
+                                 std::chrono::milliseconds finish_timeout, std::uint64_t seed,
+                                 const std::function<void()>& after_kill = {});
 
 }  // namespace exportd::testing
