@@ -41,7 +41,8 @@ void print_results_table(const std::string& results_path, std::uint64_t offset, 
     ++total;
     if (rows.size() >= max_rows) continue;
     const auto& o = v.as_object();
-    std::string detail = field(o, "download_url");
+    // The video on disk when there is one, else the link.
+    std::string detail = o.contains("file") ? field(o, "file") + " (" + field(o, "bytes") + " bytes)" : field(o, "download_url");
     if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object())
       detail = field(e->as_object(), "code") + ": " + field(e->as_object(), "message");
     rows.push_back({field(o, "job"), field(o, "status"), field(o, "project_id"), field(o, "attempts"),

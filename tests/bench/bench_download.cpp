@@ -11,6 +11,11 @@
 // Every file exportd wrote is checked against the simulator's SHA-256.
 //
 //   exportd-bench-download [--mib 1024] [--parallel 1,8]
+//
+// With --batch N: one run of N jobs whose videos are --min-mib..--max-mib,
+// through faults (--cut, --expired, --ignore-range shares), checking every
+// file against the simulator's SHA-256, that no .part is left, and the bytes
+// sent against the videos' total.
 
 #include <cstdio>
 #include <filesystem>
@@ -113,13 +118,75 @@ Phase run_curl(int count, std::uint64_t size) {
 
 }  // namespace
 
+// One batch through faults; prints what it checked. True when all held.
+bool run_fault_batch(int jobs, std::uint64_t min_bytes, std::uint64_t max_bytes, double cut, double expired,
+                     double ignore_range) {
+  auto k = knobs(min_bytes);
+  k.video_max_bytes = max_bytes;
+  k.video_cut = cut;
+  k.link_expired = expired;
+  k.video_ignore_range = ignore_range;
+  k.export_min = std::chrono::milliseconds(1000);
+  k.export_max = std::chrono::milliseconds(3000);
+  sim::Simulator s(k);
+  testing::Workspace ws("bench-download-faults");
+  ws.write_config(s.port(), false, "demo-key",
+                  "limits:\n  requests_per_second: 0\npolling:\n  first_poll_after: 1s\n  min_interval: 250ms\n"
+                  "retry:\n  initial_backoff: 100ms\n  max_backoff: 2s\n"
+                  "download:\n  dir: " + ws.path("videos") + "\n");
+  ws.write_export_jobs("jobs.yaml", jobs);
+  const auto r = testing::run_process(
+      {testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once", "--queue", ws.path("jobs.yaml")},
+      std::chrono::minutes(60));
+  const auto stats = s.stats();
+  std::uint64_t total = 0;
+  for (const auto& [id, size] : stats.video_sizes) total += size;
+  int whole = 0, with_fields = 0;
+  for (const auto& res : ws.results()) {
+    const std::string id(res.at("project_id").as_string());
+    if (res.contains("file") && res.contains("bytes") && res.contains("sha256")) ++with_fields;
+    else continue;
+    const auto size = stats.video_sizes.at(id);
+    std::error_code ec;
+    if (fs::file_size(std::string(res.at("file").as_string()), ec) == size && !ec &&
+        res.at("sha256").as_string() == sim::video_sha256(id, size))
+      ++whole;
+  }
+  int parts = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(ws.path("videos"), ec)) parts += e.path().extension() == ".part";
+  const double ratio = static_cast<double>(stats.video_bytes_sent) / static_cast<double>(std::max<std::uint64_t>(1, total));
+  std::printf("batch: %d jobs, videos %.0f-%.0f MiB (%.1f MiB in all), exit %d, %.1f s\n", jobs,
+              static_cast<double>(min_bytes) / (1 << 20), static_cast<double>(max_bytes) / (1 << 20),
+              static_cast<double>(total) / (1 << 20), r.exit_code, r.wall_seconds);
+  std::printf("  faults: %llu replies cut, %llu links refused, %llu ranges ignored\n",
+              static_cast<unsigned long long>(stats.video_cut), static_cast<unsigned long long>(stats.links_refused),
+              static_cast<unsigned long long>(stats.video_ignored_ranges));
+  std::printf("  results with file, bytes, sha256: %d of %d; files whole with the simulator's SHA-256: %d\n",
+              with_fields, jobs, whole);
+  std::printf("  .part files left: %d; bytes sent %.1f MiB = %.2fx the videos\n", parts,
+              static_cast<double>(stats.video_bytes_sent) / (1 << 20), ratio);
+  return r.exit_code == 0 && whole == jobs && with_fields == jobs && parts == 0;
+}
+
 int main(int argc, char** argv) {
   po::options_description opts("exportd-bench-download");
   opts.add_options()("mib", po::value<std::uint64_t>()->default_value(1024), "video size, MiB")(
       "parallel", po::value<std::string>()->default_value("1,8"), "videos at once, comma-separated")(
-      "no-verify", "skip checking each file's SHA-256");
+      "no-verify", "skip checking each file's SHA-256")("batch", po::value<int>()->default_value(0),
+                                                          "one run of this many jobs through faults instead")(
+      "min-mib", po::value<std::uint64_t>()->default_value(5), "--batch: smallest video, MiB")(
+      "max-mib", po::value<std::uint64_t>()->default_value(50), "--batch: largest video, MiB")(
+      "cut", po::value<double>()->default_value(0.1), "--batch: share of video replies cut")(
+      "expired", po::value<double>()->default_value(0.1), "--batch: share of links refused")(
+      "ignore-range", po::value<double>()->default_value(0.05), "--batch: share of ranges ignored");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, opts), vm);
+  if (const int jobs = vm["batch"].as<int>(); jobs > 0)
+    return run_fault_batch(jobs, vm["min-mib"].as<std::uint64_t>() << 20, vm["max-mib"].as<std::uint64_t>() << 20,
+                           vm["cut"].as<double>(), vm["expired"].as<double>(), vm["ignore-range"].as<double>())
+               ? 0
+               : 1;
   const auto size = vm["mib"].as<std::uint64_t>() << 20;
   const bool verify = vm.count("no-verify") == 0;
   std::vector<int> counts;
