@@ -229,21 +229,17 @@ void Exporter::reconfigure(const Config& config) {
 }
 
 void Exporter::spawn_workers() {
+  // Workers leave on their own when there are more than these (a reload).
   const auto downloads = fetcher_ != nullptr && config_.download.enabled() ? config_.download.max_concurrent : 0;
-  while (active_download_workers_ < downloads) {
+  spawn(&Exporter::download_worker, active_download_workers_, downloads);
+  spawn(&Exporter::worker, active_workers_, std::max<std::uint32_t>(1, config_.limits.max_connections));
+}
+
+void Exporter::spawn(awaitable<void> (Exporter::*body)(), std::uint32_t& active, std::uint32_t target) {
+  while (active < target) {
     ++workers_;
-    ++active_download_workers_;
-    asio::co_spawn(ex_, download_worker(), [this](std::exception_ptr e) {
-      --workers_;
-      worker_left_.notify_all();
-      if (e) std::rethrow_exception(e);
-    });
-  }
-  const auto target = std::max<std::uint32_t>(1, config_.limits.max_connections);
-  while (active_workers_ < target) {
-    ++workers_;
-    ++active_workers_;
-    asio::co_spawn(ex_, worker(), [this](std::exception_ptr e) {
+    ++active;
+    asio::co_spawn(ex_, (this->*body)(), [this](std::exception_ptr e) {
       --workers_;
       worker_left_.notify_all();
       if (e) std::rethrow_exception(e);  // a disk error: stop the loop rather than act on unsaved state

@@ -87,6 +87,8 @@ class Exporter {
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> download_worker();
   void spawn_workers();
+  // Starts `body` workers until `active` reaches `target`.
+  void spawn(boost::asio::awaitable<void> (Exporter::*body)(), std::uint32_t& active, std::uint32_t target);
   boost::asio::awaitable<void> execute(std::uint32_t index);
   boost::asio::awaitable<void> submit(std::uint32_t index);
   boost::asio::awaitable<void> probe(std::uint32_t index);

@@ -116,8 +116,10 @@ int main(int argc, char** argv) {
     for (const auto& e : std::filesystem::recursive_directory_iterator(ws.path("videos"), ec))
       parts += e.path().extension() == ".part";
     const double ratio = total_bytes ? static_cast<double>(s.video_bytes_sent) / static_cast<double>(total_bytes) : 0;
-    std::printf("  videos                %zu, %.1f MiB; sent %.1f MiB (%.2fx)\n", s.video_sizes.size(),
-                static_cast<double>(total_bytes) / (1 << 20), static_cast<double>(s.video_bytes_sent) / (1 << 20), ratio);
+    std::printf("  videos                %zu, %.1f MiB; sent %.1f MiB (%.2fx); %llu resumed with a range\n",
+                s.video_sizes.size(), static_cast<double>(total_bytes) / (1 << 20),
+                static_cast<double>(s.video_bytes_sent) / (1 << 20), ratio,
+                static_cast<unsigned long long>(s.video_partial));
     std::printf("  files wrong or absent %d, .part left %d, incomplete under a final name at a kill %d\n", wrong, parts,
                 incomplete_at_kills);
     videos_ok = wrong == 0 && parts == 0 && incomplete_at_kills == 0 && ratio <= 1.5;
