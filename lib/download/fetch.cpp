@@ -119,8 +119,13 @@ PartWriter open_part(VideoFile& file, std::uint64_t offset, std::vector<char>& s
   struct stat st{};
   ::fstat(w.fd, &st);
   const auto on_disk = static_cast<std::uint64_t>(st.st_size);
-  if (offset == 0 || offset > on_disk || !file.hashed) {
-    if (offset > on_disk) offset = 0;  // cannot happen when part.bytes came from the disk: start over
+  if (offset > on_disk) {
+    // Shorter than this download left it (changed under us): the bytes
+    // that came for `offset` cannot go there. The next try starts afresh.
+    ::close(w.fd);
+    file.part = {};
+    file.hashed = false;
+    return {-1, ESTALE, file.part_path() + " is shorter than recorded; starting the download over"};
   }
   if (offset == 0) {
     file.hash.reset();
@@ -293,7 +298,10 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   std::vector<char> buf(options.buffer_bytes);
   auto writer = co_await on_files(files, [&] { return open_part(file, judged.offset, buf); });
   if (writer.fd < 0)
-    co_return outcome(is_disk_full(writer.error) ? FetchEnd::disk_full : FetchEnd::failed, writer.what);
+    co_return outcome(is_disk_full(writer.error) ? FetchEnd::disk_full
+                      : writer.error == ESTALE   ? FetchEnd::retry_later
+                                                 : FetchEnd::failed,
+                      writer.what);
   file.part.validator = judged.validator;
   file.part.total = judged.total;
   co_await record(file);

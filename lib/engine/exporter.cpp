@@ -353,6 +353,16 @@ awaitable<void> Exporter::record_download(std::uint32_t index) {
 awaitable<void> Exporter::download(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   auto& d = downloads_.at(index);
+  if (const auto [owner, mine] = file_owners_.try_emplace(d.file.path, index); !mine && owner->second != index) {
+    // A job of another batch downloads to the same file (a job file taken
+    // twice): this one waits its turn, then replaces it. Never two writers.
+    log_.info("download_waiting", {{"job", specs_[job.spec].key},
+                                   {"file", d.file.path},
+                                   {"behind", specs_[jobs_[owner->second].spec].key}});
+    job.due = time_.now() + file_busy_wait;
+    schedule(index);
+    co_return;
+  }
   ++downloads_running_;
   auto out = co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
   --downloads_running_;
@@ -660,7 +670,11 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   admit();
   forget_hook(index);
   if (--batch.open == 0) co_await ledger_.batch_ended(batch.id);
-  downloads_.erase(index);
+  if (auto d = downloads_.find(index); d != downloads_.end()) {
+    if (auto owner = file_owners_.find(d->second.file.path); owner != file_owners_.end() && owner->second == index)
+      file_owners_.erase(owner);
+    downloads_.erase(d);
+  }
   disk_paused_.erase(index);
   specs_[index] = JobSpec{};  // the slot is free for the next job
   jobs_[index] = ExportJob{};

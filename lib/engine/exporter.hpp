@@ -146,6 +146,8 @@ class Exporter {
   VideoFetcher* fetcher_ = nullptr;
   std::unordered_map<std::uint32_t, ActiveDownload> downloads_;  // jobs in the downloading state
   std::unordered_set<std::uint32_t> disk_paused_;                 // ... whose last try met a full disk
+  std::unordered_map<std::string, std::uint32_t> file_owners_;    // video file -> the job writing it
+  static constexpr Millis file_busy_wait{5'000};                  // a job whose file another one writes looks again
   DueQueues download_due_;
   std::unique_ptr<Alarm> download_wake_;
   std::uint32_t active_download_workers_ = 0;

@@ -304,16 +304,19 @@ struct FakeVideoHost final : VideoFetcher {
   std::map<std::string, std::deque<FetchEnd>> script;  // by file path
   std::vector<std::string> urls;                        // every try's link
   int running = 0, most_at_once = 0, tries = 0;
+  std::map<std::string, int> writers, most_writers;  // by file: tries under way, and the most at once
 
   asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override {
     ++tries;
     urls.push_back(url);
     most_at_once = std::max(most_at_once, ++running);
+    most_writers[file.path] = std::max(most_writers[file.path], ++writers[file.path]);
     auto alarm = time.alarm(ex);
     const auto end = time.now() + takes;
     alarm->expires_at(end);
     while (time.now() < end) co_await alarm->wait();
     --running;
+    --writers[file.path];
     auto& left = script[file.path];
     const auto how = left.empty() ? FetchEnd::complete : left.front();
     if (!left.empty()) left.pop_front();
@@ -377,6 +380,24 @@ TEST(Exporter, ADownloadResumesAfterCutsGetsAFreshLinkWhenRefusedAndWaitsOutAFul
   const auto polls_to_finish = e.api.calls(ApiCall::progress) - 1;
   EXPECT_GE(polls_to_finish, 1u);
   EXPECT_EQ(e.ledger.results.at("jobs.yaml#p0").video->bytes, 1000u);
+}
+
+TEST(Exporter, TwoBatchesWritingOneFileTakeTurnsNeverWritingItTogether) {
+  Engine e;
+  e.config.download.dir = "/srv/videos";
+  e.config.download.max_concurrent = 4;
+  FakeVideoHost host(e.time, e.io.get_executor());
+  host.takes = 30s;
+  // The same job file taken twice: both batches' p0 download to /srv/videos/jobs/p0.mp4.
+  e.start(RunMode::batch, 1, "p", [&](Exporter& x) { x.use_downloads(host); });
+  std::vector<JobSpec> again(1);
+  again[0].project_id = "p0";
+  again[0].key = "jobs.yaml#p0";
+  e.exporter->add_batch("batch-again", std::move(again));
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 2u);
+  EXPECT_EQ(host.tries, 2);
+  EXPECT_EQ(host.most_writers["/srv/videos/jobs/p0.mp4"], 1);
 }
 
 TEST(Exporter, ADownloadThatNeverWorksFailsAsDownloadFailedWithItsLinkKept) {
