@@ -242,7 +242,7 @@ class SilentHost {
 
 TEST_F(Download, AHostThatFallsSilentIsLeftAfterTheTimeoutAndTheBytesSoFarKept) {
   options_.timeout = 1s;
-  for (const std::string reply :
+  for (const std::string& reply :
        {std::string(), std::string("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nETag: \"s1\"\r\n\r\n") +
                            std::string(4000, 'v')}) {
     SilentHost host(reply);
