@@ -267,19 +267,28 @@ awaitable<void> Exporter::worker() {
       download_wake_->cancel();
       co_return;
     }
-    if (const auto due = due_.pop_due(time_.now())) {
-      ExportJob& job = jobs_[due->job];
-      if (due->at != job.due || job.busy) continue;  // stale: the job was given another time since
-      job.busy = true;
-      co_await execute(due->job);
-      jobs_[due->job].busy = false;
-      after_step(due->job);
-      continue;
-    }
-    const auto next = due_.next();
-    if (wake_->expiry() != next) wake_->expires_at(next);
-    co_await wake_->wait();
+    const bool stepped = co_await step_due(due_);  // named: g++ 12 hangs on co_await inside the if
+    if (stepped) continue;
+    co_await wait_for_due(due_, *wake_);
   }
+}
+
+awaitable<bool> Exporter::step_due(DueQueues& queue) {
+  const auto due = queue.pop_due(time_.now());
+  if (!due) co_return false;
+  ExportJob& job = jobs_[due->job];
+  if (due->at != job.due || job.busy) co_return true;  // stale: the job was given another time since
+  job.busy = true;
+  co_await execute(due->job);
+  jobs_[due->job].busy = false;
+  after_step(due->job);
+  co_return true;
+}
+
+awaitable<void> Exporter::wait_for_due(const DueQueues& queue, Alarm& wake) {
+  const auto next = queue.next();
+  if (wake.expiry() != next) wake.expires_at(next);
+  co_await wake.wait();
 }
 
 awaitable<void> Exporter::download_worker() {
@@ -290,17 +299,9 @@ awaitable<void> Exporter::download_worker() {
       co_return;
     }
     if (mode_ == Mode::batch && idle()) co_return;  // the API workers end the run
-    if (const auto due = download_due_.pop_due(time_.now())) {
-      ExportJob& job = jobs_[due->job];
-      if (due->at != job.due || job.busy) continue;  // stale: the job was given another time since
-      job.busy = true;
-      co_await execute(due->job);
-      jobs_[due->job].busy = false;
-      continue;
-    }
-    const auto next = download_due_.next();
-    if (download_wake_->expiry() != next) download_wake_->expires_at(next);
-    co_await download_wake_->wait();
+    const bool stepped = co_await step_due(download_due_);
+    if (stepped) continue;
+    co_await wait_for_due(download_due_, *download_wake_);
   }
 }
 

@@ -86,6 +86,10 @@ class Exporter {
 
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> download_worker();
+  // Carries out the next job due in `queue`; false when none is due yet.
+  boost::asio::awaitable<bool> step_due(DueQueues& queue);
+  // Until the next job in `queue` is due (or `wake` is cancelled or re-armed).
+  boost::asio::awaitable<void> wait_for_due(const DueQueues& queue, Alarm& wake);
   void spawn_workers();
   // Starts `body` workers until `active` reaches `target`.
   void spawn(boost::asio::awaitable<void> (Exporter::*body)(), std::uint32_t& active, std::uint32_t target);
