@@ -317,6 +317,20 @@ TEST(Check, BrokenFilesAreReportedWithFileLineColumnAndExitTwo) {
     EXPECT_EQ(r.exit_code, 2) << text;
     EXPECT_NE(r.err.find(path + expected), std::string::npos) << r.err;
   }
+  // With downloads on, each job's video file is made too: one that would leave
+  // download.dir, or two jobs writing one file, are caught by check.
+  const auto downloading = ws.write("downloading.yaml", "api:\n  app_id: a\n  user_key_file: user_key\nstate_dir: s\n"
+                                                        "download:\n  dir: videos\n  name: \"{project_id}.mp4\"\n");
+  const std::vector<std::pair<std::string, std::string>> clashing = {
+      {"jobs:\n  - project_id: a\n  - project_id: a\n    id: second\n", ":3:5: job 'second' would download to the same file as job 'a'"},
+      {"jobs:\n  - project_id: ../etc/x\n", ":2:17: the video's file name cannot be made: {project_id} holds '/'"},
+  };
+  for (const auto& [text, expected] : clashing) {
+    const auto path = ws.write("clashing-jobs.yaml", text);
+    auto r = run_process({testing::exportd_binary(), "check", "-c", downloading, path}, 10s);
+    EXPECT_EQ(r.exit_code, 2) << text;
+    EXPECT_NE(r.err.find(path + expected), std::string::npos) << r.err;
+  }
 }
 
 TEST(Cli, UsageErrorsExitTwo) {
