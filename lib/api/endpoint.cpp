@@ -19,36 +19,49 @@ bool is_loopback_host(std::string_view host) {
   return !ec && addr.is_loopback();
 }
 
-Result<ApiEndpoint> parse_endpoint(std::string_view url) {
+Result<WebUrl> parse_web_url(std::string_view url) {
   auto parsed = boost::urls::parse_absolute_uri(url);
   if (!parsed) return Failure{Errc::invalid_input, "'" + std::string(url) + "' is not an absolute URL"};
-  ApiEndpoint ep;
+  WebUrl out;
+  auto& ep = out.endpoint;
   const auto scheme = parsed->scheme();
   if (scheme == "https")
     ep.tls = true;
   else if (scheme == "http")
     ep.tls = false;
   else
-    return Failure{Errc::invalid_input, "base_url must start with https:// (or http:// for a loopback host)"};
-  if (parsed->has_userinfo() || parsed->has_query() || parsed->has_fragment())
-    return Failure{Errc::invalid_input, "base_url must not carry user info, a query or a fragment"};
+    return Failure{Errc::invalid_input, "the URL must start with https:// (or http:// for a loopback host)"};
   ep.host =
       parsed->host_name().empty() ? std::string(parsed->encoded_host_address()) : std::string(parsed->host_name());
   if (!ep.host.empty() && ep.host.front() == '[') ep.host = ep.host.substr(1, ep.host.size() - 2);
-  if (ep.host.empty()) return Failure{Errc::invalid_input, "base_url has no host"};
+  if (ep.host.empty()) return Failure{Errc::invalid_input, "the URL has no host"};
   if (parsed->has_port()) {
     const auto p = parsed->port_number();
-    if (p == 0) return Failure{Errc::invalid_input, "base_url has an invalid port"};
+    if (p == 0) return Failure{Errc::invalid_input, "the URL has an invalid port"};
     ep.port = p;
   } else {
     ep.port = ep.tls ? 443 : 80;
   }
-  std::string path(parsed->encoded_path());
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  ep.base_path = path;
   if (!ep.tls && !is_loopback_host(ep.host))
     return Failure{Errc::invalid_input, "http:// is refused for '" + ep.host +
                                             "': use https:// (plain http is only allowed for loopback hosts)"};
+  out.path = std::string(parsed->encoded_path());
+  out.query = std::string(parsed->encoded_query());
+  out.has_query = parsed->has_query();
+  out.has_fragment = parsed->has_fragment();
+  out.has_userinfo = parsed->has_userinfo();
+  return out;
+}
+
+Result<ApiEndpoint> parse_endpoint(std::string_view url) {
+  auto web = parse_web_url(url);
+  if (!web) return web.error();
+  if (web->has_userinfo || web->has_query || web->has_fragment)
+    return Failure{Errc::invalid_input, "base_url must not carry user info, a query or a fragment"};
+  ApiEndpoint ep = web->endpoint;
+  std::string path = std::move(web->path);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  ep.base_path = path;
   return ep;
 }
 

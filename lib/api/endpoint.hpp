@@ -23,9 +23,22 @@ struct ApiEndpoint {
 // True for localhost, 127.0.0.0/8 and ::1.
 bool is_loopback_host(std::string_view host);
 
-// Parses an http(s) base URL (Errc::invalid_input saying why not).
-// Plain http is refused unless the host is loopback: the token would
-// otherwise cross the network in clear text.
+// An absolute http(s) URL read into where it points (Errc::invalid_input
+// saying why not): scheme, host and port in `endpoint` (no base_path), and
+// the encoded path and query. Plain http is refused unless the host is
+// loopback: whatever it carries would otherwise cross the network in clear.
+struct WebUrl {
+  ApiEndpoint endpoint;
+  std::string path;   // encoded; "" for none
+  std::string query;  // encoded, without '?'; "" for none
+  bool has_query = false;
+  bool has_fragment = false;
+  bool has_userinfo = false;
+};
+Result<WebUrl> parse_web_url(std::string_view url);
+
+// An API base URL: a WebUrl with no user info, query or fragment; its path
+// is the base path every request goes below.
 Result<ApiEndpoint> parse_endpoint(std::string_view url);
 
 }  // namespace exportd

@@ -23,13 +23,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
-#include "api/endpoint.hpp"
 #include "http/tls.hpp"
 #include "ops/durable_write.hpp"
 #include "text/safe_text.hpp"
@@ -46,33 +43,13 @@ using asio::use_awaitable;
 using boost::system::error_code;
 using namespace boost::asio::experimental::awaitable_operators;
 
-std::string VideoUrl::host_header() const {
-  const bool default_port = (tls && port == 443) || (!tls && port == 80);
-  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return default_port ? h : h + ":" + std::to_string(port);
-}
-
 Result<VideoUrl> parse_video_url(std::string_view url) {
   if (url.size() > max_url_bytes) return Failure{Errc::invalid_input, "the download link is too long"};
-  auto parsed = boost::urls::parse_absolute_uri(url);
-  if (!parsed) return Failure{Errc::invalid_input, "the download link is not an absolute URL"};
-  VideoUrl v;
-  const auto scheme = parsed->scheme();
-  if (scheme == "https") v.tls = true;
-  else if (scheme == "http") v.tls = false;
-  else return Failure{Errc::invalid_input, "the download link is not https:// (" + bounded_text(scheme, 16) + ":)"};
-  if (parsed->has_userinfo()) return Failure{Errc::invalid_input, "the download link carries user info"};
-  v.host = parsed->host_name().empty() ? std::string(parsed->encoded_host_address()) : std::string(parsed->host_name());
-  if (!v.host.empty() && v.host.front() == '[') v.host = v.host.substr(1, v.host.size() - 2);
-  if (v.host.empty()) return Failure{Errc::invalid_input, "the download link has no host"};
-  v.port = parsed->has_port() ? parsed->port_number() : (v.tls ? 443 : 80);
-  if (v.port == 0) return Failure{Errc::invalid_input, "the download link has an invalid port"};
-  if (!v.tls && !is_loopback_host(v.host))
-    return Failure{Errc::invalid_input,
-                   "the download link is http:// to " + bounded_text(v.host, 64) + ": only https:// is followed (http:// only to loopback)"};
-  v.target = std::string(parsed->encoded_path());
-  if (v.target.empty()) v.target = "/";
-  if (parsed->has_query()) v.target += "?" + std::string(parsed->encoded_query());
+  auto web = parse_web_url(url);
+  if (!web) return Failure{Errc::invalid_input, "the download link: " + web.error().message};
+  if (web->has_userinfo) return Failure{Errc::invalid_input, "the download link carries user info"};
+  VideoUrl v{web->endpoint, web->path.empty() ? "/" : web->path};
+  if (web->has_query) v.target += "?" + web->query;
   if (!is_token_text(v.target, max_url_bytes)) return Failure{Errc::invalid_input, "the download link's path cannot be sent"};
   return v;
 }
@@ -88,11 +65,6 @@ void adopt_partial_file(VideoFile& file, std::string validator, std::optional<st
 namespace {
 
 FetchOutcome outcome(FetchEnd end, std::string why, std::uint64_t received = 0) { return {end, std::move(why), received}; }
-
-std::string describe(const error_code& ec, Millis timeout) {
-  if (ec == beast::error::timeout) return "nothing for " + format_duration(timeout);
-  return ec.message();
-}
 
 // Blocking work on the files executor, awaited from the event loop.
 template <class F>
@@ -238,7 +210,7 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
                                  std::string& location, const std::function<awaitable<void>(const VideoFile&)>& record) {
   const auto resume = resume_headers(file.part);
   http::request<http::empty_body> req{http::verb::get, url.target, 11};
-  req.set(http::field::host, url.host_header());
+  req.set(http::field::host, url.endpoint.host_header());
   req.set(http::field::user_agent, "exportd/" EXPORTD_VERSION);
   req.set(http::field::accept, "*/*");
   if (!resume.range.empty()) {
@@ -248,7 +220,7 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   req.keep_alive(false);
   auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
   activity.touch();
-  if (wec) co_return outcome(FetchEnd::cut, "sending the request: " + describe(wec, options.timeout));
+  if (wec) co_return outcome(FetchEnd::cut, "sending the request: " + wec.message());
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
@@ -256,7 +228,7 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
   activity.touch();
-  if (hec) co_return outcome(FetchEnd::cut, "reading the reply: " + describe(hec, options.timeout));
+  if (hec) co_return outcome(FetchEnd::cut, "reading the reply: " + hec.message());
   const auto& res = parser.get();
   ReplyHead head;
   head.status = static_cast<int>(res.result_int());
@@ -359,7 +331,7 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
     if (rec) {
       if (co_await settle()) {
         out.end = FetchEnd::cut;
-        out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + describe(rec, options.timeout);
+        out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + rec.message();
       }
       break;
     }
@@ -379,11 +351,11 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   asio::steady_timer deadline(ex, options.timeout);
-  auto raced = co_await (resolver.async_resolve(url.host, std::to_string(url.port), asio::as_tuple(use_awaitable)) ||
+  auto raced = co_await (resolver.async_resolve(url.endpoint.host, std::to_string(url.endpoint.port), asio::as_tuple(use_awaitable)) ||
                          deadline.async_wait(asio::as_tuple(use_awaitable)));
-  if (raced.index() == 1) co_return outcome(FetchEnd::cut, "cannot resolve " + url.host + ": no answer in time");
+  if (raced.index() == 1) co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": no answer in time");
   auto [rec, results] = std::get<0>(std::move(raced));
-  if (rec) co_return outcome(FetchEnd::cut, "cannot resolve " + url.host + ": " + rec.message());
+  if (rec) co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": " + rec.message());
   tcp::socket socket(ex);
   Activity activity;
   // Connect, handshake and the exchange, all under the one watchdog.
@@ -393,19 +365,19 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
     co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
     auto [cec, endpoint] = co_await asio::async_connect(socket, results, asio::as_tuple(use_awaitable));
     activity.touch();
-    if (cec) co_return outcome(FetchEnd::cut, "connect to " + url.host + ": " + cec.message());
+    if (cec) co_return outcome(FetchEnd::cut, "connect to " + url.endpoint.host + ": " + cec.message());
     socket.set_option(tcp::no_delay(true));
-    if (!url.tls) co_return co_await exchange(socket, activity, files, options, url, file, location, record);
+    if (!url.endpoint.tls) co_return co_await exchange(socket, activity, files, options, url, file, location, record);
     asio::ssl::stream<tcp::socket&> tls_stream(socket, *options.tls);
-    if (!prepare_tls_session(tls_stream.native_handle(), url.host))
-      co_return outcome(FetchEnd::failed, "cannot set up TLS name checking for " + url.host);
+    if (!prepare_tls_session(tls_stream.native_handle(), url.endpoint.host))
+      co_return outcome(FetchEnd::failed, "cannot set up TLS name checking for " + url.endpoint.host);
     auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
     activity.touch();
     if (hec) {
       const auto reason = verify_failure_reason(tls_stream.native_handle());
       if (!reason.empty())
-        co_return outcome(FetchEnd::failed, "TLS certificate verification failed for " + url.host + ": " + reason);
-      co_return outcome(FetchEnd::cut, "TLS handshake with " + url.host + " failed: " + hec.message());
+        co_return outcome(FetchEnd::failed, "TLS certificate verification failed for " + url.endpoint.host + ": " + reason);
+      co_return outcome(FetchEnd::cut, "TLS handshake with " + url.endpoint.host + " failed: " + hec.message());
     }
     co_return co_await exchange(tls_stream, activity, files, options, url, file, location, record);
   };
@@ -415,7 +387,7 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
     if (activity.timed_out && out.end == FetchEnd::cut) out.why += " (nothing for " + format_duration(options.timeout) + ")";
     co_return out;
   }
-  co_return outcome(FetchEnd::cut, "nothing from " + url.host + " for " + format_duration(options.timeout));
+  co_return outcome(FetchEnd::cut, "nothing from " + url.endpoint.host + " for " + format_duration(options.timeout));
 }
 
 }  // namespace

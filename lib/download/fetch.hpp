@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "api/endpoint.hpp"
 #include "download/resume.hpp"
 #include "error/error.hpp"
 #include "ops/digest.hpp"
@@ -25,11 +26,8 @@ namespace exportd {
 
 // A link that may be fetched: https, or http to a loopback host; no user info.
 struct VideoUrl {
-  bool tls = true;
-  std::string host;  // without brackets for IPv6
-  std::uint16_t port = 443;
-  std::string target;  // path and query, as sent
-  std::string host_header() const;
+  ApiEndpoint endpoint;  // scheme, host and port
+  std::string target;    // path and query, as sent
 };
 Result<VideoUrl> parse_video_url(std::string_view url);
 
