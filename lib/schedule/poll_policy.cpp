@@ -175,6 +175,10 @@ PollPolicy::Prediction PollPolicy::predict(const ProgressTrack& t) const {
 
 double PollPolicy::predicted_finish_ms(const ProgressTrack& t) const { return predict(t).finish_ms; }
 
+double PollPolicy::close_in(double finish_ms) const {
+  return std::max<double>(static_cast<double>(s_.min_interval.count()), close_in_share * finish_ms);
+}
+
 TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, TimePoint now) const {
   const double age = std::max<double>(1.0, static_cast<double>(ms_since(submitted_at, now)));
   double wait = 0;
@@ -194,7 +198,7 @@ TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, 
     // the bracket in half, or, at the last step, one tolerance in.
     const double lo = t.finish_lo_ms, hi = t.finish_hi_ms;
     const double read_at = static_cast<double>(ms_since(submitted_at, now));
-    const double tolerance = std::max<double>(static_cast<double>(s_.min_interval.count()), close_in_share * hi);
+    const double tolerance = close_in(hi);
     const double next_level = t.value + t.step;
     double at = 0;
     if (hi - lo <= tolerance) at = hi;
@@ -214,7 +218,7 @@ TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, 
         // the line, where it is narrow enough, comes first.
         const double v = t.value, res = resolution_of(t.value), at = t.read_ms;
         const double hi = 100.0 * at / v, width = hi - 100.0 * at / (v + res);
-        const double tolerance = std::max<double>(static_cast<double>(s_.min_interval.count()), close_in_share * hi);
+        const double tolerance = close_in(hi);
         if (width > tolerance) wait = std::min(wait, hi * hi * res / (100.0 * tolerance) - read_at);
       }
       if (trusted) {

@@ -38,6 +38,9 @@ ShapeFigures run_shape(sim::Shape shape, int jobs, const PollingSettings& settin
   const PollPolicy policy(settings);
   std::vector<double> lags;
   double calls = 0;
+  // EXPORTD_TRACE_SHAPE=<shape> prints the first jobs' reads of that shape.
+  const char* trace = std::getenv("EXPORTD_TRACE_SHAPE");
+  const auto traced = [&](int job) { return trace != nullptr && to_string(shape) == trace && job < 40; };
   for (int i = 0; i < jobs; ++i) {
     const double total_ms = std::uniform_real_distribution<double>(60'000, 120'000)(rng);
     const auto curve = sim::draw_curve(shape, total_ms, rng);
@@ -50,13 +53,13 @@ ShapeFigures run_shape(sim::Shape shape, int jobs, const PollingSettings& settin
       const double p = sim::reported(curve.at(at), resolution);
       if (p >= 100.0) {
         lags.push_back((at - total_ms) / 1000.0);
-        if (const char* trace = std::getenv("EXPORTD_TRACE_SHAPE"); trace != nullptr && to_string(shape) == trace && i < 40)
+        if (traced(i))
           std::cout << "  job " << i << " T=" << total_ms / 1000 << " done@" << at / 1000 << " lag " << lags.back() << "\n";
         break;
       }
       policy.observe(track, p, submitted, due);
       const auto next = policy.next_poll(track, submitted, due);
-      if (const char* trace = std::getenv("EXPORTD_TRACE_SHAPE"); trace != nullptr && to_string(shape) == trace && i < 40)
+      if (traced(i))
         std::cout << "  job " << i << " T=" << total_ms / 1000 << " read@" << at / 1000 << " p=" << p
                   << " next@" << std::chrono::duration<double>(next - submitted).count() << "\n";
 
