@@ -85,7 +85,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
       if (r->state == Recovery::in_doubt) {
         job.state = JobState::in_doubt;
         how = "recovered_in_doubt";
-      } else if (r->state == Recovery::submitted || r->state == Recovery::downloading) {
+      } else if (export_accepted(r->state)) {
         // Polling resumes; no second export. The deadline still counts from the original submit.
         job.state = JobState::polling;
         job.project_id = r->project_id;
@@ -112,7 +112,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
                     {"batch", batch_id},
                     {"kind", specs[i].kind == JobKind::export_project ? "export" : "create"},
                     {"project", job.project_id.empty() ? specs[i].project_id : job.project_id}});
-    if (job.state == JobState::polling || job.state == JobState::downloading) ++in_flight_;
+    if (counts_down(job.state)) ++in_flight_;
     if (index == jobs_.size()) {
       specs_.push_back(std::move(specs[i]));
       jobs_.push_back(std::move(job));

@@ -21,6 +21,9 @@ enum class Recovery : std::uint8_t {
   ended,      // done: never redone (its result line is re-appended if it went missing)
 };
 
+// The API accepted the job's export (it is polled or its video downloaded).
+inline bool export_accepted(Recovery r) { return r == Recovery::submitted || r == Recovery::downloading; }
+
 // A download under way, as the journal keeps it: recorded when the export
 // finished, and again before the first byte of every reply that starts or
 // restarts the file (its validator and length).

@@ -22,6 +22,18 @@ std::string_view to_string(JobState s) {
   return "?";
 }
 
+namespace {
+
+// The export is done: its video is fetched from `url` now.
+JobEvent download_from(ExportJob& job, const std::string& url, TimePoint now) {
+  job.state = JobState::downloading;
+  job.link_refused = false;
+  job.due = now;
+  return {JobEvent::Kind::exported, {}, url, {}};
+}
+
+}  // namespace
+
 StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
   switch (job.state) {
     case JobState::queued:
@@ -66,11 +78,7 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
   if (job.state == JobState::downloading) {
     // The fresh link a refused one asked for. The download's failures
     // still count: a link refused again and again ends the job.
-    if (reply.progress >= 100.0 && !reply.download_url.empty()) {
-      job.link_refused = false;
-      job.due = now;
-      return {JobEvent::Kind::exported, {}, reply.download_url, {}};
-    }
+    if (reply.progress >= 100.0 && !reply.download_url.empty()) return download_from(job, reply.download_url, now);
     return on_failure(job,
                       ApiError{Errc::malformed, 0, "no_fresh_link",
                                "the API gave no download link for the finished export when asked for a fresh one", {}},
@@ -86,12 +94,7 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
             ApiError{Errc::rejected, 0, "export_failed", "the API reports the export as '" + reply.state + "'", {}}};
   }
   if (reply.progress >= 100.0 && !reply.download_url.empty()) {
-    if (downloads_) {
-      job.state = JobState::downloading;
-      job.link_refused = false;
-      job.due = now;
-      return {JobEvent::Kind::exported, {}, reply.download_url, {}};
-    }
+    if (downloads_) return download_from(job, reply.download_url, now);
     job.state = JobState::succeeded;
     return {JobEvent::Kind::succeeded, {}, reply.download_url, {}};
   }
@@ -113,8 +116,7 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
   }
   // A submit that may have taken effect is verified before it is sent again.
   if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
-  if ((job.state == JobState::polling || job.state == JobState::downloading) &&
-      now + *wait >= poll_.deadline(job.submitted_at)) {
+  if (counts_down(job.state) && now + *wait >= poll_.deadline(job.submitted_at)) {
     job.due = poll_.deadline(job.submitted_at);
   } else {
     job.due = now + *wait;
@@ -125,8 +127,7 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
 JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const {
   if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
   job.due = std::max(retry_at, now);
-  if (job.state == JobState::polling || job.state == JobState::downloading)
-    job.due = std::min(job.due, poll_.deadline(job.submitted_at));
+  if (counts_down(job.state)) job.due = std::min(job.due, poll_.deadline(job.submitted_at));
   return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
 }
 

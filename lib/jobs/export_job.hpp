@@ -37,6 +37,8 @@ enum class JobState : std::uint8_t {
 };
 std::string_view to_string(JobState s);
 inline bool is_terminal(JobState s) { return s >= JobState::succeeded; }
+// Accepted by the API and not ended: in flight, its deadline running.
+inline bool counts_down(JobState s) { return s == JobState::polling || s == JobState::downloading; }
 
 // The mutable part of a job, kept small: the batch holds 100,000 of these.
 struct ExportJob {

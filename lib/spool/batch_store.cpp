@@ -106,13 +106,11 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
         0,
         "job_file_changed",
         "its job file in active/ " + why + "; this job was " +
-            (job.state == Recovery::submitted || job.state == Recovery::downloading
-                 ? "exported (project " + job.project_id + ")"
-                 : "possibly exported") +
+            (export_accepted(job.state) ? "exported (project " + job.project_id + ")" : "possibly exported") +
             " and is no longer followed",
         {}};
     r.download_url = job.download.url;
-    if (job.state == Recovery::submitted || job.state == Recovery::downloading)
+    if (export_accepted(job.state))
       r.submitted_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(job.submitted_at_ms));
     r.finished_at = std::chrono::system_clock::now();
     r.attempts = job.submissions;

@@ -225,7 +225,7 @@ std::vector<JournalRecord> compact(const JournalReplay& replayed) {
       }
       r.kind = RecordKind::submit;
       for (std::uint32_t i = 0; i < job.submissions; ++i) out.push_back(r);
-      if (job.state == Recovery::submitted || job.state == Recovery::downloading) {
+      if (export_accepted(job.state)) {
         r.kind = RecordKind::submitted;
         r.project = job.project_id;
         r.at_ms = job.submitted_at_ms;
