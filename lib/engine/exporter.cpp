@@ -364,9 +364,7 @@ awaitable<void> Exporter::download(std::uint32_t index) {
     schedule(index);
     co_return;
   }
-  ++downloads_running_;
   auto out = co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
-  --downloads_running_;
   bytes_downloaded_ += out.received;
   if (out.end == FetchEnd::disk_full) disk_paused_.insert(index);
   else disk_paused_.erase(index);

@@ -155,7 +155,6 @@ class Exporter {
   DueQueues download_due_;
   std::unique_ptr<Alarm> download_wake_;
   std::uint32_t active_download_workers_ = 0;
-  std::uint32_t downloads_running_ = 0;  // tries under way
   std::uint64_t bytes_downloaded_ = 0;  // body bytes written, every try
   Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
