@@ -415,7 +415,7 @@ class Runner {
   HttpClient http_;
   PacedTransport paced_;
   TokenSource tokens_;
-  // Downloads (SPEC §10): their own TLS context and a thread for file work.
+  // Downloads (SPEC §10): their own TLS context and two threads for file work (writing, hashing).
   asio::thread_pool download_files_{2};
   std::optional<NetworkVideoFetcher> fetcher_;
   Exporter exporter_;
