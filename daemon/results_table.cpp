@@ -27,26 +27,29 @@ std::string fit(const std::string& s, std::size_t width) { return bounded_text(s
 
 }  // namespace
 
-void print_results_table(const std::string& results_path, std::uint64_t offset, std::FILE* out,
+void print_results_table(const std::vector<std::string>& files, std::uint64_t offset, std::FILE* out,
                          std::size_t max_rows) {
-  std::ifstream in(results_path);
-  in.seekg(static_cast<std::streamoff>(offset));
   std::vector<std::vector<std::string>> rows;
   std::string line;
   std::size_t total = 0;
-  while (std::getline(in, line)) {
-    boost::system::error_code ec;
-    auto v = boost::json::parse(line, ec);
-    if (ec || !v.is_object()) continue;
-    ++total;
-    if (rows.size() >= max_rows) continue;
-    const auto& o = v.as_object();
-    // The video on disk when there is one, else the link.
-    std::string detail = o.contains("file") ? field(o, "file") + " (" + field(o, "bytes") + " bytes)" : field(o, "download_url");
-    if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object())
-      detail = field(e->as_object(), "code") + ": " + field(e->as_object(), "message");
-    rows.push_back({field(o, "job"), field(o, "status"), field(o, "project_id"), field(o, "attempts"),
-                    field(o, "requests"), detail});
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    std::ifstream in(files[f]);
+    if (f == 0) in.seekg(static_cast<std::streamoff>(offset));
+    while (std::getline(in, line)) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(line, ec);
+      if (ec || !v.is_object()) continue;
+      ++total;
+      if (rows.size() >= max_rows) continue;
+      const auto& o = v.as_object();
+      // The video on disk when there is one, else the link.
+      std::string detail =
+          o.contains("file") ? field(o, "file") + " (" + field(o, "bytes") + " bytes)" : field(o, "download_url");
+      if (const auto* e = o.if_contains("error"); e != nullptr && e->is_object())
+        detail = field(e->as_object(), "code") + ": " + field(e->as_object(), "message");
+      rows.push_back({field(o, "job"), field(o, "status"), field(o, "project_id"), field(o, "attempts"),
+                      field(o, "requests"), detail});
+    }
   }
   const std::vector<std::string> head{"JOB", "STATUS", "PROJECT", "EXPORTS", "CALLS", "RESULT"};
   std::vector<std::size_t> width(head.size());
@@ -65,8 +68,7 @@ void print_results_table(const std::string& results_path, std::uint64_t offset, 
   };
   print_row(head);
   for (const auto& r : rows) print_row(r);
-  if (total > rows.size())
-    std::fprintf(out, "... and %zu more in %s\n", total - rows.size(), results_path.c_str());
+  if (total > rows.size()) std::fprintf(out, "... and %zu more in %s\n", total - rows.size(), files.back().c_str());
 }
 
 }  // namespace exportd

@@ -3,11 +3,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace exportd {
 
-// Prints the results.jsonl lines written since `offset` as a table.
-void print_results_table(const std::string& results_path, std::uint64_t offset, std::FILE* out,
+// Prints the results lines written since `offset` of the first file, through
+// the rest of `files` (results.jsonl rotated during the run, then the current one), as a table.
+void print_results_table(const std::vector<std::string>& files, std::uint64_t offset, std::FILE* out,
                          std::size_t max_rows = 60);
 
 }  // namespace exportd

@@ -13,19 +13,21 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "commands.hpp"
+#include "config/config.hpp"
+#include "download/fetch.hpp"
 #include "engine/exporter.hpp"
 #include "engine/paced_transport.hpp"
 #include "engine/reload.hpp"
-#include "config/config.hpp"
 #include "hooks/hook_keys.hpp"
 #include "hooks/receiver.hpp"
 #include "http/client.hpp"
-#include "download/fetch.hpp"
+#include "http/listener.hpp"
 #include "http/tls.hpp"
+#include "ops/metrics.hpp"
 #include "ops/service_notifier.hpp"
 #include "ops/supervisor.hpp"
 #include "ops/time_format.hpp"
@@ -71,6 +73,9 @@ class Runner {
         spool_(spool),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {
     if (draw_) log_.attach(&line_);
+    paced_.count_into(metrics_);
+    exporter_.use_metrics(metrics_);
+    store_.retain(config_.retention);
     if (config_.download.enabled()) {
       FetchOptions o;
       o.timeout = config_.api.request_timeout;
@@ -98,7 +103,11 @@ class Runner {
     if (config_.webhook.enabled()) {
       if (const int rc = start_receiver(); rc != exit_ok) return rc;
     }
+    if (config_.metrics.enabled()) {
+      if (const int rc = start_metrics(); rc != exit_ok) return rc;
+    }
     auto recovered = store_.recover(config_.defaults);
+    store_.prune(std::chrono::system_clock::now());  // retention: at start-up, then hourly
     exporter_.after_restart(store_.restart_facts());
     for (auto& p : recovered) exporter_.add_batch(p.id, std::move(p.specs), std::move(p.states));
     take_queue_files();
@@ -109,6 +118,7 @@ class Runner {
       watcher_.emplace(io_.get_executor(), spool_.incoming());
       asio::co_spawn(io_, watch_drops(), supervised("drop watcher"));
       asio::co_spawn(io_, publish_status(), supervised("status writer"));
+      asio::co_spawn(io_, prune_hourly(), supervised("retention"));
       // Files that arrived between the scan above and the watch.
       for (const auto& name : spool_.waiting()) take_drop_file(name);
     }
@@ -266,8 +276,14 @@ class Runner {
     hook_keys_.emplace(std::move(*keys));
     exporter_.use_hooks(*hook_keys_, config_.webhook.public_url);
     const auto where = parse_listen_address(config_.webhook.listen);  // checked when the config was read
-    auto bound = HookReceiver::bind(io_.get_executor(), where->host, where->port,
-                                    [this](std::string_view token) { return exporter_.hint(token); }, log_);
+    auto bound = HttpListener::bind(
+        io_.get_executor(), "webhook.listen", where->host, where->port,
+        [this](const Incoming& request) {
+          auto reply = answer_hook(request, [this](std::string_view token) { return exporter_.hint(token); });
+          metrics_.hook(reply.outcome);
+          return std::move(reply.answer);
+        },
+        log_);
     if (!bound) {
       std::cerr << "exportd: " << bound.error().message << "\n";
       return exit_temporary;  // e.g. the port is taken: a restart may find it free
@@ -280,9 +296,61 @@ class Runner {
     return exit_ok;
   }
 
+  // /metrics (SPEC §11) on its own listener, never the webhook's.
+  int start_metrics() {
+    const auto where = parse_listen_address(config_.metrics.listen);  // checked when the config was read
+    auto bound = HttpListener::bind(
+        io_.get_executor(), "metrics.listen", where->host, where->port,
+        [this](const Incoming& request) {
+          namespace http = boost::beast::http;
+          const auto path = request.target.substr(0, request.target.find('?'));
+          if (path != "/metrics")
+            return Answer{http::status::not_found, "text/plain", "only /metrics is served here\n"};
+          if (request.method != http::verb::get && request.method != http::verb::head)
+            return Answer{http::status::method_not_allowed, "text/plain", "GET /metrics\n"};
+          return Answer{http::status::ok, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(gauges())};
+        },
+        log_, ListenerLimits{4096, std::chrono::seconds(10), 32});
+    if (!bound) {
+      std::cerr << "exportd: " << bound.error().message << "\n";
+      return exit_temporary;
+    }
+    metrics_listener_ = std::move(*bound);
+    log_.info("metrics_listening",
+              {{"listen", config_.metrics.listen}, {"port", std::to_string(metrics_listener_->port())}});
+    asio::co_spawn(io_, metrics_listener_->run(), supervised("metrics listener"));
+    return exit_ok;
+  }
+
+  MetricsGauges gauges() const {
+    MetricsGauges g;
+    g.jobs = exporter_.counts();
+    g.token_renewals = tokens_.issued();
+    g.token_failures = tokens_.requests() - tokens_.issued();
+    g.calls_held = exporter_.calls_held();
+    g.budget = config_.limits.requests_per_second;
+    g.request_rate = paced_.rate();
+    g.results_rotations = store_.results_rotations();
+    g.started_at = std::chrono::duration_cast<std::chrono::seconds>(started_.time_since_epoch()).count();
+    return g;
+  }
+
+  // Retention (SPEC §11): done/, rejected/ and rotated results files, hourly.
+  asio::awaitable<void> prune_hourly() {
+    prune_timer_.emplace(io_);
+    for (;;) {
+      prune_timer_->expires_after(std::chrono::hours(1));
+      auto [ec] = co_await prune_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopping_) co_return;
+      store_.prune(std::chrono::system_clock::now());
+    }
+  }
+
   void stop_helpers() {
     stopping_ = true;
     if (receiver_) receiver_->stop();
+    if (metrics_listener_) metrics_listener_->stop();
+    if (prune_timer_) prune_timer_->cancel();
     signals_.cancel();
     if (watcher_) watcher_->close();
     if (status_timer_) status_timer_->cancel();
@@ -312,11 +380,10 @@ class Runner {
          boost::json::object{
              {"accepted", c.total}, {"ended", c.done}, {"failed", c.failed}, {"in_flight", c.in_flight}}},
         {"open_batches", store_.open_batches()},
-        {"downloads",
-         boost::json::object{{"in_progress", c.downloading},
-                             {"paused_disk_full", c.downloads_paused},
-                             {"bytes", c.download_bytes},
-                             {"bytes_per_second", static_cast<std::uint64_t>(download_rate())}}},
+        {"downloads", boost::json::object{{"in_progress", c.downloading},
+                                          {"paused_disk_full", c.downloads_paused},
+                                          {"bytes", c.download_bytes},
+                                          {"bytes_per_second", static_cast<std::uint64_t>(download_rate())}}},
         {"api", exporter_.health()},
         {"last_error", !error.empty()               ? error
                        : exporter_.health() != "ok" ? exporter_.health()
@@ -378,7 +445,10 @@ class Runner {
     write_status("stopped");
     const auto counts = exporter_.counts();
     if (options_.once) {
-      print_results_table(spool_.results_path(), results_offset_, stdout);
+      // This run's lines: from where results.jsonl stood at the start, through the files rotated since.
+      auto files = store_.rotated_results();
+      files.push_back(spool_.results_path());
+      print_results_table(files, results_offset_, stdout);
       std::printf(
           "%llu jobs: %llu succeeded, %llu failed, %llu timed out; %llu API calls (%.1f per job) and %llu "
           "token request(s) in %.1f s\n",
@@ -411,6 +481,7 @@ class Runner {
   ProgressLine line_;
   bool draw_;
   asio::io_context io_;
+  Metrics metrics_;  // before everything that counts into it
   BatchStore store_;
   HttpClient http_;
   PacedTransport paced_;
@@ -423,13 +494,16 @@ class Runner {
   asio::signal_set signals_;
   std::optional<DropWatcher> watcher_;
   std::optional<HookKeys> hook_keys_;
-  std::unique_ptr<HookReceiver> receiver_;
+  std::unique_ptr<HttpListener> receiver_;
+  std::unique_ptr<HttpListener> metrics_listener_;
+  std::optional<asio::steady_timer> prune_timer_;
   std::optional<asio::steady_timer> grace_;
   std::optional<asio::steady_timer> status_timer_;
   std::optional<asio::steady_timer> watchdog_timer_;
   ServiceNotifier notifier_;
   std::set<std::string> seen_queue_content_;
-  std::string started_at_ = rfc3339(std::chrono::system_clock::now());
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+  std::string started_at_ = rfc3339(started_);
   std::uint64_t results_offset_ = 0;
   TaskSupervisor supervisor_{log_, [this](int, const std::string&) { stop_for_failure(); }};
   RunSummary summary_;
@@ -438,7 +512,7 @@ class Runner {
   bool stopping_ = false;
   bool rejected_files_ = false;
   bool status_failing_ = false;  // status.json could not be written last time (said once)
-  TimePoint rate_at_{};             // download_rate(): the start of the interval measured
+  TimePoint rate_at_{};          // download_rate(): the start of the interval measured
   std::uint64_t rate_bytes_ = 0;
   double rate_ = 0;
 };

@@ -34,6 +34,7 @@ boost::asio::awaitable<ApiResult<std::string>> TokenSource::get() {
     ++generation_;
     if (parsed) {
       policy_.on_issued(std::move(parsed->token), time_.now());
+      ++issued_;
       last_error_.reset();
     } else {
       last_error_ = parsed.error();

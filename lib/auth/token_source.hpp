@@ -27,6 +27,7 @@ class TokenSource {
   void reject(std::string_view token) { policy_.on_rejected(token); }
 
   std::uint64_t requests() const { return requests_; }
+  std::uint64_t issued() const { return issued_; }  // fetches that brought a token
 
  private:
   Transport& transport_;
@@ -40,6 +41,7 @@ class TokenSource {
   std::uint64_t generation_ = 0;        // completed fetches, successful or not
   std::optional<ApiError> last_error_;  // of the last fetch, for its waiters
   std::uint64_t requests_ = 0;
+  std::uint64_t issued_ = 0;
 };
 
 }  // namespace exportd

@@ -60,8 +60,10 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
   std::string host(text.substr(0, colon));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  else if (host.find(':') != std::string::npos) return std::nullopt;  // IPv6 needs its brackets
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string::npos)
+    return std::nullopt;  // IPv6 needs its brackets
   boost::system::error_code ec;
   boost::asio::ip::make_address(host, ec);
   if (ec) return std::nullopt;
@@ -160,14 +162,19 @@ Result<Config> load_config(const std::string& path) {
     if (m.valid()) {
       auto& w = c.webhook;
       if (auto v = m.string("listen")) {
-        if (parse_listen_address(*v)) w.listen = *v;
-        else diags.add(m.value_mark("listen"), "webhook.listen: '" + *v + "' is not HOST:PORT (an IP address and a port; [::1]:PORT for IPv6)");
+        if (parse_listen_address(*v))
+          w.listen = *v;
+        else
+          diags.add(m.value_mark("listen"),
+                    "webhook.listen: '" + *v + "' is not HOST:PORT (an IP address and a port; [::1]:PORT for IPv6)");
       }
       if (auto v = m.string("public_url")) {
         // Plain http only to loopback, as for base_url: the hook carries the job's token.
         auto ep = parse_endpoint(*v);
-        if (!ep) diags.add(m.value_mark("public_url"), "webhook.public_url: " + ep.error().message);
-        else w.public_url = *v;
+        if (!ep)
+          diags.add(m.value_mark("public_url"), "webhook.public_url: " + ep.error().message);
+        else
+          w.public_url = *v;
         while (!w.public_url.empty() && w.public_url.back() == '/') w.public_url.pop_back();
       }
       if (auto v = m.duration("safety_poll")) w.safety_poll = *v;
@@ -182,17 +189,53 @@ Result<Config> load_config(const std::string& path) {
     if (m.valid()) {
       auto& d = c.download;
       if (auto v = m.string("dir")) {
-        if (v->empty() || has_control(*v)) diags.add(m.value_mark("dir"), "download.dir is empty or holds control characters");
-        else d.dir = resolve_against(path, *v);
+        if (v->empty() || has_control(*v))
+          diags.add(m.value_mark("dir"), "download.dir is empty or holds control characters");
+        else
+          d.dir = resolve_against(path, *v);
       }
       if (auto v = m.string("name")) {
         if (const auto why = name_template_problem(*v); !why.empty())
           diags.add(m.value_mark("name"), "download.name '" + bounded_text(*v, 200) + "': " + why);
-        else d.name = *v;
+        else
+          d.name = *v;
       }
       if (auto v = m.unsigned_int("max_concurrent", 1, 256)) d.max_concurrent = static_cast<std::uint32_t>(*v);
       m.reject_unknown();
       if (d.enabled()) c.defaults.download_name = d.name;
+    }
+  }
+  if (auto n = top.node("metrics")) {
+    YamlMap m(*n, "metrics", diags);
+    if (m.valid()) {
+      if (auto v = m.string("listen")) {
+        if (v->empty() || parse_listen_address(*v))
+          c.metrics.listen = *v;
+        else
+          diags.add(m.value_mark("listen"),
+                    "metrics.listen: '" + *v +
+                        "' is not HOST:PORT (an IP address and a port; [::1]:PORT for IPv6), or \"\" for off");
+      }
+      m.reject_unknown();
+      if (c.metrics.enabled() && c.metrics.listen == c.webhook.listen)
+        diags.add(m.value_mark("listen"),
+                  "metrics.listen must not be webhook.listen: /metrics is never served to the API's hooks");
+    }
+  }
+  if (auto n = top.node("retention")) {
+    YamlMap m(*n, "retention", diags);
+    if (m.valid()) {
+      auto& r = c.retention;
+      if (auto v = m.byte_size("results_max_size")) {
+        if (*v < 4096)
+          diags.add(m.value_mark("results_max_size"), "retention.results_max_size must be at least 4KiB");
+        else
+          r.results_max_size = *v;
+      }
+      if (auto v = m.unsigned_int("results_keep", 0, 1'000'000)) r.results_keep = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("done_days", 0, 36'500)) r.done_days = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("done_max_files", 0, 100'000'000)) r.done_max_files = static_cast<std::uint32_t>(*v);
+      m.reject_unknown();
     }
   }
   if (auto n = top.node("log")) {

@@ -75,6 +75,21 @@ struct WebhookSettings {
   bool enabled() const { return !listen.empty() && !public_url.empty(); }
 };
 
+// /metrics (SPEC §11): off unless listen is set; never the webhook's port.
+struct MetricsSettings {
+  std::string listen;  // HOST:PORT
+  bool enabled() const { return !listen.empty(); }
+};
+
+// What is kept under state_dir (SPEC §11), so a daemon that runs for a year
+// does not fill its disk.
+struct RetentionSettings {
+  std::uint64_t results_max_size = 256ull << 20;  // results.jsonl is rotated past this
+  std::uint32_t results_keep = 20;      // rotated results files kept, the oldest removed first (0 = all)
+  std::uint32_t done_days = 30;         // done/, rejected/ and rotated results older than this are removed (0 = never)
+  std::uint32_t done_max_files = 10000; // job files kept in done/ and in rejected/, the oldest removed first (0 = all)
+};
+
 struct Config {
   std::string path;  // the file it was read from
   ApiSettings api;
@@ -86,6 +101,8 @@ struct Config {
   JobDefaults defaults;
   WebhookSettings webhook;
   DownloadSettings download;
+  MetricsSettings metrics;
+  RetentionSettings retention;
   LogSettings log;
 };
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ops/file_read.hpp"
+#include "text/byte_size.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -130,6 +131,18 @@ std::optional<Millis> YamlMap::duration(std::string_view key) {
     diags_.add(e->value.Mark(),
                "'" + e->key + "': '" + *text + "' is not a duration; write a number and a unit: 250ms, 5s, 10m, 2h");
   return d;
+}
+
+std::optional<std::uint64_t> YamlMap::byte_size(std::string_view key) {
+  Entry* e = find(key);
+  if (e == nullptr) return std::nullopt;
+  auto text = scalar(*e);
+  if (!text) return std::nullopt;
+  auto n = parse_byte_size(*text);
+  if (!n)
+    diags_.add(e->value.Mark(),
+               "'" + e->key + "': '" + *text + "' is not a size; write a number and a unit: 64KiB, 256MiB, 1GiB");
+  return n;
 }
 
 std::optional<std::uint64_t> YamlMap::unsigned_int(std::string_view key, std::uint64_t min, std::uint64_t max) {

@@ -64,6 +64,8 @@ class YamlMap {
 
   std::optional<std::string> string(std::string_view key);
   std::optional<Millis> duration(std::string_view key);
+  // "256MiB", "64KiB", "1GB": a whole number and a unit (see parse_byte_size).
+  std::optional<std::uint64_t> byte_size(std::string_view key);
   std::optional<std::uint64_t> unsigned_int(std::string_view key, std::uint64_t min, std::uint64_t max);
   std::optional<bool> boolean(std::string_view key);
   std::optional<std::vector<std::string>> string_list(std::string_view key);

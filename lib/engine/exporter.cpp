@@ -174,6 +174,7 @@ HookAnswer Exporter::hint(std::string_view token) {
   const auto index = it->second;
   ExportJob& job = jobs_[index];
   log_.debug("hook", {{"job", specs_[job.spec].key}, {"state", to_string(job.state)}});
+  if (job.state == JobState::polling) hooked_at_.try_emplace(index, time_.now());
   if (job.busy) {
     job.hint_pending = true;  // the read under way may have gone out before the finish
   } else if (machine_.on_hint(job, time_.now())) {
@@ -357,21 +358,26 @@ awaitable<void> Exporter::download(std::uint32_t index) {
   if (const auto [owner, mine] = file_owners_.try_emplace(d.file.path, index); !mine && owner->second != index) {
     // A job of another batch downloads to the same file (a job file taken
     // twice): this one waits its turn, then replaces it. Never two writers.
-    log_.info("download_waiting", {{"job", specs_[job.spec].key},
-                                   {"file", d.file.path},
-                                   {"behind", specs_[jobs_[owner->second].spec].key}});
+    log_.info(
+        "download_waiting",
+        {{"job", specs_[job.spec].key}, {"file", d.file.path}, {"behind", specs_[jobs_[owner->second].spec].key}});
     job.due = time_.now() + file_busy_wait;
     schedule(index);
     co_return;
   }
-  auto out = co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
+  auto out =
+      co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
   bytes_downloaded_ += out.received;
-  if (out.end == FetchEnd::disk_full) disk_paused_.insert(index);
-  else disk_paused_.erase(index);
+  metrics_->downloaded(out.received);
+  if (out.end == FetchEnd::disk_full)
+    disk_paused_.insert(index);
+  else
+    disk_paused_.erase(index);
   if (stopping_) co_return;  // NAME.part and the journal hold where it got to
   if (out.end == FetchEnd::complete) {
     auto finished = co_await fetcher_->finish(d.file);
     if (finished) {
+      metrics_->download_complete();
       d.done = std::move(*finished);
       co_await apply(index, machine_.on_downloaded(job));
       co_return;
@@ -472,9 +478,18 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   if (stopping_) co_return;
   const auto now = time_.now();
   auto reply = read_as<ProgressReply>(data, read_progress);
-  if (reply)
-    co_await apply(index, machine_.on_progress(job, *reply, now));
-  else
+  if (reply) {
+    // The latest sight of it unfinished, for the lag: its hook, else the read before this one.
+    const auto hooked = hooked_at_.find(index);
+    const TimePoint unfinished =
+        hooked != hooked_at_.end() ? hooked->second : job.submitted_at + Millis(job.track.read_ms);
+    auto event = machine_.on_progress(job, *reply, now);
+    if (event.kind == JobEvent::Kind::exported || event.kind == JobEvent::Kind::succeeded) {
+      metrics_->completion_lag(std::chrono::duration_cast<Millis>(now - std::min(now, unfinished)));
+      if (hooked != hooked_at_.end()) hooked_at_.erase(hooked);
+    }
+    co_await apply(index, std::move(event));
+  } else
     co_await apply(index, failure_event(job, reply.error(), now));
 }
 
@@ -586,7 +601,9 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
         if (!path) {
           downloads_.erase(index);
           job.state = JobState::failed;
-          const JobEvent failed{JobEvent::Kind::failed, {}, event.download_url,
+          const JobEvent failed{JobEvent::Kind::failed,
+                                {},
+                                event.download_url,
                                 ApiError{Errc::invalid_input, 0, "download_failed", path.error().message, {}}};
           co_await finish(index, failed);
           co_return;
@@ -600,6 +617,9 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
       co_return;
     }
     case JobEvent::Kind::retrying:
+      metrics_->retry(job.state == JobState::downloading ? RetryStage::download
+                      : job.state == JobState::polling   ? RetryStage::poll
+                                                         : RetryStage::submit);
       if (event.error && event.error->code == "disk_full") {
         log_.warning("download_paused", {{"job", key},
                                          {"why", event.error->message},
@@ -644,6 +664,8 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   r.attempts = job.submissions;
   r.requests = job.requests;
   co_await ledger_.ended(batch.id, r);
+  metrics_->ended(r.status, r.error && r.error->code == "download_failed");
+  hooked_at_.erase(index);
 
   if (job.state == JobState::succeeded) {
     ++summary_.succeeded;

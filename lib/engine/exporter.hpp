@@ -23,6 +23,7 @@
 #include "jobs/export_job.hpp"
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"
+#include "ops/metrics.hpp"
 #include "ops/progress_line.hpp"
 #include "schedule/backoff.hpp"
 #include "schedule/circuit_breaker.hpp"
@@ -70,6 +71,8 @@ class Exporter {
   // After a restart, before the recovered batches are added: which waiting
   // jobs are read at once (SPEC §9; see read_after_restart).
   void after_restart(const RestartFacts& facts) { restart_ = facts; }
+  // Counters for /metrics (SPEC §11); without it they go to a private set nobody reads.
+  void use_metrics(Metrics& metrics) { metrics_ = &metrics; }
   // A call to the receiver: the job's progress is read now (once, however many hooks come).
   HookAnswer hint(std::string_view token);
 
@@ -77,6 +80,7 @@ class Exporter {
   std::uint64_t requests() const { return requests_; }
   // "ok", or why calls are held (API unreachable, credentials refused) and until when.
   std::string health() const;
+  bool calls_held() const { return rules_.held(); }  // every API call held (the breaker is open)
 
  private:
   struct Batch {
@@ -165,8 +169,11 @@ class Exporter {
   std::optional<RestartFacts> restart_;                   // set when the spool was recovered
   std::unordered_map<std::string, std::uint32_t> hooks_;  // token -> job, for jobs not ended
   std::unordered_set<std::string> ended_hooks_;           // tokens of the last jobs that ended
+  std::unordered_map<std::uint32_t, TimePoint> hooked_at_;  // the first hook of a job not yet seen done (lag)
   std::deque<std::string> ended_order_;                   // ... oldest first
 
+  Metrics own_metrics_;
+  Metrics* metrics_ = &own_metrics_;
   std::uint32_t admitted_ = 0;        // between admission and end
   std::uint32_t in_flight_ = 0;       // submitted, not ended
   std::uint32_t workers_ = 0;         // spawned and not yet finished

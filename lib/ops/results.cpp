@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 
 #include "ops/durable_write.hpp"
+#include "ops/retention.hpp"
 #include "ops/time_format.hpp"
 #include "text/safe_text.hpp"
 
@@ -20,9 +21,12 @@ namespace exportd {
 
 std::string_view to_string(JobOutcome o) {
   switch (o) {
-    case JobOutcome::succeeded: return "succeeded";
-    case JobOutcome::failed: return "failed";
-    case JobOutcome::timed_out: return "timed_out";
+    case JobOutcome::succeeded:
+      return "succeeded";
+    case JobOutcome::failed:
+      return "failed";
+    case JobOutcome::timed_out:
+      return "timed_out";
   }
   return "failed";
 }
@@ -87,7 +91,8 @@ void ResultsFile::append_line(const std::string& json_line) {
 void ResultsFile::reopen_if_moved() {
   // Removed or rotated under us (logrotate, an operator): later lines go to
   // a new file at the path, not into the old inode.
-  struct stat at_path {}, ours {};
+  struct stat at_path {
+  }, ours{};
   if (::stat(path_.c_str(), &at_path) == 0 && ::fstat(fd_, &ours) == 0 && at_path.st_dev == ours.st_dev &&
       at_path.st_ino == ours.st_ino)
     return;
@@ -103,6 +108,32 @@ void ResultsFile::flush() {
   reopen_if_moved();
   write_fully_and_sync(fd_, buffer_, path_);
   buffer_.clear();
+  struct stat st {};
+  if (max_size_ > 0 && ::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= max_size_) rotate();
+}
+
+void ResultsFile::rotate() {
+  const auto dir = std::filesystem::path(path_).parent_path();
+  auto at = std::chrono::system_clock::now();
+  std::filesystem::path to;
+  std::error_code ec;
+  do {  // two rotations in one millisecond: the second takes the next one
+    to = dir / rotated_results_name(at);
+    at += std::chrono::milliseconds(1);
+  } while (std::filesystem::exists(to, ec));
+  // Lines are whole and synced; after the rename (or a crash right after it)
+  // each of them is in exactly one of the two files.
+  if (::rename(path_.c_str(), to.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot rotate " + path_ + " to " + to.string());
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path_);
+  ::close(fd_);
+  fd_ = fd;
+  sync_directory(dir.string());
+  ++rotations_;
+  rotated_.push_back(to.string());
+  if (rotated_.size() > 1000) rotated_.erase(rotated_.begin());
+  if (keep_ > 0) remove_rotated_results(dir.string(), {{}, keep_}, std::chrono::system_clock::now());
 }
 
 }  // namespace exportd

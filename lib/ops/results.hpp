@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -67,10 +68,28 @@ class ResultsFile {
   void reopen_if_moved();
   const std::string& path() const { return path_; }
 
+  // Retention (SPEC §11): once a flush takes the file past `max_size` it is
+  // renamed to results-STAMP.jsonl beside it (whole lines only, so every
+  // result is in exactly one file) and a new one is begun; rotated files
+  // beyond `keep` (0: all kept) are removed, oldest first.
+  void rotate_past(std::uint64_t max_size, std::uint32_t keep) {
+    max_size_ = max_size;
+    keep_ = keep;
+  }
+  // The files this object rotated, oldest first (the latest 1000).
+  const std::vector<std::string>& rotated() const { return rotated_; }
+  std::uint64_t rotations() const { return rotations_; }
+
  private:
+  void rotate();
+
   std::string path_;
   int fd_ = -1;
   std::string buffer_;
+  std::uint64_t max_size_ = 0;  // 0: never rotated
+  std::uint32_t keep_ = 0;
+  std::vector<std::string> rotated_;
+  std::uint64_t rotations_ = 0;
 };
 
 }  // namespace exportd

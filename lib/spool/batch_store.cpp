@@ -11,6 +11,7 @@
 
 #include "jobs/job_file.hpp"
 #include "ops/file_read.hpp"
+#include "ops/retention.hpp"
 #include "ops/time_format.hpp"
 #include "text/safe_text.hpp"
 
@@ -67,6 +68,8 @@ JournalRecord BatchStore::batch_header(const std::string& id, const std::string&
   h.base_dir = base_dir;
   h.digest = digest;
   h.results_offset = results_size();
+  h.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
   return h;
 }
 
@@ -101,14 +104,14 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
     r.batch = b.header.batch;
     r.project_id = job.project_id;
     r.status = JobOutcome::failed;
-    r.error = ApiError{
-        Errc::rejected,
-        0,
-        "job_file_changed",
-        "its job file in active/ " + why + "; this job was " +
-            (export_accepted(job.state) ? "exported (project " + job.project_id + ")" : "possibly exported") +
-            " and is no longer followed",
-        {}};
+    r.error =
+        ApiError{Errc::rejected,
+                 0,
+                 "job_file_changed",
+                 "its job file in active/ " + why + "; this job was " +
+                     (export_accepted(job.state) ? "exported (project " + job.project_id + ")" : "possibly exported") +
+                     " and is no longer followed",
+                 {}};
     r.download_url = job.download.url;
     if (export_accepted(job.state))
       r.submitted_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(job.submitted_at_ms));
@@ -133,19 +136,29 @@ void BatchStore::repair_results(const RecoveredBatch& b) {
     if (job.state == Recovery::ended) ended.push_back(&job);
   if (ended.empty()) return;
   // Which of them already have their line (written after the batch began)?
-  std::ifstream in(spool_.results_path(), std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(b.header.results_offset));
+  // In results.jsonl from the batch's offset; or, if it was rotated since,
+  // in the files rotated from the batch's start on and all of results.jsonl.
+  std::vector<std::pair<std::string, std::uint64_t>> sources;
+  const auto began = std::chrono::system_clock::time_point(std::chrono::milliseconds(b.header.at_ms));
+  const auto first = rotated_results_name(began - std::chrono::seconds(2));
+  for (const auto& name : rotated_results_in(spool_.root()))
+    if (b.header.at_ms == 0 || name >= first) sources.emplace_back(spool_.root() + "/" + name, 0);
+  sources.emplace_back(spool_.results_path(), sources.empty() ? b.header.results_offset : 0);
   std::set<std::string> present;
   std::string line;
-  while (std::getline(in, line)) {
-    boost::system::error_code ec;
-    auto v = json::parse(line, ec);
-    if (ec || !v.is_object()) continue;
-    const auto& o = v.as_object();
-    const auto* batch = o.if_contains("batch");
-    const auto* job = o.if_contains("job");
-    if (batch && job && batch->is_string() && job->is_string() && batch->as_string() == b.header.batch)
-      present.insert(std::string(job->as_string()));
+  for (const auto& [path, offset] : sources) {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    while (std::getline(in, line)) {
+      boost::system::error_code ec;
+      auto v = json::parse(line, ec);
+      if (ec || !v.is_object()) continue;
+      const auto& o = v.as_object();
+      const auto* batch = o.if_contains("batch");
+      const auto* job = o.if_contains("job");
+      if (batch && job && batch->is_string() && job->is_string() && batch->as_string() == b.header.batch)
+        present.insert(std::string(job->as_string()));
+    }
   }
   std::size_t repaired = 0;
   for (const auto* job : ended) {
@@ -168,7 +181,8 @@ RestartFacts restart_facts_of(const JournalReplay& rep, const std::string& journ
   if (struct stat st{}; ::stat(journal_path.c_str(), &st) == 0)
     facts.last_alive = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec) +
                                                              std::chrono::nanoseconds(st.st_mtim.tv_nsec));
-  const auto time_in = [](const boost::json::object& o, const char* key) -> std::optional<std::chrono::system_clock::time_point> {
+  const auto time_in = [](const boost::json::object& o,
+                          const char* key) -> std::optional<std::chrono::system_clock::time_point> {
     const auto* v = o.if_contains(key);
     if (v == nullptr || !v->is_string()) return std::nullopt;
     return parse_rfc3339(std::string(v->as_string()));
@@ -186,6 +200,7 @@ RestartFacts restart_facts_of(const JournalReplay& rep, const std::string& journ
 
 std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
   results_.emplace(spool_.results_path());
+  results_->rotate_past(retention_.results_max_size, retention_.results_keep);
   const auto rep = replay(Journal::read_all(spool_.journal_path()));
   restart_facts_ = restart_facts_of(rep, spool_.journal_path());
   if (rep.torn_tail)
@@ -451,6 +466,16 @@ boost::asio::awaitable<void> BatchStore::batch_ended(const std::string& batch) {
   close(batch);
 }
 
+Pruned BatchStore::prune(std::chrono::system_clock::time_point now) {
+  filed_since_prune_ = 0;
+  const auto p = prune_spool(spool_, retention_, now);
+  if (p.total() > 0)
+    log_.info("pruned", {{"done", std::to_string(p.done)},
+                         {"rejected", std::to_string(p.rejected)},
+                         {"results_files", std::to_string(p.results)}});
+  return p;
+}
+
 void BatchStore::close(const std::string& batch) {
   JournalRecord r;
   r.kind = RecordKind::closed;
@@ -458,6 +483,10 @@ void BatchStore::close(const std::string& batch) {
   journal_->commit_now(r);
   spool_.file_away(batch);
   open_.erase(batch);
+  // The count limits hold between the hourly prunes too: a look every
+  // hundredth of the limit keeps done/ within 1 % of it.
+  const auto every = std::max<std::uint32_t>(1, retention_.done_max_files / 100);
+  if (retention_.done_max_files > 0 && ++filed_since_prune_ >= every) prune(std::chrono::system_clock::now());
   log_.info("batch_done", {{"batch", batch}});
   maybe_compact();
 }

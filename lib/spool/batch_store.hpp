@@ -63,6 +63,20 @@ class BatchStore final : public JobLedger {
   boost::asio::awaitable<void> ended(const std::string& batch, const JobResult& result) override;
   boost::asio::awaitable<void> batch_ended(const std::string& batch) override;
 
+  // Retention (SPEC §11): results.jsonl rotated past its size, and done/,
+  // rejected/ and the rotated results kept within their limits (also
+  // checked as batches are filed away, so a burst cannot outgrow them
+  // between two hourly prunes). Before recover().
+  void retain(const RetentionSettings& r) {
+    retention_ = r;
+    if (results_) results_->rotate_past(r.results_max_size, r.results_keep);
+  }
+  // Applies the age and count limits now; what it removed.
+  Pruned prune(std::chrono::system_clock::time_point now);
+  std::uint64_t results_rotations() const { return results_ ? results_->rotations() : 0; }
+  // The results files this process rotated, oldest first (the run's results table reads them).
+  std::vector<std::string> rotated_results() const { return results_ ? results_->rotated() : std::vector<std::string>{}; }
+
   const std::string& last_error() const { return last_error_; }
   std::size_t open_batches() const { return open_.size(); }
 
@@ -97,6 +111,8 @@ class BatchStore final : public JobLedger {
   std::map<std::string, OpenBatch> open_;
   bool flush_posted_ = false;
   std::string last_error_;
+  RetentionSettings retention_;
+  std::uint32_t filed_since_prune_ = 0;  // batches filed away (or set aside) since the last prune
   std::uintmax_t compact_above_ = 64 * 1024 * 1024;  // journal bytes that trigger a rewrite
 };
 

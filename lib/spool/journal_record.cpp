@@ -55,6 +55,7 @@ std::string encode(const JournalRecord& r) {
       o["digest"] = r.digest;
       if (!r.snapshot_digest.empty()) o["snapshot_digest"] = r.snapshot_digest;
       o["results_offset"] = r.results_offset;
+      if (r.at_ms != 0) o["at"] = r.at_ms;  // when it began: which rotated results files may hold its lines
       break;
     case RecordKind::submit:
       o["job"] = r.job;

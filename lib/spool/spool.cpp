@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <system_error>
 
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "ops/file_read.hpp"
+#include "ops/retention.hpp"
 #include "spool/journal.hpp"
 #include "text/safe_text.hpp"
 
@@ -131,6 +133,45 @@ void Spool::write_snapshot(const std::string& batch, const std::string& content)
 std::string read_file(const std::string& path) {
   auto text = read_regular_file(path, max_job_file_bytes);
   return text ? std::move(*text) : std::string();
+}
+
+namespace {
+
+// A folder of job files where NAME and NAME.error go together: each pair
+// counts once, by its newer file, and is removed whole.
+std::size_t prune_job_files(const std::string& dir, const KeepRule& rule, std::chrono::system_clock::time_point now) {
+  std::map<std::string, std::chrono::system_clock::time_point> units;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    auto name = e.path().filename().string();
+    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".error") == 0) name.resize(name.size() - 6);
+    if (name.empty() || name.front() == '.') continue;  // a temp file of a write under way
+    auto& t = units[name];
+    t = std::max(t, modified_at(e.path().string()));
+  }
+  std::vector<KeptFile> files;
+  files.reserve(units.size());
+  for (auto& [name, t] : units) files.push_back({name, t});
+  const auto gone = files_to_remove(std::move(files), rule, now);
+  for (const auto& name : gone) {
+    fs::remove(fs::path(dir) / name, ec);
+    fs::remove(fs::path(dir) / (name + ".error"), ec);
+  }
+  if (!gone.empty()) sync_directory(dir);
+  return gone.size();
+}
+
+}  // namespace
+
+Pruned prune_spool(const Spool& spool, const RetentionSettings& r, std::chrono::system_clock::time_point now) {
+  const auto age =
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::hours(24) * r.done_days);
+  Pruned out;
+  out.done = prune_job_files(spool.done(), {age, r.done_max_files}, now);
+  out.rejected = prune_job_files(spool.rejected(), {age, r.done_max_files}, now);
+  out.results = remove_rotated_results(spool.root(), {age, r.results_keep}, now);
+  return out;
 }
 
 StateLock::StateLock(const std::string& state_dir) {

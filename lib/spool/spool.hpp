@@ -1,8 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "config/settings.hpp"
 #include "error/error.hpp"
 #include "ops/digest.hpp"
 #include "ops/durable_write.hpp"
@@ -56,6 +58,16 @@ class Spool {
 };
 
 std::string read_file(const std::string& path);
+
+// Retention (SPEC §11): removes job files in done/ and rejected/ (each with
+// its .error) and rotated results files older than retention.done_days or
+// beyond their counts, oldest first. Never touches incoming/, active/,
+// results.jsonl or the journal.
+struct Pruned {
+  std::size_t done = 0, rejected = 0, results = 0;
+  std::size_t total() const { return done + rejected + results; }
+};
+Pruned prune_spool(const Spool& spool, const RetentionSettings& retention, std::chrono::system_clock::time_point now);
 
 // One process per state_dir: an exclusive lock (flock) on state_dir/lock,
 // held for the life of the object and dropped by the kernel when the

@@ -141,6 +141,13 @@ TEST_F(ConfigFile, EachProblemIsReportedWithLineAndColumn) {
       {"api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: /srv\n  name: ../{id}.mp4\n", 6, 9, "'..' segment"},
       {"api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: /srv\n  name: /tmp/{id}.mp4\n", 6, 9, "starts with '/'"},
       {"api:\n  app_id: a\n  user_key_env: K\ndownload:\n  dir: /srv\n  max_concurrent: 0\n", 6, 19, "max_concurrent"},
+      {"api:\n  app_id: a\n  user_key_env: K\nmetrics:\n  listen: 9464\n", 5, 11, "metrics.listen"},
+      {"api:\n  app_id: a\n  user_key_env: K\nwebhook:\n  listen: 127.0.0.1:8710\n  public_url: https://h\nmetrics:\n"
+       "  listen: 127.0.0.1:8710\n",
+       8, 11, "must not be webhook.listen"},
+      {"api:\n  app_id: a\n  user_key_env: K\nretention:\n  results_max_size: 256\n", 5, 21, "not a size"},
+      {"api:\n  app_id: a\n  user_key_env: K\nretention:\n  results_max_size: 1KiB\n", 5, 21, "at least 4KiB"},
+      {"api:\n  app_id: a\n  user_key_env: K\nretention:\n  done_day: 3\n", 5, 3, "unknown key 'done_day'"},
   };
   for (const auto& c : cases) {
     const auto path = write("bad.yaml", c.text);
@@ -165,6 +172,23 @@ TEST_F(ConfigFile, DownloadsAreOffUnlessADirIsSetAndARelativeDirIsTheConfigs) {
   EXPECT_EQ(on->download.name, "{file}/{id}.mp4");
   EXPECT_EQ(on->download.max_concurrent, 4u);
   EXPECT_EQ(on->defaults.download_name, "{file}/{id}.mp4");  // every job file is checked against it
+}
+
+TEST_F(ConfigFile, MetricsAreOffAndRetentionHasItsDefaultsUnlessSet) {
+  auto plain = load_config(write("c.yaml", "api:\n  app_id: a\n  user_key_env: K\n"));
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_FALSE(plain->metrics.enabled());
+  EXPECT_EQ(plain->retention.results_max_size, 256ull << 20);
+  EXPECT_EQ(plain->retention.done_days, 30u);
+  auto set = load_config(write("d.yaml", "api:\n  app_id: a\n  user_key_env: K\nmetrics:\n  listen: "
+                                         "127.0.0.1:9464\nretention:\n  results_max_size: 64KiB\n  results_keep: 3\n"
+                                         "  done_days: 7\n  done_max_files: 50\n"));
+  ASSERT_TRUE(set) << set.error();
+  EXPECT_EQ(set->metrics.listen, "127.0.0.1:9464");
+  EXPECT_EQ(set->retention.results_max_size, 64u * 1024);
+  EXPECT_EQ(set->retention.results_keep, 3u);
+  EXPECT_EQ(set->retention.done_days, 7u);
+  EXPECT_EQ(set->retention.done_max_files, 50u);
 }
 
 TEST_F(ConfigFile, UserKeyComesFromFileOrEnvironmentTrimmed) {

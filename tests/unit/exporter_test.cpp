@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +16,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "engine/exporter.hpp"
+#include "engine/paced_transport.hpp"
 #include "manual_time.hpp"
 #include "scripted_transport.hpp"
 
@@ -579,6 +581,93 @@ TEST(Exporter, AJobWalksThrough429And5xxTokenExpiryAndAnOutageToSuccess) {
   EXPECT_EQ(e.api.tokens_issued, 2);
   EXPECT_EQ(e.ledger.results.begin()->second.status, JobOutcome::succeeded);
   EXPECT_EQ(e.api.duplicates(), 0);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
+// The samples of a /metrics page: "name{labels}" -> value.
+std::map<std::string, double> scrape(const Metrics& m) {
+  std::map<std::string, double> out;
+  std::istringstream in(m.render({}));
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] != '#') out[line.substr(0, line.rfind(' '))] = std::stod(line.substr(line.rfind(' ') + 1));
+  return out;
+}
+
+TEST(Exporter, TheMetricsCountEveryRetryAndEndingAndEveryCallThroughThePacedTransport) {
+  Engine e;
+  Metrics metrics;
+  PacedTransport paced(e.io.get_executor(), e.transport, 0, e.time);
+  paced.count_into(metrics);
+  TokenSource tokens(e.io.get_executor(), paced, ApiEndpoint{}, "app", "key", 23h, e.time);
+  int step = 0;
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call == ApiCall::export_project && step < 2) return step++ == 0 ? HttpReply{429, "", "2"} : HttpReply{503, "", ""};
+    if (r.call == ApiCall::progress && r.target.ends_with("/p1") && step++ == 2) return ApiError{};  // one read lost
+    return std::nullopt;
+  };
+  e.config.retry.max_attempts = 8;
+  Exporter x(e.io.get_executor(), e.config, paced, tokens, e.ledger, e.log, RunMode::batch, e.time, [] { return 0.5; });
+  x.use_metrics(metrics);
+  std::vector<JobSpec> specs(3);
+  for (int i = 0; i < 3; ++i) {
+    specs[i].project_id = "p" + std::to_string(i);
+    specs[i].key = "jobs.yaml#p" + std::to_string(i);
+    specs[i].resolution = "1080";
+  }
+  specs[2].project_id = "missing-2";  // the API does not know it: failed
+  e.api.override_reply = [&, inner = e.api.override_reply](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call == ApiCall::export_project && r.body.find("missing-2") != std::string::npos)
+      return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no such project"}})", ""};
+    return inner(r);
+  };
+  x.add_batch("b", std::move(specs));
+  bool done = false;
+  asio::co_spawn(e.io, x.run(), [&](std::exception_ptr ex, RunSummary) {
+    if (ex) std::rethrow_exception(ex);
+    done = true;
+  });
+  ASSERT_TRUE(e.run_until([&] { return done; }));
+  const auto m = scrape(metrics);
+  std::size_t counted = 0;
+  for (const auto& [name, v] : m)
+    if (name.rfind("exportd_api_requests_total{", 0) == 0) counted += static_cast<std::size_t>(v);
+  EXPECT_EQ(counted, e.api.log.size()) << "every call that reached the API is counted once";
+  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="export",outcome="throttled"})"), 1);
+  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="export",outcome="server_error"})"), 1);
+  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="progress",outcome="transport_error"})"), 1);
+  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="token",outcome="ok"})"), 1);
+  EXPECT_EQ(m.at(R"(exportd_retries_total{stage="submit"})"), 2);
+  EXPECT_EQ(m.at(R"(exportd_retries_total{stage="poll"})"), 1);
+  EXPECT_EQ(m.at(R"(exportd_jobs_ended_total{status="succeeded"})"), 2);
+  EXPECT_EQ(m.at(R"(exportd_jobs_ended_total{status="failed"})"), 1);
+  EXPECT_EQ(m.at("exportd_completion_lag_seconds_count"), 2) << "one lag per export seen done";
+}
+
+TEST(Exporter, TheLagOfAHookedJobRunsFromItsHookAndOfAPolledOneFromItsLastReadBelow100) {
+  Engine e;
+  e.config.webhook.safety_poll = 10min;
+  const HookKeys keys(std::string(32, 'k'));
+  Metrics metrics;
+  e.start(RunMode::daemon, 2, "p", [&](Exporter& x) {
+    x.use_hooks(keys, "https://hooks.example.com/exportd");
+    x.use_metrics(metrics);
+  });
+  ASSERT_TRUE(e.run_until([&] { return e.api.exports.size() == 2; }, 1min));
+  e.run_until([] { return false; }, 5min);  // both finished at 20 s; no hook yet
+  EXPECT_EQ(e.exporter->hint(keys.token_for("batch-p", "jobs.yaml#p0")), HookAnswer::accepted);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 1; }, 1min));
+  auto m = scrape(metrics);
+  EXPECT_EQ(m.at(R"(exportd_completion_lag_seconds_bucket{le="0.1"})"), 1) << "read at once on its hook";
+  // p1's hook is lost: its safety poll at 10 min is its first read, so all
+  // that is known is that it was unfinished at the submit.
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 2; }, 10min));
+  m = scrape(metrics);
+  EXPECT_EQ(m.at("exportd_completion_lag_seconds_count"), 2);
+  EXPECT_EQ(m.at(R"(exportd_completion_lag_seconds_bucket{le="300"})"), 1);
+  EXPECT_EQ(m.at(R"(exportd_completion_lag_seconds_bucket{le="600"})"), 2);
+  EXPECT_GE(m.at("exportd_completion_lag_seconds_sum"), 9 * 60);
   e.exporter->stop();
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
 }

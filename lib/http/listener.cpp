@@ -1,0 +1,112 @@
+#include "http/listener.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace exportd {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+Result<std::unique_ptr<HttpListener>> HttpListener::bind(asio::any_io_executor ex, const std::string& what,
+                                                         const std::string& host, std::uint16_t port, Handler handler,
+                                                         Logger& log, ListenerLimits limits) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return Failure{Errc::invalid_input, what + ": '" + host + "' is not an IP address"};
+  tcp::acceptor acceptor(ex);
+  const tcp::endpoint where(address, port);
+  const std::string named = what + " " + host + ":" + std::to_string(port);
+  if (acceptor.open(where.protocol(), ec); ec)
+    return Failure{ec, "cannot open a socket for " + named + ": " + ec.message()};
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (acceptor.bind(where, ec); ec) return Failure{ec, "cannot bind " + named + ": " + ec.message()};
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
+    return Failure{ec, "cannot listen on " + named + ": " + ec.message()};
+  return std::make_unique<HttpListener>(ex, std::move(acceptor), what, std::move(handler), log, limits);
+}
+
+HttpListener::HttpListener(asio::any_io_executor ex, tcp::acceptor acceptor, std::string what, Handler handler,
+                           Logger& log, ListenerLimits limits)
+    : ex_(ex),
+      acceptor_(std::move(acceptor)),
+      what_(std::move(what)),
+      handler_(std::move(handler)),
+      log_(log),
+      limits_(limits) {
+  boost::system::error_code ec;
+  port_ = acceptor_.local_endpoint(ec).port();
+}
+
+void HttpListener::stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  for (auto* stream : open_) stream->socket().close(ec);
+}
+
+asio::awaitable<void> HttpListener::run() {
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      log_.warning("accept_failed", {{"listener", what_}, {"error", ec.message()}});
+      continue;  // e.g. out of file descriptors: the next accept may do
+    }
+    if (open_.size() >= limits_.max_connections) {
+      socket.close(ec);
+      continue;
+    }
+    // Each connection ends by its own deadline; what it throws is its own.
+    asio::co_spawn(ex_, serve(std::move(socket)), [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        log_.warning("connection_failed", {{"listener", what_}, {"error", x.what()}});
+      }
+    });
+  }
+}
+
+asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  open_.push_front(&stream);
+  const auto registered = open_.begin();
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(limits_.max_body);
+    parser.header_limit(16 * 1024);
+    stream.expires_after(limits_.request_deadline);  // the whole request, slow senders included
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec && ec != http::error::body_limit) break;  // closed, timed out, or not HTTP: nothing to answer
+    const auto& req = parser.get();
+    const bool too_large = ec == http::error::body_limit;
+    const bool keep_alive = !too_large && req.keep_alive();  // the rest of a cut-off body is not read
+    const Answer answer = handler_(Incoming{req.method(), req.target(), too_large});
+    http::response<http::string_body> res{answer.status, 11};
+    res.set(http::field::content_type, answer.content_type);
+    res.keep_alive(keep_alive);
+    res.body() = answer.body;
+    res.prepare_payload();
+    stream.expires_after(limits_.request_deadline);
+    auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    if (wec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  open_.erase(registered);
+}
+
+}  // namespace exportd
