@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "jobs/job_file.hpp"
+#include "ops/batch_summary.hpp"
 #include "ops/file_read.hpp"
 #include "ops/retention.hpp"
 #include "ops/time_format.hpp"
@@ -23,14 +24,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-// Batch ids are "<UTC stamp>-<tag>-<file name>"; the tag is a sequence
-// number for dropped files and "q<digest>" for queue files.
-std::string name_from_batch_id(const std::string& id) {
-  const auto a = id.find('-');
-  const auto b = a == std::string::npos ? a : id.find('-', a + 1);
-  return b == std::string::npos ? id : id.substr(b + 1);
-}
 
 bool is_queue_batch_id(const std::string& id) {
   const auto a = id.find('-');

@@ -5,15 +5,18 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "jobs/job_file.hpp"
 #include "ops/progress_line.hpp"
+#include "ops/retention.hpp"
 #include "ops/time_format.hpp"
 #include "spool/journal.hpp"
 #include "spool/spool.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -46,7 +49,7 @@ std::int64_t count_files(const std::string& dir, bool only_job_files) {
 
 }  // namespace
 
-json::object spool_report(const std::string& state_dir, const JobDefaults& defaults) {
+json::object spool_report(const std::string& state_dir, const JobDefaults& defaults, std::size_t recent_count) {
   const Spool spool(state_dir, Spool::Access::read);
   json::object report;
   report["state_dir"] = state_dir;
@@ -98,7 +101,7 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
     }
   }
   report["open_batches"] = open;
-  report["jobs"] = json::object{{"queued", queued},       {"submitting", in_doubt}, {"polling", polling},
+  report["jobs"] = json::object{{"queued", queued},           {"submitting", in_doubt}, {"polling", polling},
                                 {"downloading", downloading}, {"succeeded", succeeded}, {"failed", failed},
                                 {"timed_out", timed_out}};
   if (oldest_ms > 0) {
@@ -113,7 +116,29 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
   boost::system::error_code ec;
   auto daemon = json::parse(read_file(spool.status_path()), ec);
   if (!ec && daemon.is_object()) report["daemon"] = daemon.as_object();
+  json::array recent;
+  for (const auto& b : recent_batches(spool, recent_count)) recent.push_back(to_json(b));
+  report["recent_batches"] = std::move(recent);
   return report;
+}
+
+std::vector<BatchSummary> recent_batches(const Spool& spool, std::size_t n) {
+  // results.jsonl, then the rotated files newest first, until one more batch
+  // than asked for has shown up (so the n-th is whole unless it spans
+  // files); at most 4 files, so the morning read stays quick.
+  std::vector<std::string> files{spool.results_path()};
+  auto rotated = rotated_results_in(spool.root());
+  for (auto it = rotated.rbegin(); it != rotated.rend() && files.size() < 4; ++it)
+    files.push_back(spool.root() + "/" + *it);
+  BatchSummaries summaries;
+  for (const auto& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.size() <= 1024 * 1024) summaries.add_line(line);
+    if (summaries.batches() > n) break;
+  }
+  return summaries.latest(n);
 }
 
 std::string format_spool_report(const json::object& r) {
@@ -123,10 +148,10 @@ std::string format_spool_report(const json::object& r) {
   std::string out = "state_dir: " + std::string(r.at("state_dir").as_string()) + "\n";
   out += "files:     " + num(f.at("incoming")) + " incoming, " + num(f.at("active")) + " active, " + num(f.at("done")) +
          " done, " + num(f.at("rejected")) + " rejected\n";
-  out += "jobs:      " + num(j.at("queued")) + " queued, " + num(j.at("submitting")) + " submitting, " +
-         num(j.at("polling")) + " polling, " + num(j.at("downloading")) + " downloading, " +
-         num(j.at("succeeded")) + " succeeded, " + num(j.at("failed")) +
-         " failed, " + num(j.at("timed_out")) + " timed out (in " + num(r.at("open_batches")) + " open batches)\n";
+  out += "open:      " + num(j.at("queued")) + " queued, " + num(j.at("submitting")) + " submitting, " +
+         num(j.at("polling")) + " polling, " + num(j.at("downloading")) + " downloading, " + num(j.at("succeeded")) +
+         " succeeded, " + num(j.at("failed")) + " failed, " + num(j.at("timed_out")) + " timed out, in " +
+         num(r.at("open_batches")) + " open batches\n";
   if (const auto* o = r.if_contains("oldest_active"))
     out += "oldest:    " + std::string(o->at("job").as_string()) + " submitted " +
            std::string(o->at("submitted_at").as_string()) + "\n";
@@ -153,6 +178,52 @@ std::string format_spool_report(const json::object& r) {
                "\n";
     }
     if (s("last_error") != "-" && !s("last_error").empty()) out += "last error: " + s("last_error") + "\n";
+  }
+  if (const auto* rb = r.if_contains("recent_batches"); rb != nullptr && rb->is_array())
+    out += format_recent_batches(rb->as_array());
+  return out;
+}
+
+std::string format_recent_batches(const json::array& batches) {
+  if (batches.empty()) return "recent batches: none in the results files\n";
+  auto str = [](const json::object& o, std::string_view k) {
+    const auto* v = o.if_contains(k);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string("-");
+  };
+  auto num = [](const json::object& o, std::string_view k) {
+    const auto* v = o.if_contains(k);
+    return v != nullptr && v->is_number() ? v->to_number<std::uint64_t>() : std::uint64_t{0};
+  };
+  std::string out = "recent batches (newest first):\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "  %-32s %-20s %-20s %5s %9s %6s %9s  %s\n", "JOB FILE", "STARTED", "ENDED", "JOBS",
+                "SUCCEEDED", "FAILED", "TIMED OUT", "VIDEOS");
+  out += line;
+  for (const auto& v : batches) {
+    if (!v.is_object()) continue;
+    const auto& b = v.as_object();
+    std::string videos = "-";
+    if (const auto* d = b.if_contains("downloads"); d != nullptr && d->is_object() && num(d->as_object(), "files") > 0)
+      videos = std::to_string(num(d->as_object(), "files")) + " (" +
+               format_bytes(static_cast<double>(num(d->as_object(), "bytes"))) + ")";
+    const auto when = [&](std::string_view k) {
+      auto t = str(b, k);
+      if (t.size() >= 19) t = t.substr(0, 10) + " " + t.substr(11, 8);  // to the second, in UTC
+      return t;
+    };
+    std::snprintf(line, sizeof line, "  %-32s %-20s %-20s %5llu %9llu %6llu %9llu  %s\n",
+                  bounded_text(str(b, "file"), 32).c_str(), when("started_at").c_str(), when("ended_at").c_str(),
+                  static_cast<unsigned long long>(num(b, "jobs")), static_cast<unsigned long long>(num(b, "succeeded")),
+                  static_cast<unsigned long long>(num(b, "failed")),
+                  static_cast<unsigned long long>(num(b, "timed_out")), videos.c_str());
+    out += line;
+    if (const auto* f = b.if_contains("failures"); f != nullptr && f->is_object() && !f->as_object().empty()) {
+      std::string codes;
+      for (const auto& [code, n] : f->as_object())
+        codes += (codes.empty() ? "" : ", ") + std::string(code) + " " +
+                 std::to_string(n.is_number() ? n.to_number<std::uint64_t>() : 0);
+      out += "      failures: " + codes + "\n";
+    }
   }
   return out;
 }

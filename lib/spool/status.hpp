@@ -1,11 +1,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "config/settings.hpp"
 #include "error/error.hpp"
+#include "ops/batch_summary.hpp"
+#include "spool/spool.hpp"
 
 namespace exportd {
 
@@ -18,7 +22,14 @@ Result<void> write_status_file(const std::string& path, const boost::json::objec
 // batches per state (from the journal), the oldest job in flight, and the
 // daemon's own status.json (pid, counts, last error) when there is one.
 // Reads only; safe while the daemon runs.
-boost::json::object spool_report(const std::string& state_dir, const JobDefaults& defaults);
+// With the `recent_count` batches that ended last, from the results files
+// (the morning read: what happened last night).
+boost::json::object spool_report(const std::string& state_dir, const JobDefaults& defaults,
+                                 std::size_t recent_count = 10);
 std::string format_spool_report(const boost::json::object& report);
+
+// The `n` batches that ended last, from results.jsonl and the newest rotated files.
+std::vector<BatchSummary> recent_batches(const Spool& spool, std::size_t n);
+std::string format_recent_batches(const boost::json::array& batches);
 
 }  // namespace exportd

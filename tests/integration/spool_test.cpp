@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <boost/json/serialize.hpp>
 #include <signal.h>
 
 #include <boost/json/parse.hpp>
@@ -176,6 +177,36 @@ TEST(Spool, StatusJsonParsesWhileTheDaemonRuns) {
   EXPECT_NE(text.out.find("polling"), std::string::npos) << text.out;
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait(10s).exit_code, 0);
+}
+
+TEST(Spool, StatusAfterTheRunSaysWhatEachRecentBatchDid) {
+  sim::Simulator sim(quick());
+  Workspace ws("spool-morning");
+  ws.write_config(sim.port(), false, "demo-key", fast);
+  ws.write_export_jobs("night.yaml", 6, "n");
+  ws.write("bad.yaml", "jobs:\n  - project_id: missing-1\n  - project_id: ok-1\n  - project_id: missing-2\n");
+  auto run = testing::run_once(ws, 60s, {"--queue", ws.path("night.yaml"), "--queue", ws.path("bad.yaml")});
+  ASSERT_EQ(run.exit_code, 1) << run.err;
+  auto r = run_process({testing::exportd_binary(), "status", "-c", ws.path("config.yaml"), "--json"}, 10s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = boost::json::parse(r.out).as_object();
+  const auto& recent = report.at("recent_batches").as_array();
+  ASSERT_EQ(recent.size(), 2u) << r.out;
+  std::map<std::string, boost::json::object> by_file;
+  for (const auto& b : recent) by_file[std::string(b.at("file").as_string())] = b.as_object();
+  const auto& night = by_file.at("night.yaml");
+  EXPECT_EQ(night.at("jobs").to_number<int>(), 6);
+  EXPECT_EQ(night.at("succeeded").to_number<int>(), 6);
+  EXPECT_FALSE(night.at("ended_at").is_null());
+  const auto& bad = by_file.at("bad.yaml");
+  EXPECT_EQ(bad.at("succeeded").to_number<int>(), 1);
+  EXPECT_EQ(bad.at("failed").to_number<int>(), 2);
+  ASSERT_EQ(bad.at("failures").as_object().size(), 1u) << boost::json::serialize(bad);
+  EXPECT_EQ(bad.at("failures").as_object().begin()->value().to_number<int>(), 2);
+  auto text = run_process({testing::exportd_binary(), "status", "-c", ws.path("config.yaml")}, 10s);
+  EXPECT_NE(text.out.find("recent batches"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("night.yaml"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("failures: "), std::string::npos) << text.out;
 }
 
 TEST(Spool, SubmitValidatesThenDropsIntoTheSpool) {

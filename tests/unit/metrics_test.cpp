@@ -13,9 +13,11 @@
 
 #include "config/config.hpp"
 #include "hooks/receiver.hpp"
+#include "ops/batch_summary.hpp"
 #include "ops/metrics.hpp"
 #include "ops/results.hpp"
 #include "ops/retention.hpp"
+#include "ops/time_format.hpp"
 #include "spool/spool.hpp"
 #include "temp_dir.hpp"
 #include "text/byte_size.hpp"
@@ -286,6 +288,53 @@ TEST_F(RetentionFiles, DoneRejectedAndRotatedResultsAreKeptWithinAgeAndCount) {
   EXPECT_FALSE(fs::exists(old_results));
   EXPECT_TRUE(fs::exists(spool.results_path()));
   EXPECT_TRUE(fs::exists(spool.incoming() + "/waiting.yaml")) << "retention touched incoming/";
+}
+
+}  // namespace
+}  // namespace exportd
+
+namespace exportd {
+namespace {
+
+TEST(BatchSummaries, CountEachBatchsOutcomesFailuresAndVideosNewestFirst) {
+  BatchSummaries s;
+  const auto line = [](std::string batch, std::string status, std::string extra, std::string finished) {
+    return R"({"job":"j","batch":")" + batch + R"(","status":")" + status + R"(","submitted_at":"2026-11-26T01:00:0)" +
+           (batch == "b1" ? "1" : "5") + R"(Z","finished_at":")" + finished + R"(","requests":3)" + extra + "}";
+  };
+  s.add_line(line("b1", "succeeded", R"(,"file":"/v/a.mp4","bytes":1000)", "2026-11-26T01:10:00Z"));
+  s.add_line(line("b1", "failed", R"(,"error":{"code":"download_failed","message":"m"})", "2026-11-26T01:20:00Z"));
+  s.add_line(line("b1", "failed", R"(,"error":{"code":"download_failed","message":"m"})", "2026-11-26T01:05:00Z"));
+  s.add_line(line("b1", "timed_out", "", "2026-11-26T01:15:00Z"));
+  s.add_line(line("b2", "succeeded", R"(,"file":"/v/b.mp4","bytes":24)", "2026-11-26T02:00:00Z"));
+  s.add_line("not json");
+  s.add_line(R"({"job":"x","status":"exploded"})");
+  const auto latest = s.latest(5);
+  ASSERT_EQ(latest.size(), 2u);
+  EXPECT_EQ(latest[0].batch, "b2");
+  const auto& b1 = latest[1];
+  EXPECT_EQ(b1.jobs(), 4u);
+  EXPECT_EQ(b1.succeeded, 1u);
+  EXPECT_EQ(b1.failed, 2u);
+  EXPECT_EQ(b1.timed_out, 1u);
+  EXPECT_EQ(b1.failures.at("download_failed"), 2u);
+  EXPECT_EQ(b1.failures.at("timed_out"), 1u);
+  EXPECT_EQ(b1.videos, 1u);
+  EXPECT_EQ(b1.video_bytes, 1000u);
+  EXPECT_EQ(b1.requests, 12u);
+  EXPECT_EQ(rfc3339(*b1.started), "2026-11-26T01:00:01.000Z");
+  EXPECT_EQ(rfc3339(*b1.ended), "2026-11-26T01:20:00.000Z");
+  EXPECT_EQ(s.latest(1).size(), 1u);
+}
+
+TEST(BatchSummaries, ManyErrorCodesAreBoundedAndHostileTextIsMadeSafe) {
+  BatchSummaries s;
+  for (int i = 0; i < 100; ++i)
+    s.add_line(R"({"batch":"b\u001b[31m","status":"failed","error":{"code":"E)" + std::to_string(i) + R"("}})");
+  const auto b = s.latest(1).at(0);
+  EXPECT_LE(b.failures.size(), 21u);
+  EXPECT_EQ(b.failures.at("other"), 80u);
+  EXPECT_EQ(b.batch.find('\x1b'), std::string::npos);
 }
 
 }  // namespace
