@@ -73,7 +73,7 @@ class Runner {
         spool_(spool),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {
     if (draw_) log_.attach(&line_);
-    paced_.count_into(metrics_);
+    http_.count_into(metrics_);
     exporter_.use_metrics(metrics_);
     store_.retain(config_.retention);
     if (config_.download.enabled()) {

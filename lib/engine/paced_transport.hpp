@@ -3,7 +3,6 @@
 #include <cstdint>
 
 #include "api/transport.hpp"
-#include "ops/metrics.hpp"
 #include "schedule/engine_time.hpp"
 #include "schedule/request_budget.hpp"
 
@@ -26,7 +25,6 @@ class PacedTransport final : public Transport {
     }
     ++sent_;
     auto reply = co_await inner_.exchange(request, token);
-    if (metrics_ != nullptr) metrics_->api_request(request.call, call_outcome(reply));
     if (reply) budget_.on_reply(time_.now(), reply->status == 429);  // throttled for real: everybody slows down
     co_return reply;
   }
@@ -35,8 +33,6 @@ class PacedTransport final : public Transport {
   void set_rate(std::uint32_t requests_per_second) { budget_.set_rate(requests_per_second); }
 
   std::uint64_t sent() const { return sent_; }
-  // Every request's call and outcome is counted into `metrics` from now on.
-  void count_into(Metrics& metrics) { metrics_ = &metrics; }
 
  private:
   boost::asio::any_io_executor ex_;
@@ -44,7 +40,6 @@ class PacedTransport final : public Transport {
   RequestBudget budget_;
   EngineTime& time_;
   std::uint64_t sent_ = 0;
-  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace exportd

@@ -237,12 +237,14 @@ awaitable<HttpClient::Attempt> HttpClient::attempt(Connection& conn, const ApiRe
 awaitable<ApiResult<HttpReply>> HttpClient::exchange(const ApiRequest& request, std::string_view token) {
   auto conn = co_await acquire();
   auto result = co_await attempt(*conn, request, token);
+  if (metrics_ != nullptr) metrics_->api_request(request.call, call_outcome(result.outcome));
   if (result.stale && request.method == boost::beast::http::verb::get) {
     // The server closed the idle connection under us. Only a GET is sent
     // again blindly; a POST may have been processed and is left to the
     // caller, who verifies before resending.
     conn = std::make_unique<Connection>(ex_, options_.endpoint.tls ? options_.tls.get() : nullptr);
     result = co_await attempt(*conn, request, token);
+    if (metrics_ != nullptr) metrics_->api_request(request.call, call_outcome(result.outcome));
   }
   const bool ok = result.outcome.has_value();
   release(std::move(conn), ok && result.keep_alive);

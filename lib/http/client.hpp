@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "api/transport.hpp"
+#include "ops/metrics.hpp"
 #include "schedule/clock.hpp"
 #include "schedule/signal.hpp"
 #include "time/duration.hpp"
@@ -37,6 +38,9 @@ class HttpClient final : public Transport {
   boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest& request, std::string_view token) override;
 
   std::uint64_t connections_opened() const { return connections_opened_; }
+  // Every request written, a stale connection's resend included, is counted
+  // into `metrics` by call and outcome from now on (SPEC §11).
+  void count_into(Metrics& metrics) { metrics_ = &metrics; }
   // A new pool size (SIGHUP): idle connections beyond it are closed now,
   // busy ones when they come back.
   void set_max_connections(std::size_t n);
@@ -57,6 +61,7 @@ class HttpClient final : public Transport {
   std::size_t open_ = 0;  // connections in use or idle
   Signal released_;
   std::uint64_t connections_opened_ = 0;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace exportd

@@ -16,7 +16,6 @@
 #include <boost/json/serialize.hpp>
 
 #include "engine/exporter.hpp"
-#include "engine/paced_transport.hpp"
 #include "manual_time.hpp"
 #include "scripted_transport.hpp"
 
@@ -595,51 +594,37 @@ std::map<std::string, double> scrape(const Metrics& m) {
   return out;
 }
 
-TEST(Exporter, TheMetricsCountEveryRetryAndEndingAndEveryCallThroughThePacedTransport) {
+TEST(Exporter, TheMetricsCountEveryRetryAndEveryEndingByStageAndStatus) {
   Engine e;
   Metrics metrics;
-  PacedTransport paced(e.io.get_executor(), e.transport, 0, e.time);
-  paced.count_into(metrics);
-  TokenSource tokens(e.io.get_executor(), paced, ApiEndpoint{}, "app", "key", 23h, e.time);
   int step = 0;
   e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call == ApiCall::export_project && r.body.find("missing-2") != std::string::npos)
+      return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no such project"}})", ""};
     if (r.call == ApiCall::export_project && step < 2) return step++ == 0 ? HttpReply{429, "", "2"} : HttpReply{503, "", ""};
     if (r.call == ApiCall::progress && r.target.ends_with("/p1") && step++ == 2) return ApiError{};  // one read lost
     return std::nullopt;
   };
   e.config.retry.max_attempts = 8;
-  Exporter x(e.io.get_executor(), e.config, paced, tokens, e.ledger, e.log, RunMode::batch, e.time, [] { return 0.5; });
-  x.use_metrics(metrics);
+  e.exporter.emplace(e.io.get_executor(), e.config, e.transport, e.tokens, e.ledger, e.log, RunMode::batch, e.time,
+                     [] { return 0.5; });
+  e.exporter->use_metrics(metrics);
   std::vector<JobSpec> specs(3);
   for (int i = 0; i < 3; ++i) {
-    specs[i].project_id = "p" + std::to_string(i);
-    specs[i].key = "jobs.yaml#p" + std::to_string(i);
+    specs[i].project_id = i == 2 ? "missing-2" : "p" + std::to_string(i);  // the API does not know missing-2
+    specs[i].key = "jobs.yaml#" + specs[i].project_id;
     specs[i].resolution = "1080";
   }
-  specs[2].project_id = "missing-2";  // the API does not know it: failed
-  e.api.override_reply = [&, inner = e.api.override_reply](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
-    if (r.call == ApiCall::export_project && r.body.find("missing-2") != std::string::npos)
-      return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no such project"}})", ""};
-    return inner(r);
-  };
-  x.add_batch("b", std::move(specs));
-  bool done = false;
-  asio::co_spawn(e.io, x.run(), [&](std::exception_ptr ex, RunSummary) {
+  e.exporter->add_batch("b", std::move(specs));
+  asio::co_spawn(e.io, e.exporter->run(), [&](std::exception_ptr ex, RunSummary s) {
     if (ex) std::rethrow_exception(ex);
-    done = true;
+    e.summary = s;
   });
-  ASSERT_TRUE(e.run_until([&] { return done; }));
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   const auto m = scrape(metrics);
-  std::size_t counted = 0;
-  for (const auto& [name, v] : m)
-    if (name.rfind("exportd_api_requests_total{", 0) == 0) counted += static_cast<std::size_t>(v);
-  EXPECT_EQ(counted, e.api.log.size()) << "every call that reached the API is counted once";
-  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="export",outcome="throttled"})"), 1);
-  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="export",outcome="server_error"})"), 1);
-  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="progress",outcome="transport_error"})"), 1);
-  EXPECT_EQ(m.at(R"(exportd_api_requests_total{call="token",outcome="ok"})"), 1);
-  EXPECT_EQ(m.at(R"(exportd_retries_total{stage="submit"})"), 2);
-  EXPECT_EQ(m.at(R"(exportd_retries_total{stage="poll"})"), 1);
+  EXPECT_EQ(m.at(R"(exportd_retries_total{stage="submit"})"), 2);  // the 429 and the 503
+  EXPECT_EQ(m.at(R"(exportd_retries_total{stage="poll"})"), 1);    // the lost read
+  EXPECT_EQ(m.at(R"(exportd_retries_total{stage="download"})"), 0);
   EXPECT_EQ(m.at(R"(exportd_jobs_ended_total{status="succeeded"})"), 2);
   EXPECT_EQ(m.at(R"(exportd_jobs_ended_total{status="failed"})"), 1);
   EXPECT_EQ(m.at("exportd_completion_lag_seconds_count"), 2) << "one lag per export seen done";
