@@ -491,11 +491,10 @@ void BatchStore::maybe_compact() {
   const auto size = fs::file_size(spool_.journal_path(), ec);
   if (ec || size < compact_above_ || !journal_ || journal_->pending()) return;
   const auto live = replay(Journal::read_all(spool_.journal_path()));
-  journal_.reset();
-  Journal::rewrite(spool_.journal_path(), compact(live));
-  journal_.emplace(ex_, spool_.journal_path());
-  log_.info("journal_compacted", {{"bytes_before", std::to_string(size)},
-                                  {"bytes_after", std::to_string(fs::file_size(spool_.journal_path(), ec))}});
+  journal_->replace(compact(live));
+  const auto after = fs::file_size(spool_.journal_path(), ec);
+  compact_above_ = std::max<std::uintmax_t>(compact_floor, 4 * (ec ? 0 : after));
+  log_.info("journal_compacted", {{"bytes_before", std::to_string(size)}, {"bytes_after", std::to_string(after)}});
 }
 
 }  // namespace exportd

@@ -75,7 +75,9 @@ class BatchStore final : public JobLedger {
   Pruned prune(std::chrono::system_clock::time_point now);
   std::uint64_t results_rotations() const { return results_ ? results_->rotations() : 0; }
   // The results files this process rotated, oldest first (the run's results table reads them).
-  std::vector<std::string> rotated_results() const { return results_ ? results_->rotated() : std::vector<std::string>{}; }
+  std::vector<std::string> rotated_results() const {
+    return results_ ? results_->rotated() : std::vector<std::string>{};
+  }
 
   const std::string& last_error() const { return last_error_; }
   std::size_t open_batches() const { return open_.size(); }
@@ -113,7 +115,11 @@ class BatchStore final : public JobLedger {
   std::string last_error_;
   RetentionSettings retention_;
   std::uint32_t filed_since_prune_ = 0;  // batches filed away (or set aside) since the last prune
-  std::uintmax_t compact_above_ = 64 * 1024 * 1024;  // journal bytes that trigger a rewrite
+  // Journal bytes that trigger a rewrite: four times what the last rewrite
+  // kept, at least 256 KiB. The journal stays within a small multiple of the
+  // open batches' size, and a rewrite reads at most four times what it keeps.
+  static constexpr std::uintmax_t compact_floor = 256 * 1024;
+  std::uintmax_t compact_above_ = compact_floor;
 };
 
 }  // namespace exportd

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <system_error>
 
 #include <fcntl.h>
@@ -17,12 +18,20 @@ namespace exportd {
 
 namespace fs = std::filesystem;
 
-Journal::Journal(boost::asio::any_io_executor ex, std::string path)
-    : ex_(ex), path_(std::move(path)), on_sync_(ex) {
+Journal::Journal(boost::asio::any_io_executor ex, std::string path) : ex_(ex), path_(std::move(path)), on_sync_(ex) {
   const bool existed = fs::exists(path_);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path_);
   if (!existed) sync_directory(fs::path(path_).parent_path().string());
+}
+
+void Journal::replace(const std::vector<JournalRecord>& records) {
+  if (pending()) throw std::logic_error("journal replaced with records still pending");
+  rewrite(path_, records);
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot reopen " + path_);
+  ::close(fd_);
+  fd_ = fd;
 }
 
 Journal::~Journal() {

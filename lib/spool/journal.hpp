@@ -30,6 +30,12 @@ class Journal {
   // fsync of the folder). Used at start-up to drop closed batches.
   static void rewrite(const std::string& path, const std::vector<JournalRecord>& records);
 
+  // Compaction while the daemon runs: replaces the file with `records` and
+  // appends to the new one from now on. Only with nothing pending; the same
+  // object goes on, so coroutines still waking from their commit's sync find
+  // it alive (they hold `this`).
+  void replace(const std::vector<JournalRecord>& records);
+
   boost::asio::awaitable<void> commit(const JournalRecord& record);
   void commit_now(const JournalRecord& record);  // synchronous, for start-up and shutdown
 

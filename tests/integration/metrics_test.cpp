@@ -184,8 +184,10 @@ TEST(MetricsEndpoint, EveryMetricTheDashboardAndTheAlertsQueryIsInALiveScrape) {
   EXPECT_FALSE(ec) << "the dashboard is not JSON: " << ec.message();
   const auto queried = metric_names_in(dashboard);
   EXPECT_GE(queried.size(), 12u);
-  for (const auto& name : queried) EXPECT_TRUE(served.count(name)) << name << " is queried by the dashboard, not served";
-  for (const auto& name : metric_names_in(alerts)) EXPECT_TRUE(served.count(name)) << name << " is in an alert, not served";
+  for (const auto& name : queried)
+    EXPECT_TRUE(served.count(name)) << name << " is queried by the dashboard, not served";
+  for (const auto& name : metric_names_in(alerts))
+    EXPECT_TRUE(served.count(name)) << name << " is in an alert, not served";
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait(30s).exit_code, 0);
 }
@@ -218,7 +220,8 @@ TEST(MetricsEndpoint, TheAlertRulesPassPromtoolsCheckAndTheirOwnTests) {
   auto check = run_process({promtool(), "check", "rules", dir + "/exportd-alerts.yml"}, 60s);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_NE(check.out.find("SUCCESS: 6 rules found"), std::string::npos) << check.out;
-  auto test = run_process({"/bin/sh", "-c", "cd " + dir + " && " + promtool() + " test rules exportd-alerts.test.yml"}, 60s);
+  auto test =
+      run_process({"/bin/sh", "-c", "cd " + dir + " && " + promtool() + " test rules exportd-alerts.test.yml"}, 60s);
   EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
 }
 

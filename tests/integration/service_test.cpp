@@ -5,12 +5,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-#include <filesystem>
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -96,10 +96,12 @@ TEST(Service, NotifiesReadyStatusWatchdogReloadingAndStopping) {
   EXPECT_LE(static_cast<double>(pings), 2.0 + elapsed / 0.2) << elapsed << " s";
   EXPECT_TRUE(testing::wait_until([&] { return notify.count("STATUS=") >= 1; }, 5s));
   bool counts = false;
-  for (const auto& m : notify.messages()) counts = counts || (m.find("STATUS=") == 0 && m.find(" active, ") != std::string::npos);
+  for (const auto& m : notify.messages())
+    counts = counts || (m.find("STATUS=") == 0 && m.find(" active, ") != std::string::npos);
   EXPECT_TRUE(counts);
   daemon.signal(SIGHUP);
-  EXPECT_TRUE(testing::wait_until([&] { return notify.count("RELOADING=1") == 1 && notify.count("READY=1") >= 2; }, 5s));
+  EXPECT_TRUE(
+      testing::wait_until([&] { return notify.count("RELOADING=1") == 1 && notify.count("READY=1") >= 2; }, 5s));
   daemon.signal(SIGTERM);
   EXPECT_TRUE(testing::wait_until([&] { return notify.count("STOPPING=1") == 1; }, 5s));
   EXPECT_EQ(daemon.wait(10s).exit_code, 0);
@@ -170,7 +172,8 @@ TEST(Service, TwoTemplateInstancesRunSideBySideEachExportingOnlyItsOwnJobs) {
     const auto state = ws.path(std::string("var/lib/") + unit_line(unit, "StateDirectory"));
     const auto at = [&](std::string text) {
       const auto swap = [&](const std::string& from, const std::string& to) {
-        for (auto p = text.find(from); p != std::string::npos; p = text.find(from, p + to.size())) text.replace(p, from.size(), to);
+        for (auto p = text.find(from); p != std::string::npos; p = text.find(from, p + to.size()))
+          text.replace(p, from.size(), to);
       };
       swap("%i", name);
       swap("/etc/exportd/", etc);
@@ -197,11 +200,10 @@ TEST(Service, TwoTemplateInstancesRunSideBySideEachExportingOnlyItsOwnJobs) {
   }
   std::vector<std::unique_ptr<testing::ChildProcess>> daemons;
   for (const auto& in : instances) daemons.push_back(std::make_unique<testing::ChildProcess>(in.argv, in.env));
-  const auto results_of = [&](const Instance& in) {
-    return ws.path("var/lib/exportd/" + in.name + "/results.jsonl");
-  };
+  const auto results_of = [&](const Instance& in) { return ws.path("var/lib/exportd/" + in.name + "/results.jsonl"); };
   for (const auto& in : instances) {
-    ASSERT_TRUE(testing::wait_until([&] { return std::filesystem::exists(ws.path("var/lib/exportd/" + in.name + "/status.json")); }, 30s));
+    ASSERT_TRUE(testing::wait_until(
+        [&] { return std::filesystem::exists(ws.path("var/lib/exportd/" + in.name + "/status.json")); }, 30s));
     // Each account's jobs go into its own drop folder.
     std::string jobs = "jobs:\n";
     for (int i = 0; i < 10; ++i) jobs += "  - project_id: " + in.name + "-" + std::to_string(i) + "\n";
@@ -230,7 +232,8 @@ TEST(Service, TwoTemplateInstancesRunSideBySideEachExportingOnlyItsOwnJobs) {
     EXPECT_EQ(std::count(results.begin(), results.end(), '\n'), 10);
     for (const auto& other : instances)
       if (other.name != in.name)
-        EXPECT_EQ(results.find("\"" + other.name + "-"), std::string::npos) << in.name << " holds " << other.name << "'s result";
+        EXPECT_EQ(results.find("\"" + other.name + "-"), std::string::npos)
+            << in.name << " holds " << other.name << "'s result";
   }
 }
 

@@ -1,14 +1,19 @@
 // The daemon's spool against the simulator: drop folder, crash safety under
 // SIGKILL, SIGTERM, status, queue re-runs and an unwritable state_dir.
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <boost/json/serialize.hpp>
 #include <signal.h>
+#include <boost/json/serialize.hpp>
 
 #include <boost/json/parse.hpp>
 
@@ -25,10 +30,10 @@ using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::drop_job_file;
 using testing::result_lines;
-using testing::run_process;
-using testing::wait_until;
 using testing::run_argv;
+using testing::run_process;
 using testing::wait_ready;
+using testing::wait_until;
 using testing::Workspace;
 
 const std::string fast = R"(limits:
@@ -48,7 +53,6 @@ sim::Knobs quick() {
   k.export_max = 2500ms;
   return k;
 }
-
 
 // Each job key exactly once; returns how many of each status.
 std::map<std::string, int> check_exactly_once(const Workspace& ws) {
@@ -207,6 +211,116 @@ TEST(Spool, StatusAfterTheRunSaysWhatEachRecentBatchDid) {
   EXPECT_NE(text.out.find("recent batches"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("night.yaml"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("failures: "), std::string::npos) << text.out;
+}
+
+// Bytes of the regular files under `dir`, and whether each rotated results
+// file seen is kept (hard-linked into `keep`) before retention removes it.
+std::uintmax_t tree_bytes(const std::string& dir) {
+  std::uintmax_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) n += it->file_size(ec);
+  return n;
+}
+
+TEST(Spool, ThreeHundredBatchesWithSmallRetentionLimitsKeepTheStateDirFlat) {
+  sim::Knobs k;
+  k.export_min = 100ms;
+  k.export_max = 400ms;
+  sim::Simulator sim(k);
+  Workspace ws("spool-retention");
+  constexpr std::uintmax_t max_size = 16 * 1024;
+  constexpr int keep = 2, max_files = 20, batches = 300, per_batch = 4;
+  ws.write_config(sim.port(), false, "demo-key",
+                  fast + "retention:\n  results_max_size: 16KiB\n  results_keep: " + std::to_string(keep) +
+                      "\n  done_days: 1\n  done_max_files: " + std::to_string(max_files) + "\n");
+  fs::create_directories(ws.path("seen"));
+  ChildProcess daemon(run_argv(ws));
+  ASSERT_TRUE(wait_ready(ws));
+
+  // Sampled while the batches run: the state_dir's size, and every rotated
+  // results file (linked aside, since retention removes the old ones).
+  std::vector<std::pair<int, std::uintmax_t>> sizes;  // (rotations seen, bytes)
+  std::mutex mu;
+  std::jthread sampler([&](std::stop_token stop) {
+    std::set<std::string> seen;
+    while (!stop.stop_requested()) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(ws.path("state"), ec)) {
+        const auto name = e.path().filename().string();
+        if (name.rfind("results-", 0) == 0 && seen.insert(name).second)
+          fs::create_hard_link(e.path(), ws.path("seen/" + name), ec);
+      }
+      {
+        std::lock_guard lock(mu);
+        sizes.emplace_back(static_cast<int>(seen.size()), tree_bytes(ws.path("state")));
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  const auto all_ended = [&] {
+    // every result ever written: the rotated files seen (by name, once) and results.jsonl
+    std::map<std::string, int> count;
+    std::set<std::string> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(ws.path("seen"), ec)) files.insert(e.path().string());
+    for (const auto& e : fs::directory_iterator(ws.path("state"), ec))
+      if (e.path().filename().string().rfind("results-", 0) == 0 &&
+          !fs::exists(ws.path("seen/" + e.path().filename().string())))
+        files.insert(e.path().string());
+    files.insert(ws.path("state/results.jsonl"));
+    for (const auto& f : files) {
+      std::ifstream in(f);
+      for (std::string line; std::getline(in, line);) {
+        const auto o = boost::json::parse(line).as_object();
+        ++count[std::string(o.at("batch").as_string()) + "/" + std::string(o.at("job").as_string())];
+      }
+    }
+    return count;
+  };
+  for (int b = 0; b < batches; ++b) {
+    drop_job_file(ws, "r" + std::to_string(b) + ".yaml", b * per_batch, per_batch, "r");
+    if (b % 20 == 19)  // keep a few dozen batches in flight, not all 300 at once
+      ASSERT_TRUE(wait_until([&] { return all_ended().size() + 60 >= static_cast<std::size_t>(b * per_batch); }, 60s));
+  }
+  ASSERT_TRUE(wait_until([&] { return all_ended().size() >= static_cast<std::size_t>(batches * per_batch); }, 120s))
+      << all_ended().size() << " results; the daemon said:\n"
+      << daemon.err_so_far();
+  sampler.request_stop();
+  sampler.join();
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(30s).exit_code, 0);
+
+  const auto counts = all_ended();
+  EXPECT_EQ(counts.size(), static_cast<std::size_t>(batches * per_batch));
+  for (const auto& [job, n] : counts) EXPECT_EQ(n, 1) << job << " is in " << n << " results files";
+  std::size_t rotated_files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(ws.path("seen"))) ++rotated_files;
+  EXPECT_GE(rotated_files, 5u);
+  std::size_t in_state = 0;
+  for (const auto& e : fs::directory_iterator(ws.path("state")))
+    in_state += e.path().filename().string().rfind("results-", 0) == 0;
+  EXPECT_LE(in_state, static_cast<std::size_t>(keep));
+  std::size_t done_files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(ws.path("state/done"))) ++done_files;
+  EXPECT_LE(done_files, static_cast<std::size_t>(max_files));
+
+  // Flat: once results.jsonl has been rotated, the state_dir never outgrows
+  // what the limits allow (the results files, done/, and a journal that
+  // compacts past 256 KiB), and its second half of the run is no bigger than its first.
+  std::vector<std::uintmax_t> after;
+  for (const auto& [rotations, bytes] : sizes)
+    if (rotations >= 1) after.push_back(bytes);
+  ASSERT_GT(after.size(), 20u);
+  const auto half = after.begin() + static_cast<std::ptrdiff_t>(after.size() / 2);
+  const auto first_max = *std::max_element(after.begin(), half), second_max = *std::max_element(half, after.end());
+  const std::uintmax_t bound = (keep + 1) * (max_size + 4096) + max_files * 4096 + 512 * 1024;
+  std::cout << "[ figures  ] " << batches << " batches, " << rotated_files << " rotations: state_dir at most "
+            << first_max / 1024 << " KiB in the first half after the first rotation, " << second_max / 1024
+            << " KiB in the second (bound " << bound / 1024 << " KiB)\n";
+  EXPECT_LE(second_max, bound);
+  EXPECT_LE(second_max, first_max * 5 / 4) << "the state_dir still grows";
+  EXPECT_LE(first_max, bound);
 }
 
 TEST(Spool, SubmitValidatesThenDropsIntoTheSpool) {

@@ -303,7 +303,7 @@ struct FakeVideoHost final : VideoFetcher {
   Millis takes = 5s;
   std::uint64_t size = 1000;
   std::map<std::string, std::deque<FetchEnd>> script;  // by file path
-  std::vector<std::string> urls;                        // every try's link
+  std::vector<std::string> urls;                       // every try's link
   int running = 0, most_at_once = 0, tries = 0;
   std::map<std::string, int> writers, most_writers;  // by file: tries under way, and the most at once
 
@@ -370,9 +370,9 @@ TEST(Exporter, ADownloadResumesAfterCutsGetsAFreshLinkWhenRefusedAndWaitsOutAFul
   FakeVideoHost host(e.time, e.io.get_executor());
   // retry.max_attempts is 4: more failures than that in a row would end the job,
   // but cuts that moved forward, refreshed links after progress and a full disk do not count.
-  host.script["/srv/videos/jobs/p0.mp4"] = {FetchEnd::cut,       FetchEnd::cut,       FetchEnd::cut,
-                                             FetchEnd::refresh_link, FetchEnd::disk_full, FetchEnd::disk_full,
-                                             FetchEnd::disk_full, FetchEnd::disk_full, FetchEnd::disk_full};
+  host.script["/srv/videos/jobs/p0.mp4"] = {FetchEnd::cut,          FetchEnd::cut,       FetchEnd::cut,
+                                            FetchEnd::refresh_link, FetchEnd::disk_full, FetchEnd::disk_full,
+                                            FetchEnd::disk_full,    FetchEnd::disk_full, FetchEnd::disk_full};
   e.start(RunMode::batch, 1, "p", [&](Exporter& x) { x.use_downloads(host); });
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   ASSERT_EQ(e.summary->succeeded, 1u);
@@ -590,7 +590,8 @@ std::map<std::string, double> scrape(const Metrics& m) {
   std::istringstream in(m.render({}));
   std::string line;
   while (std::getline(in, line))
-    if (!line.empty() && line[0] != '#') out[line.substr(0, line.rfind(' '))] = std::stod(line.substr(line.rfind(' ') + 1));
+    if (!line.empty() && line[0] != '#')
+      out[line.substr(0, line.rfind(' '))] = std::stod(line.substr(line.rfind(' ') + 1));
   return out;
 }
 
@@ -601,7 +602,8 @@ TEST(Exporter, TheMetricsCountEveryRetryAndEveryEndingByStageAndStatus) {
   e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
     if (r.call == ApiCall::export_project && r.body.find("missing-2") != std::string::npos)
       return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no such project"}})", ""};
-    if (r.call == ApiCall::export_project && step < 2) return step++ == 0 ? HttpReply{429, "", "2"} : HttpReply{503, "", ""};
+    if (r.call == ApiCall::export_project && step < 2)
+      return step++ == 0 ? HttpReply{429, "", "2"} : HttpReply{503, "", ""};
     if (r.call == ApiCall::progress && r.target.ends_with("/p1") && step++ == 2) return ApiError{};  // one read lost
     return std::nullopt;
   };
