@@ -259,6 +259,7 @@ class Runner {
     paced_.set_rate(config_.limits.requests_per_second);
     http_.set_max_connections(config_.limits.max_connections);
     exporter_.reconfigure(config_);
+    store_.retain(config_.retention);
     // Said in the old log settings, so the line is seen whatever the new ones are.
     log_.info("reloaded", {{"config", options_.config}, {"changed", plan.live.empty() ? "nothing" : join(plan.live)}});
     log_.set_settings(config_.log);

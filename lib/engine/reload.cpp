@@ -58,6 +58,12 @@ const std::vector<Key>& keys() {
       key("download.dir", false, EXPORTD_FIELD(download.dir)),
       key("download.name", false, EXPORTD_FIELD(download.name)),
       key("download.max_concurrent", true, EXPORTD_FIELD(download.max_concurrent)),
+      // The listener is bound.
+      key("metrics.listen", false, EXPORTD_FIELD(metrics.listen)),
+      key("retention.results_max_size", true, EXPORTD_FIELD(retention.results_max_size)),
+      key("retention.results_keep", true, EXPORTD_FIELD(retention.results_keep)),
+      key("retention.done_days", true, EXPORTD_FIELD(retention.done_days)),
+      key("retention.done_max_files", true, EXPORTD_FIELD(retention.done_max_files)),
       key("log.level", true, EXPORTD_FIELD(log.level)),
       key("log.format", true, EXPORTD_FIELD(log.format)),
   };

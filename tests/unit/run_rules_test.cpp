@@ -121,6 +121,11 @@ TEST(Reload, EachKeyIsLiveOrNeedsARestart) {
       {"webhook.listen", false, [](Config& c) { c.webhook.listen = "127.0.0.1:9"; }},
       {"webhook.public_url", false, [](Config& c) { c.webhook.public_url = "https://h.example.com"; }},
       {"webhook.safety_poll", true, [](Config& c) { c.webhook.safety_poll = 1min; }},
+      {"metrics.listen", false, [](Config& c) { c.metrics.listen = "127.0.0.1:9464"; }},
+      {"retention.results_max_size", true, [](Config& c) { c.retention.results_max_size = 1 << 20; }},
+      {"retention.results_keep", true, [](Config& c) { c.retention.results_keep = 3; }},
+      {"retention.done_days", true, [](Config& c) { c.retention.done_days = 3; }},
+      {"retention.done_max_files", true, [](Config& c) { c.retention.done_max_files = 3; }},
       {"log.level", true, [](Config& c) { c.log.level = LogLevel::debug; }},
       {"log.format", true, [](Config& c) { c.log.format = LogFormat::json; }},
   };
