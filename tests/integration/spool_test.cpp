@@ -75,7 +75,9 @@ TEST(Spool, SigkillAtRandomMomentsLosesNoJobAndExportsNoneTwice) {
   ws.write("config.yaml", "api:\n  base_url: http://127.0.0.1:" + std::to_string(sim.port()) +
                               "\n  app_id: demo-app\n  user_key_file: user_key\nstate_dir: state\n"
                               "limits:\n  max_active_jobs: 40\n  requests_per_second: 0\n"
-                              "polling:\n  first_poll_after: 500ms\n  min_interval: 250ms\n  max_interval: 2s\n");
+                              "polling:\n  first_poll_after: 500ms\n  min_interval: 250ms\n  max_interval: 2s\n"
+                              // results.jsonl rotates every ~20 results, kills land around rotations too
+                              "retention:\n  results_max_size: 8KiB\n  results_keep: 0\n");
   for (int f = 0; f < 10; ++f) drop_job_file(ws, "drop" + std::to_string(f) + ".yaml", f * 20, 20, "k");
   const char* pinned = std::getenv("EXPORTD_KILL_SEED");  // to replay a failure
   const std::uint64_t seed = pinned ? std::strtoull(pinned, nullptr, 10) : std::random_device{}();

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <signal.h>
@@ -37,7 +38,7 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
 }
 
 std::size_t result_lines(const Workspace& ws) {
-  std::ifstream in(ws.path("state/results.jsonl"));
+  std::istringstream in(ws.results_text());
   std::size_t n = 0;
   std::string line;
   while (std::getline(in, line)) n += !line.empty();
@@ -55,7 +56,8 @@ KillSoakFigures kill_and_restart(const Workspace& ws, int kills, std::size_t exp
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < kills; ++i) {
     ChildProcess daemon(argv);
-    const auto gap = min_gap + std::chrono::milliseconds(rng() % static_cast<std::uint64_t>((max_gap - min_gap).count() + 1));
+    const auto gap =
+        min_gap + std::chrono::milliseconds(rng() % static_cast<std::uint64_t>((max_gap - min_gap).count() + 1));
     std::this_thread::sleep_for(gap);
     daemon.signal(SIGKILL);
     daemon.wait(std::chrono::seconds(10));

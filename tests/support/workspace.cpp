@@ -1,5 +1,7 @@
 #include "workspace.hpp"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -33,8 +35,8 @@ std::string Workspace::write(const std::string& name, const std::string& text) c
   return p;
 }
 
-std::string Workspace::write_config(std::uint16_t port, bool tls, const std::string& user_key,
-                                    const std::string& extra, const std::string& api_extra) const {
+std::string Workspace::write_config(std::uint16_t port, bool tls, const std::string& user_key, const std::string& extra,
+                                    const std::string& api_extra) const {
   write("user_key", user_key + "\n");
   std::ostringstream c;
   c << "api:\n"
@@ -64,7 +66,21 @@ std::string Workspace::read(const std::string& p) {
   return s.str();
 }
 
-std::string Workspace::results_text() const { return read(path("state/results.jsonl")); }
+std::string Workspace::results_text() const {
+  // Every results file, oldest first: the rotated ones (their names sort by
+  // time), then results.jsonl.
+  std::vector<std::string> rotated;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(path("state"), ec)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("results-", 0) == 0 && name.size() > 6 && name.compare(name.size() - 6, 6, ".jsonl") == 0)
+      rotated.push_back(e.path().string());
+  }
+  std::sort(rotated.begin(), rotated.end());
+  std::string text;
+  for (const auto& f : rotated) text += read(f);
+  return text + read(path("state/results.jsonl"));
+}
 
 std::vector<boost::json::object> Workspace::results() const {
   std::vector<boost::json::object> out;

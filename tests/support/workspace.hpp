@@ -28,7 +28,7 @@ class Workspace {
   // A job file with `count` export jobs for projects prefix0000, prefix0001, ...
   std::string write_export_jobs(const std::string& file, int count, const std::string& prefix = "p") const;
 
-  std::vector<boost::json::object> results() const;  // state/results.jsonl
+  std::vector<boost::json::object> results() const;  // every results file: rotated ones, then results.jsonl
   std::string results_text() const;
   static std::string read(const std::string& path);
 
