@@ -22,6 +22,7 @@
 
 #include "measure.hpp"
 #include "process.hpp"
+#include "scrape.hpp"
 #include "simulator.hpp"
 #include "spool_driver.hpp"
 #include "workspace.hpp"
@@ -36,6 +37,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::run_argv;
+using testing::samples_of;
 using testing::run_process;
 using testing::wait_ready;
 using testing::wait_until;
@@ -62,19 +64,6 @@ Page get(std::uint16_t port, const std::string& target) {
   http::read(stream, buffer, res, ec);
   if (ec) return {};
   return {static_cast<int>(res.result_int()), std::string(res[http::field::content_type]), res.body()};
-}
-
-// "name{labels}" -> value, for every sample of a scrape.
-std::map<std::string, double> samples_of(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
 }
 
 double sum_of(const std::map<std::string, double>& samples, const std::string& prefix) {

@@ -18,6 +18,7 @@
 #include "engine/exporter.hpp"
 #include "manual_time.hpp"
 #include "scripted_transport.hpp"
+#include "scrape.hpp"
 
 namespace exportd {
 namespace {
@@ -584,16 +585,7 @@ TEST(Exporter, AJobWalksThrough429And5xxTokenExpiryAndAnOutageToSuccess) {
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
 }
 
-// The samples of a /metrics page: "name{labels}" -> value.
-std::map<std::string, double> scrape(const Metrics& m) {
-  std::map<std::string, double> out;
-  std::istringstream in(m.render({}));
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty() && line[0] != '#')
-      out[line.substr(0, line.rfind(' '))] = std::stod(line.substr(line.rfind(' ') + 1));
-  return out;
-}
+std::map<std::string, double> scrape(const Metrics& m) { return testing::samples_of(m.render({})); }
 
 TEST(Exporter, TheMetricsCountEveryRetryAndEveryEndingByStageAndStatus) {
   Engine e;

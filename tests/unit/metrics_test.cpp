@@ -18,6 +18,7 @@
 #include "ops/results.hpp"
 #include "ops/retention.hpp"
 #include "ops/time_format.hpp"
+#include "scrape.hpp"
 #include "spool/spool.hpp"
 #include "temp_dir.hpp"
 #include "text/byte_size.hpp"
@@ -30,18 +31,7 @@ namespace http = boost::beast::http;
 using namespace std::chrono_literals;
 using SysTime = std::chrono::system_clock::time_point;
 
-// The samples of an exposition: "name{labels}" -> value.
-std::map<std::string, double> samples_of(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
+using testing::samples_of;
 
 TEST(Metrics, EverySeriesIsThereFromTheStartAndCountsWhatHappened) {
   Metrics m;
