@@ -20,6 +20,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 
+#include "loopback_http.hpp"
 #include "measure.hpp"
 #include "process.hpp"
 #include "scrape.hpp"
@@ -37,33 +38,14 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::run_argv;
-using testing::samples_of;
 using testing::run_process;
+using testing::samples_of;
 using testing::wait_ready;
 using testing::wait_until;
 using testing::Workspace;
 
-struct Page {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-Page get(std::uint16_t port, const std::string& target) {
-  asio::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(10s);
-  boost::system::error_code ec;
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return {};
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  http::write(stream, req, ec);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return {};
-  return {static_cast<int>(res.result_int()), std::string(res[http::field::content_type]), res.body()};
+testing::LoopbackReply get(std::uint16_t port, const std::string& target) {
+  return testing::loopback_request(port, http::verb::get, target);
 }
 
 double sum_of(const std::map<std::string, double>& samples, const std::string& prefix) {

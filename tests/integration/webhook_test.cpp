@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 
 #include "hooks/hook_keys.hpp"
+#include "loopback_http.hpp"
 #include "measure.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
@@ -42,8 +43,9 @@ using testing::Workspace;
 std::string hooked_config(std::uint16_t port, const std::string& extra = "") {
   return "limits:\n  requests_per_second: 0\n"
          "polling:\n  first_poll_after: 10s\n  min_interval: 3s\n  max_interval: 60s\n"
-         "webhook:\n  listen: 127.0.0.1:" + std::to_string(port) +
-         "\n  public_url: http://127.0.0.1:" + std::to_string(port) + "/exportd\n  safety_poll: 10m\n" + extra;
+         "webhook:\n  listen: 127.0.0.1:" +
+         std::to_string(port) + "\n  public_url: http://127.0.0.1:" + std::to_string(port) +
+         "/exportd\n  safety_poll: 10m\n" + extra;
 }
 
 // Exports that take from `min` to `max`.
@@ -54,32 +56,10 @@ sim::Knobs quick(std::chrono::milliseconds min = 1000ms, std::chrono::millisecon
   return k;
 }
 
-struct Reply {
-  int status = 0;
-  bool answered = false;
-};
-
 // One request to the receiver, as a client of ours would send it.
-Reply send(std::uint16_t port, http::verb method, const std::string& target, const std::string& body = {}) {
-  asio::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(10s);
-  boost::system::error_code ec;
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return {};
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(stream, req, ec);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return {};
-  return {static_cast<int>(res.result_int()), true};
+testing::LoopbackReply send(std::uint16_t port, http::verb method, const std::string& target,
+                            const std::string& body = {}) {
+  return testing::loopback_request(port, method, target, body);
 }
 
 TEST(Webhook, JobsEndOnTheirHooksForAboutTwoCallsEach) {
@@ -166,7 +146,8 @@ TEST(Webhook, NoHookTokenReachesTheDebugLog) {
   const HookKeys keys(Workspace::read(ws.path("state/hook.key")));
   std::size_t checked = 0;
   for (const auto& line : ws.results()) {
-    const auto token = keys.token_for(std::string(line.at("batch").as_string()), std::string(line.at("job").as_string()));
+    const auto token =
+        keys.token_for(std::string(line.at("batch").as_string()), std::string(line.at("job").as_string()));
     EXPECT_EQ(r.err.find(token), std::string::npos) << "token of " << line.at("job").as_string() << " logged";
     EXPECT_EQ(r.out.find(token), std::string::npos);
     EXPECT_EQ(ws.results_text().find(token), std::string::npos);
