@@ -21,6 +21,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -149,36 +150,6 @@ Written write_part(int fd, const char* data, std::size_t n, Sha256& hash) {
 
 bool is_disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
 
-// Writes (and hashes) one buffer on the files executor while the caller goes
-// on reading the next: at most one write at a time, taken in by finish(),
-// which must be awaited before the buffers or this object go away.
-class WriteBehind {
- public:
-  WriteBehind(asio::any_io_executor loop, asio::any_io_executor files, int fd, Sha256& hash)
-      : loop_(std::move(loop)), files_(std::move(files)), fd_(fd), hash_(hash), done_(loop_, 1) {}
-
-  void start(const char* data, std::size_t n) {
-    pending_ = true;
-    asio::post(files_, [this, data, n] {
-      const auto w = write_part(fd_, data, n, hash_);
-      asio::post(loop_, [this, w] { done_.try_send(error_code{}, w); });
-    });
-  }
-  awaitable<Written> finish() {
-    if (!pending_) co_return Written{};
-    pending_ = false;
-    co_return co_await done_.async_receive(use_awaitable);
-  }
-
- private:
-  asio::any_io_executor loop_;
-  asio::any_io_executor files_;
-  int fd_;
-  Sha256& hash_;
-  asio::experimental::channel<void(error_code, Written)> done_;
-  bool pending_ = false;
-};
-
 // When the connection last moved: the watchdog closes it after options.timeout of silence.
 struct Activity {
   std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
@@ -278,22 +249,22 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   file.part.total = judged.total;
   co_await record(file);
 
-  // Two buffers: one is written and hashed on the files thread while the
-  // next is read from the socket.
-  std::vector<char> next(options.buffer_bytes);
-  char* bufs[2] = {buf.data(), next.data()};
-  int cur = 0;
-  WriteBehind behind(co_await asio::this_coro::executor, files, writer.fd, file.hash);
+  // The body is written and hashed right where it is read, a buffer at a
+  // time: the bytes the kernel just copied in are still in this core's cache
+  // for the write's copy and the hash. (A second thread writing while this
+  // one reads cost more than it saved: the data crossed cores, and the two
+  // threads woke each other for every buffer.) This runs on a thread of the
+  // files pool, never on the event loop (NetworkVideoFetcher).
   FetchOutcome out{FetchEnd::complete, "", 0};
-  // Takes in the write started last; false (and `out` says why) when it failed.
-  const auto settle = [&]() -> awaitable<bool> {
-    const auto w = co_await behind.finish();
+  // Writes and hashes what was read; false (and `out` says why) when it failed.
+  const auto store = [&](const char* data, std::size_t n) {
+    const auto w = write_part(writer.fd, data, n, file.hash);
     file.part.bytes += w.bytes;
     out.received += w.bytes;
-    if (w.error == 0) co_return true;
+    if (w.error == 0) return true;
     out.end = is_disk_full(w.error) ? FetchEnd::disk_full : FetchEnd::failed;
     out.why = "cannot write " + file.part_path() + ": " + std::strerror(w.error);
-    co_return false;
+    return false;
   };
   // A body of known length (the common case) is read straight into the
   // buffer, a whole buffer per wake-up; a chunked one goes through the parser.
@@ -325,19 +296,15 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
     co_return std::pair{ec, got};
   };
   while (!body_done()) {
-    auto [rec, got] = co_await read_piece(bufs[cur]);
-    if (!co_await settle()) break;
-    if (got > 0) behind.start(bufs[cur], got);
+    auto [rec, got] = co_await read_piece(buf.data());
+    if (got > 0 && !store(buf.data(), got)) break;
     if (rec) {
-      if (co_await settle()) {
-        out.end = FetchEnd::cut;
-        out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + rec.message();
-      }
+      out.end = FetchEnd::cut;
+      out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + rec.message();
       break;
     }
-    cur ^= 1;
   }
-  if (out.end == FetchEnd::complete && co_await settle() && file.part.total && file.part.bytes != *file.part.total) {
+  if (out.end == FetchEnd::complete && file.part.total && file.part.bytes != *file.part.total) {
     out.end = FetchEnd::cut;
     out.why = "the reply ended at " + std::to_string(file.part.bytes) + " of " + std::to_string(*file.part.total) + " bytes";
   }
@@ -424,6 +391,24 @@ awaitable<FetchOutcome> fetch_video(asio::any_io_executor files, const FetchOpti
       co_return outcome(FetchEnd::failed, "a redirect that cannot be followed");
     url = std::string(next.buffer());
   }
+}
+
+namespace {
+
+// `record` run on `loop` (the caller's executor), awaited from the files thread.
+awaitable<void> record_on(asio::any_io_executor loop, VideoFetcher::Record record, const VideoFile& file) {
+  auto work = record(file);
+  co_await asio::co_spawn(loop, std::move(work), use_awaitable);
+}
+
+}  // namespace
+
+awaitable<FetchOutcome> NetworkVideoFetcher::fetch(const std::string& url, VideoFile& file, Record record) {
+  auto loop = co_await asio::this_coro::executor;
+  Record on_loop = [loop, record = std::move(record)](const VideoFile& f) { return record_on(loop, record, f); };
+  auto work = fetch_video(files_, options_, url, file, std::move(on_loop));
+  auto strand = asio::make_strand(files_);
+  co_return co_await asio::co_spawn(strand, std::move(work), use_awaitable);
 }
 
 awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, VideoFile& file) {

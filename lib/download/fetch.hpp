@@ -34,7 +34,7 @@ Result<VideoUrl> parse_video_url(std::string_view url);
 struct FetchOptions {
   Millis timeout{30'000};  // to connect and get a reply's head; and the longest silence mid-body
   std::shared_ptr<boost::asio::ssl::context> tls;  // verifies the peer (make_client_tls_context)
-  std::size_t buffer_bytes = 512 * 1024;  // each of the two buffers a download streams through
+  std::size_t buffer_bytes = 256 * 1024;  // the buffer a download streams through
   int max_redirects = 5;
 };
 
@@ -85,13 +85,15 @@ class VideoFetcher {
   virtual boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) = 0;
 };
 
+// Each try runs whole on a thread of `files` (its own strand): socket,
+// writes and hashing together, off the event loop; `record` is carried out
+// back on the caller's executor. `file` is the caller's, untouched by it
+// until the try ends.
 class NetworkVideoFetcher final : public VideoFetcher {
  public:
   NetworkVideoFetcher(boost::asio::any_io_executor files, FetchOptions options)
       : files_(std::move(files)), options_(std::move(options)) {}
-  boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override {
-    return fetch_video(files_, options_, url, file, std::move(record));
-  }
+  boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override;
   boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) override { return finish_video(files_, file); }
 
  private:
