@@ -80,7 +80,7 @@ class Runner {
       FetchOptions o;
       o.timeout = config_.api.request_timeout;
       o.tls = make_client_tls_context(config_.api.ca_file);  // the system store, plus api.ca_file
-      fetcher_.emplace(download_files_.get_executor(), std::move(o));
+      fetcher_.emplace(std::move(o), 2);                     // two download threads
       exporter_.use_downloads(*fetcher_);
     }
   }
@@ -487,8 +487,7 @@ class Runner {
   HttpClient http_;
   PacedTransport paced_;
   TokenSource tokens_;
-  // Downloads (SPEC §10): their own TLS context and two threads for file work (writing, hashing).
-  asio::thread_pool download_files_{2};
+  // Downloads (SPEC §10): their own TLS context and two threads (socket, writing, hashing).
   std::optional<NetworkVideoFetcher> fetcher_;
   Exporter exporter_;
   Spool& spool_;

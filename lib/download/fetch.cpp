@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -13,15 +14,15 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/this_coro.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/channel.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -51,12 +52,13 @@ Result<VideoUrl> parse_video_url(std::string_view url) {
   if (web->has_userinfo) return Failure{Errc::invalid_input, "the download link carries user info"};
   VideoUrl v{web->endpoint, web->path.empty() ? "/" : web->path};
   if (web->has_query) v.target += "?" + web->query;
-  if (!is_token_text(v.target, max_url_bytes)) return Failure{Errc::invalid_input, "the download link's path cannot be sent"};
+  if (!is_token_text(v.target, max_url_bytes))
+    return Failure{Errc::invalid_input, "the download link's path cannot be sent"};
   return v;
 }
 
 void adopt_partial_file(VideoFile& file, std::string validator, std::optional<std::uint64_t> total) {
-  struct stat st{};
+  struct stat st {};
   file.part.bytes = ::stat(file.part_path().c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
   file.part.validator = std::move(validator);
   file.part.total = total;
@@ -65,7 +67,9 @@ void adopt_partial_file(VideoFile& file, std::string validator, std::optional<st
 
 namespace {
 
-FetchOutcome outcome(FetchEnd end, std::string why, std::uint64_t received = 0) { return {end, std::move(why), received}; }
+FetchOutcome outcome(FetchEnd end, std::string why, std::uint64_t received = 0) {
+  return {end, std::move(why), received};
+}
 
 // Blocking work on the files executor, awaited from the event loop.
 template <class F>
@@ -89,7 +93,7 @@ PartWriter open_part(VideoFile& file, std::uint64_t offset, std::vector<char>& s
   if (ec) return {-1, ec.value(), "cannot make the folder for " + file.path + ": " + ec.message()};
   w.fd = ::open(file.part_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (w.fd < 0) return {-1, errno, "cannot open " + file.part_path() + ": " + std::strerror(errno)};
-  struct stat st{};
+  struct stat st {};
   ::fstat(w.fd, &st);
   const auto on_disk = static_cast<std::uint64_t>(st.st_size);
   if (offset > on_disk) {
@@ -107,8 +111,8 @@ PartWriter open_part(VideoFile& file, std::uint64_t offset, std::vector<char>& s
     // After a restart: the hash of the bytes already there, read once.
     file.hash.reset();
     for (std::uint64_t at = 0; at < offset;) {
-      const auto n = ::pread(w.fd, scratch.data(), std::min<std::uint64_t>(scratch.size(), offset - at),
-                             static_cast<off_t>(at));
+      const auto n =
+          ::pread(w.fd, scratch.data(), std::min<std::uint64_t>(scratch.size(), offset - at), static_cast<off_t>(at));
       if (n <= 0) {
         const int e = n < 0 ? errno : EIO;
         ::close(w.fd);
@@ -178,7 +182,8 @@ awaitable<void> watchdog(tcp::socket& socket, Activity& activity, Millis timeout
 template <class Stream>
 awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_io_executor files,
                                  const FetchOptions& options, const VideoUrl& url, VideoFile& file,
-                                 std::string& location, const std::function<awaitable<void>(const VideoFile&)>& record) {
+                                 std::string& location,
+                                 const std::function<awaitable<void>(const VideoFile&)>& record) {
   const auto resume = resume_headers(file.part);
   http::request<http::empty_body> req{http::verb::get, url.target, 11};
   req.set(http::field::host, url.endpoint.host_header());
@@ -253,8 +258,8 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   // time: the bytes the kernel just copied in are still in this core's cache
   // for the write's copy and the hash. (A second thread writing while this
   // one reads cost more than it saved: the data crossed cores, and the two
-  // threads woke each other for every buffer.) This runs on a thread of the
-  // files pool, never on the event loop (NetworkVideoFetcher).
+  // threads woke each other for every buffer.) This runs on a
+  // download thread, never on the event loop (NetworkVideoFetcher).
   FetchOutcome out{FetchEnd::complete, "", 0};
   // Writes and hashes what was read; false (and `out` says why) when it failed.
   const auto store = [&](const char* data, std::size_t n) {
@@ -306,7 +311,8 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   }
   if (out.end == FetchEnd::complete && file.part.total && file.part.bytes != *file.part.total) {
     out.end = FetchEnd::cut;
-    out.why = "the reply ended at " + std::to_string(file.part.bytes) + " of " + std::to_string(*file.part.total) + " bytes";
+    out.why =
+        "the reply ended at " + std::to_string(file.part.bytes) + " of " + std::to_string(*file.part.total) + " bytes";
   }
   ::close(writer.fd);
   co_return out;
@@ -318,9 +324,11 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   asio::steady_timer deadline(ex, options.timeout);
-  auto raced = co_await (resolver.async_resolve(url.endpoint.host, std::to_string(url.endpoint.port), asio::as_tuple(use_awaitable)) ||
-                         deadline.async_wait(asio::as_tuple(use_awaitable)));
-  if (raced.index() == 1) co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": no answer in time");
+  auto raced = co_await (
+      resolver.async_resolve(url.endpoint.host, std::to_string(url.endpoint.port), asio::as_tuple(use_awaitable)) ||
+      deadline.async_wait(asio::as_tuple(use_awaitable)));
+  if (raced.index() == 1)
+    co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": no answer in time");
   auto [rec, results] = std::get<0>(std::move(raced));
   if (rec) co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": " + rec.message());
   tcp::socket socket(ex);
@@ -343,7 +351,8 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
     if (hec) {
       const auto reason = verify_failure_reason(tls_stream.native_handle());
       if (!reason.empty())
-        co_return outcome(FetchEnd::failed, "TLS certificate verification failed for " + url.endpoint.host + ": " + reason);
+        co_return outcome(FetchEnd::failed,
+                          "TLS certificate verification failed for " + url.endpoint.host + ": " + reason);
       co_return outcome(FetchEnd::cut, "TLS handshake with " + url.endpoint.host + " failed: " + hec.message());
     }
     co_return co_await exchange(tls_stream, activity, files, options, url, file, location, record);
@@ -351,7 +360,8 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
   auto ended = co_await (session() || watchdog(socket, activity, options.timeout));
   if (ended.index() == 0) {
     auto out = std::get<0>(std::move(ended));
-    if (activity.timed_out && out.end == FetchEnd::cut) out.why += " (nothing for " + format_duration(options.timeout) + ")";
+    if (activity.timed_out && out.end == FetchEnd::cut)
+      out.why += " (nothing for " + format_duration(options.timeout) + ")";
     co_return out;
   }
   co_return outcome(FetchEnd::cut, "nothing from " + url.endpoint.host + " for " + format_duration(options.timeout));
@@ -364,7 +374,7 @@ namespace {
 // NAME already whole and NAME.part gone: the rename happened before a crash
 // cut the job short of recording its end.
 bool already_in_place(const VideoFile& file) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(file.part_path().c_str(), &st) == 0) return false;
   if (::stat(file.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   return file.part.total && static_cast<std::uint64_t>(st.st_size) == *file.part.total;
@@ -403,12 +413,33 @@ awaitable<void> record_on(asio::any_io_executor loop, VideoFetcher::Record recor
 
 }  // namespace
 
+struct DownloadThreads::Thread {
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> busy = asio::make_work_guard(io);
+  std::thread thread{[this] { io.run(); }};
+};
+
+DownloadThreads::DownloadThreads(std::size_t count) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, count); ++i) threads_.push_back(std::make_unique<Thread>());
+}
+
+DownloadThreads::~DownloadThreads() {
+  for (auto& t : threads_) t->io.stop();
+  for (auto& t : threads_) t->thread.join();
+}
+
+asio::any_io_executor DownloadThreads::next() {
+  auto ex = threads_[next_]->io.get_executor();
+  next_ = (next_ + 1) % threads_.size();
+  return ex;
+}
+
 awaitable<FetchOutcome> NetworkVideoFetcher::fetch(const std::string& url, VideoFile& file, Record record) {
   auto loop = co_await asio::this_coro::executor;
   Record on_loop = [loop, record = std::move(record)](const VideoFile& f) { return record_on(loop, record, f); };
-  auto work = fetch_video(files_, options_, url, file, std::move(on_loop));
-  auto strand = asio::make_strand(files_);
-  co_return co_await asio::co_spawn(strand, std::move(work), use_awaitable);
+  auto there = threads_.next();
+  auto work = fetch_video(there, options_, url, file, std::move(on_loop));
+  co_return co_await asio::co_spawn(there, std::move(work), use_awaitable);
 }
 
 awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, VideoFile& file) {
@@ -435,7 +466,7 @@ awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, Video
     }
     const int fd = ::open(part.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return system_failure(errno, "cannot open " + part);
-    struct stat st{};
+    struct stat st {};
     ::fstat(fd, &st);
     const auto bytes = static_cast<std::uint64_t>(st.st_size);
     if (bytes != file.part.bytes || (file.part.total && bytes != *file.part.total)) {

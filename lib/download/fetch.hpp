@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -34,7 +35,7 @@ Result<VideoUrl> parse_video_url(std::string_view url);
 struct FetchOptions {
   Millis timeout{30'000};  // to connect and get a reply's head; and the longest silence mid-body
   std::shared_ptr<boost::asio::ssl::context> tls;  // verifies the peer (make_client_tls_context)
-  std::size_t buffer_bytes = 256 * 1024;  // the buffer a download streams through
+  std::size_t buffer_bytes = 256 * 1024;           // the buffer a download streams through
   int max_redirects = 5;
 };
 
@@ -49,7 +50,7 @@ struct VideoFile {
 
 struct FetchOutcome {
   FetchEnd end = FetchEnd::failed;
-  std::string why;            // in words, for the log and a failed job's error
+  std::string why;             // in words, for the log and a failed job's error
   std::uint64_t received = 0;  // body bytes written to NAME.part by this try
 };
 
@@ -85,19 +86,39 @@ class VideoFetcher {
   virtual boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) = 0;
 };
 
-// Each try runs whole on a thread of `files` (its own strand): socket,
-// writes and hashing together, off the event loop; `record` is carried out
-// back on the caller's executor. `file` is the caller's, untouched by it
-// until the try ends.
-class NetworkVideoFetcher final : public VideoFetcher {
+// The threads downloads run on: an io_context each, so one download's
+// socket, writes and hashing stay on one thread and need no strand. Stopped
+// and joined on destruction.
+class DownloadThreads {
  public:
-  NetworkVideoFetcher(boost::asio::any_io_executor files, FetchOptions options)
-      : files_(std::move(files)), options_(std::move(options)) {}
-  boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override;
-  boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) override { return finish_video(files_, file); }
+  explicit DownloadThreads(std::size_t count);
+  ~DownloadThreads();
+  DownloadThreads(const DownloadThreads&) = delete;
+  DownloadThreads& operator=(const DownloadThreads&) = delete;
+  // The next thread's executor, in turn.
+  boost::asio::any_io_executor next();
 
  private:
-  boost::asio::any_io_executor files_;
+  struct Thread;
+  std::vector<std::unique_ptr<Thread>> threads_;
+  std::size_t next_ = 0;
+};
+
+// Each try runs whole on one of its download threads: socket, writes and
+// hashing together, off the event loop; `record` is carried out back on the
+// caller's executor. `file` is the caller's, untouched by the caller until
+// the try ends.
+class NetworkVideoFetcher final : public VideoFetcher {
+ public:
+  NetworkVideoFetcher(FetchOptions options, std::size_t threads = 2)
+      : threads_(threads), options_(std::move(options)) {}
+  boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override;
+  boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) override {
+    return finish_video(threads_.next(), file);
+  }
+
+ private:
+  DownloadThreads threads_;
   FetchOptions options_;
 };
 
