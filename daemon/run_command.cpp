@@ -137,11 +137,13 @@ class Runner {
     try {
       io_.run();
     } catch (const std::exception& e) {
+      stop_downloads();
       line_.finish();
       std::cerr << "exportd: stopped: " << e.what() << "\n";
       write_status("stopped", e.what());
       return exit_temporary;
     }
+    stop_downloads();
     if (draw_) {
       line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - started)));
       line_.finish();
@@ -346,6 +348,12 @@ class Runner {
       store_.prune(std::chrono::system_clock::now());
     }
   }
+
+  // The download threads write into the exporter's files (a download cut
+  // off by SIGTERM's grace is still under way there): they are stopped and
+  // joined before anything of the run is torn down. NAME.part and the
+  // journal hold where each got to.
+  void stop_downloads() { fetcher_.reset(); }
 
   void stop_helpers() {
     stopping_ = true;

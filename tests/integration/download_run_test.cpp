@@ -40,8 +40,8 @@ retry:
   initial_backoff: 50ms
   max_backoff: 500ms
 download:
-  dir: )" + ws.path("videos") +
-         "\n  max_concurrent: " + std::to_string(max_concurrent) + "\n";
+  dir: )" +
+         ws.path("videos") + "\n  max_concurrent: " + std::to_string(max_concurrent) + "\n";
 }
 
 sim::Knobs video_knobs(std::uint64_t min_bytes, std::uint64_t max_bytes) {
@@ -146,6 +146,33 @@ TEST(DownloadRun, AKilledDaemonResumesItsDownloadsAndNoFinalNameIsEverIncomplete
   EXPECT_EQ(stats.duplicate_exports, 0u);
 }
 
+TEST(DownloadRun, SigtermMidDownloadStopsCleanlyAndTheNextStartFinishesTheFiles) {
+  auto k = video_knobs(32 << 20, 32 << 20);
+  k.video_rate = 4 << 20;  // 8 s per video: SIGTERM lands mid-body, past the 3 s grace
+  sim::Simulator sim(k);
+  Workspace ws("download-sigterm");
+  ws.write_config(sim.port(), false, "demo-key", config_for(ws, 4));
+  ws.write_export_jobs("jobs.yaml", 4);
+  const auto argv = testing::run_argv(ws, {"--queue", ws.path("jobs.yaml")});
+  {
+    testing::ChildProcess daemon(argv);
+    ASSERT_TRUE(testing::wait_until([&] { return part_files(ws.path("videos")).size() == 4; }, 60s))
+        << daemon.err_so_far();
+    std::this_thread::sleep_for(500ms);
+    daemon.signal(SIGTERM);
+    // The download threads are stopped before the run is torn down (under
+    // TSan a write into a freed download would end the process here).
+    const auto r = daemon.wait(30s);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(testing::result_lines(ws), 0u);
+  }
+  testing::ChildProcess daemon(argv);
+  ASSERT_TRUE(testing::wait_until([&] { return testing::result_lines(ws) == 4; }, 120s)) << daemon.err_so_far();
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(30s).exit_code, 0);
+  expect_every_video_whole(ws, sim.stats(), 4);
+}
+
 // download.dir on an 8 MiB tmpfs, mounted in a user and mount namespace of
 // the daemon's own (no root needed), 7 MiB of it taken (less is left than
 // any one video needs): the downloads pause,
@@ -161,8 +188,8 @@ TEST(DownloadRun, AFullDiskPausesDownloadsWithAClearStatusUntilSpaceIsFreed) {
   const auto videos = ws.path("videos");
   fs::create_directories(videos);
   auto argv = testing::run_argv(ws, {"--queue", ws.path("jobs.yaml")});
-  std::string command = "mount -t tmpfs -o size=8m tmpfs '" + videos + "' && head -c 7340032 /dev/zero > '" + videos +
-                        "/filler' && exec";
+  std::string command =
+      "mount -t tmpfs -o size=8m tmpfs '" + videos + "' && head -c 7340032 /dev/zero > '" + videos + "/filler' && exec";
   for (const auto& a : argv) command += " '" + a + "'";
   testing::ChildProcess daemon({"/usr/bin/unshare", "-rm", "/bin/sh", "-c", command});
   // The daemon's view of its tmpfs.
