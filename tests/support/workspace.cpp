@@ -1,5 +1,7 @@
 #include "workspace.hpp"
 
+#include "ops/retention.hpp"
+
 #include <algorithm>
 
 #include <cstdlib>
@@ -69,16 +71,8 @@ std::string Workspace::read(const std::string& p) {
 std::string Workspace::results_text() const {
   // Every results file, oldest first: the rotated ones (their names sort by
   // time), then results.jsonl.
-  std::vector<std::string> rotated;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(path("state"), ec)) {
-    const auto name = e.path().filename().string();
-    if (name.rfind("results-", 0) == 0 && name.size() > 6 && name.compare(name.size() - 6, 6, ".jsonl") == 0)
-      rotated.push_back(e.path().string());
-  }
-  std::sort(rotated.begin(), rotated.end());
   std::string text;
-  for (const auto& f : rotated) text += read(f);
+  for (const auto& name : rotated_results_in(path("state"))) text += read(path("state/" + name));
   return text + read(path("state/results.jsonl"));
 }
 
