@@ -9,6 +9,9 @@
 // last byte the simulator wrote, for both. exportd's RSS growth is its peak
 // RSS in that run less its peak RSS in the same batch with 1 KiB videos.
 // Every file exportd wrote is checked against the simulator's SHA-256.
+// Beside each rate, the CPU time per GiB of the downloader (exportd's, or the
+// curls') and of the simulator serving it (this process, which does nothing
+// else meanwhile): on a machine with few cores, the two share them.
 //
 //   exportd-bench-download [--mib 1024] [--parallel 1,8]
 //
@@ -23,9 +26,12 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include "ops/digest.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
 #include "videos.hpp"
@@ -42,10 +48,21 @@ struct Phase {
   double seconds = 0;  // first request to last byte
   std::uint64_t bytes = 0;
   long peak_rss_kib = 0;
+  double cpu_seconds = 0;      // the downloader's user + system time
+  double sim_cpu_seconds = 0;  // the simulator's (this process's) meanwhile
   bool ok = true;
   std::string why;
   double rate_mib() const { return seconds > 0 ? static_cast<double>(bytes) / (1 << 20) / seconds : 0; }
+  double per_gib(double cpu) const { return bytes > 0 ? cpu / (static_cast<double>(bytes) / (1 << 30)) : 0; }
 };
+
+// User + system time of this process so far (the simulator's threads, here).
+double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 sim::Knobs knobs(std::uint64_t size) {
   sim::Knobs k;
@@ -64,11 +81,14 @@ Phase run_exportd(int count, std::uint64_t size, bool verify) {
                   "limits:\n  requests_per_second: 0\npolling:\n  first_poll_after: 100ms\n  min_interval: 100ms\n"
                   "download:\n  dir: " + ws.path("videos") + "\n  max_concurrent: " + std::to_string(count) + "\n");
   ws.write_export_jobs("jobs.yaml", count);
+  const auto cpu_before = own_cpu_seconds();
   const auto r = testing::run_process(
       {testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once", "--queue", ws.path("jobs.yaml")},
       std::chrono::minutes(30));
   const auto stats = s.stats();
   Phase p;
+  p.sim_cpu_seconds = own_cpu_seconds() - cpu_before;
+  p.cpu_seconds = r.cpu_seconds;
   p.peak_rss_kib = r.max_rss_kib;
   p.bytes = stats.video_bytes_sent;
   p.seconds = static_cast<double>(stats.video_last_byte_ms - stats.video_first_request_ms) / 1000.0;
@@ -97,6 +117,7 @@ Phase run_curl(int count, std::uint64_t size) {
   for (int i = 0; i < count; ++i) links.push_back(s.finished_video("c" + std::to_string(i), size));
   std::vector<std::thread> threads;
   std::vector<testing::ProcessResult> results(static_cast<std::size_t>(count));
+  const auto cpu_before = own_cpu_seconds();
   for (int i = 0; i < count; ++i)
     threads.emplace_back([&, i] {
       results[static_cast<std::size_t>(i)] = testing::run_process(
@@ -106,14 +127,27 @@ Phase run_curl(int count, std::uint64_t size) {
   for (auto& t : threads) t.join();
   const auto stats = s.stats();
   Phase p;
+  p.sim_cpu_seconds = own_cpu_seconds() - cpu_before;
   p.bytes = stats.video_bytes_sent;
   p.seconds = static_cast<double>(stats.video_last_byte_ms - stats.video_first_request_ms) / 1000.0;
-  for (const auto& r : results)
+  for (const auto& r : results) {
+    p.cpu_seconds += r.cpu_seconds;
     if (r.exit_code != 0) {
       p.ok = false;
       p.why = "curl: " + r.err;
     }
+  }
   return p;
+}
+
+// CPU seconds SHA-256 (SPEC §10: every file is hashed) takes per GiB on its
+// own, in memory: what exportd must spend on top of what curl -o does.
+double sha256_seconds_per_gib() {
+  std::vector<char> block(256 * 1024, 'x');
+  Sha256 hash;
+  const auto before = own_cpu_seconds();
+  for (int i = 0; i < 4096; ++i) hash.update(block.data(), block.size());
+  return own_cpu_seconds() - before;
 }
 
 }  // namespace
@@ -194,8 +228,9 @@ int main(int argc, char** argv) {
   for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
 
   bool all_ok = true;
-  std::printf("%-9s %-9s %-14s %-14s %-8s %-14s %s\n", "at once", "size", "exportd MiB/s", "curl MiB/s",
-              "ratio", "RSS growth", "files");
+  std::printf("SHA-256 alone: %.2f CPU s/GiB\n", sha256_seconds_per_gib());
+  std::printf("%-9s %-9s %-14s %-14s %-8s %-12s %-22s %-22s %s\n", "at once", "size", "exportd MiB/s",
+              "curl MiB/s", "ratio", "RSS growth", "CPU s/GiB exportd+sim", "CPU s/GiB curl+sim", "files");
   for (const int n : counts) {
     const auto small = run_exportd(n, 1024, false);
     const auto big = run_exportd(n, size, verify);
@@ -203,9 +238,16 @@ int main(int argc, char** argv) {
     const double growth_mib = static_cast<double>(big.peak_rss_kib - small.peak_rss_kib) / 1024.0;
     const bool ok = big.ok && curl.ok && small.ok;
     all_ok = all_ok && ok;
-    std::printf("%-9d %-9s %-14.1f %-14.1f %-8.2f %-14s %s\n", n, (std::to_string(size >> 20) + " MiB").c_str(),
-                big.rate_mib(), curl.rate_mib(), curl.rate_mib() > 0 ? big.rate_mib() / curl.rate_mib() : 0.0,
-                (std::to_string(static_cast<long>(growth_mib * 10) / 10.0).substr(0, 5) + " MiB").c_str(),
+    char exportd_cpu[32], curl_cpu[32];
+    std::snprintf(exportd_cpu, sizeof exportd_cpu, "%.2f + %.2f", big.per_gib(big.cpu_seconds),
+                  big.per_gib(big.sim_cpu_seconds));
+    std::snprintf(curl_cpu, sizeof curl_cpu, "%.2f + %.2f", curl.per_gib(curl.cpu_seconds),
+                  curl.per_gib(curl.sim_cpu_seconds));
+    std::printf("%-9d %-9s %-14.1f %-14.1f %-8.2f %-12s %-22s %-22s %s\n", n,
+                (std::to_string(size >> 20) + " MiB").c_str(), big.rate_mib(), curl.rate_mib(),
+                curl.rate_mib() > 0 ? big.rate_mib() / curl.rate_mib() : 0.0,
+                (std::to_string(static_cast<long>(growth_mib * 10) / 10.0).substr(0, 5) + " MiB").c_str(), exportd_cpu,
+                curl_cpu,
                 ok ? (verify ? "whole, SHA-256 checked" : "whole") : (big.why + curl.why + small.why).c_str());
     std::fflush(stdout);
   }
