@@ -344,7 +344,7 @@ class Runner {
     for (;;) {
       prune_timer_->expires_after(std::chrono::hours(1));
       auto [ec] = co_await prune_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
-      if (stopping_) co_return;
+      if (ec || stopping_) co_return;  // cancelled: the run is ending
       store_.prune(std::chrono::system_clock::now());
     }
   }

@@ -312,7 +312,7 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
   if (!specs) {
     // Back out of active/ into rejected/, with the reasons beside it.
     const auto& problems = specs.error().message;
-    write_file_durably(spool_.rejected() + "/" + name + ".error", problems + "\n");
+    write_file_durably(spool_.error_note(name), problems + "\n");
     if (::rename(spool_.snapshot(batch).c_str(), (spool_.rejected() + "/" + name).c_str()) != 0)
       throw std::system_error(errno, std::generic_category(),
                               "cannot move " + spool_.snapshot(batch) + " to rejected/");

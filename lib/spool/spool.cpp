@@ -37,10 +37,12 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+constexpr std::string_view error_suffix = ".error";
+
 // NAME.error beside a rejected file; a name too long to take the suffix is cut.
 std::string error_file_name(const std::string& name) {
   constexpr std::size_t name_max = 255;
-  const std::string suffix = ".error";
+  const std::string suffix(error_suffix);
   return (name.size() + suffix.size() <= name_max ? name : name.substr(0, name_max - suffix.size())) + suffix;
 }
 
@@ -60,6 +62,10 @@ Spool::Spool(std::string state_dir, Access access) : root_(std::move(state_dir))
   ::close(fd);
   ::unlink(probe.c_str());
 }
+
+bool Spool::is_error_note(const std::string& name) { return name.size() > error_suffix.size() && ends_with(name, error_suffix); }
+
+std::string Spool::error_note(const std::string& name) const { return rejected() + "/" + error_file_name(name); }
 
 bool Spool::takes(const std::string& name) {
   if (name.empty() || name.front() == '.' || ends_with(name, ".tmp")) return false;
@@ -109,12 +115,12 @@ Result<void> Spool::claim(const std::string& name, const std::string& batch) {
 }
 
 void Spool::reject(const std::string& name, const std::string& why) {
-  write_file_durably(rejected() + "/" + error_file_name(name), why);
+  write_file_durably(error_note(name), why);
   move_durably(incoming() + "/" + name, rejected() + "/" + name);
 }
 
 void Spool::reject_batch(const std::string& batch, const std::string& why) {
-  write_file_durably(rejected() + "/" + error_file_name(batch), why);
+  write_file_durably(error_note(batch), why);
   std::error_code ec;
   if (fs::symlink_status(snapshot(batch), ec).type() != fs::file_type::not_found)
     move_durably(snapshot(batch), rejected() + "/" + batch);
@@ -145,7 +151,7 @@ std::size_t prune_job_files(const std::string& dir, const KeepRule& rule, std::c
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file(ec)) continue;
     auto name = e.path().filename().string();
-    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".error") == 0) name.resize(name.size() - 6);
+    if (Spool::is_error_note(name)) name.resize(name.size() - error_suffix.size());
     if (name.empty() || name.front() == '.') continue;  // a temp file of a write under way
     auto& t = units[name];
     t = std::max(t, modified_at(e.path().string()));
@@ -156,7 +162,7 @@ std::size_t prune_job_files(const std::string& dir, const KeepRule& rule, std::c
   const auto gone = files_to_remove(std::move(files), rule, now);
   for (const auto& name : gone) {
     fs::remove(fs::path(dir) / name, ec);
-    fs::remove(fs::path(dir) / (name + ".error"), ec);
+    fs::remove(fs::path(dir) / error_file_name(name), ec);
   }
   if (!gone.empty()) sync_directory(dir);
   return gone.size();

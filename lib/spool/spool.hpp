@@ -35,6 +35,10 @@ class Spool {
 
   // A name the drop folder takes: *.yaml or *.yml, not a dot-file, not *.tmp.
   static bool takes(const std::string& name);
+  // NAME.error: the note written beside a file moved to rejected/.
+  static bool is_error_note(const std::string& name);
+  // rejected/NAME.error, the note for rejected/NAME.
+  std::string error_note(const std::string& name) const;
   // Files waiting in incoming/, oldest first.
   std::vector<std::string> waiting() const;
 

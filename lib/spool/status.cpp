@@ -42,7 +42,7 @@ std::int64_t count_files(const std::string& dir, bool only_job_files) {
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const auto name = e.path().filename().string();
     if (!e.is_regular_file()) continue;
-    if (only_job_files ? Spool::takes(name) : name.size() < 6 || name.substr(name.size() - 6) != ".error") ++n;
+    if (only_job_files ? Spool::takes(name) : !Spool::is_error_note(name)) ++n;
   }
   return n;
 }

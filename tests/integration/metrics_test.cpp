@@ -175,6 +175,14 @@ TEST(MetricsEndpoint, MetricsAndHooksNeverShareAListener) {
   ChildProcess daemon(run_argv(ws));
   ASSERT_TRUE(wait_ready(ws));
   EXPECT_EQ(get(port, "/metrics").status, 200);
+  // HEAD: the head a GET would have (its length), no body; the connection goes on.
+  const auto [head, then_get] = testing::loopback_head_then_get(port, "/metrics");
+  ASSERT_TRUE(head.answered);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  ASSERT_TRUE(then_get.answered) << "a body after HEAD's head spoiled the next reply";
+  EXPECT_EQ(then_get.status, 200);
+  EXPECT_GT(std::stoul("0" + head.content_length), 1000u);
   EXPECT_EQ(get(hook_port, "/metrics").status, 404) << "the API's hooks could read the metrics";
   EXPECT_EQ(get(port, "/hooks/" + std::string(32, 'a')).status, 404);
   EXPECT_EQ(get(port, "/").status, 404);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <boost/beast/http/verb.hpp>
 
@@ -15,9 +16,14 @@ struct LoopbackReply {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::string content_length;  // the field as sent ("": none)
 };
 
 LoopbackReply loopback_request(std::uint16_t port, boost::beast::http::verb method, const std::string& target,
                                const std::string& body = {});
+
+// HEAD then GET of `target`, one after the other on one kept-alive
+// connection: a body sent after the HEAD's head spoils the GET's reply.
+std::pair<LoopbackReply, LoopbackReply> loopback_head_then_get(std::uint16_t port, const std::string& target);
 
 }  // namespace exportd::testing

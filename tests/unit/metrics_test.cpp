@@ -217,7 +217,9 @@ TEST_F(RetentionFiles, ResultsAreRotatedPastTheSizeAndEachLineIsInExactlyOneFile
     ++files;
     const auto name = e.path().filename().string();
     EXPECT_TRUE(name == "results.jsonl" || is_rotated_results_name(name)) << name;
-    if (name != "results.jsonl") EXPECT_GE(fs::file_size(e.path()), 4096u) << "rotated before it was full";
+    if (name != "results.jsonl") {
+      EXPECT_GE(fs::file_size(e.path()), 4096u) << "rotated before it was full";
+    }
     std::ifstream in(e.path());
     std::string line;
     while (std::getline(in, line)) {
