@@ -31,9 +31,13 @@ void print_results_table(const std::vector<std::string>& files, std::uint64_t of
                          std::size_t max_rows) {
   std::vector<std::vector<std::string>> rows;
   std::string line;
-  std::size_t total = 0;
+  std::size_t total = 0, gone = 0;
   for (std::size_t f = 0; f < files.size(); ++f) {
     std::ifstream in(files[f]);
+    if (!in) {
+      ++gone;  // rotated and removed since (retention.results_keep)
+      continue;
+    }
     if (f == 0) in.seekg(static_cast<std::streamoff>(offset));
     while (std::getline(in, line)) {
       boost::system::error_code ec;
@@ -66,6 +70,9 @@ void print_results_table(const std::vector<std::string>& files, std::uint64_t of
     }
     std::fprintf(out, "%s\n", s.c_str());
   };
+  if (gone > 0)
+    std::fprintf(out, "(%zu results file(s) of this run were rotated and removed under retention.results_keep; "
+                      "their lines are not shown)\n", gone);
   print_row(head);
   for (const auto& r : rows) print_row(r);
   if (total > rows.size()) std::fprintf(out, "... and %zu more in %s\n", total - rows.size(), files.back().c_str());

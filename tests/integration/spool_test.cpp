@@ -282,8 +282,9 @@ TEST(Spool, ThreeHundredBatchesWithSmallRetentionLimitsKeepTheStateDirFlat) {
   };
   for (int b = 0; b < batches; ++b) {
     drop_job_file(ws, "r" + std::to_string(b) + ".yaml", b * per_batch, per_batch, "r");
-    if (b % 20 == 19)  // keep a few dozen batches in flight, not all 300 at once
+    if (b % 20 == 19) {  // keep a few dozen batches in flight, not all 300 at once
       ASSERT_TRUE(wait_until([&] { return all_ended().size() + 60 >= static_cast<std::size_t>(b * per_batch); }, 60s));
+    }
   }
   ASSERT_TRUE(wait_until([&] { return all_ended().size() >= static_cast<std::size_t>(batches * per_batch); }, 120s))
       << all_ended().size() << " results; the daemon said:\n"
@@ -411,6 +412,20 @@ TEST(Spool, AFullDiskStopsTheRunRatherThanLoseAResult) {
   auto r = run_process({testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once"}, 30s);
   EXPECT_EQ(r.exit_code, 75);
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+}
+
+TEST(Spool, TheOnceTableSaysWhenRetentionRemovedPartOfTheRunsResults) {
+  sim::Simulator sim(quick());
+  Workspace ws("spool-once-keep");
+  // ~300 bytes a result: results.jsonl rotates every dozen or so, and only the newest rotated file is kept.
+  ws.write_config(sim.port(), false, "demo-key", fast + "retention:\n  results_max_size: 4KiB\n  results_keep: 1\n");
+  ws.write_export_jobs("jobs.yaml", 80);
+  const auto r = testing::run_process(
+      {testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once", "--queue", ws.path("jobs.yaml")},
+      120s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("were rotated and removed under retention.results_keep"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("80 jobs: 80 succeeded"), std::string::npos) << r.out;
 }
 
 }  // namespace
