@@ -151,6 +151,8 @@ std::vector<ProjectListing> read_project_list(const json::object& data) {
       for (std::string_view id_key : {"id", "_id", "projectId"})
         if (const auto* v = o.if_contains(id_key); v != nullptr && p.id.empty()) p.id = id_text(*v);
       if (const auto* v = o.if_contains("name"); v != nullptr && v->is_string()) p.name = to_utf8(v->as_string());
+      if (const auto* v = o.if_contains("state"); v != nullptr && v->is_string() && v->as_string().size() <= 64)
+        p.state = to_utf8(v->as_string());
       if (!p.id.empty()) out.push_back(std::move(p));
     }
     break;

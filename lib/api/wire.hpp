@@ -113,6 +113,7 @@ struct ProgressReply {
 struct ProjectListing {
   std::string id;
   std::string name;
+  std::string state;  // "exported" when its video is ready (SPEC §1); other values undocumented
 };
 
 // The typed readers of a reply's `data` object (after parse_envelope).

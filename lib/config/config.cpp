@@ -115,12 +115,16 @@ Result<Config> load_config(const std::string& path) {
       if (auto v = m.duration("min_interval")) p.min_interval = *v;
       if (auto v = m.duration("max_interval")) p.max_interval = *v;
       if (auto v = m.duration("job_timeout")) p.job_timeout = *v;
+      if (auto v = m.duration("sweep_every")) p.sweep_every = *v;
+      if (auto v = m.unsigned_int("sweep_min_jobs", 0, 1'000'000)) p.sweep_min_jobs = static_cast<std::uint32_t>(*v);
       m.reject_unknown();
       if (p.min_interval < 100ms)
         diags.add(m.value_mark("min_interval"), "polling.min_interval must be at least 100ms");
       if (p.max_interval < p.min_interval)
         diags.add(m.value_mark("max_interval"), "polling.max_interval must not be below polling.min_interval");
       if (p.job_timeout < 1s) diags.add(m.value_mark("job_timeout"), "polling.job_timeout must be at least 1s");
+      if (p.sweep_every.count() != 0 && p.sweep_every < 250ms)
+        diags.add(m.value_mark("sweep_every"), "polling.sweep_every must be 0 (no sweeps) or at least 250ms");
     }
   }
   if (auto n = top.node("retry")) {

@@ -39,6 +39,10 @@ struct PollingSettings {
   Millis min_interval = 3s;
   Millis max_interval = 60s;
   Millis job_timeout = 2h;
+  // Sweeps (SPEC §8, schedule/sweep.hpp): one project-list call this often
+  // while at least sweep_min_jobs jobs are polled (0: never).
+  Millis sweep_every = 1s;
+  std::uint32_t sweep_min_jobs = 30;
 };
 
 struct RetrySettings {

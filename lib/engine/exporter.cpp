@@ -52,6 +52,8 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       wake_(time.alarm(ex)),
       held_until_(time.alarm(ex)),
       download_wake_(time.alarm(ex)),
+      sweep_wake_(time.alarm(ex)),
+      sweep_news_(ex),
       worker_left_(ex),
       steady_origin_(time.now()),
       wall_origin_(time.wall_now()) {}
@@ -125,6 +127,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     waiting_.push_back(index);
   }
   admit();
+  if (!sweeping_) sweep_news_.notify_all();  // jobs recovered while polling count for sweeps too
 }
 
 BatchCounts Exporter::counts() const {
@@ -212,6 +215,7 @@ void Exporter::stop() {
   rules_.stop();
   wake_->cancel();
   download_wake_->cancel();
+  wake_sweeper();
   held_until_->cancel();
 }
 
@@ -227,6 +231,7 @@ void Exporter::reconfigure(const Config& config) {
   admit();
   wake_->cancel();  // idle workers look again (and extra ones leave)
   download_wake_->cancel();
+  wake_sweeper();
 }
 
 void Exporter::spawn_workers() {
@@ -234,6 +239,7 @@ void Exporter::spawn_workers() {
   const auto downloads = fetcher_ != nullptr && config_.download.enabled() ? config_.download.max_concurrent : 0;
   spawn(&Exporter::download_worker, active_download_workers_, downloads);
   spawn(&Exporter::worker, active_workers_, std::max<std::uint32_t>(1, config_.limits.max_connections));
+  spawn(&Exporter::sweeper, active_sweepers_, 1);
 }
 
 void Exporter::spawn(awaitable<void> (Exporter::*body)(), std::uint32_t& active, std::uint32_t target) {
@@ -266,11 +272,114 @@ awaitable<void> Exporter::worker() {
       stopping_ = true;  // every job has ended
       wake_->cancel();
       download_wake_->cancel();
+      wake_sweeper();
       co_return;
     }
     const bool stepped = co_await step_due(due_);  // named: g++ 12 hangs on co_await inside the if
     if (stepped) continue;
     co_await wait_for_due(due_, *wake_);
+  }
+}
+
+bool Exporter::sweep_candidate(const ExportJob& job) {
+  return job.state == JobState::polling && !job.hooked && job.sweep != SweepMark::excluded && !job.project_id.empty();
+}
+
+void Exporter::wake_sweeper() {
+  sweep_wake_->cancel();
+  sweep_news_.notify_all();
+}
+
+awaitable<void> Exporter::sweeper() {
+  for (;;) {
+    if (stopping_) co_return;
+    if (mode_ == Mode::batch && idle()) co_return;
+    const SweepPlan plan(config_.polling);
+    // The jobs a sweep would stand in for: all candidates but those the
+    // latest one did not list (a list in pages may never show them).
+    std::size_t covered = 0;
+    for (const auto& job : jobs_) covered += sweep_candidate(job) && job.sweep != SweepMark::unlisted;
+    const auto now = time_.now();
+    if (!sweeps_off_ && now >= sweep_retry_at_ && plan.worth_it(covered, sweeping_)) {
+      if (!sweeping_)
+        log_.info("sweeps_on", {{"jobs", std::to_string(covered)}, {"every", format_duration(plan.every())}});
+      sweeping_ = true;
+      co_await sweep();
+      if (stopping_) co_return;
+      // On a steady beat from this sweep's start, however long its call took.
+      sweep_wake_->expires_at(std::max(time_.now(), now + plan.every()));
+      co_await sweep_wake_->wait();
+      continue;
+    }
+    if (sweeping_) stop_sweeping("fewer jobs to sweep than polling.sweep_min_jobs asks");
+    // Until a submit (or a reload) or the time a failed sweep may be tried
+    // again; then counted again at most once a second.
+    if (now < sweep_retry_at_) {
+      sweep_wake_->expires_at(sweep_retry_at_);
+      co_await sweep_wake_->wait();
+    } else {
+      co_await sweep_news_.wait();
+    }
+    if (stopping_) co_return;
+    sweep_wake_->expires_at(time_.now() + std::chrono::seconds(1));
+    co_await sweep_wake_->wait();
+  }
+}
+
+awaitable<void> Exporter::sweep() {
+  const ApiRequest request = list_projects_request(config_.api.endpoint);
+  auto data = co_await call(nullptr, request);
+  if (stopping_) co_return;
+  const auto now = time_.now();
+  if (!data) {
+    sweep_retry_at_ = now + SweepPlan::after_failure;
+    stop_sweeping("the project list call failed (" + data.error().code + "): " + data.error().message);
+    co_return;
+  }
+  const auto listed = read_project_list(*data);
+  std::unordered_map<std::string_view, bool> exported;  // project id -> listed as exported
+  exported.reserve(listed.size());
+  for (const auto& p : listed) exported[p.id] = p.state == "exported";
+  const auto seen_unfinished = last_sweep_at_;
+  last_sweep_at_ = now;
+  for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
+    ExportJob& job = jobs_[i];
+    if (!sweep_candidate(job)) continue;
+    const auto it = exported.find(job.project_id);
+    const bool was_swept = swept(job.sweep);
+    if (it == exported.end()) {
+      SweepPlan::not_listed(job.sweep);
+      // No longer listed: read on its own again.
+      if (was_swept && !job.busy && machine_.on_hint(job, now)) schedule(i);
+      continue;
+    }
+    if (SweepPlan::take_listing(job.sweep, it->second)) {
+      // Listed as exported: one confirming read, as on a hook. The lag
+      // counts from the sweep before, the last that saw it unfinished.
+      log_.debug("sweep_hint", {{"job", specs_[job.spec].key}, {"project", job.project_id}});
+      if (was_swept) hooked_at_.try_emplace(i, seen_unfinished);
+      if (job.busy) {
+        job.hint_pending = true;
+      } else if (machine_.on_hint(job, now)) {
+        schedule(i);
+      }
+    } else if (!was_swept && swept(job.sweep) && !job.busy && machine_.on_swept(job, now)) {
+      schedule(i);  // newly listed: its own reads become a safety net
+    }
+  }
+}
+
+void Exporter::stop_sweeping(const std::string& why) {
+  if (!sweeping_) return;
+  sweeping_ = false;
+  log_.info("sweeps_off", {{"why", why}});
+  const auto now = time_.now();
+  for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
+    ExportJob& job = jobs_[i];
+    if (job.state != JobState::polling || job.sweep == SweepMark::excluded) continue;
+    const bool was_swept = swept(job.sweep);
+    job.sweep = SweepMark::unseen;
+    if (was_swept && !job.busy && machine_.on_hint(job, now)) schedule(i);
   }
 }
 
@@ -420,7 +529,7 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
     co_return;
   }
   co_await ledger_.submit_started(batches_[job.batch].id, spec.key);
-  auto data = co_await call(job, *built);
+  auto data = co_await call(&job, *built);
   if (stopping_) co_return;
   const auto now = time_.now();
   auto reply = read_as<SubmitReply>(data, read_submit);
@@ -453,7 +562,7 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
   // A named request: g++ 12 mishandles a conditional temporary inside co_await.
   const ApiRequest request =
       create ? list_projects_request(config_.api.endpoint) : progress_request(config_.api.endpoint, spec.project_id);
-  auto data = co_await call(job, request);
+  auto data = co_await call(&job, request);
   if (stopping_) co_return;
   const auto now = time_.now();
   const auto finding =
@@ -474,7 +583,7 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
 awaitable<void> Exporter::poll(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   const ApiRequest request = progress_request(config_.api.endpoint, job.project_id);
-  auto data = co_await call(job, request);
+  auto data = co_await call(&job, request);
   if (stopping_) co_return;
   const auto now = time_.now();
   auto reply = read_as<ProgressReply>(data, read_progress);
@@ -483,10 +592,17 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
     const auto hooked = hooked_at_.find(index);
     const TimePoint unfinished =
         hooked != hooked_at_.end() ? hooked->second : job.submitted_at + Millis(job.track.read_ms);
+    const auto mark = job.sweep;
     auto event = machine_.on_progress(job, *reply, now);
     if (event.kind == JobEvent::Kind::exported || event.kind == JobEvent::Kind::succeeded) {
       metrics_->completion_lag(std::chrono::duration_cast<Millis>(now - std::min(now, unfinished)));
       if (hooked != hooked_at_.end()) hooked_at_.erase(hooked);
+      if (mark == SweepMark::hinted) ++sweep_confirmed_;
+      if (mark == SweepMark::unfinished && sweeping_ && ++sweep_missed_ >= 3 && sweep_missed_ > sweep_confirmed_) {
+        sweeps_off_ = true;
+        stop_sweeping("the project list did not show " + std::to_string(sweep_missed_) +
+                      " finished exports as exported; reads of their own from now on");
+      }
     }
     co_await apply(index, std::move(event));
   } else
@@ -523,7 +639,7 @@ JobEvent Exporter::failure_event(ExportJob& job, const ApiError& error, TimePoin
   return machine_.on_failure(job, error, now, random_());
 }
 
-awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob& job, const ApiRequest& request) {
+awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const ApiRequest& request) {
   for (bool replayed = false;;) {
     if (!co_await pass_gate()) co_return ApiError{Errc::transport, 0, "stopping", "exportd is stopping", {}};
     auto token = co_await tokens_.get();
@@ -533,9 +649,11 @@ awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob& job, const A
       co_return e;
     }
     const auto& tok = *token;
-    ++job.requests;
+    if (job != nullptr) {
+      ++job->requests;
+      if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job->submissions;
+    }
     ++requests_;
-    if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job.submissions;
     auto reply = co_await transport_.exchange(request, tok);
     if (!reply) {
       ApiError e = reply.error();
@@ -556,7 +674,9 @@ awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob& job, const A
     carry_out(decision, &e);
     if (decision.next == RunRules::Decision::Next::renew_and_replay) {
       // Renew once for everybody (single flight in TokenSource), then replay.
-      log_.debug("token_refused", {{"job", specs_[job.spec].key}, {"call", to_string(request.call)}, {"code", e.code}});
+      log_.debug("token_refused", {{"job", job != nullptr ? specs_[job->spec].key : std::string("(sweep)")},
+                                   {"call", to_string(request.call)},
+                                   {"code", e.code}});
       tokens_.reject(tok);
       replayed = true;
       continue;
@@ -577,6 +697,7 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
     case JobEvent::Kind::submitted:
       log_.info("submitted", {{"job", key}, {"project", job.project_id}, {"attempt", std::to_string(job.submissions)}});
       schedule(index);
+      if (!sweeping_) sweep_news_.notify_all();
       co_return;
     case JobEvent::Kind::adopted:
       log_.info("adopted",

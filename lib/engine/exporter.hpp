@@ -90,6 +90,14 @@ class Exporter {
 
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> download_worker();
+  // Sweeps (schedule/sweep.hpp): one project-list call for every polled job, while enough are.
+  boost::asio::awaitable<void> sweeper();
+  boost::asio::awaitable<void> sweep();
+  // Every job the sweeps stood in for is read on its own again (due now).
+  void stop_sweeping(const std::string& why);
+  // Polled on its own schedule, and one a sweep may list.
+  static bool sweep_candidate(const ExportJob& job);
+  void wake_sweeper();
   // Carries out the next job due in `queue`; false when none is due yet.
   boost::asio::awaitable<bool> step_due(DueQueues& queue);
   // Until the next job in `queue` is due (or `wake` is cancelled or re-armed).
@@ -105,7 +113,8 @@ class Exporter {
   boost::asio::awaitable<void> record_download(std::uint32_t index);
   // The video file a job's download goes to: its spec's, or made now that its project id is known.
   Result<std::string> video_path(std::uint32_t index) const;
-  boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob& job, const ApiRequest& request);
+  // One API call through the gate, the token and the run rules; counted on `job` (a sweep's: none).
+  boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob* job, const ApiRequest& request);
   boost::asio::awaitable<bool> pass_gate();  // false: the run is stopping
   // Carries out what RunRules decided about one call's outcome.
   void carry_out(const RunRules::Decision& d, ApiError* error);
@@ -159,6 +168,15 @@ class Exporter {
   DueQueues download_due_;
   std::unique_ptr<Alarm> download_wake_;
   std::uint32_t active_download_workers_ = 0;
+  std::unique_ptr<Alarm> sweep_wake_;  // the sweeper: its next sweep, or its next look
+  Signal sweep_news_;                  // a job was submitted: sweeps may be worth it now
+  std::uint32_t active_sweepers_ = 0;
+  bool sweeping_ = false;
+  bool sweeps_off_ = false;            // the list proved not to show finished exports: off for the run
+  TimePoint sweep_retry_at_{};         // after a failed sweep: none before this
+  TimePoint last_sweep_at_{};          // the latest sweep's reply: the last sight of its listed jobs unfinished
+  std::uint32_t sweep_confirmed_ = 0;  // jobs a sweep's "exported" ended (their read said 100 %)
+  std::uint32_t sweep_missed_ = 0;     // swept jobs whose own read found them done before a sweep did
   std::uint64_t bytes_downloaded_ = 0;  // body bytes written, every try
   Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop

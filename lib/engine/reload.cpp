@@ -43,6 +43,8 @@ const std::vector<Key>& keys() {
       key("polling.min_interval", true, EXPORTD_FIELD(polling.min_interval)),
       key("polling.max_interval", true, EXPORTD_FIELD(polling.max_interval)),
       key("polling.job_timeout", true, EXPORTD_FIELD(polling.job_timeout)),
+      key("polling.sweep_every", true, EXPORTD_FIELD(polling.sweep_every)),
+      key("polling.sweep_min_jobs", true, EXPORTD_FIELD(polling.sweep_min_jobs)),
       key("retry.max_attempts", true, EXPORTD_FIELD(retry.max_attempts)),
       key("retry.initial_backoff", true, EXPORTD_FIELD(retry.initial_backoff)),
       key("retry.max_backoff", true, EXPORTD_FIELD(retry.max_backoff)),

@@ -70,6 +70,7 @@ JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, Time
   job.call_failures = 0;
   job.progress = 0;
   job.track = {};
+  job.sweep = SweepMark::unseen;
   job.due = job.hooked ? poll_.safety_poll(now, now) : poll_.first_poll(now);
   return {JobEvent::Kind::submitted, {}, {}, {}};
 }
@@ -101,9 +102,12 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
   // 100 % without a URL yet: the link may lag the counter, so look again soon.
   if (now >= poll_.deadline(job.submitted_at)) return expire(job);
   poll_.observe(job.track, reply.progress, job.submitted_at, now);
-  // A job whose webhook is awaited is read again on the next hook, or as a safety net.
-  job.due = job.hooked && reply.progress < 100.0 ? poll_.safety_poll(job.submitted_at, now)
-                                                 : poll_.next_poll(job.track, job.submitted_at, now);
+  if (reply.progress < 100.0) SweepPlan::read_unfinished(job.sweep);  // a list that said "exported" was wrong
+  // A job whose webhook is awaited, or that the sweeps list, is read again
+  // on the next hook or sweep that says it is done, or as a safety net.
+  job.due = (job.hooked || swept(job.sweep)) && reply.progress < 100.0
+                ? poll_.safety_poll(job.submitted_at, now)
+                : poll_.next_poll(job.track, job.submitted_at, now);
   return {JobEvent::Kind::progress, std::chrono::duration_cast<Millis>(job.due - now), {}, {}};
 }
 
@@ -149,6 +153,12 @@ JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& 
 bool JobMachine::on_hint(ExportJob& job, TimePoint now) const {
   if (job.state != JobState::polling || job.due <= now) return false;
   job.due = now;
+  return true;
+}
+
+bool JobMachine::on_swept(ExportJob& job, TimePoint now) const {
+  if (job.state != JobState::polling) return false;
+  job.due = poll_.safety_poll(job.submitted_at, now);
   return true;
 }
 

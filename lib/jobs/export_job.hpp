@@ -23,6 +23,7 @@
 #include "schedule/backoff.hpp"
 #include "schedule/clock.hpp"
 #include "schedule/poll_policy.hpp"
+#include "schedule/sweep.hpp"
 
 namespace exportd {
 
@@ -49,6 +50,7 @@ struct ExportJob {
   bool busy = false;          // a step of it is being carried out
   bool hint_pending = false;  // a hook came while a read was under way: read once more after it
   bool link_refused = false;  // downloading: the video host refused the link; a progress call gets a fresh one
+  SweepMark sweep = SweepMark::unseen;  // what the project-list sweeps have shown of it (schedule/sweep.hpp)
   std::uint32_t call_failures = 0;  // failed tries of the call now due (retry.max_attempts is up to 1000)
   std::uint32_t submissions = 0;    // export/create requests sent
   std::uint32_t requests = 0;      // API calls made for this job
@@ -115,6 +117,9 @@ class JobMachine {
   // The webhook says the job may be done: read its progress now. False when
   // nothing changes (not polling, or a read is due already: many hooks, one read).
   bool on_hint(ExportJob& job, TimePoint now) const;
+  // A sweep has begun to list the job (its mark now swept()): its own next
+  // read becomes a safety net. False when nothing changes (not polling).
+  bool on_swept(ExportJob& job, TimePoint now) const;
   // How one try of the download ended; `progressed`: it wrote bytes. A
   // refused link is followed by a progress call for a fresh one; a cut after
   // progress goes on at once; a full disk waits without counting as a

@@ -1,13 +1,15 @@
 // exportd-bench-shapes: what a finished export costs and how late it is seen,
 // per progress shape (SPEC §8), for four ways of waiting on the same
 // simulator workload, run side by side in one invocation:
-//   exportd        the daemon polling with its default schedule
+//   exportd        the daemon polling with its default schedule (sweeps on)
+//   (no sweeps)    the same with polling.sweep_every: 0s (reads of each job's own only)
 //   exportd+hook   the daemon with its webhook receiver (SPEC §9)
 //   every 3s       a fixed 3 s poller (the vendor's sample)
 //   every 60s      a fixed 60 s poller (the seed's loop)
 // Each gets --jobs exports of its own (1-2 minutes by default), drawn from
 // the same shape family by the same simulator. API calls per job count the
-// export and the progress reads (token calls excluded); lag is from the
+// export and the progress reads, and for the default run its project-list
+// calls (sweeps) shared out among its jobs (token calls excluded); lag is from the
 // simulator's 100 % to the waiter recording it.
 //
 //   exportd-bench-shapes [--jobs 300] [--min-ms 60000] [--max-ms 120000]
@@ -116,10 +118,11 @@ std::map<std::string, std::int64_t> fixed_poller(std::uint16_t port, const std::
   return seen;
 }
 
+// `shared_calls`: calls made for all these jobs at once (the project-list sweeps), shared out among them.
 Figures figures_for(const sim::Stats& s, const std::vector<std::string>& ids,
-                    const std::map<std::string, std::int64_t>& seen) {
+                    const std::map<std::string, std::int64_t>& seen, std::uint64_t shared_calls = 0) {
   Figures f;
-  double calls = 0;
+  double calls = static_cast<double>(shared_calls);
   std::vector<double> lags;
   for (const auto& id : ids) {
     if (auto c = s.calls_by_project.find(id); c != s.calls_by_project.end()) calls += c->second;
@@ -161,9 +164,9 @@ void print_row(const std::string& shape, const char* who, const Figures& f, int 
   std::fflush(stdout);
 }
 
-std::string exportd_config(int jobs, const std::string& webhook) {
+std::string exportd_config(int jobs, const std::string& more) {
   return "limits:\n  max_active_jobs: " + std::to_string(jobs) +
-         "\n  requests_per_second: 0\nlog:\n  level: warning\n" + webhook;
+         "\n  requests_per_second: 0\nlog:\n  level: warning\n" + more;
 }
 
 // One shape: the four waiters side by side on one simulator.
@@ -179,22 +182,30 @@ void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, 
   const std::string name(sim::to_string(shape));
 
   testing::Workspace polling_ws("bench-shape-poll-" + name);
+  testing::Workspace plain_ws("bench-shape-plain-" + name);
   testing::Workspace hook_ws("bench-shape-hook-" + name);
   const auto hook_port = testing::free_loopback_port();
   polling_ws.write_config(sim.port(), false, "demo-key", exportd_config(jobs, ""));
+  plain_ws.write_config(sim.port(), false, "demo-key", exportd_config(jobs, "polling:\n  sweep_every: 0s\n"));
   hook_ws.write_config(sim.port(), false, "demo-key",
                        exportd_config(jobs,
                                       "webhook:\n  listen: 127.0.0.1:" + std::to_string(hook_port) +
                                           "\n  public_url: http://127.0.0.1:" + std::to_string(hook_port) +
                                           "/exportd\n  safety_poll: " + std::to_string(safety.count()) + "ms\n"));
   polling_ws.write_export_jobs("jobs.yaml", jobs, "poll");
+  plain_ws.write_export_jobs("jobs.yaml", jobs, "plain");
   hook_ws.write_export_jobs("jobs.yaml", jobs, "hook");
 
   const auto timeout = std::chrono::duration_cast<Millis>(max * 3 + safety + std::chrono::minutes(2));
-  std::unique_ptr<testing::ChildProcess> polling;
-  if (!only_hooks)
-    polling = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
-        testing::exportd_binary(), "run", "-c", polling_ws.path("config.yaml"), "--once", "--queue", polling_ws.path("jobs.yaml")});
+  std::unique_ptr<testing::ChildProcess> polling, plain;
+  const auto start = [](const testing::Workspace& ws) {
+    return std::make_unique<testing::ChildProcess>(std::vector<std::string>{
+        testing::exportd_binary(), "run", "-c", ws.path("config.yaml"), "--once", "--queue", ws.path("jobs.yaml")});
+  };
+  if (!only_hooks) {
+    polling = start(polling_ws);
+    plain = start(plain_ws);
+  }
   testing::ChildProcess hooked({testing::exportd_binary(), "run", "-c", hook_ws.path("config.yaml"), "--once", "--queue",
                                 hook_ws.path("jobs.yaml")});
   std::map<std::string, std::int64_t> seen3, seen60;
@@ -206,6 +217,8 @@ void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, 
   const auto hr = hooked.wait(timeout);
   if (!only_hooks) {
     const auto pr = polling->wait(timeout);
+    const auto nr = plain->wait(timeout);
+    if (nr.exit_code != 0) std::fprintf(stderr, "exportd (no sweeps) exited %d\n%s\n", nr.exit_code, nr.err.c_str());
     p3.join();
     p60.join();
     if (pr.exit_code != 0) std::fprintf(stderr, "exportd (polling) exited %d\n%s\n", pr.exit_code, pr.err.c_str());
@@ -213,7 +226,11 @@ void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, 
   if (hr.exit_code != 0) std::fprintf(stderr, "exportd (hooks) exited %d\n%s\n", hr.exit_code, hr.err.c_str());
   const auto s = sim.stats();
   // The hooks run's jobs are named hook0000..; the results carry the project id.
-  if (!only_hooks) print_row(name, "exportd", figures_for(s, ids_with("poll", jobs), recorded(polling_ws)), jobs);
+  if (!only_hooks) {
+    // Only the default run sweeps: every project-list call is its own.
+    print_row(name, "exportd", figures_for(s, ids_with("poll", jobs), recorded(polling_ws), s.list_requests), jobs);
+    print_row(name, "(no sweeps)", figures_for(s, ids_with("plain", jobs), recorded(plain_ws)), jobs);
+  }
   print_row(name, lost > 0 ? "exportd+hook*" : "exportd+hook", figures_for(s, ids_with("hook", jobs), recorded(hook_ws)), jobs);
   if (!only_hooks) {
     print_row(name, "every 3s", figures_for(s, ids_with("every3s", jobs), seen3), jobs);

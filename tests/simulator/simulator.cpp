@@ -372,6 +372,7 @@ struct Simulator::State {
                    json::object{{"requests", stats.requests}, {"token_requests", stats.token_requests},
                                 {"export_requests", stats.export_requests},
                                 {"progress_requests", stats.progress_requests},
+                                {"list_requests", stats.list_requests},
                                 {"duplicate_exports", stats.duplicate_exports},
                                 {"projects_exported", stats.projects_exported},
                                 {"unauthorized", stats.unauthorized}});
@@ -464,6 +465,7 @@ struct Simulator::State {
       return ok(req, {{"project", project}});
     }
     if (req.method() == http::verb::get && path == "/editor/project") {
+      ++stats.list_requests;
       json::array items;
       for (auto& [id, e] : exports) {
         auto p = progress_of(id, e);

@@ -86,6 +86,7 @@ struct Stats {
   std::uint64_t token_requests = 0;
   std::uint64_t export_requests = 0;  // export and create calls that started an export
   std::uint64_t progress_requests = 0;
+  std::uint64_t list_requests = 0;    // GET /editor/project: the project list
   std::uint64_t unauthorized = 0;     // calls refused for a missing or expired token
   std::uint64_t injected_faults = 0;  // 5xx, 429, drops and HTML pages served on purpose
   std::uint64_t rate_limited = 0;     // 429s for going over rate_limit

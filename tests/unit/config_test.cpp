@@ -191,6 +191,26 @@ TEST_F(ConfigFile, MetricsAreOffAndRetentionHasItsDefaultsUnlessSet) {
   EXPECT_EQ(set->retention.done_max_files, 50u);
 }
 
+TEST_F(ConfigFile, SweepsAreOnByDefaultAndTheirSettingsAreChecked) {
+  auto plain = load_config(write("c.yaml", "api:\n  app_id: a\n  user_key_env: K\n"));
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_EQ(plain->polling.sweep_every, std::chrono::seconds(1));
+  EXPECT_EQ(plain->polling.sweep_min_jobs, 30u);
+  auto set = load_config(write("d.yaml", "api:\n  app_id: a\n  user_key_env: K\npolling:\n  sweep_every: 2s\n"
+                                         "  sweep_min_jobs: 200\n"));
+  ASSERT_TRUE(set) << set.error();
+  EXPECT_EQ(set->polling.sweep_every, std::chrono::seconds(2));
+  EXPECT_EQ(set->polling.sweep_min_jobs, 200u);
+  auto off = load_config(write("e.yaml", "api:\n  app_id: a\n  user_key_env: K\npolling:\n  sweep_every: 0s\n"));
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_EQ(off->polling.sweep_every.count(), 0);
+  const auto path = write("f.yaml", "api:\n  app_id: a\n  user_key_env: K\npolling:\n  sweep_every: 100ms\n");
+  auto bad = load_config(path);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find(path + ":5:16: polling.sweep_every must be 0"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST_F(ConfigFile, UserKeyComesFromFileOrEnvironmentTrimmed) {
   ApiSettings a;
   a.user_key_file = write("key", "s3cret\n");

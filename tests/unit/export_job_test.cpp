@@ -158,6 +158,30 @@ TEST(JobMachine, AFailedStateFromTheApiEndsTheJob) {
 }
 
 // 100,000 jobs in memory: the job's state (its progress track included) stays small.
+TEST(JobMachine, ASweptJobIsReadOnlyAsASafetyNetUntilTheListIsWrongAboutIt) {
+  auto m = machine();
+  ExportJob j;
+  m.on_submitted(j, {"p"}, t0);
+  EXPECT_EQ(j.sweep, SweepMark::unseen);
+  EXPECT_EQ(j.due, t0 + 10s);
+  // The first sweep lists it unfinished: its first read becomes the safety net.
+  EXPECT_FALSE(SweepPlan::take_listing(j.sweep, false));
+  ASSERT_TRUE(m.on_swept(j, t0 + 1s));
+  EXPECT_EQ(j.due, t0 + 1s + 10min);
+  m.on_progress(j, progress(40), t0 + 2s);
+  EXPECT_EQ(j.due, t0 + 2s + 10min) << "a read of a swept job changes nothing";
+  // Listed as exported: read now; the read says 60 %, so the list was wrong
+  // about it and its own schedule takes over (never as late as the safety net).
+  ASSERT_TRUE(SweepPlan::take_listing(j.sweep, true));
+  ASSERT_TRUE(m.on_hint(j, t0 + 3s));
+  EXPECT_EQ(j.due, t0 + 3s);
+  m.on_progress(j, progress(60), t0 + 3s);
+  EXPECT_EQ(j.sweep, SweepMark::excluded);
+  EXPECT_LE(j.due, t0 + 3s + 60s);
+  ExportJob queued;
+  EXPECT_FALSE(m.on_swept(queued, t0)) << "a job not polling is not swept";
+}
+
 TEST(JobMachine, PerJobStateStaysSmall) { EXPECT_LE(sizeof(ExportJob), 128u); }
 
 }  // namespace

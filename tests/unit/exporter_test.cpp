@@ -76,9 +76,13 @@ struct FakeApi {
   bool lose_export_replies = false;  // the export is made, its reply is lost
   std::set<std::string> expired;     // tokens the API now refuses with 401
   std::function<std::optional<ApiResult<HttpReply>>(const ApiRequest&)> override_reply;
+  // The project list (sweeps): which projects it shows ("": all), and what state a finished one has.
+  std::function<bool(const std::string&)> listed = [](const std::string&) { return true; };
+  std::string exported_state = "exported";
 
   int tokens_issued = 0;
   std::map<std::string, TimePoint> exports;  // project -> export started
+  std::map<std::string, int> reads;          // project -> progress calls
   std::map<std::string, int> export_count;
   std::vector<std::pair<TimePoint, ApiCall>> log;  // every call that reached the API, when
 
@@ -108,6 +112,7 @@ struct FakeApi {
     }
     if (r.call == ApiCall::progress) {
       const auto id = r.target.substr(r.target.rfind('/') + 1);
+      ++reads[id];
       auto it = exports.find(id);
       if (it == exports.end())
         return HttpReply{200, R"({"success":false,"error":{"code":"PROJECT_NOT_FOUND","msg":"no"}})", ""};
@@ -116,8 +121,16 @@ struct FakeApi {
       if (p >= 100.0) return ok_json(R"({"progress":100,"downloadUrl":"https://cdn.example.com/)" + id + ".mp4\"}");
       return ok_json(R"({"progress":)" + std::to_string(p) + "}");
     }
+    if (r.call == ApiCall::list_projects) {
+      json::array items;
+      for (const auto& [id, started] : exports)
+        if (listed(id))
+          items.push_back(json::object{{"id", id}, {"state", finished(id) ? exported_state : "exporting"}});
+      return ok_json(json::serialize(json::object{{"items", items}}));
+    }
     return HttpReply{404, "", ""};
   }
+  bool finished(const std::string& id) const { return time.now() - exports.at(id) >= export_for; }
   std::size_t calls(ApiCall c) const {
     std::size_t n = 0;
     for (const auto& [t, call] : log) n += call == c;
@@ -733,6 +746,130 @@ TEST(Exporter, ExitCodesByOutcomeAndMode) {
   EXPECT_EQ(exit_code_for(ok, true, false, RunMode::batch), exit_usage);
   EXPECT_EQ(exit_code_for(ok, false, true, RunMode::batch), exit_temporary);
   EXPECT_EQ(exit_code_for(failed, false, true, RunMode::daemon), exit_ok);
+}
+
+// Sweeps (schedule/sweep.hpp): with many jobs polled, one project-list call
+// a second watches them all; each job is read once, when the list shows it
+// exported, and ends on that read.
+TEST(Exporter, ManyPolledJobsAreWatchedBySweepsAndEachEndsOnOneConfirmingRead) {
+  Engine e;
+  Metrics metrics;
+  e.start(RunMode::batch, 40, "p", [&](Exporter& x) { x.use_metrics(metrics); });
+  const auto began = e.time.now();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 40u);
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 40u) << "one confirming read per job, no other";
+  for (const auto& [id, n] : e.api.reads) EXPECT_EQ(n, 1) << id;
+  // The exports take 20 s: a sweep a second, and every job seen done within a second.
+  EXPECT_GE(e.api.calls(ApiCall::list_projects), 19u);
+  EXPECT_LE(e.api.calls(ApiCall::list_projects), 23u);
+  EXPECT_LE(e.time.now() - began, 22s);
+  const auto m = scrape(metrics);
+  EXPECT_EQ(m.at(R"(exportd_completion_lag_seconds_bucket{le="1"})"), 40) << "lag from the sweep before";
+}
+
+TEST(Exporter, FewJobsAreNotSweptAndSweepsStopWhenTheListIsSwitchedOff) {
+  Engine e;
+  e.start(RunMode::batch, 12);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 12u);
+  EXPECT_EQ(e.api.calls(ApiCall::list_projects), 0u) << "12 jobs: reads of their own are cheaper";
+
+  Engine off;
+  off.config.polling.sweep_every = Millis(0);
+  off.start(RunMode::batch, 40);
+  ASSERT_TRUE(off.run_until([&] { return off.finished(); }));
+  EXPECT_EQ(off.summary->succeeded, 40u);
+  EXPECT_EQ(off.api.calls(ApiCall::list_projects), 0u);
+  EXPECT_GT(off.api.calls(ApiCall::progress), 40u);
+}
+
+// The list's paging is undocumented: a job it does not show is read on its own.
+TEST(Exporter, AJobTheListDoesNotShowIsPolledOnItsOwn) {
+  Engine e;
+  e.api.listed = [](const std::string& id) { return id.size() > 2; };  // p10..p39: not p0..p9
+  e.start(RunMode::batch, 40);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 40u);
+  for (const auto& [id, n] : e.api.reads) {
+    if (id.size() > 2) EXPECT_EQ(n, 1) << id << " is listed: its confirming read only";
+    else EXPECT_GE(n, 2) << id << " is not listed: read on its own schedule";
+  }
+
+  // Listed at first, then gone from the list (a page further on): read on its own again, not left to the safety net.
+  Engine later;
+  const auto began = later.time.now();
+  later.api.listed = [&](const std::string& id) { return id.size() > 2 || later.time.now() - began < 5s; };
+  later.start(RunMode::batch, 40);
+  ASSERT_TRUE(later.run_until([&] { return later.finished(); }));
+  EXPECT_EQ(later.summary->succeeded, 40u);
+  EXPECT_LE(later.time.now() - began, 40s);
+}
+
+// A list whose "exported" cannot be believed for a job (a project exported
+// before, its state not yet changed): one read finds it unfinished, and
+// from then on it is read on its own, never again on the list's word.
+TEST(Exporter, AJobTheListCallsExportedTooSoonIsReadOnceForItThenOnItsOwn) {
+  Engine plain;
+  plain.config.polling.sweep_every = Millis(0);
+  const auto plain_began = plain.time.now();
+  plain.start(RunMode::batch, 40);
+  ASSERT_TRUE(plain.run_until([&] { return plain.finished(); }));
+  const auto plain_took = plain.time.now() - plain_began;
+
+  Engine e;
+  e.api.exported_state = "exporting";  // finished ones: not shown as exported ...
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call != ApiCall::list_projects) return std::nullopt;
+    json::array items;  // ... and every one shown as exported from the start
+    for (const auto& [id, at] : e.api.exports) items.push_back(json::object{{"id", id}, {"state", "exported"}});
+    return ok_json(json::serialize(json::object{{"items", items}}));
+  };
+  const auto began = e.time.now();
+  e.start(RunMode::batch, 40);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 40u);
+  EXPECT_GT(e.api.calls(ApiCall::list_projects), 0u);
+  EXPECT_LE(e.time.now() - began, plain_took + 5s) << "left waiting for a list it cannot believe";
+  for (const auto& [id, n] : e.api.reads)
+    EXPECT_LE(n, plain.api.reads.at(id) + 1) << id << ": one read on the list's word, then its own schedule";
+}
+
+// A list that never shows a finished export as exported: the jobs' own
+// safety reads find them done, and after three such the sweeps stop for the
+// run; jobs added later are read on their own from the start.
+TEST(Exporter, SweepsStopForTheRunWhenTheListNeverShowsFinishedExports) {
+  Engine e;
+  e.config.webhook.safety_poll = 1min;
+  e.api.exported_state = "exporting";
+  e.start(RunMode::daemon, 40);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.count("succeeded") == 40; }, 5min));
+  const auto lists = e.api.calls(ApiCall::list_projects);
+  EXPECT_GT(lists, 0u);
+  e.add(40, "q");
+  const auto added = e.time.now();
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.count("succeeded") == 80; }, 5min));
+  EXPECT_LE(e.time.now() - added, 30s) << "the later jobs waited for a list that never says exported";
+  EXPECT_EQ(e.api.calls(ApiCall::list_projects), lists);
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
+// A list call that fails: the jobs are read on their own, and a sweep is tried again a minute later.
+TEST(Exporter, AFailedListCallHandsTheJobsBackToTheirOwnReads) {
+  Engine e;
+  e.api.export_for = 3min;
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call != ApiCall::list_projects) return std::nullopt;
+    return HttpReply{200, R"({"success":false,"error":{"code":"E404","msg":"no list here"}})", ""};
+  };
+  e.start(RunMode::batch, 40);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 40u);
+  // One try at about 1 s, then one a minute: 1 s, 61 s, 121 s (the jobs end at 180 s or soon after).
+  EXPECT_GE(e.api.calls(ApiCall::list_projects), 3u);
+  EXPECT_LE(e.api.calls(ApiCall::list_projects), 4u);
+  for (const auto& [id, n] : e.api.reads) EXPECT_GE(n, 2) << id;
 }
 
 }  // namespace

@@ -111,6 +111,8 @@ TEST(Reload, EachKeyIsLiveOrNeedsARestart) {
       {"polling.min_interval", true, [](Config& c) { c.polling.min_interval = 1s; }},
       {"polling.max_interval", true, [](Config& c) { c.polling.max_interval = 9s; }},
       {"polling.job_timeout", true, [](Config& c) { c.polling.job_timeout = 9h; }},
+      {"polling.sweep_every", true, [](Config& c) { c.polling.sweep_every = 2s; }},
+      {"polling.sweep_min_jobs", true, [](Config& c) { c.polling.sweep_min_jobs = 5; }},
       {"retry.max_attempts", true, [](Config& c) { c.retry.max_attempts = 2; }},
       {"retry.initial_backoff", true, [](Config& c) { c.retry.initial_backoff = 2s; }},
       {"retry.max_backoff", true, [](Config& c) { c.retry.max_backoff = 9min; }},

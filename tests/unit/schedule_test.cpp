@@ -6,6 +6,7 @@
 #include "schedule/poll_policy.hpp"
 #include "schedule/request_budget.hpp"
 #include "schedule/restart_rule.hpp"
+#include "schedule/sweep.hpp"
 
 namespace exportd {
 namespace {
@@ -288,6 +289,55 @@ TEST(TokenPolicy, ARefusalDropsOnlyTheTokenThatWasRefused) {
   EXPECT_FALSE(p.must_renew(t0 + 1s));
   p.on_rejected("t1");
   EXPECT_TRUE(p.must_renew(t0 + 1s));
+}
+
+TEST(SweepPlan, SweepsStartAtSweepMinJobsAndRunToAThirdOfThat) {
+  PollingSettings s;  // every 1 s, from 30 jobs
+  const SweepPlan plan(s);
+  EXPECT_FALSE(plan.worth_it(29, false));
+  EXPECT_TRUE(plan.worth_it(30, false));
+  EXPECT_TRUE(plan.worth_it(10, true)) << "the end of a batch is swept to its last few jobs";
+  EXPECT_FALSE(plan.worth_it(9, true));
+  EXPECT_EQ(plan.every(), 1s);
+  s.sweep_every = Millis(0);
+  EXPECT_FALSE(SweepPlan(s).worth_it(100'000, true)) << "sweep_every 0: never";
+  s.sweep_every = 1s;
+  s.sweep_min_jobs = 0;
+  EXPECT_FALSE(SweepPlan(s).worth_it(100'000, false)) << "sweep_min_jobs 0: never";
+}
+
+TEST(SweepPlan, OneReadPerExportedUnlessTheListShowedItUnfinishedInBetween) {
+  SweepMark m = SweepMark::unseen;
+  EXPECT_FALSE(SweepPlan::take_listing(m, false));
+  EXPECT_EQ(m, SweepMark::unfinished);
+  EXPECT_TRUE(swept(m));
+  EXPECT_TRUE(SweepPlan::take_listing(m, true)) << "exported: read it now";
+  EXPECT_EQ(m, SweepMark::hinted);
+  EXPECT_FALSE(SweepPlan::take_listing(m, true)) << "still exported: the read is due already";
+  EXPECT_FALSE(SweepPlan::take_listing(m, false));
+  EXPECT_TRUE(SweepPlan::take_listing(m, true)) << "unfinished in between: a new finish";
+
+  // Exported at its first listing (a quick export, or a state not yet changed): read once.
+  SweepMark first = SweepMark::unseen;
+  EXPECT_TRUE(SweepPlan::take_listing(first, true));
+  // ... and that read found it unfinished: the list is not believed for it again.
+  SweepPlan::read_unfinished(first);
+  EXPECT_EQ(first, SweepMark::excluded);
+  EXPECT_FALSE(swept(first));
+  EXPECT_FALSE(SweepPlan::take_listing(first, false));
+  EXPECT_FALSE(SweepPlan::take_listing(first, true));
+  SweepPlan::not_listed(first);
+  EXPECT_EQ(first, SweepMark::excluded);
+
+  // An unfinished read of a job the list did not call exported changes nothing.
+  SweepMark plain = SweepMark::unfinished;
+  SweepPlan::read_unfinished(plain);
+  EXPECT_EQ(plain, SweepMark::unfinished);
+  SweepPlan::not_listed(plain);
+  EXPECT_EQ(plain, SweepMark::unlisted);
+  EXPECT_FALSE(swept(plain));
+  EXPECT_FALSE(SweepPlan::take_listing(plain, false));
+  EXPECT_TRUE(swept(plain)) << "listed again";
 }
 
 }  // namespace
