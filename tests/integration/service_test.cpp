@@ -230,10 +230,12 @@ TEST(Service, TwoTemplateInstancesRunSideBySideEachExportingOnlyItsOwnJobs) {
       EXPECT_EQ(project.rfind(in.name + "-", 0), 0u) << in.name << "'s API was asked for " << project;
     const auto results = Workspace::read(results_of(in));
     EXPECT_EQ(std::count(results.begin(), results.end(), '\n'), 10);
-    for (const auto& other : instances)
-      if (other.name != in.name)
+    for (const auto& other : instances) {
+      if (other.name != in.name) {
         EXPECT_EQ(results.find("\"" + other.name + "-"), std::string::npos)
             << in.name << " holds " << other.name << "'s result";
+      }
+    }
   }
 }
 

@@ -467,7 +467,14 @@ struct Simulator::State {
     if (req.method() == http::verb::get && path == "/editor/project") {
       ++stats.list_requests;
       json::array items;
-      for (auto& [id, e] : exports) {
+      // Newest first, and only the first page of them when list_page is set.
+      std::vector<std::pair<const std::string*, Export*>> order;
+      for (auto& [id, e] : exports) order.emplace_back(&id, &e);
+      std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second->started > b.second->started; });
+      if (knobs.list_page > 0 && order.size() > knobs.list_page) order.resize(knobs.list_page);
+      for (auto [id_ptr, e_ptr] : order) {
+        const auto& id = *id_ptr;
+        auto& e = *e_ptr;
         auto p = progress_of(id, e);
         json::object item{{"id", id}, {"name", e.name}, {"state", p["state"]}};
         if (auto* u = p.if_contains("downloadUrl")) item["download_url"] = *u;

@@ -57,6 +57,7 @@ struct Knobs {
   std::string message_prefix;         // put before every error message (e.g. terminal escapes)
   bool echo_body_in_errors = false;   // error messages quote the request body (credentials included)
   bool drop_exports = false;          // export/create requests read, never processed, connection closed
+  std::size_t list_page = 0;          // the project list shows only the newest this many (0: all)
 
   // The webhook (SPEC §9): each export with a webhookUrl is called back at 100 %.
   std::string hook_method = "POST";  // POST (JSON body), GET (query string) or mixed
