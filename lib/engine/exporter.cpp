@@ -332,10 +332,18 @@ awaitable<void> Exporter::sweep() {
   if (stopping_) co_return;
   const auto now = time_.now();
   if (!data) {
-    sweep_retry_at_ = now + SweepPlan::after_failure;
-    stop_sweeping("the project list call failed (" + data.error().code + "): " + data.error().message);
+    // A fault here and there (a 503, a dropped connection) is tried again
+    // at the next beat, the swept jobs' safety nets still set; a list that
+    // keeps failing hands every job back to its own reads for a while.
+    if (++sweep_failures_ >= SweepPlan::failures_to_give_up) {
+      sweep_retry_at_ = now + SweepPlan::after_failure;
+      stop_sweeping("the project list call failed " + std::to_string(sweep_failures_) + " times in a row (" +
+                    data.error().code + "): " + data.error().message);
+      sweep_failures_ = 0;
+    }
     co_return;
   }
+  sweep_failures_ = 0;
   const auto listed = read_project_list(*data);
   std::unordered_map<std::string_view, bool> exported;  // project id -> listed as exported
   exported.reserve(listed.size());

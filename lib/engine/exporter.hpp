@@ -173,7 +173,8 @@ class Exporter {
   std::uint32_t active_sweepers_ = 0;
   bool sweeping_ = false;
   bool sweeps_off_ = false;            // the list proved not to show finished exports: off for the run
-  TimePoint sweep_retry_at_{};         // after a failed sweep: none before this
+  TimePoint sweep_retry_at_{};         // after sweeps failed: none before this
+  std::uint32_t sweep_failures_ = 0;   // list calls failed in a row
   TimePoint last_sweep_at_{};          // the latest sweep's reply: the last sight of its listed jobs unfinished
   std::uint32_t sweep_confirmed_ = 0;  // jobs a sweep's "exported" ended (their read said 100 %)
   std::uint32_t sweep_missed_ = 0;     // swept jobs whose own read found them done before a sweep did

@@ -44,7 +44,9 @@ class SweepPlan {
   // is swept to its last few jobs, not handed back to per-job reads).
   bool worth_it(std::size_t covered, bool running) const;
   Millis every() const { return every_; }
-  // After a list call failed, or its reply could not be read: per-job reads until then.
+  // List calls failed this many times in a row: the jobs go back to their
+  // own reads, and no sweep is tried for `after_failure`.
+  static constexpr std::uint32_t failures_to_give_up = 3;
   static constexpr Millis after_failure{60'000};
 
   // A job in one sweep's list. True: read it now (the list shows it exported).
