@@ -178,12 +178,17 @@ HookAnswer Exporter::hint(std::string_view token) {
   ExportJob& job = jobs_[index];
   log_.debug("hook", {{"job", specs_[job.spec].key}, {"state", to_string(job.state)}});
   if (job.state == JobState::polling) hooked_at_.try_emplace(index, time_.now());
+  read_now(index);
+  return HookAnswer::accepted;
+}
+
+void Exporter::read_now(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
   if (job.busy) {
     job.hint_pending = true;  // the read under way may have gone out before the finish
   } else if (machine_.on_hint(job, time_.now())) {
     schedule(index);
   }
-  return HookAnswer::accepted;
 }
 
 void Exporter::after_step(std::uint32_t index) {
@@ -366,11 +371,7 @@ awaitable<void> Exporter::sweep() {
       // counts from the sweep before, the last that saw it unfinished.
       log_.debug("sweep_hint", {{"job", specs_[job.spec].key}, {"project", job.project_id}});
       if (was_swept) hooked_at_.try_emplace(i, seen_unfinished);
-      if (job.busy) {
-        job.hint_pending = true;
-      } else if (machine_.on_hint(job, now)) {
-        schedule(i);
-      }
+      read_now(i);
     } else if (!was_swept && swept(job.sweep) && !job.busy && machine_.on_swept(job, now)) {
       schedule(i);  // newly listed: its own reads become a safety net
     }
@@ -384,7 +385,7 @@ void Exporter::stop_sweeping(const std::string& why) {
   const auto now = time_.now();
   for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
     ExportJob& job = jobs_[i];
-    if (job.state != JobState::polling || job.sweep == SweepMark::excluded) continue;
+    if (!sweep_candidate(job)) continue;
     const bool was_swept = swept(job.sweep);
     job.sweep = SweepMark::unseen;
     if (was_swept && !job.busy && machine_.on_hint(job, now)) schedule(i);
@@ -606,7 +607,8 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
       metrics_->completion_lag(std::chrono::duration_cast<Millis>(now - std::min(now, unfinished)));
       if (hooked != hooked_at_.end()) hooked_at_.erase(hooked);
       if (mark == SweepMark::hinted) ++sweep_confirmed_;
-      if (mark == SweepMark::unfinished && sweeping_ && ++sweep_missed_ >= 3 && sweep_missed_ > sweep_confirmed_) {
+      if (mark == SweepMark::unfinished && sweeping_ &&
+          SweepPlan::list_misses_finishes(++sweep_missed_, sweep_confirmed_)) {
         sweeps_off_ = true;
         stop_sweeping("the project list did not show " + std::to_string(sweep_missed_) +
                       " finished exports as exported; reads of their own from now on");

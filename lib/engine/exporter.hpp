@@ -124,6 +124,9 @@ class Exporter {
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
   void schedule(std::uint32_t index);
   void after_step(std::uint32_t index);   // a hook that came during the step: read once more
+  // A hook or a sweep says the job may be done: its progress is read now,
+  // or once more after the read under way (many hints, one read).
+  void read_now(std::uint32_t index);
   void forget_hook(std::uint32_t index);  // the job ended: its token answers "ended" from now on
   std::string hook_token(std::uint32_t index) const;  // a hooked job's token (computed, never stored)
   void admit();

@@ -9,7 +9,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -99,22 +98,18 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
     const bool too_large = ec == http::error::body_limit;
     const bool keep_alive = !too_large && req.keep_alive();  // the rest of a cut-off body is not read
     const Answer answer = handler_(Incoming{req.method(), req.target(), too_large});
-    boost::system::error_code wec;
+    http::response<http::string_body> res{answer.status, 11};
+    res.set(http::field::content_type, answer.content_type);
+    res.keep_alive(keep_alive);
+    res.body() = answer.body;
+    res.prepare_payload();
     stream.expires_after(limits_.request_deadline);
+    boost::system::error_code wec;
     if (req.method() == http::verb::head) {
-      // The head GET would have: the length of the body, not the body (RFC 9110 §9.3.2).
-      http::response<http::empty_body> res{answer.status, 11};
-      res.set(http::field::content_type, answer.content_type);
-      res.content_length(answer.body.size());
-      res.keep_alive(keep_alive);
-      http::response_serializer<http::empty_body> head(res);
+      // The head a GET would have, its Content-Length included, and not the body (RFC 9110 §9.3.2).
+      http::response_serializer<http::string_body> head(res);
       std::tie(wec, std::ignore) = co_await http::async_write_header(stream, head, asio::as_tuple(asio::use_awaitable));
     } else {
-      http::response<http::string_body> res{answer.status, 11};
-      res.set(http::field::content_type, answer.content_type);
-      res.keep_alive(keep_alive);
-      res.body() = answer.body;
-      res.prepare_payload();
       std::tie(wec, std::ignore) = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     }
     if (wec || !keep_alive) break;

@@ -16,7 +16,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 
 #include "config/settings.hpp"
 #include "schedule/clock.hpp"
@@ -48,6 +47,13 @@ class SweepPlan {
   // own reads, and no sweep is tried for `after_failure`.
   static constexpr std::uint32_t failures_to_give_up = 3;
   static constexpr Millis after_failure{60'000};
+  // Whether the list does not tell finishes: `missed` swept jobs were found
+  // done by reads of their own before a sweep showed them exported, against
+  // `confirmed` that a sweep's "exported" ended. Then sweeps stop for the run.
+  static bool list_misses_finishes(std::uint32_t missed, std::uint32_t confirmed) {
+    return missed >= misses_to_give_up && missed > confirmed;
+  }
+  static constexpr std::uint32_t misses_to_give_up = 3;
 
   // A job in one sweep's list. True: read it now (the list shows it exported).
   static bool take_listing(SweepMark& mark, bool exported);

@@ -306,6 +306,14 @@ TEST(SweepPlan, SweepsStartAtSweepMinJobsAndRunToAThirdOfThat) {
   EXPECT_FALSE(SweepPlan(s).worth_it(100'000, false)) << "sweep_min_jobs 0: never";
 }
 
+TEST(SweepPlan, TheListIsGivenUpOnOnceItMissesThreeFinishesAndMoreThanItCaught) {
+  EXPECT_FALSE(SweepPlan::list_misses_finishes(2, 0)) << "two misses: a finish between sweeps may happen";
+  EXPECT_TRUE(SweepPlan::list_misses_finishes(3, 0));
+  EXPECT_TRUE(SweepPlan::list_misses_finishes(3, 2));
+  EXPECT_FALSE(SweepPlan::list_misses_finishes(3, 3)) << "it caught as many as it missed";
+  EXPECT_FALSE(SweepPlan::list_misses_finishes(10, 250));
+}
+
 TEST(SweepPlan, OneReadPerExportedUnlessTheListShowedItUnfinishedInBetween) {
   SweepMark m = SweepMark::unseen;
   EXPECT_FALSE(SweepPlan::take_listing(m, false));
