@@ -62,7 +62,7 @@ void adopt_partial_file(VideoFile& file, std::string validator, std::optional<st
   file.part.bytes = ::stat(file.part_path().c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
   file.part.validator = std::move(validator);
   file.part.total = total;
-  file.hashed = false;
+  file.hash.reset();
 }
 
 namespace {
@@ -86,6 +86,20 @@ struct PartWriter {
   std::string what;
 };
 
+// Feeds the first `n` bytes of `fd` into `hash` (from the start); 0, or the
+// errno of the read that failed (EIO: the file is shorter than `n`).
+int hash_prefix(int fd, std::uint64_t n, Sha256& hash, std::vector<char>& scratch) {
+  hash.reset();
+  for (std::uint64_t at = 0; at < n;) {
+    const auto got = ::pread(fd, scratch.data(), std::min<std::uint64_t>(scratch.size(), n - at), static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return got < 0 ? errno : EIO;
+    hash.update(scratch.data(), static_cast<std::size_t>(got));
+    at += static_cast<std::uint64_t>(got);
+  }
+  return 0;
+}
+
 PartWriter open_part(VideoFile& file, std::uint64_t offset, std::vector<char>& scratch) {
   PartWriter w;
   std::error_code ec;
@@ -101,27 +115,16 @@ PartWriter open_part(VideoFile& file, std::uint64_t offset, std::vector<char>& s
     // that came for `offset` cannot go there. The next try starts afresh.
     ::close(w.fd);
     file.part = {};
-    file.hashed = false;
+    file.hash.reset();
     return {-1, ESTALE, file.part_path() + " is shorter than recorded; starting the download over"};
   }
-  if (offset == 0) {
-    file.hash.reset();
-    file.hashed = true;
-  } else if (!file.hashed) {
-    // After a restart: the hash of the bytes already there, read once.
-    file.hash.reset();
-    for (std::uint64_t at = 0; at < offset;) {
-      const auto n =
-          ::pread(w.fd, scratch.data(), std::min<std::uint64_t>(scratch.size(), offset - at), static_cast<off_t>(at));
-      if (n <= 0) {
-        const int e = n < 0 ? errno : EIO;
-        ::close(w.fd);
-        return {-1, e, "cannot read " + file.part_path() + " back: " + std::strerror(e)};
-      }
-      file.hash.update(scratch.data(), static_cast<std::size_t>(n));
-      at += static_cast<std::uint64_t>(n);
+  if (file.hash.bytes() != offset) {
+    // After a restart (or a start over): the hash of the bytes already
+    // there, read back once, so it covers exactly what precedes `offset`.
+    if (const int e = hash_prefix(w.fd, offset, file.hash, scratch); e != 0) {
+      ::close(w.fd);
+      return {-1, e, "cannot read " + file.part_path() + " back: " + std::strerror(e)};
     }
-    file.hashed = true;
   }
   if (::ftruncate(w.fd, static_cast<off_t>(offset)) != 0 || ::lseek(w.fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
     const int e = errno;
@@ -445,44 +448,39 @@ awaitable<FetchOutcome> NetworkVideoFetcher::fetch(const std::string& url, Video
 awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, VideoFile& file) {
   co_return co_await on_files(files, [&]() -> Result<FinishedVideo> {
     const auto part = file.part_path();
-    if (already_in_place(file)) {
-      // Renamed before a crash: its hash, read back once.
-      const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) return system_failure(errno, "cannot open " + file.path);
-      Sha256 hash;
-      std::vector<char> buf(1 << 20);
-      std::uint64_t bytes = 0;
-      for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) != 0;) {
-        if (n < 0) {
-          const int e = errno;
-          ::close(fd);
-          return system_failure(e, "cannot read " + file.path);
-        }
-        hash.update(buf.data(), static_cast<std::size_t>(n));
-        bytes += static_cast<std::uint64_t>(n);
-      }
-      ::close(fd);
-      return FinishedVideo{file.path, bytes, hash.hex()};
-    }
-    const int fd = ::open(part.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return system_failure(errno, "cannot open " + part);
+    const bool renamed = already_in_place(file);  // before a crash cut the job short of recording its end
+    const auto& path = renamed ? file.path : part;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return system_failure(errno, "cannot open " + path);
     struct stat st {};
     ::fstat(fd, &st);
     const auto bytes = static_cast<std::uint64_t>(st.st_size);
-    if (bytes != file.part.bytes || (file.part.total && bytes != *file.part.total)) {
+    if (!renamed && (bytes != file.part.bytes || (file.part.total && bytes != *file.part.total))) {
       ::close(fd);
       return Failure{Errc::invalid_input, part + " holds " + std::to_string(bytes) + " bytes, not the " +
                                               std::to_string(file.part.total.value_or(file.part.bytes)) + " expected"};
     }
-    const int rc = ::fsync(fd);
+    // The digest recorded is of the file as it is: one that covers other
+    // bytes (none, after a restart that found the part already whole; a
+    // part rewritten under it) is taken again from the disk.
+    if (file.hash.bytes() != bytes) {
+      std::vector<char> scratch(1 << 20);
+      if (const int e = hash_prefix(fd, bytes, file.hash, scratch); e != 0) {
+        ::close(fd);
+        return system_failure(e, "cannot read " + path + " back");
+      }
+    }
+    const int rc = renamed ? 0 : ::fsync(fd);
     const int sync_errno = errno;
     ::close(fd);
     if (rc != 0) return system_failure(sync_errno, "cannot sync " + part);
-    if (::rename(part.c_str(), file.path.c_str()) != 0) return system_failure(errno, "cannot rename " + part);
-    try {
-      sync_directory(fs::path(file.path).parent_path().string());
-    } catch (const std::system_error& e) {
-      return system_failure(e.code().value(), e.what());
+    if (!renamed) {
+      if (::rename(part.c_str(), file.path.c_str()) != 0) return system_failure(errno, "cannot rename " + part);
+      try {
+        sync_directory(fs::path(file.path).parent_path().string());
+      } catch (const std::system_error& e) {
+        return system_failure(e.code().value(), e.what());
+      }
     }
     return FinishedVideo{file.path, bytes, file.hash.hex()};
   });

@@ -43,8 +43,9 @@ struct FetchOptions {
 struct VideoFile {
   std::string path;  // NAME, absolute
   PartialFile part;
-  Sha256 hash;          // of the part.bytes bytes in NAME.part, when `hashed`
-  bool hashed = false;  // false after a restart, until NAME.part is read once
+  // Of the first hash.bytes() bytes of NAME.part: all of them while they
+  // stream in; none after a restart, until NAME.part is read back.
+  Sha256 hash;
   std::string part_path() const { return path + ".part"; }
 };
 

@@ -29,9 +29,15 @@ Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
-void Sha256::reset() { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+void Sha256::reset() {
+  EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
+  bytes_ = 0;
+}
 
-void Sha256::update(const void* data, std::size_t n) { EVP_DigestUpdate(ctx_.get(), data, n); }
+void Sha256::update(const void* data, std::size_t n) {
+  EVP_DigestUpdate(ctx_.get(), data, n);
+  bytes_ += n;
+}
 
 std::string Sha256::hex() const {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> copy(EVP_MD_CTX_new(), &EVP_MD_CTX_free);

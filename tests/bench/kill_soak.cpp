@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
       "seed", po::value<std::uint64_t>()->default_value(std::random_device{}()), "random seed for the kill moments")(
       "video-mib-min", po::value<std::uint64_t>()->default_value(1), "smallest video, MiB")(
       "video-mib-max", po::value<std::uint64_t>()->default_value(0), "largest video, MiB (0: no downloads)")(
-      "video-rate-mib", po::value<std::uint64_t>()->default_value(0), "bytes per second per video reply, MiB (0: no cap)");
+      "video-rate-mib", po::value<std::uint64_t>()->default_value(0), "bytes per second per video reply, MiB (0: no cap)")(
+      "no-416", "the simulator answers a range from a video's end with 200 and the whole video, not 416");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, o), vm);
   po::notify(vm);
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     k.video_min_bytes = vm["video-mib-min"].as<std::uint64_t>() << 20;
     k.video_max_bytes = std::max(k.video_min_bytes, vm["video-mib-max"].as<std::uint64_t>() << 20);
     k.video_rate = vm["video-rate-mib"].as<std::uint64_t>() << 20;
+    k.range_at_end_416 = !vm.count("no-416");
   }
   sim::Simulator sim(k);
   testing::Workspace ws("kill-soak");
@@ -120,6 +122,8 @@ int main(int argc, char** argv) {
                 s.video_sizes.size(), static_cast<double>(total_bytes) / (1 << 20),
                 static_cast<double>(s.video_bytes_sent) / (1 << 20), ratio,
                 static_cast<unsigned long long>(s.video_partial));
+    std::printf("  ranges from the end   %llu answered 416 (range_at_end_416: %s)\n",
+                static_cast<unsigned long long>(s.video_416), k.range_at_end_416 ? "on" : "off");
     std::printf("  files wrong or absent %d, .part left %d, incomplete under a final name at a kill %d\n", wrong, parts,
                 incomplete_at_kills);
     videos_ok = wrong == 0 && parts == 0 && incomplete_at_kills == 0 && ratio <= 1.5;

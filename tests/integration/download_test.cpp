@@ -177,6 +177,67 @@ TEST_F(Download, AResumeAfterARestartReadsThePartBackAndAnIgnoredRangeStartsOver
   EXPECT_GT(s.stats().video_ignored_ranges, 0u);
 }
 
+// A kill between the last byte and the rename leaves a whole NAME.part.
+// The restarted daemon asks for the range from its end: real hosts answer
+// 416 "bytes */SIZE" (nothing left), the simulator with the knob off 200
+// (the whole video again). Either way the digest recorded is the video's:
+// the bytes on disk are read back, not a hash of nothing.
+TEST_F(Download, AWholePartResumedAfterARestartIsRecordedWithTheVideosTrueChecksum) {
+  for (const bool answers_416 : {true, false}) {
+    SCOPED_TRACE(answers_416 ? "416 to a range from the end" : "200 to a range from the end");
+    sim::Knobs k;
+    k.range_at_end_416 = answers_416;
+    sim::Simulator s(k);
+    const std::string id = answers_416 ? "w416" : "w200";
+    const std::uint64_t size = 2 * 1024 * 1024 + 5;
+    const auto url = s.finished_video(id, size);
+    VideoFile first;
+    first.path = (dir_ / (id + ".mp4")).string();
+    ASSERT_EQ(fetch(url, first).end, FetchEnd::complete);
+    ASSERT_EQ(first.part.bytes, size);
+
+    VideoFile again;  // the restarted daemon: the disk and the journal
+    again.path = first.path;
+    adopt_partial_file(again, recorded_.back(), first.part.total);
+    ASSERT_EQ(fetch(url, again).end, FetchEnd::complete);
+    EXPECT_EQ(s.stats().video_416, answers_416 ? 1u : 0u);
+    const auto done = finish(again);
+    ASSERT_TRUE(done) << done.error();
+    EXPECT_EQ(done->bytes, size);
+    EXPECT_EQ(done->sha256, sim::video_sha256(id, size));
+    EXPECT_EQ(fs::file_size(again.path), size);
+  }
+}
+
+// A finish that fails (here the rename: a folder stands under the final
+// name) is tried again after one more fetch, which a 416 answers at once;
+// the second finish, in this process or a restarted one, records the true digest.
+TEST_F(Download, AFinishThatFailedOnceIsRecordedWithTheVideosTrueChecksum) {
+  for (const bool restarted : {false, true}) {
+    SCOPED_TRACE(restarted ? "finished again by a restarted daemon" : "finished again by the same daemon");
+    sim::Simulator s({});
+    const std::string id = restarted ? "f-restart" : "f-same";
+    const std::uint64_t size = 1024 * 1024 + 3;
+    const auto url = s.finished_video(id, size);
+    VideoFile file;
+    file.path = (dir_ / (id + ".mp4")).string();
+    ASSERT_EQ(fetch(url, file).end, FetchEnd::complete);
+    fs::create_directories(fs::path(file.path) / "in-the-way");
+    ASSERT_FALSE(finish(file)) << "the rename onto a folder must fail";
+    fs::remove_all(file.path);
+
+    VideoFile again;
+    again.path = file.path;
+    if (restarted) adopt_partial_file(again, recorded_.back(), file.part.total);
+    VideoFile& next = restarted ? again : file;
+    ASSERT_EQ(fetch(url, next).end, FetchEnd::complete);
+    EXPECT_EQ(s.stats().video_416, 1u);
+    const auto done = finish(next);
+    ASSERT_TRUE(done) << done.error();
+    EXPECT_EQ(done->sha256, sim::video_sha256(id, size));
+  }
+}
+
 TEST_F(Download, ARefusedLinkAsksForAFreshOneAndBadLinksAreRefusedBeforeAnyRequest) {
   sim::Knobs k;
   k.link_expired = 1.0;

@@ -300,6 +300,14 @@ struct Simulator::State {
       const int got = std::sscanf(spec.c_str(), "bytes=%llu%c%llu", &a, &dash, &b);
       const auto if_range = req.find(http::field::if_range);
       const bool same = if_range == req.end() || if_range->value() == etag;
+      if (got >= 2 && dash == '-' && a >= size && same && knobs.range_at_end_416) {
+        ++stats.video_416;
+        auto res = reply(req, http::status::range_not_satisfiable, "", "text/plain");
+        res.set(http::field::content_range, "bytes */" + std::to_string(size));
+        res.set(http::field::etag, etag);
+        auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));
+        co_return !ec && res.keep_alive();
+      }
       if (got >= 2 && dash == '-' && a < size && same) {
         if (roll() < knobs.video_ignore_range) {
           ++stats.video_ignored_ranges;

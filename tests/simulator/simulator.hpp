@@ -77,6 +77,9 @@ struct Knobs {
   std::uint64_t video_max_bytes = 4 << 20;
   double video_cut = 0;           // share of video replies cut off part-way (the connection closed)
   double video_ignore_range = 0;  // share of range requests answered 200 with the whole video
+  // A range that starts at the video's end: 416 with Content-Range "bytes */SIZE",
+  // as S3, CDNs and nginx answer (true), or 200 with the whole video (false).
+  bool range_at_end_416 = true;
   double link_expired = 0;        // share of links dead when used (403, as an expired signature)
   Millis link_lifetime{0};        // a link older than this answers 410 (0: links do not age)
   std::uint64_t video_rate = 0;   // bytes per second per reply (0: as fast as it goes)
@@ -112,6 +115,7 @@ struct Stats {
   std::uint64_t video_partial = 0;      // 206 replies
   std::uint64_t video_cut = 0;          // replies cut off by video_cut
   std::uint64_t video_ignored_ranges = 0;  // range requests answered 200 by video_ignore_range
+  std::uint64_t video_416 = 0;             // ranges from the end answered 416 (range_at_end_416)
   std::uint64_t links_refused = 0;      // 403/410 for a dead or aged link
   std::unordered_map<std::string, std::uint64_t> video_sizes;  // polled id -> its video's bytes
   std::int64_t video_first_request_ms = 0;  // wall clock of the first video request (0: none)
