@@ -14,8 +14,8 @@ constexpr double overdue_wait_share = 0.1;  // past the predicted finish: a tent
 constexpr double coarse_overdue_share = 0.04;  // ... for a job in steps, whose next step is due
 constexpr double close_in_share = 0.04;    // the lag a job in steps may be left with: 4 % of its time
 constexpr double rate_probe_share = 0.15;   // one point of movement: read again after this share of its age
-// A rate measured over this much movement (percent) is trusted past
-// max_interval: the read it saves is the point. Less is too little to go on.
+// A rate measured over this much movement (percent) is trusted: its finish
+// is aimed at through the API's floor. Less is too little to go on.
 constexpr double trusted_movement = 5.0;
 constexpr double trend_tolerance = 0.3;  // the latest stretch's rate within 30 % of the whole run's: a trend
 constexpr double stalled_wait_share = 0.3;  // ... and while it sits still again: a stall
@@ -221,10 +221,6 @@ TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, 
         const double tolerance = close_in(hi);
         if (width > tolerance) wait = std::min(wait, hi * hi * res / (100.0 * tolerance) - read_at);
       }
-      if (trusted) {
-        const auto w = std::max(Millis(static_cast<Millis::rep>(wait)), s_.min_interval);
-        return std::min(now + w, deadline(submitted_at));
-      }
     } else {
       // Past the predicted finish: a job in steps is due a step any moment.
       wait = (t.coarse ? coarse_overdue_share : overdue_wait_share) * age;
@@ -233,6 +229,8 @@ TimePoint PollPolicy::next_poll(const ProgressTrack& t, TimePoint submitted_at, 
   // A job within a percent of the end is nearly done, whatever its rate
   // says (a slow finish sits on 99.9 for a while): read it at close range.
   if (t.value >= 99.0f) wait = std::min(wait, close_in_share * age);
+  // max_interval is the operator's ceiling on every wait, however sure the
+  // prediction: a curve that bends after it was measured is seen within it.
   const auto w = std::clamp(Millis(static_cast<Millis::rep>(wait)), s_.min_interval, s_.max_interval);
   return std::min(now + w, deadline(submitted_at));
 }

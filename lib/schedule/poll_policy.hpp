@@ -61,7 +61,8 @@ struct ProgressTrack {
 // - A job past its predicted finish is read again soon (a short gap that
 //   grows with its age), never as late as max_interval; so is one at 99 %
 //   or more, whatever its rate says.
-// Every wait is clamped to [min_interval, max_interval] and never passes the
+// Every wait is clamped to [min_interval, max_interval], however sure the
+// prediction (max_interval is the operator's ceiling), and never passes the
 // job's deadline, so a timeout is noticed on time.
 class PollPolicy {
  public:
@@ -88,7 +89,7 @@ class PollPolicy {
  private:
   struct Prediction {
     double finish_ms = -1;  // negative: none
-    bool trusted = false;   // a steady trend over enough movement: may be waited for past max_interval
+    bool trusted = false;   // a steady trend over enough movement: its finish is aimed at through the API's floor
   };
   Prediction predict(const ProgressTrack& track) const;
   // The lag a job finishing at `finish_ms` may be left with when its finish

@@ -23,6 +23,13 @@ struct ShapeFigures {
   double lag_p50_s = 0;
   double lag_p95_s = 0;
   double lag_max_s = 0;
+  double longest_gap_s = 0;  // the longest wait between two reads of an unfinished export
+};
+
+// How long the exports take: uniform in [shortest, longest].
+struct Durations {
+  double shortest_ms = 60'000;
+  double longest_ms = 120'000;
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -33,16 +40,18 @@ double percentile(std::vector<double> v, double p) {
 // Runs `jobs` jobs of `shape` through the schedule alone: no network, the
 // reads are the curve at the read's time, as the API would report it.
 ShapeFigures run_shape(sim::Shape shape, int jobs, const PollingSettings& settings, double resolution,
-                       std::uint64_t seed) {
+                       std::uint64_t seed, Durations durations = {}) {
   std::mt19937_64 rng(seed);
   const PollPolicy policy(settings);
   std::vector<double> lags;
   double calls = 0;
+  Millis longest_gap{0};
   // EXPORTD_TRACE_SHAPE=<shape> prints the first jobs' reads of that shape.
   const char* trace = std::getenv("EXPORTD_TRACE_SHAPE");
   const auto traced = [&](int job) { return trace != nullptr && to_string(shape) == trace && job < 40; };
   for (int i = 0; i < jobs; ++i) {
-    const double total_ms = std::uniform_real_distribution<double>(60'000, 120'000)(rng);
+    const double total_ms =
+        std::uniform_real_distribution<double>(durations.shortest_ms, durations.longest_ms)(rng);
     const auto curve = sim::draw_curve(shape, total_ms, rng);
     const TimePoint submitted{};
     ProgressTrack track;
@@ -64,10 +73,12 @@ ShapeFigures run_shape(sim::Shape shape, int jobs, const PollingSettings& settin
                   << " next@" << std::chrono::duration<double>(next - submitted).count() << "\n";
 
       EXPECT_GT(next, due);
+      longest_gap = std::max(longest_gap, std::chrono::duration_cast<Millis>(next - due));
       due = next;
     }
   }
-  return {calls / jobs, percentile(lags, 0.5), percentile(lags, 0.95), percentile(lags, 1.0)};
+  return {calls / jobs, percentile(lags, 0.5), percentile(lags, 0.95), percentile(lags, 1.0),
+          std::chrono::duration<double>(longest_gap).count()};
 }
 
 // A peer: reads every `every`, whatever the job shows (the vendor's sample
@@ -119,13 +130,44 @@ TEST(PollShapes, EveryShapeBeatsBothFixedPollersOnBothAxes) {
   }
 }
 
-// A straight line from the submit, the API's documented shape: about three
-// calls (export, one read to measure the rate, one at the finish) and the
-// finish seen within a second or so.
-TEST(PollShapes, AStraightLineCostsAboutThreeCalls) {
+// A straight line from the submit, the API's documented shape: the
+// export, one read to measure the rate, one at the finish, and one more for
+// each max_interval the wait would pass (at the default 60 s, exports of
+// over 70 s: most of these); the finish seen within a second or so.
+TEST(PollShapes, AStraightLineCostsAboutThreeCallsPlusOneAMaxInterval) {
   const auto f = run_shape(sim::Shape::linear, 300, PollingSettings{}, 0.1, 11);
-  EXPECT_LE(f.calls_per_job, 3.2);
+  EXPECT_LE(f.calls_per_job, 4.0);
   EXPECT_LE(f.lag_p95_s, 1.5);
+  PollingSettings roomy;
+  roomy.max_interval = std::chrono::minutes(2);
+  const auto g = run_shape(sim::Shape::linear, 300, roomy, 0.1, 11);
+  EXPECT_LE(g.calls_per_job, 3.2);
+  EXPECT_LE(g.lag_p95_s, 1.5);
+}
+
+// max_interval is the operator's ceiling on every wait between two reads of
+// an unfinished export, however sure the schedule is of its prediction: with
+// 1 s, no gap is longer, on any shape, at either resolution, for short and
+// long exports alike. (A trusted straight line waited 33 s past it.)
+TEST(PollShapes, MaxIntervalBoundsEveryWaitOnEveryShape) {
+  PollingSettings tight;
+  tight.first_poll_after = std::chrono::seconds(1);
+  tight.min_interval = std::chrono::milliseconds(250);
+  tight.max_interval = std::chrono::seconds(1);
+  for (const Durations durations : {Durations{20'000, 40'000}, Durations{60'000, 120'000}}) {
+    for (double resolution : {0.1, 1.0}) {
+      for (auto shape : {sim::Shape::linear, sim::Shape::queued, sim::Shape::steps, sim::Shape::stall,
+                         sim::Shape::scurve}) {
+        const auto f = run_shape(shape, 300, tight, resolution, 13, durations);
+        EXPECT_LE(f.longest_gap_s, 1.0) << to_string(shape) << " at " << resolution << "%";
+        EXPECT_LE(f.lag_max_s, 1.0) << to_string(shape) << " at " << resolution << "%";
+      }
+    }
+  }
+  // The defaults too: nothing waits past 60 s.
+  for (auto shape : {sim::Shape::linear, sim::Shape::queued, sim::Shape::steps, sim::Shape::stall,
+                     sim::Shape::scurve})
+    EXPECT_LE(run_shape(shape, 300, PollingSettings{}, 0.1, 17).longest_gap_s, 60.0) << to_string(shape);
 }
 
 }  // namespace
