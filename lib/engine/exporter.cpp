@@ -103,10 +103,15 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
           adopt_partial_file(d.file, r->download.validator, r->download.total);
           downloads_[index] = std::move(d);
           how = "recovered_downloading";
-        } else if (job.hooked && restart_ && !read_after_restart(submitted, wall(time_.now()), *restart_)) {
-          // Its hook cannot have come while the daemon was down: it keeps waiting for it.
-          job.due = machine_.poll_policy().safety_poll(job.submitted_at, time_.now());
-          how = "recovered_awaiting_hook";
+        } else if (job.hooked && restart_) {
+          // Read at once only if its hook may have come while the daemon was
+          // down, or its safety read is due; otherwise it keeps waiting for it.
+          const auto now = wall(time_.now());
+          const auto first = first_read_after_restart(submitted, now, *restart_, config_.webhook.safety_poll);
+          if (first > now) {
+            job.due = std::min(steady(first), machine_.poll_policy().deadline(job.submitted_at));
+            how = "recovered_awaiting_hook";
+          }
         }
       }
     }

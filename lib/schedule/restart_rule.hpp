@@ -22,13 +22,23 @@ struct RestartFacts {
   void saw_export(std::chrono::milliseconds took);
 };
 
-// Whether a job that waits for its webhook is read at once after a restart:
-// only when its hook may have come while the daemon was down, that is when
-// the span its finish is predicted in (its submit plus half the shortest to
-// twice the longest export seen) reaches into [last_alive, now]. With no export seen
-// yet, any finish after the submit is possible: it is read. A job predicted
-// to finish later keeps waiting for its hook; one predicted to have finished
-// while the daemon was still up (its hook was lost) is left to the safety poll.
+// Whether a job that waits for its webhook may have had its hook while the
+// daemon was down: the span its finish is predicted in (its submit plus half
+// the shortest to twice the longest export seen) reaches into
+// [last_alive, now]. With no export seen there is no prediction: false. A job
+// predicted to finish later keeps waiting for its hook; one predicted to have
+// finished while the daemon was still up (its hook was lost) is left to the
+// safety poll.
 bool read_after_restart(RestartFacts::SysTime submitted_at, RestartFacts::SysTime now, const RestartFacts& facts);
+
+// When a restarted daemon first reads a job that waits for its webhook: at
+// once (`now`) if its hook may have come while it was down
+// (read_after_restart), or if the job has gone unread for `safety_poll` by
+// now; otherwise at the safety read it would have had had the daemon never
+// stopped. The reads are not journaled: a hooked job's safety reads fall
+// every `safety_poll` from its submit, so the last one before the crash is
+// the last such time before `last_alive`.
+RestartFacts::SysTime first_read_after_restart(RestartFacts::SysTime submitted_at, RestartFacts::SysTime now,
+                                               const RestartFacts& facts, std::chrono::milliseconds safety_poll);
 
 }  // namespace exportd

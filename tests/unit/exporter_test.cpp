@@ -268,8 +268,12 @@ TEST(Exporter, AfterARestartOnlyJobsWhoseHookMayHaveComeWhileDownAreReadAtOnce) 
   std::vector<RecoveredJob> recovered;
   // p0: submitted 90 s ago, its hook due in [-60 s, +30 s]: it may have come while down.
   // p1: submitted 10 s ago, due from +20 s: it cannot have come yet.
-  // p2: submitted 10 min ago, due by -8 min, before the daemon went down: lost, left to the safety poll.
-  for (const auto& [id, ago] : std::vector<std::pair<std::string, Millis>>{{"p0", 90s}, {"p1", 10s}, {"p2", 10min}}) {
+  // p2: submitted 5 min ago, due by -3 min, before the daemon went down: lost,
+  //     left to its safety read, 10 min after its submit (in 5 min).
+  // p3: submitted 10 min 15 s ago, lost like p2, and unread for longer than
+  //     safety_poll: its safety read fell in the downtime (15 s ago): read at once.
+  for (const auto& [id, ago] :
+       std::vector<std::pair<std::string, Millis>>{{"p0", 90s}, {"p1", 10s}, {"p2", 5min}, {"p3", 615s}}) {
     JobSpec s;
     s.project_id = id;
     s.key = "jobs.yaml#" + id;
@@ -292,17 +296,19 @@ TEST(Exporter, AfterARestartOnlyJobsWhoseHookMayHaveComeWhileDownAreReadAtOnce) 
     e.summary = s;
   });
 
-  // p0 is read at once and ends; nobody else is read for the next minutes.
-  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 1; }, 1min));
-  EXPECT_EQ(e.ledger.results.count("jobs.yaml#p0"), 1u);
-  e.run_until([] { return false; }, 5min);
-  EXPECT_EQ(e.api.calls(ApiCall::progress), 1u);
-  // p1's hook comes: one read, it ends. p2 is ended by its safety poll.
-  EXPECT_EQ(e.exporter->hint(keys.token_for("batch-r", "jobs.yaml#p1")), HookAnswer::accepted);
+  // p0 and p3 are read at once and end; nobody else is read for the next minutes.
   ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 2; }, 1min));
+  EXPECT_EQ(e.ledger.results.count("jobs.yaml#p0"), 1u);
+  EXPECT_EQ(e.ledger.results.count("jobs.yaml#p3"), 1u);
+  e.run_until([] { return false; }, 4min);
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 2u);
+  // p1's hook comes: one read, it ends. p2 is ended by its safety read, 5 min after the restart.
+  EXPECT_EQ(e.exporter->hint(keys.token_for("batch-r", "jobs.yaml#p1")), HookAnswer::accepted);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 3; }, 1min));
   EXPECT_EQ(e.ledger.results.count("jobs.yaml#p1"), 1u);
-  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 3; }, 10min));
   EXPECT_EQ(e.api.calls(ApiCall::progress), 3u);
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 4; }, 2min));
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 4u);
   EXPECT_EQ(e.api.calls(ApiCall::export_project), 0u);
   e.exporter->stop();
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));

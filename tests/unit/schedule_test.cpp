@@ -182,7 +182,7 @@ TEST(PollPolicy, AJobInStepsIsClosedInOnByTheBracketItsReadsLeave) {
 }
 
 TEST(PollPolicy, AWholePercentReadIsNarrowedByOneMoreReadBeforeTheFinish) {
-  PollPolicy p(polling());
+  PollPolicy p({10s, 3s, 2min, 2h});  // a max_interval that lets the wait reach the finish
   // 12.3 % at 10 s: floored to a tenth, the finish lies in (80.6 s, 81.3 s]:
   // read at its end.
   EXPECT_EQ(next_after(p, {{10s, 12.3}}), t0 + 81300ms);
@@ -192,6 +192,13 @@ TEST(PollPolicy, AWholePercentReadIsNarrowedByOneMoreReadBeforeTheFinish) {
   // puts it in (77.2 s, 80.1 s]: read at its end.
   EXPECT_EQ(next_after(p, {{10s, 12}}), t0 + 20833ms);
   EXPECT_EQ(next_after(p, {{10s, 12}, {20833ms, 26}}), t0 + 80126ms);
+}
+
+// However sure the prediction, max_interval is a ceiling: the same read
+// with the default 60 s waits no longer than that.
+TEST(PollPolicy, ATrustedPredictionWaitsNoLongerThanMaxInterval) {
+  PollPolicy p(polling());
+  EXPECT_EQ(next_after(p, {{10s, 12.3}}), t0 + 70s);
 }
 
 TEST(PollPolicy, ASlowStartThatSpeedsUpIsReadBeforeItsRatesWouldSay) {
@@ -231,12 +238,23 @@ TEST(RequestBudget, NoMoreThanTheRateInAnySecond) {
   for (std::size_t i = 25; i < slots.size(); ++i) EXPECT_GE(slots[i] - slots[i - 25], 1s);
 }
 
-TEST(RestartRule, WithNoExportSeenEveryWaitingJobIsRead) {
+// No export seen yet: no prediction says a hook came while down, so a job is
+// read at once only when its safety read is due; otherwise at the safety
+// read it would have had (every safety_poll from its submit).
+TEST(RestartRule, WithNoExportSeenOnlyTheSafetyScheduleReads) {
   const auto now = std::chrono::system_clock::time_point{} + 1000h;
   RestartFacts facts;
   facts.last_alive = now - 1min;
-  EXPECT_TRUE(read_after_restart(now - 2s, now, facts));
-  EXPECT_TRUE(read_after_restart(now - 1h, now, facts));
+  EXPECT_FALSE(read_after_restart(now - 2s, now, facts));
+  EXPECT_FALSE(read_after_restart(now - 1h, now, facts));
+  // Submitted 2 s ago: its first safety read is 10 min after the submit.
+  EXPECT_EQ(first_read_after_restart(now - 2s, now, facts, 10min), now - 2s + 10min);
+  // Submitted 9 min ago, up until 1 min ago: no read yet, due in 1 min.
+  EXPECT_EQ(first_read_after_restart(now - 9min, now, facts, 10min), now + 1min);
+  // Submitted 10.5 min ago: its safety read fell in the downtime: now.
+  EXPECT_EQ(first_read_after_restart(now - 630s, now, facts, 10min), now);
+  // Submitted 25 min ago: read at 10 and 20 min (while up), next at 30: in 5 min.
+  EXPECT_EQ(first_read_after_restart(now - 25min, now, facts, 10min), now + 5min);
 }
 
 TEST(RestartRule, OnlyAJobWhoseFinishMayFallInTheDowntimeIsRead) {
@@ -255,6 +273,10 @@ TEST(RestartRule, OnlyAJobWhoseFinishMayFallInTheDowntimeIsRead) {
   EXPECT_TRUE(read_after_restart(now - 4min, now, facts));   // due by 20 s ago: in the downtime
   EXPECT_TRUE(read_after_restart(now - 260s, now, facts));   // due by the moment it went down
   EXPECT_FALSE(read_after_restart(now - 261s, now, facts));  // due while it was up: lost, the safety poll's
+  // ... which comes 10 min after its submit, not at once.
+  EXPECT_EQ(first_read_after_restart(now - 261s, now, facts, 10min), now - 261s + 10min);
+  EXPECT_EQ(first_read_after_restart(now - 4min, now, facts, 10min), now);
+  EXPECT_EQ(first_read_after_restart(now - 29s, now, facts, 10min), now - 29s + 10min);
 }
 
 TEST(TimeFormat, Rfc3339ReadsWhatItWrites) {
