@@ -112,7 +112,9 @@ void PollPolicy::observe(ProgressTrack& t, double progress, TimePoint submitted_
       }
     }
     if (t.step <= 0.0f || p - t.value < t.step) t.step = p - t.value;
-    if (t.value <= 0.0f && t.read_ms > 0) narrow_finish(t, 0, p, t.read_ms);  // the last read at 0 %
+    // The last read before the change, with the step now known: a step
+    // found smaller than the one it was narrowed with tightens its bound.
+    if (t.read_ms > 0) narrow_finish(t, t.value, p - t.value, t.read_ms);
     t.prev_change_ms = static_cast<std::int32_t>(change_time(t));
     t.prev_value = t.value;
     t.changed_after_ms = t.read_ms;

@@ -194,6 +194,17 @@ TEST(PollPolicy, AWholePercentReadIsNarrowedByOneMoreReadBeforeTheFinish) {
   EXPECT_EQ(next_after(p, {{10s, 12}, {20833ms, 26}}), t0 + 80126ms);
 }
 
+// A job in steps of 25 % after a first jump of 50: when 75 % shows, the
+// last read at 50 % (76.9 s) is narrowed again with the step now known, so
+// the finish lies in (102.5 s, 109.2 s] (75 % came after 76.9 s, at 3/4 of
+// the time), not from 81.9 s on: the next read is one tolerance (4 % of
+// 109.2 s) into that, at 106.9 s, not a string of reads from 86 s.
+TEST(PollPolicy, AStepFoundSmallerNarrowsTheFinishFromTheReadBeforeIt) {
+  PollPolicy p(polling());
+  const auto next = next_after(p, {{10s, 0}, {25s, 0}, {62500ms, 50}, {71900ms, 50}, {76900ms, 50}, {81900ms, 75}});
+  EXPECT_NEAR(std::chrono::duration<double>(next - t0).count(), 106.9, 0.05);
+}
+
 // However sure the prediction, max_interval is a ceiling: the same read
 // with the default 60 s waits no longer than that.
 TEST(PollPolicy, ATrustedPredictionWaitsNoLongerThanMaxInterval) {
