@@ -135,8 +135,20 @@ ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id) 
           ep.target(std::string(api_prefix) + "/editor/progress/" + path_segment(project_id)), "", true};
 }
 
-ApiRequest list_projects_request(const ApiEndpoint& ep) {
-  return {ApiCall::list_projects, http::verb::get, ep.target(std::string(api_prefix) + "/editor/project"), "", true};
+ApiRequest list_projects_request(const ApiEndpoint& ep, const ListQuery& query) {
+  ApiRequest r{ApiCall::list_projects, http::verb::get, ep.target(std::string(api_prefix) + "/editor/project"), "",
+               true};
+  if (!query.next_target.empty()) {
+    r.target = query.next_target;
+  } else if (query.page > 0 || query.size > 0) {
+    char sep = '?';
+    if (query.page > 0) {
+      r.target += sep + std::string("page=") + std::to_string(query.page);
+      sep = '&';
+    }
+    if (query.size > 0) r.target += sep + std::string("size=") + std::to_string(query.size);
+  }
+  return r;
 }
 
 std::vector<ProjectListing> read_project_list(const json::object& data) {
@@ -157,6 +169,65 @@ std::vector<ProjectListing> read_project_list(const json::object& data) {
     }
     break;
   }
+  return out;
+}
+
+namespace {
+
+std::optional<std::uint64_t> count_in(const json::object& o, std::initializer_list<std::string_view> keys) {
+  for (auto key : keys) {
+    const auto* v = o.if_contains(key);
+    if (v == nullptr) continue;
+    if (v->is_uint64()) return v->as_uint64();
+    if (v->is_int64() && v->as_int64() >= 0) return static_cast<std::uint64_t>(v->as_int64());
+    if (v->is_string() && !v->as_string().empty() && v->as_string().size() <= 19) {
+      std::uint64_t n = 0;
+      const auto& t = v->as_string();
+      const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+      if (ec == std::errc{} && end == t.data() + t.size()) return n;
+    }
+  }
+  return std::nullopt;
+}
+
+// A next page named by path or URL, kept only when it is the list's own
+// path (with a query): never a request elsewhere, on a reply's word.
+std::string next_target_of(std::string_view next, std::string_view list_path) {
+  if (next.size() > 2048 || !is_token_text(next, 2048)) return {};
+  if (const auto scheme = next.find("://"); scheme != std::string_view::npos) {
+    const auto path = next.find('/', scheme + 3);  // an absolute URL: its path, if it is the list's
+    if (path == std::string_view::npos) return {};
+    next.remove_prefix(path);
+  }
+  if (next.starts_with('?')) return std::string(list_path) + std::string(next);
+  if (!next.starts_with(list_path)) return {};
+  const auto rest = next.substr(list_path.size());
+  if (!rest.empty() && rest.front() != '?') return {};
+  return std::string(next);
+}
+
+}  // namespace
+
+ProjectListPage read_project_list_page(const json::object& data, std::string_view list_path) {
+  ProjectListPage out{read_project_list(data), {}};
+  auto& p = out.paging;
+  p.total = count_in(data, {"total", "totalCount", "total_count", "totalElements"});
+  p.page = count_in(data, {"page", "currentPage", "pageNumber"});
+  p.size = count_in(data, {"size", "pageSize", "limit", "perPage"});
+  for (std::string_view key : {"next", "nextPage", "next_page"}) {
+    const auto* v = data.if_contains(key);
+    if (v == nullptr || v->is_null()) continue;
+    if (v->is_string()) {
+      if (auto n = count_in(data, {key})) p.next_page = n;
+      else p.next_target = next_target_of(v->as_string(), list_path);
+    } else if (auto n = count_in(data, {key})) {
+      p.next_page = n;
+    }
+    break;
+  }
+  for (std::string_view key : {"hasNext", "hasMore", "has_more"})
+    if (const auto* v = data.if_contains(key); v != nullptr && v->is_bool() && !p.more) p.more = v->as_bool();
+  if (const auto* v = data.if_contains("last"); v != nullptr && v->is_bool() && !p.more) p.more = !v->as_bool();
   return out;
 }
 

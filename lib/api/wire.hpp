@@ -51,7 +51,16 @@ struct ExportOrder {
 ApiRequest export_request(const ApiEndpoint& ep, const ExportOrder& order);
 ApiRequest create_request(const ApiEndpoint& ep, const ExportOrder& order, const boost::json::value& scenes);
 ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id);
-ApiRequest list_projects_request(const ApiEndpoint& ep);
+// Which page of the project list to ask for: nothing (the list as it comes),
+// a page number and size (sent as ?page=&size=), or a path the previous
+// reply named as its next page.
+struct ListQuery {
+  std::uint64_t page = 0;   // 0: not sent
+  std::uint64_t size = 0;   // 0: not sent
+  std::string next_target;  // a path under the list's own, from a reply's `next`; sent as it is
+  bool operator==(const ListQuery&) const = default;
+};
+ApiRequest list_projects_request(const ApiEndpoint& ep, const ListQuery& query = {});
 
 // What the transport hands back: the status and the few headers that matter.
 struct HttpReply {
@@ -116,10 +125,28 @@ struct ProjectListing {
   std::string state;  // "exported" when its video is ready (SPEC §1); other values undocumented
 };
 
+// What a list reply says of its paging. Undocumented, so what it carries is
+// taken: the common spellings of a total, a page number and size, and a next page.
+struct ListPaging {
+  std::optional<std::uint64_t> total;  // data.total, totalCount, total_count, totalElements
+  std::optional<std::uint64_t> page;   // data.page, currentPage, pageNumber
+  std::optional<std::uint64_t> size;   // data.size, pageSize, limit, perPage
+  std::optional<std::uint64_t> next_page;  // data.next (or nextPage) as a number
+  std::string next_target;  // data.next (or nextPage) as a path or URL under the list's own path; else empty
+  std::optional<bool> more;  // data.hasNext, hasMore, has_more; data.last (negated)
+};
+struct ProjectListPage {
+  std::vector<ProjectListing> items;
+  ListPaging paging;
+};
+
 // The typed readers of a reply's `data` object (after parse_envelope).
 // The project list's shape is undocumented: items are looked for under
 // data.items, data.projects, data.list or data.content.
 std::vector<ProjectListing> read_project_list(const boost::json::object& data);
+// The items and the paging of one reply. `list_path` is the list's path as
+// requested (base path included): a next page elsewhere is not followed.
+ProjectListPage read_project_list_page(const boost::json::object& data, std::string_view list_path);
 ApiResult<TokenReply> read_token(const boost::json::object& data);
 ApiResult<SubmitReply> read_submit(const boost::json::object& data);
 ApiResult<ProgressReply> read_progress(const boost::json::object& data);

@@ -337,27 +337,43 @@ awaitable<void> Exporter::sweeper() {
 }
 
 awaitable<void> Exporter::sweep() {
-  const ApiRequest request = list_projects_request(config_.api.endpoint);
-  auto data = co_await call(nullptr, request);
-  if (stopping_) co_return;
-  const auto now = time_.now();
-  if (!data) {
-    // A fault here and there (a 503, a dropped connection) is tried again
-    // at the next beat, the swept jobs' safety nets still set; a list that
-    // keeps failing hands every job back to its own reads for a while.
-    if (++sweep_failures_ >= SweepPlan::failures_to_give_up) {
-      sweep_retry_at_ = now + SweepPlan::after_failure;
-      stop_sweeping("the project list call failed " + std::to_string(sweep_failures_) + " times in a row (" +
-                    data.error().code + "): " + data.error().message);
-      sweep_failures_ = 0;
+  // The list as it comes, then its further pages while the replies say
+  // there are more and some job it covers is not listed yet (ListPager).
+  std::unordered_map<std::string, bool> exported;  // project id -> listed as exported
+  std::size_t covered = 0;
+  for (const auto& job : jobs_) covered += sweep_candidate(job);
+  ListPager pager(covered);
+  ListQuery query;
+  bool complete = true;  // every page the pager asked for was read
+  for (;;) {
+    const ApiRequest request = list_projects_request(config_.api.endpoint, query);
+    auto data = co_await call(nullptr, request);
+    if (stopping_) co_return;
+    if (!data) {
+      // A fault here and there (a 503, a dropped connection) is tried again
+      // at the next beat, the swept jobs' safety nets still set; a list that
+      // keeps failing hands every job back to its own reads for a while.
+      if (++sweep_failures_ >= SweepPlan::failures_to_give_up) {
+        sweep_retry_at_ = time_.now() + SweepPlan::after_failure;
+        stop_sweeping("the project list call failed " + std::to_string(sweep_failures_) + " times in a row (" +
+                      data.error().code + "): " + data.error().message);
+        sweep_failures_ = 0;
+        co_return;
+      }
+      if (pager.pages() == 0) co_return;
+      complete = false;  // the pages read so far stand; jobs on the others keep their marks
+      break;
     }
-    co_return;
+    sweep_failures_ = 0;
+    auto page = read_project_list_page(*data, list_projects_request(config_.api.endpoint).target);
+    for (auto& p : page.items) exported[std::move(p.id)] = p.state == "exported";
+    std::size_t unlisted = 0;
+    for (const auto& job : jobs_) unlisted += sweep_candidate(job) && !exported.contains(job.project_id);
+    auto next = pager.next(query, page.paging, page.items.size(), unlisted);
+    if (!next) break;
+    query = std::move(*next);
   }
-  sweep_failures_ = 0;
-  const auto listed = read_project_list(*data);
-  std::unordered_map<std::string_view, bool> exported;  // project id -> listed as exported
-  exported.reserve(listed.size());
-  for (const auto& p : listed) exported[p.id] = p.state == "exported";
+  const auto now = time_.now();
   const auto seen_unfinished = last_sweep_at_;
   last_sweep_at_ = now;
   for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
@@ -366,6 +382,7 @@ awaitable<void> Exporter::sweep() {
     const auto it = exported.find(job.project_id);
     const bool was_swept = swept(job.sweep);
     if (it == exported.end()) {
+      if (!complete) continue;
       SweepPlan::not_listed(job.sweep);
       // No longer listed: read on its own again.
       if (was_swept && !job.busy && machine_.on_hint(job, now)) schedule(i);

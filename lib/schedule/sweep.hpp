@@ -10,13 +10,18 @@
 // With few jobs, reads of their own are cheaper and no sweep is made.
 //
 // The list's paging and ordering are undocumented, so nothing is assumed of
-// them: a job the list does not show is polled as before, and a list that
-// says "exported" where the job's own read says otherwise is not believed
-// for that job again.
+// them: a sweep follows the pages a reply says there are (ListPager), within
+// bounds, and a job no page shows is polled as before; a list that says
+// "exported" where the job's own read says otherwise is not believed for
+// that job again.
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
+#include "api/wire.hpp"
 #include "config/settings.hpp"
 #include "schedule/clock.hpp"
 
@@ -66,6 +71,37 @@ class SweepPlan {
  private:
   Millis every_;
   std::size_t start_at_;
+};
+
+// Which page of the project list one sweep asks for next. A sweep reads the
+// list as it comes, then follows what each reply says of further pages (a
+// next page by number or by path; else page + 1 while a total, a "has more"
+// or a full page says there are more) until every job it covers has been
+// listed, the pages run out, or it has made `max_pages` calls: at most one
+// sweep's worth per beat, and never a loop (a page asked for twice, or a
+// reply that ignores the page asked for, ends it).
+class ListPager {
+ public:
+  // One list call for every `jobs_per_call` jobs the sweep covers, at most
+  // (the economics of SweepPlan::worth_it, which keeps sweeping to a third
+  // of sweep_min_jobs: 10 at the defaults): pages beyond that are not read
+  // and their jobs keep their own schedule.
+  static constexpr std::size_t jobs_per_call = 10;
+  explicit ListPager(std::size_t covered)
+      : max_pages_(std::max<std::size_t>(1, (covered + jobs_per_call - 1) / jobs_per_call)) {}
+
+  // The reply to the page asked for last (`asked`): its items and paging,
+  // and how many of the covered jobs no page of this sweep has listed yet.
+  // The next page to ask for, or nothing: the sweep is complete.
+  std::optional<ListQuery> next(const ListQuery& asked, const ListPaging& paging, std::size_t items,
+                                std::size_t unlisted);
+  std::size_t pages() const { return pages_; }
+
+ private:
+  std::size_t max_pages_;
+  std::size_t pages_ = 0;
+  std::uint64_t items_ = 0;
+  std::vector<ListQuery> asked_;
 };
 
 }  // namespace exportd

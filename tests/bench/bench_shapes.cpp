@@ -15,6 +15,7 @@
 //   exportd-bench-shapes [--jobs 300] [--min-ms 60000] [--max-ms 120000]
 //                        [--shapes linear,queued,steps,stall,scurve]
 //                        [--lost-run]   also: mixed shapes, half the hooks lost, safety_poll 30s
+//                        [--list-page N]  the sweeping waiter's list in pages of N (its own simulator)
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +23,7 @@
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <queue>
 #include <sstream>
 #include <thread>
@@ -170,7 +172,11 @@ std::string exportd_config(int jobs, const std::string& more) {
 }
 
 // One shape: the four waiters side by side on one simulator.
-void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, Millis safety, bool only_hooks) {
+// With `list_page`, the sweeping waiter has a simulator of its own whose
+// project list comes in pages of that many (total, page and size in each
+// reply): an account that holds this batch alone, listed newest first.
+void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, Millis safety, bool only_hooks,
+               std::size_t list_page) {
   sim::Knobs k;
   k.shape = shape;
   k.export_min = min;
@@ -179,13 +185,20 @@ void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, 
   k.hook_method = "mixed";
   k.seed = 42 + static_cast<int>(shape);
   sim::Simulator sim(k);
+  std::optional<sim::Simulator> own;
+  if (list_page > 0) {
+    auto paged = k;
+    paged.list_page = list_page;
+    paged.list_paged = true;
+    own.emplace(paged);
+  }
   const std::string name(sim::to_string(shape));
 
   testing::Workspace polling_ws("bench-shape-poll-" + name);
   testing::Workspace plain_ws("bench-shape-plain-" + name);
   testing::Workspace hook_ws("bench-shape-hook-" + name);
   const auto hook_port = testing::free_loopback_port();
-  polling_ws.write_config(sim.port(), false, "demo-key", exportd_config(jobs, ""));
+  polling_ws.write_config(own ? own->port() : sim.port(), false, "demo-key", exportd_config(jobs, ""));
   plain_ws.write_config(sim.port(), false, "demo-key", exportd_config(jobs, "polling:\n  sweep_every: 0s\n"));
   hook_ws.write_config(sim.port(), false, "demo-key",
                        exportd_config(jobs,
@@ -228,7 +241,9 @@ void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, 
   // The hooks run's jobs are named hook0000..; the results carry the project id.
   if (!only_hooks) {
     // Only the default run sweeps: every project-list call is its own.
-    print_row(name, "exportd", figures_for(s, ids_with("poll", jobs), recorded(polling_ws), s.list_requests), jobs);
+    const auto ps = own ? own->stats() : s;
+    print_row(name, own ? "exportd paged" : "exportd",
+              figures_for(ps, ids_with("poll", jobs), recorded(polling_ws), ps.list_requests), jobs);
     print_row(name, "(no sweeps)", figures_for(s, ids_with("plain", jobs), recorded(plain_ws)), jobs);
   }
   print_row(name, lost > 0 ? "exportd+hook*" : "exportd+hook", figures_for(s, ids_with("hook", jobs), recorded(hook_ws)), jobs);
@@ -246,7 +261,9 @@ int main(int argc, char** argv) {
       "min-ms", po::value<long>()->default_value(60'000), "shortest export")(
       "max-ms", po::value<long>()->default_value(120'000), "longest export")(
       "shapes", po::value<std::string>()->default_value("linear,queued,steps,stall,scurve"), "shapes to run")(
-      "lost-run", "also: mixed shapes with half the hooks lost and safety_poll 30s");
+      "lost-run", "also: mixed shapes with half the hooks lost and safety_poll 30s")(
+      "list-page", po::value<std::size_t>()->default_value(0),
+      "the sweeping waiter's project list in pages of this many (0: one list of all)");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, o), vm);
   if (vm.count("help")) {
@@ -268,11 +285,11 @@ int main(int argc, char** argv) {
       std::cerr << "unknown shape " << item << "\n";
       return 2;
     }
-    run_shape(shape, jobs, min, max, 0.0, std::chrono::minutes(10), false);
+    run_shape(shape, jobs, min, max, 0.0, std::chrono::minutes(10), false, vm["list-page"].as<std::size_t>());
   }
   if (vm.count("lost-run")) {
     std::printf("* half of the hooks lost (mixed shapes), safety_poll 30s: lag max is bounded by it\n");
-    run_shape(sim::Shape::mixed, jobs, min, max, 0.5, std::chrono::seconds(30), true);
+    run_shape(sim::Shape::mixed, jobs, min, max, 0.5, std::chrono::seconds(30), true, 0);
   }
   return 0;
 }

@@ -53,5 +53,34 @@ TEST(Sweeps, ManyJobsEndOnTheListsWordAndThoseBeyondItsPageOnTheirOwn) {
   EXPECT_EQ(s.duplicate_exports, 0u);
 }
 
+// A list in pages of 15 that says so (total, page, size, and ?page=&size=
+// honoured): each sweep follows the pages until all 40 jobs are listed, so
+// every job ends on the list's word and one confirming read.
+TEST(Sweeps, APagedListIsFollowedToItsLastPageAndEveryJobEndsOnOneRead) {
+  Workspace ws("sweeps-paged");
+  sim::Knobs k;
+  k.export_min = 12s;
+  k.export_max = 18s;
+  k.list_page = 15;
+  k.list_paged = true;
+  sim::Simulator sim(k);
+  ws.write_config(sim.port(), false, "demo-key", "limits:\n  requests_per_second: 0\nqueue_files: [jobs.yaml]\n");
+  ws.write_export_jobs("jobs.yaml", 40);
+  const auto r = testing::run_once(ws, 120s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, int> ended;
+  for (const auto& res : ws.results()) ++ended[std::string(res.at("status").as_string())];
+  EXPECT_EQ(ended["succeeded"], 40);
+  const auto s = sim.stats();
+  int one_read = 0;
+  for (const auto& [id, calls] : s.calls_by_project) one_read += calls == 2;
+  std::cout << "[ figures  ] " << one_read << " of 40 jobs ended on one read; " << s.list_requests
+            << " list calls; " << s.progress_requests << " progress reads\n";
+  EXPECT_GE(one_read, 36) << "jobs beyond the first page are swept too";
+  // Three pages a beat at most while all 40 run, fewer as they end; a beat a second.
+  EXPECT_LE(s.list_requests, 3u * 25u);
+  EXPECT_EQ(s.duplicate_exports, 0u);
+}
+
 }  // namespace
 }  // namespace exportd

@@ -479,7 +479,23 @@ struct Simulator::State {
       std::vector<std::pair<const std::string*, Export*>> order;
       for (auto& [id, e] : exports) order.emplace_back(&id, &e);
       std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second->started > b.second->started; });
-      if (knobs.list_page > 0 && order.size() > knobs.list_page) order.resize(knobs.list_page);
+      const auto total = order.size();
+      std::size_t page = 1, size = knobs.list_page;
+      if (knobs.list_page > 0 && knobs.list_paged) {
+        const std::string_view target = req.target();
+        const auto number = [&](std::string_view key) -> std::size_t {
+          const auto at = target.find(key);
+          if (at == std::string_view::npos) return 0;
+          return std::strtoull(std::string(target.substr(at + key.size())).c_str(), nullptr, 10);
+        };
+        page = std::max<std::size_t>(1, number("page="));
+        if (const auto asked = number("size="); asked > 0) size = std::min(size, asked);
+      }
+      if (knobs.list_page > 0) {
+        const auto from = std::min(order.size(), (page - 1) * size);
+        order.erase(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(from));
+        if (order.size() > size) order.resize(size);
+      }
       for (auto [id_ptr, e_ptr] : order) {
         const auto& id = *id_ptr;
         auto& e = *e_ptr;
@@ -489,6 +505,8 @@ struct Simulator::State {
         if (auto* u = p.if_contains("download_url")) item["download_url"] = *u;
         items.push_back(std::move(item));
       }
+      if (knobs.list_page > 0 && knobs.list_paged)
+        return ok(req, {{"items", items}, {"total", total}, {"page", page}, {"size", size}});
       return ok(req, {{"items", items}});
     }
     if (req.method() == http::verb::get && path == "/dropdown/workspaces")

@@ -58,6 +58,10 @@ struct Knobs {
   bool echo_body_in_errors = false;   // error messages quote the request body (credentials included)
   bool drop_exports = false;          // export/create requests read, never processed, connection closed
   std::size_t list_page = 0;          // the project list shows only the newest this many (0: all)
+  // With list_page: the list is paged, as many real APIs are: ?page=N (from
+  // 1) and ?size=M (at most list_page) are honoured, and each reply carries
+  // total, page and size. Without it, only the first page is ever shown.
+  bool list_paged = false;
 
   // The webhook (SPEC §9): each export with a webhookUrl is called back at 100 %.
   std::string hook_method = "POST";  // POST (JSON body), GET (query string) or mixed

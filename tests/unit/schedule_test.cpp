@@ -324,6 +324,68 @@ TEST(TokenPolicy, ARefusalDropsOnlyTheTokenThatWasRefused) {
   EXPECT_TRUE(p.must_renew(t0 + 1s));
 }
 
+// One sweep's pages: followed while a reply says there are more and some
+// covered job is not listed yet, never past one call per 10 covered jobs,
+// never twice to the same page, never when the reply ignores the page asked.
+TEST(ListPager, FollowsThePagesARepliesNamesWithinBounds) {
+  ListPaging paged;
+  paged.total = 120;
+  paged.page = 1;
+  paged.size = 50;
+  {
+    ListPager pager(100);  // up to 10 pages
+    const ListQuery first;
+    auto next = pager.next(first, paged, 50, 40);
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next, (ListQuery{2, 50, ""}));
+    paged.page = 2;
+    next = pager.next(*next, paged, 50, 10);
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next, (ListQuery{3, 50, ""}));
+    paged.page = 3;
+    EXPECT_FALSE(pager.next(*next, paged, 20, 5)) << "the total is reached";
+    EXPECT_EQ(pager.pages(), 3u);
+  }
+  paged.page = 1;
+  EXPECT_FALSE(ListPager(100).next({}, paged, 50, 0)) << "every covered job is listed";
+  EXPECT_FALSE(ListPager(100).next({}, paged, 0, 40)) << "an empty page";
+  EXPECT_FALSE(ListPager(10).next({}, paged, 50, 40)) << "one call per 10 jobs: 10 jobs, one page";
+  {
+    ListPager pager(100);
+    auto next = pager.next({}, paged, 50, 40);
+    ASSERT_TRUE(next);
+    EXPECT_FALSE(pager.next(*next, paged, 50, 40)) << "asked for page 2, answered page 1: the paging is ignored";
+  }
+  ListPaging bare;  // nothing says there is more
+  EXPECT_FALSE(ListPager(100).next({}, bare, 50, 40));
+  ListPaging numbered;
+  numbered.next_page = 2;
+  {
+    ListPager pager(100);
+    auto next = pager.next({}, numbered, 50, 40);
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->page, 2u);
+    EXPECT_FALSE(pager.next(*next, numbered, 50, 40)) << "the same page named again: a loop";
+  }
+  ListPaging cursor;
+  cursor.next_target = "/api/odin/v3/editor/project?cursor=a";
+  {
+    ListPager pager(100);
+    auto next = pager.next({}, cursor, 50, 40);
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->next_target, cursor.next_target);
+    EXPECT_FALSE(pager.next(*next, cursor, 50, 40)) << "the same cursor again";
+    cursor.next_target.clear();
+    cursor.more = false;
+    EXPECT_FALSE(ListPager(100).next({}, cursor, 50, 40)) << "hasMore: false";
+  }
+  ListPaging full;  // a page number and a full page, no total: more may follow
+  full.page = 1;
+  full.size = 50;
+  EXPECT_TRUE(ListPager(100).next({}, full, 50, 40));
+  EXPECT_FALSE(ListPager(100).next({}, full, 49, 40)) << "a short page is the last";
+}
+
 TEST(SweepPlan, SweepsStartAtSweepMinJobsAndRunToAThirdOfThat) {
   PollingSettings s;  // every 1 s, from 30 jobs
   const SweepPlan plan(s);

@@ -180,3 +180,49 @@ TEST(Replies, TokenSubmitProgress) {
 
 }  // namespace
 }  // namespace exportd
+
+namespace exportd {
+namespace {
+
+// The list's paging is undocumented: the common spellings are read, and a
+// next page named by path is followed only under the list's own path.
+TEST(ProjectList, PagingIsReadInItsCommonSpellingsAndANextPageOnlyUnderTheListsPath) {
+  const std::string list = "/api/odin/v3/editor/project";
+  const auto page = [&](const char* text) {
+    return read_project_list_page(json::parse(text).as_object(), list);
+  };
+  auto p = page(R"({"items":[{"id":"a","state":"exported"},{"id":"b"}],"total":120,"page":2,"size":50})");
+  ASSERT_EQ(p.items.size(), 2u);
+  EXPECT_EQ(p.paging.total, 120u);
+  EXPECT_EQ(p.paging.page, 2u);
+  EXPECT_EQ(p.paging.size, 50u);
+  p = page(R"({"content":[{"id":"a"}],"totalElements":"7","pageNumber":0,"pageSize":1,"last":false})");
+  EXPECT_EQ(p.paging.total, 7u);
+  EXPECT_EQ(p.paging.page, 0u);
+  EXPECT_EQ(p.paging.more, true);
+  EXPECT_EQ(page(R"({"items":[],"next":3})").paging.next_page, 3u);
+  EXPECT_EQ(page(R"({"items":[],"hasMore":false})").paging.more, false);
+  EXPECT_EQ(page(R"({"items":[],"next":"/api/odin/v3/editor/project?cursor=x1"})").paging.next_target,
+            list + "?cursor=x1");
+  EXPECT_EQ(page(R"({"items":[],"next":"https://app.aistudios.com/api/odin/v3/editor/project?page=2"})")
+                .paging.next_target,
+            list + "?page=2");
+  EXPECT_EQ(page(R"({"items":[],"next":"?cursor=y"})").paging.next_target, list + "?cursor=y");
+  // Elsewhere, or not text that may be sent: not followed.
+  EXPECT_EQ(page(R"({"items":[],"next":"/api/odin/v3/auth/token?x"})").paging.next_target, "");
+  EXPECT_EQ(page(R"({"items":[],"next":"/api/odin/v3/editor/projects"})").paging.next_target, "");
+  EXPECT_EQ(page(R"({"items":[],"next":"/api/odin/v3/editor/project?a=\r\nX: 1"})").paging.next_target, "");
+  EXPECT_EQ(page(R"({"items":[],"total":-4,"page":"x"})").paging.total, std::nullopt);
+}
+
+TEST(Requests, AListPageIsAskedForByNumberAndSizeOrByTheNextPath) {
+  const auto ep = endpoint("https://app.aistudios.com");
+  EXPECT_EQ(list_projects_request(ep).target, "/api/odin/v3/editor/project");
+  EXPECT_EQ(list_projects_request(ep, {2, 50, ""}).target, "/api/odin/v3/editor/project?page=2&size=50");
+  EXPECT_EQ(list_projects_request(ep, {3, 0, ""}).target, "/api/odin/v3/editor/project?page=3");
+  EXPECT_EQ(list_projects_request(ep, {0, 0, "/api/odin/v3/editor/project?cursor=x"}).target,
+            "/api/odin/v3/editor/project?cursor=x");
+}
+
+}  // namespace
+}  // namespace exportd
