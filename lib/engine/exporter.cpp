@@ -353,7 +353,7 @@ awaitable<void> Exporter::sweep() {
       // A fault here and there (a 503, a dropped connection) is tried again
       // at the next beat, the swept jobs' safety nets still set; a list that
       // keeps failing hands every job back to its own reads for a while.
-      if (++sweep_failures_ >= SweepPlan::failures_to_give_up) {
+      if (SweepPlan::gives_up(++sweep_failures_, is_transient(data.error().kind))) {
         sweep_retry_at_ = time_.now() + SweepPlan::after_failure;
         stop_sweeping("the project list call failed " + std::to_string(sweep_failures_) + " times in a row (" +
                       data.error().code + "): " + data.error().message);
@@ -677,7 +677,7 @@ awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const A
     auto token = co_await tokens_.get();
     if (!token) {
       ApiError e = token.error();
-      carry_out(rules_.on_call(&e, replayed, time_.now()), &e);
+      carry_out(rules_.on_call(&e, replayed, time_.now(), job != nullptr), &e);
       co_return e;
     }
     const auto& tok = *token;
@@ -689,7 +689,7 @@ awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const A
     auto reply = co_await transport_.exchange(request, tok);
     if (!reply) {
       ApiError e = reply.error();
-      carry_out(rules_.on_call(&e, replayed, time_.now()), &e);
+      carry_out(rules_.on_call(&e, replayed, time_.now(), job != nullptr), &e);
       co_return e;
     }
     // An API that echoes the request must not put the token in a log.
@@ -702,7 +702,7 @@ awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const A
     ApiError e = env.error();
     redact(e.message, tok);
     redact(e.code, tok);
-    const auto decision = rules_.on_call(&e, replayed, time_.now());
+    const auto decision = rules_.on_call(&e, replayed, time_.now(), job != nullptr);
     carry_out(decision, &e);
     if (decision.next == RunRules::Decision::Next::renew_and_replay) {
       // Renew once for everybody (single flight in TokenSource), then replay.

@@ -22,7 +22,7 @@ RunRules::Gate RunRules::gate(TimePoint now) {
   return {Gate::Kind::go, now};
 }
 
-RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimePoint now) {
+RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimePoint now, bool trips_breaker) {
   Decision d;
   const bool was_open = breaker_.is_open();
   // What says the API itself is in trouble; a 429 is throttling, handled by the pacer.
@@ -35,7 +35,7 @@ RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimeP
     held_because_ =
         error->kind == Errc::credentials ? "the API refused the credentials (" + error->message + ")" : error->message;
   } else if (api_fault) {
-    breaker_.on_failure(now);
+    if (trips_breaker || was_open) breaker_.on_failure(now);
     if (!was_open && breaker_.is_open()) held_because_ = "API unreachable (" + error->message + ")";
   } else if (!refused) {
     breaker_.on_success();

@@ -80,7 +80,11 @@ class RunRules {
     std::optional<ApiError> stop;  // the run stops with this (batch mode gave up on the API)
   };
   // `replayed`: this call was already a replay after a renewal.
-  Decision on_call(const ApiError* error, bool replayed, TimePoint now);
+  // `trips_breaker`: false for a sweep's list call, whose faults alone do not
+  // hold every call (while sweeps run it may be the only call made; a list
+  // that fails while the jobs' own reads would work must not stop the run).
+  // A failed probe counts whatever made it.
+  Decision on_call(const ApiError* error, bool replayed, TimePoint now, bool trips_breaker = true);
 
   // A job's event carries `error`: does the run stop on it? (Batch mode, a
   // fatal error: the job stays as the journal has it.)

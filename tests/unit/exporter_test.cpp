@@ -896,5 +896,26 @@ TEST(Exporter, AFailedListCallHandsTheJobsBackToTheirOwnReads) {
   for (const auto& [id, n] : e.api.reads) EXPECT_GE(n, 2) << id;
 }
 
+// A list that always answers 503 while the jobs' own reads work: tried each
+// beat, given up on after 8 in a row (the jobs are then read on their own),
+// and tried again a minute later. Its faults never hold the calls: the batch
+// does not stop as "API unreachable", every job succeeds.
+TEST(Exporter, AListThatAlwaysFailsWithA503NeitherStopsTheRunNorHoldsTheCalls) {
+  Engine e;
+  e.api.export_for = 3min;
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call != ApiCall::list_projects) return std::nullopt;
+    return HttpReply{503, "busy", ""};
+  };
+  e.start(RunMode::batch, 40);
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 40u);
+  EXPECT_FALSE(e.summary->fatal) << "the run gave up on the API";
+  // Eight tries a beat apart from about 1 s, then eight a minute later, and so on.
+  EXPECT_GE(e.api.calls(ApiCall::list_projects), 16u);
+  EXPECT_LE(e.api.calls(ApiCall::list_projects), 32u);
+  for (const auto& [id, n] : e.api.reads) EXPECT_GE(n, 2) << id;
+}
+
 }  // namespace
 }  // namespace exportd

@@ -35,6 +35,23 @@ TEST(RunRules, FiveApiFaultsInARowHoldEveryCallAndOneProbeGoes) {
   EXPECT_EQ(r.health(t0 + 2s), "ok");
 }
 
+// A sweep's list call that fails does not hold every call by itself: while
+// sweeps run it may be the only call made, and a list that fails while the
+// jobs' own reads would work must not stop the run. A job's faults do; and
+// once calls are held, a failed probe counts whoever sent it.
+TEST(RunRules, ASweepsFaultsAloneDoNotHoldTheCallsButAFailedProbeCounts) {
+  auto r = rules(RunMode::batch);
+  auto e = err(Errc::transport);
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(r.on_call(&e, false, t0, false).held_now);
+  EXPECT_EQ(r.gate(t0).kind, RunRules::Gate::Kind::go);
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(r.on_call(&e, false, t0).held_now);
+  EXPECT_TRUE(r.on_call(&e, false, t0).held_now) << "five of the jobs' own in a row";
+  EXPECT_EQ(r.gate(t0 + 1s).kind, RunRules::Gate::Kind::go);  // a probe: the sweep's
+  r.on_call(&e, false, t0 + 1s, false);
+  EXPECT_EQ(r.failed_probes(), 2u) << "the sweep's failed probe counts";
+  EXPECT_EQ(r.gate(t0 + 2s).kind, RunRules::Gate::Kind::wait);
+}
+
 TEST(RunRules, A429IsThrottlingNotAnOutage) {
   auto r = rules(RunMode::daemon);
   auto e = err(Errc::overloaded, 429);

@@ -386,6 +386,17 @@ TEST(ListPager, FollowsThePagesARepliesNamesWithinBounds) {
   EXPECT_FALSE(ListPager(100).next({}, full, 49, 40)) << "a short page is the last";
 }
 
+// A list that refuses is given up on after 3 calls in a row; one that
+// fails now and then (5xx, dropped connections) only after 8: handing the
+// jobs back costs each a read at once.
+TEST(SweepPlan, AFailingListIsGivenUpOnSoonerWhenItRefusesThanWhenItFaults) {
+  EXPECT_FALSE(SweepPlan::gives_up(2, false));
+  EXPECT_TRUE(SweepPlan::gives_up(3, false));
+  EXPECT_FALSE(SweepPlan::gives_up(3, true));
+  EXPECT_FALSE(SweepPlan::gives_up(7, true));
+  EXPECT_TRUE(SweepPlan::gives_up(8, true));
+}
+
 TEST(SweepPlan, SweepsStartAtSweepMinJobsAndRunToAThirdOfThat) {
   PollingSettings s;  // every 1 s, from 30 jobs
   const SweepPlan plan(s);
