@@ -314,16 +314,19 @@ awaitable<void> Exporter::sweeper() {
       if (!sweeping_)
         log_.info("sweeps_on", {{"jobs", std::to_string(covered)}, {"every", format_duration(plan.every())}});
       sweeping_ = true;
-      co_await sweep();
+      const bool listed = co_await sweep();
       if (stopping_) co_return;
-      // On a steady beat from this sweep's start, however long its call took.
-      sweep_wake_->expires_at(std::max(time_.now(), now + plan.every()));
+      // On a steady beat from this sweep's start, however long its call took;
+      // a list call that failed is tried again within the beat (the jobs'
+      // own first reads may fall due before the next one).
+      const auto next = listed ? now + plan.every() : time_.now() + SweepPlan::retry_in(plan.every());
+      sweep_wake_->expires_at(std::max(time_.now(), next));
       co_await sweep_wake_->wait();
       continue;
     }
     if (sweeping_) stop_sweeping("fewer jobs to sweep than polling.sweep_min_jobs asks");
     // Until a submit (or a reload) or the time a failed sweep may be tried
-    // again; then counted again at most once a second.
+    // again; then counted again once the submits around it have settled.
     if (now < sweep_retry_at_) {
       sweep_wake_->expires_at(sweep_retry_at_);
       co_await sweep_wake_->wait();
@@ -331,12 +334,12 @@ awaitable<void> Exporter::sweeper() {
       co_await sweep_news_.wait();
     }
     if (stopping_) co_return;
-    sweep_wake_->expires_at(time_.now() + std::chrono::seconds(1));
+    sweep_wake_->expires_at(time_.now() + SweepPlan::settle);
     co_await sweep_wake_->wait();
   }
 }
 
-awaitable<void> Exporter::sweep() {
+awaitable<bool> Exporter::sweep() {
   // The list as it comes, then its further pages while the replies say
   // there are more and some job it covers is not listed yet (ListPager).
   std::unordered_map<std::string, bool> exported;  // project id -> listed as exported
@@ -348,7 +351,7 @@ awaitable<void> Exporter::sweep() {
   for (;;) {
     const ApiRequest request = list_projects_request(config_.api.endpoint, query);
     auto data = co_await call(nullptr, request);
-    if (stopping_) co_return;
+    if (stopping_) co_return true;
     if (!data) {
       // A fault here and there (a 503, a dropped connection) is tried again
       // at the next beat, the swept jobs' safety nets still set; a list that
@@ -358,9 +361,9 @@ awaitable<void> Exporter::sweep() {
         stop_sweeping("the project list call failed " + std::to_string(sweep_failures_) + " times in a row (" +
                       data.error().code + "): " + data.error().message);
         sweep_failures_ = 0;
-        co_return;
+        co_return true;
       }
-      if (pager.pages() == 0) co_return;
+      if (pager.pages() == 0) co_return false;
       complete = false;  // the pages read so far stand; jobs on the others keep their marks
       break;
     }
@@ -398,6 +401,7 @@ awaitable<void> Exporter::sweep() {
       schedule(i);  // newly listed: its own reads become a safety net
     }
   }
+  co_return true;
 }
 
 void Exporter::stop_sweeping(const std::string& why) {

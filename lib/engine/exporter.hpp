@@ -92,7 +92,7 @@ class Exporter {
   boost::asio::awaitable<void> download_worker();
   // Sweeps (schedule/sweep.hpp): one project-list call for every polled job, while enough are.
   boost::asio::awaitable<void> sweeper();
-  boost::asio::awaitable<void> sweep();
+  boost::asio::awaitable<bool> sweep();  // false: its first list call failed
   // Every job the sweeps stood in for is read on its own again (due now).
   void stop_sweeping(const std::string& why);
   // Polled on its own schedule, and one a sweep may list.

@@ -11,7 +11,7 @@ namespace exportd {
 // (GCRA with a burst of one): each call reserves the next free slot, so no
 // second ever holds more than the rate and callers queue in order.
 //
-// When the API throttles for real — at least 3 replies and a fifth of them
+// When the API throttles for real — at least 3 replies and half of them
 // 429 within one second — the effective rate is halved (at most once every
 // two seconds, never below one call a second); it then climbs back linearly
 // to the configured rate over `recover_over`. A stray 429 among many good

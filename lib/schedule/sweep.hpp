@@ -62,6 +62,13 @@ class SweepPlan {
   static constexpr std::uint32_t failures_to_give_up = 3;
   static constexpr std::uint32_t transient_failures_to_give_up = 8;
   static constexpr Millis after_failure{60'000};
+  // After a submit, the jobs are counted again this much later (not at each
+  // submit: a count walks every job). Short, so sweeps are on before the
+  // jobs' first reads fall due (first_poll_after may be 1 s; a second here
+  // let a burst of submits held back by the breaker each get its own reads).
+  static constexpr Millis settle{200};
+  // A list call that failed is tried again this soon, within the beat.
+  static Millis retry_in(Millis every) { return std::max(Millis(100), every / 4); }
   // Whether the list does not tell finishes: `missed` swept jobs were found
   // done by reads of their own before a sweep showed them exported, against
   // `confirmed` that a sweep's "exported" ended. Then sweeps stop for the run.

@@ -72,6 +72,21 @@ TEST(RequestBudget, StrayThrottlingAmongGoodRepliesChangesNothing) {
   EXPECT_DOUBLE_EQ(b.rate(t0 + 1s), 20);
 }
 
+// Stray 429s at a low rate (a second of 10 replies, 3 of them 429 among the
+// others: what 5 % random 429s give now and then) are not throttling: the rate stays. Cutting
+// on them once made every later second smaller and likelier to look the same.
+TEST(RequestBudget, StrayThrottlingAtALowRateChangesNothing) {
+  RequestBudget b(20, 30s);
+  for (int s = 0; s < 30; ++s)
+    for (int i = 0; i < 10; ++i)
+      b.on_reply(t0 + std::chrono::seconds(s) + std::chrono::milliseconds(i * 50), i == 2 || i == 5 || i == 8);
+  EXPECT_DOUBLE_EQ(b.rate(t0 + 30s), 20);
+  // Half of a second's replies throttled: that is the API asking for less
+  // (cut at the fifth reply, the third 429, 200 ms into the second).
+  for (int i = 0; i < 10; ++i) b.on_reply(t0 + 31s + std::chrono::milliseconds(i * 50), i % 2 == 0);
+  EXPECT_NEAR(b.rate(t0 + 32s), 10 + 10 * (0.8 / 30), 1e-9);
+}
+
 TEST(RequestBudget, ThrottlingHalvesTheRateWhichThenRecovers) {
   RequestBudget b(20, 30s);
   EXPECT_DOUBLE_EQ(b.rate(t0), 20);
