@@ -346,6 +346,7 @@ awaitable<bool> Exporter::sweep() {
   std::size_t covered = 0;
   for (const auto& job : jobs_) covered += sweep_candidate(job);
   ListPager pager(covered);
+  const auto list_path = list_projects_request(config_.api.endpoint).target;
   ListQuery query;
   bool complete = true;  // every page the pager asked for was read
   for (;;) {
@@ -354,8 +355,8 @@ awaitable<bool> Exporter::sweep() {
     if (stopping_) co_return true;
     if (!data) {
       // A fault here and there (a 503, a dropped connection) is tried again
-      // at the next beat, the swept jobs' safety nets still set; a list that
-      // keeps failing hands every job back to its own reads for a while.
+      // within the beat (the sweeper), the swept jobs' safety nets still set;
+      // a list that keeps failing hands every job back to its own reads for a while.
       if (SweepPlan::gives_up(++sweep_failures_, is_transient(data.error().kind))) {
         sweep_retry_at_ = time_.now() + SweepPlan::after_failure;
         stop_sweeping("the project list call failed " + std::to_string(sweep_failures_) + " times in a row (" +
@@ -368,7 +369,7 @@ awaitable<bool> Exporter::sweep() {
       break;
     }
     sweep_failures_ = 0;
-    auto page = read_project_list_page(*data, list_projects_request(config_.api.endpoint).target);
+    auto page = read_project_list_page(*data, list_path);
     for (auto& p : page.items) exported[std::move(p.id)] = p.state == "exported";
     std::size_t unlisted = 0;
     for (const auto& job : jobs_) unlisted += sweep_candidate(job) && !exported.contains(job.project_id);
