@@ -49,6 +49,7 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       machine_(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry),
                config.download.enabled()),
       rules_(rules_settings()),
+      sweeps_(config.polling),
       wake_(time.alarm(ex)),
       held_until_(time.alarm(ex)),
       download_wake_(time.alarm(ex)),
@@ -132,7 +133,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     waiting_.push_back(index);
   }
   admit();
-  if (!sweeping_) sweep_news_.notify_all();  // jobs recovered while polling count for sweeps too
+  if (!sweeps_.running()) sweep_news_.notify_all();  // jobs recovered while polling count for sweeps too
 }
 
 BatchCounts Exporter::counts() const {
@@ -236,6 +237,7 @@ void Exporter::reconfigure(const Config& config) {
   machine_ = JobMachine(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry),
                         config.download.enabled());
   rules_.reconfigure(rules_settings());
+  sweeps_.reconfigure(config.polling);
   // One worker per pooled connection: more start now, extra ones leave after their current step.
   if (running_) spawn_workers();
   admit();
@@ -300,39 +302,43 @@ void Exporter::wake_sweeper() {
   sweep_news_.notify_all();
 }
 
+std::size_t Exporter::sweep_coverage(bool all) const {
+  std::size_t n = 0;
+  for (const auto& job : jobs_) n += sweep_candidate(job) && (all || job.sweep != SweepMark::unlisted);
+  return n;
+}
+
 awaitable<void> Exporter::sweeper() {
   for (;;) {
     if (stopping_) co_return;
     if (mode_ == Mode::batch && idle()) co_return;
-    const SweepPlan plan(config_.polling);
     // The jobs a sweep would stand in for: all candidates but those the
     // latest one did not list (a list in pages may never show them).
-    std::size_t covered = 0;
-    for (const auto& job : jobs_) covered += sweep_candidate(job) && job.sweep != SweepMark::unlisted;
     const auto now = time_.now();
-    if (!sweeps_off_ && now >= sweep_retry_at_ && plan.worth_it(covered, sweeping_)) {
-      if (!sweeping_)
-        log_.info("sweeps_on", {{"jobs", std::to_string(covered)}, {"every", format_duration(plan.every())}});
-      sweeping_ = true;
-      const bool listed = co_await sweep();
-      if (stopping_) co_return;
-      // On a steady beat from this sweep's start, however long its call took;
-      // a list call that failed is tried again within the beat (the jobs'
-      // own first reads may fall due before the next one).
-      const auto next = listed ? now + plan.every() : time_.now() + SweepPlan::retry_in(plan.every());
-      sweep_wake_->expires_at(std::max(time_.now(), next));
-      co_await sweep_wake_->wait();
-      continue;
+    const auto next = sweeps_.next(now, sweep_coverage(false));
+    switch (next.kind) {
+      case SweepMachine::Next::Kind::sweep: {
+        if (next.starts)
+          log_.info("sweeps_on",
+                    {{"jobs", std::to_string(sweep_coverage(false))}, {"every", format_duration(sweeps_.every())}});
+        const bool listed = co_await sweep();
+        if (stopping_) co_return;
+        sweep_wake_->expires_at(sweeps_.next_beat(now, listed, time_.now()));
+        co_await sweep_wake_->wait();
+        continue;
+      }
+      case SweepMachine::Next::Kind::stop:
+        hand_back("fewer jobs to sweep than polling.sweep_min_jobs asks");
+        continue;
+      case SweepMachine::Next::Kind::wait_until:
+        sweep_wake_->expires_at(next.at);
+        co_await sweep_wake_->wait();
+        break;
+      case SweepMachine::Next::Kind::wait:
+        co_await sweep_news_.wait();
+        break;
     }
-    if (sweeping_) stop_sweeping("fewer jobs to sweep than polling.sweep_min_jobs asks");
-    // Until a submit (or a reload) or the time a failed sweep may be tried
-    // again; then counted again once the submits around it have settled.
-    if (now < sweep_retry_at_) {
-      sweep_wake_->expires_at(sweep_retry_at_);
-      co_await sweep_wake_->wait();
-    } else {
-      co_await sweep_news_.wait();
-    }
+    // Counted again once the submits around the news have settled.
     if (stopping_) co_return;
     sweep_wake_->expires_at(time_.now() + SweepPlan::settle);
     co_await sweep_wake_->wait();
@@ -343,71 +349,67 @@ awaitable<bool> Exporter::sweep() {
   // The list as it comes, then its further pages while the replies say
   // there are more and some job it covers is not listed yet (ListPager).
   std::unordered_map<std::string, bool> exported;  // project id -> listed as exported
-  std::size_t covered = 0;
-  for (const auto& job : jobs_) covered += sweep_candidate(job);
-  ListPager pager(covered);
+  auto pager = sweeps_.begin(sweep_coverage(true));
   const auto list_path = list_projects_request(config_.api.endpoint).target;
   ListQuery query;
   bool complete = true;  // every page the pager asked for was read
+  std::size_t unlisted = 0;
   for (;;) {
     const ApiRequest request = list_projects_request(config_.api.endpoint, query);
     auto data = co_await call(nullptr, request);
     if (stopping_) co_return true;
     if (!data) {
-      // A fault here and there (a 503, a dropped connection) is tried again
-      // within the beat (the sweeper), the swept jobs' safety nets still set;
-      // a list that keeps failing hands every job back to its own reads for a while.
-      if (SweepPlan::gives_up(++sweep_failures_, is_transient(data.error().kind))) {
-        sweep_retry_at_ = time_.now() + SweepPlan::after_failure;
-        stop_sweeping("the project list call failed " + std::to_string(sweep_failures_) + " times in a row (" +
-                      data.error().code + "): " + data.error().message);
-        sweep_failures_ = 0;
+      const auto& e = data.error();
+      const auto failed = sweeps_.on_failure(time_.now(), is_transient(e.kind), pager.pages());
+      if (failed.kind == SweepMachine::Failed::give_up) {
+        hand_back("the project list call failed " + std::to_string(failed.in_a_row) + " times in a row (" + e.code +
+                  "): " + e.message);
         co_return true;
       }
-      if (pager.pages() == 0) co_return false;
-      complete = false;  // the pages read so far stand; jobs on the others keep their marks
+      if (failed.kind == SweepMachine::Failed::retry) co_return false;
+      complete = false;
       break;
     }
-    sweep_failures_ = 0;
+    sweeps_.on_page();
     auto page = read_project_list_page(*data, list_path);
     for (auto& p : page.items) exported[std::move(p.id)] = p.state == "exported";
-    std::size_t unlisted = 0;
+    unlisted = 0;
     for (const auto& job : jobs_) unlisted += sweep_candidate(job) && !exported.contains(job.project_id);
     auto next = pager.next(query, page.paging, page.items.size(), unlisted);
     if (!next) break;
     query = std::move(*next);
   }
   const auto now = time_.now();
-  const auto seen_unfinished = last_sweep_at_;
-  last_sweep_at_ = now;
+  const auto seen_unfinished = sweeps_.on_swept(now, pager.pages(), complete && unlisted == 0);
   for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
     ExportJob& job = jobs_[i];
     if (!sweep_candidate(job)) continue;
     const auto it = exported.find(job.project_id);
-    const bool was_swept = swept(job.sweep);
-    if (it == exported.end()) {
-      if (!complete) continue;
-      SweepPlan::not_listed(job.sweep);
-      // No longer listed: read on its own again.
-      if (was_swept && !job.busy && machine_.on_hint(job, now)) schedule(i);
-      continue;
-    }
-    if (SweepPlan::take_listing(job.sweep, it->second)) {
-      // Listed as exported: one confirming read, as on a hook. The lag
-      // counts from the sweep before, the last that saw it unfinished.
-      log_.debug("sweep_hint", {{"job", specs_[job.spec].key}, {"project", job.project_id}});
-      if (was_swept) hooked_at_.try_emplace(i, seen_unfinished);
-      read_now(i);
-    } else if (!was_swept && swept(job.sweep) && !job.busy && machine_.on_swept(job, now)) {
-      schedule(i);  // newly listed: its own reads become a safety net
+    const auto listing = it == exported.end() ? std::nullopt : std::optional<bool>(it->second);
+    switch (SweepPlan::take(job.sweep, listing, complete)) {
+      case SweepPlan::Listing::none:
+        break;
+      case SweepPlan::Listing::confirm_swept:
+        // The lag counts from the sweep before, the last that saw it unfinished.
+        hooked_at_.try_emplace(i, seen_unfinished);
+        [[fallthrough]];
+      case SweepPlan::Listing::confirm:
+        // Listed as exported: one confirming read, as on a hook.
+        log_.debug("sweep_hint", {{"job", specs_[job.spec].key}, {"project", job.project_id}});
+        read_now(i);
+        break;
+      case SweepPlan::Listing::safety_net:
+        if (!job.busy && machine_.on_swept(job, now)) schedule(i);
+        break;
+      case SweepPlan::Listing::hand_back:
+        if (!job.busy && machine_.on_hint(job, now)) schedule(i);
+        break;
     }
   }
   co_return true;
 }
 
-void Exporter::stop_sweeping(const std::string& why) {
-  if (!sweeping_) return;
-  sweeping_ = false;
+void Exporter::hand_back(const std::string& why) {
   log_.info("sweeps_off", {{"why", why}});
   const auto now = time_.now();
   for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
@@ -633,13 +635,9 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
     if (event.kind == JobEvent::Kind::exported || event.kind == JobEvent::Kind::succeeded) {
       metrics_->completion_lag(std::chrono::duration_cast<Millis>(now - std::min(now, unfinished)));
       if (hooked != hooked_at_.end()) hooked_at_.erase(hooked);
-      if (mark == SweepMark::hinted) ++sweep_confirmed_;
-      if (mark == SweepMark::unfinished && sweeping_ &&
-          SweepPlan::list_misses_finishes(++sweep_missed_, sweep_confirmed_)) {
-        sweeps_off_ = true;
-        stop_sweeping("the project list did not show " + std::to_string(sweep_missed_) +
-                      " finished exports as exported; reads of their own from now on");
-      }
+      if (sweeps_.on_done(mark))
+        hand_back("the project list did not show " + std::to_string(sweeps_.missed()) +
+                  " finished exports as exported; reads of their own from now on");
     }
     co_await apply(index, std::move(event));
   } else
@@ -734,7 +732,7 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
     case JobEvent::Kind::submitted:
       log_.info("submitted", {{"job", key}, {"project", job.project_id}, {"attempt", std::to_string(job.submissions)}});
       schedule(index);
-      if (!sweeping_) sweep_news_.notify_all();
+      if (!sweeps_.running()) sweep_news_.notify_all();
       co_return;
     case JobEvent::Kind::adopted:
       log_.info("adopted",

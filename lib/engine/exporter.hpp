@@ -93,8 +93,10 @@ class Exporter {
   // Sweeps (schedule/sweep.hpp): one project-list call for every polled job, while enough are.
   boost::asio::awaitable<void> sweeper();
   boost::asio::awaitable<bool> sweep();  // false: its first list call failed
-  // Every job the sweeps stood in for is read on its own again (due now).
-  void stop_sweeping(const std::string& why);
+  // Sweeps are off: every job they stood in for is read on its own again (due now).
+  void hand_back(const std::string& why);
+  // The jobs a sweep covers (`all`: with those the latest did not list).
+  std::size_t sweep_coverage(bool all) const;
   // Polled on its own schedule, and one a sweep may list.
   static bool sweep_candidate(const ExportJob& job);
   void wake_sweeper();
@@ -147,6 +149,7 @@ class Exporter {
   UnitRandom random_;
   JobMachine machine_;
   RunRules rules_;
+  SweepMachine sweeps_;
 
   std::deque<JobSpec> specs_;  // specs_[i] belongs to jobs_[i]
   std::deque<ExportJob> jobs_;
@@ -174,13 +177,6 @@ class Exporter {
   std::unique_ptr<Alarm> sweep_wake_;  // the sweeper: its next sweep, or its next look
   Signal sweep_news_;                  // a job was submitted: sweeps may be worth it now
   std::uint32_t active_sweepers_ = 0;
-  bool sweeping_ = false;
-  bool sweeps_off_ = false;            // the list proved not to show finished exports: off for the run
-  TimePoint sweep_retry_at_{};         // after sweeps failed: none before this
-  std::uint32_t sweep_failures_ = 0;   // list calls failed in a row
-  TimePoint last_sweep_at_{};          // the latest sweep's reply: the last sight of its listed jobs unfinished
-  std::uint32_t sweep_confirmed_ = 0;  // jobs a sweep's "exported" ended (their read said 100 %)
-  std::uint32_t sweep_missed_ = 0;     // swept jobs whose own read found them done before a sweep did
   std::uint64_t bytes_downloaded_ = 0;  // body bytes written, every try
   Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop

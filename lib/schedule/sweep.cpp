@@ -1,5 +1,7 @@
 #include "schedule/sweep.hpp"
 
+#include <utility>
+
 namespace exportd {
 
 bool SweepPlan::worth_it(std::size_t covered, bool running) const {
@@ -32,6 +34,56 @@ void SweepPlan::not_listed(SweepMark& mark) {
 
 void SweepPlan::read_unfinished(SweepMark& mark) {
   if (mark == SweepMark::hinted) mark = SweepMark::excluded;
+}
+
+SweepPlan::Listing SweepPlan::take(SweepMark& mark, std::optional<bool> exported, bool complete) {
+  const bool was_swept = swept(mark);
+  if (!exported) {
+    if (!complete) return Listing::none;  // on a page that failed: as it was
+    not_listed(mark);
+    return was_swept ? Listing::hand_back : Listing::none;
+  }
+  if (take_listing(mark, *exported)) return was_swept ? Listing::confirm_swept : Listing::confirm;
+  return !was_swept && swept(mark) ? Listing::safety_net : Listing::none;
+}
+
+SweepMachine::Next SweepMachine::next(TimePoint now, std::size_t covered) {
+  if (!off_for_run_ && now >= retry_at_ && plan_.worth_it(covered, running_)) {
+    const bool starts = !running_;
+    running_ = true;
+    return {Next::Kind::sweep, now, starts};
+  }
+  if (running_) {
+    running_ = false;
+    return {Next::Kind::stop};
+  }
+  if (now < retry_at_) return {Next::Kind::wait_until, retry_at_};
+  return {Next::Kind::wait};
+}
+
+SweepMachine::Failure SweepMachine::on_failure(TimePoint now, bool transient, std::size_t pages_read) {
+  const auto in_a_row = ++failures_;
+  if (SweepPlan::gives_up(in_a_row, transient)) {
+    retry_at_ = now + SweepPlan::after_failure;
+    running_ = false;
+    failures_ = 0;
+    return {Failed::give_up, in_a_row};
+  }
+  return {pages_read == 0 ? Failed::retry : Failed::partial, in_a_row};
+}
+
+TimePoint SweepMachine::on_swept(TimePoint now, std::size_t pages, bool all_listed) {
+  if (all_listed) pages_ = pages;
+  return std::exchange(last_sweep_at_, now);
+}
+
+bool SweepMachine::on_done(SweepMark mark) {
+  if (mark == SweepMark::hinted) ++confirmed_;
+  if (mark != SweepMark::unfinished || !running_) return false;
+  if (!SweepPlan::list_misses_finishes(++missed_, confirmed_)) return false;
+  off_for_run_ = true;
+  running_ = false;
+  return true;
 }
 
 std::optional<ListQuery> ListPager::next(const ListQuery& asked, const ListPaging& paging, std::size_t items,

@@ -85,6 +85,18 @@ class SweepPlan {
   // was wrong (its state lags the progress, or means something else).
   static void read_unfinished(SweepMark& mark);
 
+  // What one sweep's list means for a job it covers: `exported` is what the
+  // list says of it, nothing when no page of the sweep listed it;
+  // `complete`: every page the sweep meant to read was read.
+  enum class Listing : std::uint8_t {
+    none,
+    confirm,         // listed as exported: read it now (many hints, one read)
+    confirm_swept,   // ... and an earlier sweep saw it unfinished: its lag counts from that sweep
+    safety_net,      // newly listed unfinished: its own reads become a safety net
+    hand_back,       // swept before, no longer listed: read on its own again, now
+  };
+  static Listing take(SweepMark& mark, std::optional<bool> exported, bool complete);
+
  private:
   Millis every_;
   std::size_t start_at_;
@@ -104,8 +116,13 @@ class ListPager {
   // of sweep_min_jobs: 10 at the defaults): pages beyond that are not read
   // and their jobs keep their own schedule.
   static constexpr std::size_t jobs_per_call = 10;
-  explicit ListPager(std::size_t covered)
-      : max_pages_(std::max<std::size_t>(1, (covered + jobs_per_call - 1) / jobs_per_call)) {}
+  // `pages_before`: the pages the latest sweep that listed every covered job
+  // read. As the jobs end, the ones left are still spread over those pages:
+  // a sweep goes on reading them (one sweep's worth) rather than handing
+  // the jobs on the far pages back mid-life, with no reads of their own
+  // behind them to predict their finish from.
+  explicit ListPager(std::size_t covered, std::size_t pages_before = 0)
+      : max_pages_(std::max<std::size_t>({1, (covered + jobs_per_call - 1) / jobs_per_call, pages_before})) {}
 
   // The reply to the page asked for last (`asked`): its items and paging,
   // and how many of the covered jobs no page of this sweep has listed yet.
@@ -119,6 +136,74 @@ class ListPager {
   std::size_t pages_ = 0;
   std::uint64_t items_ = 0;
   std::vector<ListQuery> asked_;
+};
+
+// The sweeps of one run, as a pure machine (the exporter carries out what it
+// says, on its own timer): whether they are on, when the next one is due,
+// what a failed list call means, and whether the list has proved not to
+// show finishes. Times come in; nothing here reads a clock.
+class SweepMachine {
+ public:
+  explicit SweepMachine(const PollingSettings& s) : plan_(s) {}
+  void reconfigure(const PollingSettings& s) { plan_ = SweepPlan(s); }
+
+  // What the sweeper does now, given the jobs a sweep would cover (every
+  // candidate but those the latest complete sweep did not list).
+  struct Next {
+    enum class Kind : std::uint8_t {
+      sweep,      // make one (`starts`: the first since sweeps were off)
+      stop,       // sweeps are off from now: hand every swept job back
+      wait_until, // nothing before `at` (a sweep that failed is not tried again before)
+      wait,       // nothing until a submit or a reload (then count again after `SweepPlan::settle`)
+    } kind;
+    TimePoint at{};
+    bool starts = false;
+  };
+  Next next(TimePoint now, std::size_t covered);
+  // When the sweep that began at `started` is followed by the next: on a
+  // steady beat from its start; a first list call that failed, within the beat.
+  TimePoint next_beat(TimePoint started, bool listed, TimePoint now) const {
+    return std::max(now, listed ? started + plan_.every() : now + SweepPlan::retry_in(plan_.every()));
+  }
+
+  // One sweep: the pager for it, then each page's outcome.
+  ListPager begin(std::size_t covered) const { return ListPager(covered, pages_); }
+  void on_page() { failures_ = 0; }
+  enum class Failed : std::uint8_t {
+    retry,    // its first page: the sweep is tried again within the beat
+    partial,  // a later page: the pages read stand; jobs on the others keep their marks
+    give_up,  // too many in a row: sweeps are off for SweepPlan::after_failure
+  };
+  // A list call failed; `transient`: a fault the API may not repeat.
+  // `in_a_row`: the failures counted, this one included.
+  struct Failure {
+    Failed kind;
+    std::uint32_t in_a_row;
+  };
+  Failure on_failure(TimePoint now, bool transient, std::size_t pages_read);
+  // The sweep's pages are read; `all_listed`: every covered job was on
+  // them, in `pages` calls. Returns the latest sight of its listed jobs
+  // unfinished: the sweep before this one.
+  TimePoint on_swept(TimePoint now, std::size_t pages, bool all_listed);
+
+  // A swept job's own read found it done, its mark as it was. True when the
+  // list has now proved not to show finishes: sweeps are off for the run.
+  bool on_done(SweepMark mark);
+  std::uint32_t missed() const { return missed_; }
+
+  bool running() const { return running_; }
+  Millis every() const { return plan_.every(); }
+
+ private:
+  SweepPlan plan_;
+  bool running_ = false;
+  bool off_for_run_ = false;  // the list proved not to show finished exports
+  TimePoint retry_at_{};      // after the list was given up on: no sweep before this
+  std::uint32_t failures_ = 0;   // list calls failed in a row
+  TimePoint last_sweep_at_{};    // the latest sweep's pages read
+  std::size_t pages_ = 0;        // the pages the latest sweep that listed every covered job read
+  std::uint32_t confirmed_ = 0;  // jobs a sweep's "exported" ended (their read said 100 %)
+  std::uint32_t missed_ = 0;     // swept jobs whose own read found them done before a sweep did
 };
 
 }  // namespace exportd

@@ -1,3 +1,5 @@
+#include <optional>
+
 #include <gtest/gtest.h>
 
 #include "auth/token_policy.hpp"
@@ -452,6 +454,120 @@ TEST(SweepPlan, OneReadPerExportedUnlessTheListShowedItUnfinishedInBetween) {
   EXPECT_FALSE(swept(plain));
   EXPECT_FALSE(SweepPlan::take_listing(plain, false));
   EXPECT_TRUE(swept(plain)) << "listed again";
+}
+
+// What one sweep's list means for each job it covers.
+TEST(SweepPlan, EachListingSaysWhetherTheJobIsReadNowLeftToTheListOrHandedBack) {
+  using L = SweepPlan::Listing;
+  SweepMark m = SweepMark::unseen;
+  EXPECT_EQ(SweepPlan::take(m, std::nullopt, true), L::none) << "never listed: its own schedule, as it was";
+  EXPECT_EQ(m, SweepMark::unlisted);
+  EXPECT_EQ(SweepPlan::take(m, false, true), L::safety_net) << "newly listed: its own reads become a safety net";
+  EXPECT_EQ(SweepPlan::take(m, false, true), L::none);
+  EXPECT_EQ(SweepPlan::take(m, std::nullopt, false), L::none) << "its page failed: it keeps its mark";
+  EXPECT_EQ(m, SweepMark::unfinished);
+  EXPECT_EQ(SweepPlan::take(m, true, true), L::confirm_swept) << "seen unfinished before: the lag counts from then";
+  EXPECT_EQ(SweepPlan::take(m, true, true), L::none) << "its read is due already";
+  EXPECT_EQ(SweepPlan::take(m, std::nullopt, true), L::hand_back) << "swept, no longer listed: read on its own now";
+  EXPECT_EQ(SweepPlan::take(m, true, true), L::confirm) << "exported at its first listing: read, lag from its reads";
+}
+
+// The sweeps of a run in fake time: on at sweep_min_jobs, off below a third.
+TEST(SweepMachine, SweepsRunFromSweepMinJobsToAThirdOfThatOnASteadyBeat) {
+  SweepMachine m(PollingSettings{});  // every 1 s, from 30 jobs
+  const TimePoint t0{};
+  EXPECT_EQ(m.next(t0, 29).kind, SweepMachine::Next::Kind::wait) << "too few: until a submit";
+  auto n = m.next(t0, 30);
+  EXPECT_EQ(n.kind, SweepMachine::Next::Kind::sweep);
+  EXPECT_TRUE(n.starts);
+  EXPECT_TRUE(m.running());
+  n = m.next(t0 + 1s, 10);
+  EXPECT_EQ(n.kind, SweepMachine::Next::Kind::sweep);
+  EXPECT_FALSE(n.starts) << "already on";
+  EXPECT_EQ(m.next_beat(t0, true, t0 + 300ms), t0 + 1s) << "a steady beat from the sweep's start";
+  EXPECT_EQ(m.next_beat(t0, true, t0 + 1500ms), t0 + 1500ms) << "a sweep longer than the beat: the next at once";
+  EXPECT_EQ(m.next(t0 + 2s, 9).kind, SweepMachine::Next::Kind::stop);
+  EXPECT_FALSE(m.running());
+  EXPECT_EQ(m.next(t0 + 2s, 9).kind, SweepMachine::Next::Kind::wait);
+  EXPECT_TRUE(m.next(t0 + 3s, 30).starts);
+}
+
+// A list call that fails: its first page is tried again within the beat, a
+// later page leaves what was read standing, and 8 faults (3 refusals) in a
+// row turn sweeps off for a minute.
+TEST(SweepMachine, AFailingListIsRetriedWithinTheBeatThenGivenUpOnForAMinute) {
+  SweepMachine m(PollingSettings{});
+  const TimePoint t0{};
+  ASSERT_TRUE(m.next(t0, 100).starts);
+  auto f = m.on_failure(t0, true, 0);
+  EXPECT_EQ(f.kind, SweepMachine::Failed::retry);
+  EXPECT_EQ(m.next_beat(t0, false, t0 + 100ms), t0 + 350ms) << "a quarter beat after the failure";
+  f = m.on_failure(t0, true, 2);
+  EXPECT_EQ(f.kind, SweepMachine::Failed::partial) << "pages 1-2 were read";
+  EXPECT_EQ(f.in_a_row, 2u);
+  m.on_page();  // a page read: the count starts again
+  for (int i = 1; i < 8; ++i) ASSERT_NE(m.on_failure(t0, true, 0).kind, SweepMachine::Failed::give_up) << i;
+  f = m.on_failure(t0 + 5s, true, 0);
+  EXPECT_EQ(f.kind, SweepMachine::Failed::give_up);
+  EXPECT_EQ(f.in_a_row, 8u);
+  EXPECT_FALSE(m.running());
+  const auto n = m.next(t0 + 6s, 100);
+  EXPECT_EQ(n.kind, SweepMachine::Next::Kind::wait_until);
+  EXPECT_EQ(n.at, t0 + 65s);
+  EXPECT_TRUE(m.next(t0 + 65s, 100).starts);
+  for (int i = 1; i < 3; ++i) ASSERT_NE(m.on_failure(t0, false, 0).kind, SweepMachine::Failed::give_up);
+  EXPECT_EQ(m.on_failure(t0 + 70s, false, 0).kind, SweepMachine::Failed::give_up) << "a refusal: after 3";
+}
+
+// A list that does not show finishes (jobs it showed unfinished found done
+// by their own reads): sweeps are off for the rest of the run.
+TEST(SweepMachine, AListThatMissesFinishesTurnsSweepsOffForTheRun) {
+  const TimePoint t0{};
+  SweepMachine m(PollingSettings{});
+  ASSERT_TRUE(m.next(t0, 100).starts);
+  EXPECT_FALSE(m.on_done(SweepMark::unfinished));
+  EXPECT_FALSE(m.on_done(SweepMark::unseen)) << "not swept: nothing to hold against the list";
+  EXPECT_FALSE(m.on_done(SweepMark::unfinished));
+  EXPECT_TRUE(m.on_done(SweepMark::unfinished));
+  EXPECT_EQ(m.missed(), 3u);
+  EXPECT_FALSE(m.running());
+  EXPECT_EQ(m.next(t0 + 1h, 100'000).kind, SweepMachine::Next::Kind::wait) << "never again this run";
+
+  SweepMachine caught(PollingSettings{});
+  ASSERT_TRUE(caught.next(t0, 100).starts);
+  for (int i = 0; i < 3; ++i) caught.on_done(SweepMark::hinted);
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(caught.on_done(SweepMark::unfinished)) << "it caught as many as it missed";
+  EXPECT_TRUE(caught.running());
+}
+
+// As a batch ends, its last jobs are spread over all the pages its first
+// sweeps read: a sweep reads as many pages as the latest one that listed
+// every job, not one per 10 jobs left (which handed the far pages' jobs
+// back mid-life, with nothing to predict their finish from).
+TEST(SweepMachine, ASweepReadsAsManyPagesAsTheLatestThatListedEveryJob) {
+  const TimePoint t0{};
+  SweepMachine m(PollingSettings{});
+  ListPaging paged;
+  paged.total = 300;
+  paged.size = 50;
+  const auto pages_read = [&](std::size_t covered) {
+    auto pager = m.begin(covered);
+    ListQuery q;
+    for (std::uint32_t page = 1;; ++page) {
+      paged.page = page;
+      auto next = pager.next(q, paged, 50, 1);  // a covered job is still not listed
+      if (!next) return pager.pages();
+      q = *next;
+    }
+  };
+  EXPECT_EQ(pages_read(300), 6u) << "all the pages there are";
+  EXPECT_EQ(pages_read(20), 2u) << "no sweep yet that listed every job: one call per 10 jobs";
+  EXPECT_EQ(m.on_swept(t0, 6, true), TimePoint{});
+  EXPECT_EQ(pages_read(20), 6u);
+  EXPECT_EQ(m.on_swept(t0 + 1s, 2, false), t0) << "the sweep before: the last sight of its jobs unfinished";
+  EXPECT_EQ(pages_read(20), 6u) << "a sweep that did not list every job changes nothing";
+  m.on_swept(t0 + 2s, 3, true);
+  EXPECT_EQ(pages_read(20), 3u);
 }
 
 }  // namespace
