@@ -200,9 +200,7 @@ class Runner {
       if (auto p = store_.take_drop_file(name, config_.defaults)) exporter_.add_batch(p->id, std::move(p->specs));
     } catch (const std::exception& e) {
       const auto* sys = dynamic_cast<const std::system_error*>(&e);
-      if (sys != nullptr && (sys->code() == std::errc::no_space_on_device || sys->code() == std::errc::io_error ||
-                             sys->code() == std::errc::read_only_file_system))
-        throw;  // the spool itself is failing: stop rather than lose state
+      if (sys != nullptr && is_storage_failure(sys->code())) throw;  // the spool itself is failing: stop rather than lose state
       log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
       set_aside_drop(name, e.what());
     }

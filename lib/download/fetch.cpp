@@ -155,7 +155,7 @@ Written write_part(int fd, const char* data, std::size_t n, Sha256& hash) {
   return w;
 }
 
-bool is_disk_full(int e) { return e == ENOSPC || e == EDQUOT; }
+bool is_disk_full(int e) { return write_errc(e) == Errc::disk_full; }
 
 // When the connection last moved: the watchdog closes it after options.timeout of silence.
 struct Activity {

@@ -80,29 +80,24 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     job.spec = index;
     job.batch = batch;
     // Its own webhook_url wins; otherwise the API calls our receiver.
-    job.hooked = hook_keys_ != nullptr && specs[i].webhook_url.empty();
+    job.hooked = hooks_.on() && specs[i].webhook_url.empty();
     const RecoveredJob* r = i < recovered.size() ? &recovered[i] : nullptr;
     const char* how = "accepted";
     if (r != nullptr) {
       job.submissions = r->submissions;
       if (r->state == Recovery::in_doubt) {
-        job.state = JobState::in_doubt;
+        machine_.on_recovered(job, JobState::in_doubt, {}, {});
         how = "recovered_in_doubt";
       } else if (export_accepted(r->state)) {
-        // Polling resumes; no second export. The deadline still counts from the original submit.
-        job.state = JobState::polling;
-        job.project_id = r->project_id;
+        // Polling resumes (or the download); no second export.
         const auto submitted = std::chrono::system_clock::time_point(std::chrono::milliseconds(r->submitted_at_ms));
-        job.submitted_at = steady(submitted);
+        const bool download = r->state == Recovery::downloading && fetcher_ != nullptr;
+        machine_.on_recovered(job, download ? JobState::downloading : JobState::polling, r->project_id,
+                              steady(submitted));
         how = "recovered_submitted";
-        if (r->state == Recovery::downloading && fetcher_ != nullptr) {
+        if (download) {
           // The download resumes from the bytes on disk.
-          job.state = JobState::downloading;
-          ActiveDownload d;
-          d.url = r->download.url;
-          d.file.path = r->download.file;
-          adopt_partial_file(d.file, r->download.validator, r->download.total);
-          downloads_[index] = std::move(d);
+          downloads_.resume(index, r->download.url, r->download.file, r->download.validator, r->download.total);
           how = "recovered_downloading";
         } else if (job.hooked && restart_) {
           // Read at once only if its hook may have come while the daemon was
@@ -128,7 +123,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
       specs_[index] = std::move(specs[i]);
       jobs_[index] = std::move(job);
     }
-    if (jobs_[index].hooked) hooks_[hook_token(index)] = index;
+    if (jobs_[index].hooked) hooks_.await(hook_token(index), index);
     ++accepted_;
     waiting_.push_back(index);
   }
@@ -142,9 +137,9 @@ BatchCounts Exporter::counts() const {
   c.done = summary_.succeeded + summary_.failed + summary_.timed_out;
   c.failed = summary_.failed + summary_.timed_out;
   c.in_flight = in_flight_;
-  c.downloading = downloads_.size();
-  c.downloads_paused = disk_paused_.size();
-  c.download_bytes = bytes_downloaded_;
+  c.downloading = downloads_.downloading();
+  c.downloads_paused = downloads_.paused();
+  c.download_bytes = downloads_.bytes();
   return c;
 }
 
@@ -162,7 +157,7 @@ void Exporter::schedule(std::uint32_t index) {
   const auto at = jobs_[index].due;
   const auto state = jobs_[index].state;
   if (state == JobState::downloading && !jobs_[index].link_refused) {
-    download_due_.push(Lane::poll, at, index);
+    downloads_.due().push(Lane::poll, at, index);
     if (at < download_wake_->expiry()) download_wake_->expires_at(at);
     return;
   }
@@ -171,19 +166,16 @@ void Exporter::schedule(std::uint32_t index) {
 }
 
 void Exporter::use_hooks(const HookKeys& keys, const std::string& public_url) {
-  hook_keys_ = &keys;
-  hook_url_ = public_url + "/hooks/";
+  hooks_.use(keys, public_url);
 }
 
 HookAnswer Exporter::hint(std::string_view token) {
-  if (!looks_like_hook_token(token)) return HookAnswer::unknown;
-  const std::string key(token);
-  const auto it = hooks_.find(key);
-  if (it == hooks_.end()) return ended_hooks_.count(key) != 0 ? HookAnswer::ended : HookAnswer::unknown;
-  const auto index = it->second;
+  const auto found = hooks_.find(token);
+  if (found.answer != HookAnswer::accepted) return found.answer;
+  const auto index = found.job;
   ExportJob& job = jobs_[index];
   log_.debug("hook", {{"job", specs_[job.spec].key}, {"state", to_string(job.state)}});
-  if (job.state == JobState::polling) hooked_at_.try_emplace(index, time_.now());
+  if (job.state == JobState::polling) hooks_.hinted(index, time_.now());
   read_now(index);
   return HookAnswer::accepted;
 }
@@ -206,19 +198,12 @@ void Exporter::after_step(std::uint32_t index) {
 
 std::string Exporter::hook_token(std::uint32_t index) const {
   const ExportJob& job = jobs_[index];
-  return hook_keys_->token_for(batches_[job.batch].id, specs_[job.spec].key);
+  return hooks_.token(batches_[job.batch].id, specs_[job.spec].key);
 }
 
 void Exporter::forget_hook(std::uint32_t index) {
-  if (!jobs_[index].hooked) return;
-  auto token = hook_token(index);
-  hooks_.erase(token);
   // A late or repeated hook for it is answered 200 and ignored, for the last many ended jobs.
-  if (ended_order_.size() >= max_ended_hooks) {
-    ended_hooks_.erase(ended_order_.front());
-    ended_order_.pop_front();
-  }
-  if (ended_hooks_.insert(token).second) ended_order_.push_back(std::move(token));
+  if (jobs_[index].hooked) hooks_.ended(hook_token(index));
 }
 
 void Exporter::stop() {
@@ -391,7 +376,7 @@ awaitable<bool> Exporter::sweep() {
         break;
       case SweepPlan::Listing::confirm_swept:
         // The lag counts from the sweep before, the last that saw it unfinished.
-        hooked_at_.try_emplace(i, seen_unfinished);
+        hooks_.hinted(i, seen_unfinished);
         [[fallthrough]];
       case SweepPlan::Listing::confirm:
         // Listed as exported: one confirming read, as on a hook.
@@ -447,9 +432,9 @@ awaitable<void> Exporter::download_worker() {
       co_return;
     }
     if (mode_ == Mode::batch && idle()) co_return;  // the API workers end the run
-    const bool stepped = co_await step_due(download_due_);
+    const bool stepped = co_await step_due(downloads_.due());
     if (stepped) continue;
-    co_await wait_for_due(download_due_, *download_wake_);
+    co_await wait_for_due(downloads_.due(), *download_wake_);
   }
 }
 
@@ -502,24 +487,19 @@ awaitable<void> Exporter::record_download(std::uint32_t index) {
 awaitable<void> Exporter::download(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   auto& d = downloads_.at(index);
-  if (const auto [owner, mine] = file_owners_.try_emplace(d.file.path, index); !mine && owner->second != index) {
+  if (const auto owner = downloads_.claim_file(index)) {
     // A job of another batch downloads to the same file (a job file taken
     // twice): this one waits its turn, then replaces it. Never two writers.
-    log_.info(
-        "download_waiting",
-        {{"job", specs_[job.spec].key}, {"file", d.file.path}, {"behind", specs_[jobs_[owner->second].spec].key}});
-    job.due = time_.now() + file_busy_wait;
+    log_.info("download_waiting",
+              {{"job", specs_[job.spec].key}, {"file", d.file.path}, {"behind", specs_[jobs_[*owner].spec].key}});
+    job.due = time_.now() + DownloadStage::file_busy_wait;
     schedule(index);
     co_return;
   }
   auto out =
       co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
-  bytes_downloaded_ += out.received;
+  downloads_.on_try(index, out.end, out.received);
   metrics_->downloaded(out.received);
-  if (out.end == FetchEnd::disk_full)
-    disk_paused_.insert(index);
-  else
-    disk_paused_.erase(index);
   if (stopping_) co_return;  // NAME.part and the journal hold where it got to
   if (out.end == FetchEnd::complete) {
     auto finished = co_await fetcher_->finish(d.file);
@@ -537,7 +517,7 @@ awaitable<void> Exporter::download(std::uint32_t index) {
 awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) {
   const JobSpec& spec = specs_[job.spec];
   auto order = export_order(spec);
-  if (job.hooked) order.webhook_url = hook_url_ + hook_token(job.spec);
+  if (job.hooked) order.webhook_url = hooks_.url(hook_token(job.spec));
   if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, order);
   // The scenes file (up to 8 MiB) is read on the file thread, not on the event loop.
   using Read = Result<boost::json::value>;
@@ -627,14 +607,12 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   auto reply = read_as<ProgressReply>(data, read_progress);
   if (reply) {
     // The latest sight of it unfinished, for the lag: its hook, else the read before this one.
-    const auto hooked = hooked_at_.find(index);
-    const TimePoint unfinished =
-        hooked != hooked_at_.end() ? hooked->second : job.submitted_at + Millis(job.track.read_ms);
+    const TimePoint unfinished = hooks_.hint(index).value_or(job.submitted_at + Millis(job.track.read_ms));
     const auto mark = job.sweep;
     auto event = machine_.on_progress(job, *reply, now);
     if (event.kind == JobEvent::Kind::exported || event.kind == JobEvent::Kind::succeeded) {
       metrics_->completion_lag(std::chrono::duration_cast<Millis>(now - std::min(now, unfinished)));
-      if (hooked != hooked_at_.end()) hooked_at_.erase(hooked);
+      hooks_.forget_hint(index);
       if (sweeps_.on_done(mark))
         hand_back("the project list did not show " + std::to_string(sweeps_.missed()) +
                   " finished exports as exported; reads of their own from now on");
@@ -676,7 +654,7 @@ JobEvent Exporter::failure_event(ExportJob& job, const ApiError& error, TimePoin
 
 awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const ApiRequest& request) {
   for (bool replayed = false;;) {
-    if (!co_await pass_gate()) co_return ApiError{Errc::transport, 0, "stopping", "exportd is stopping", {}};
+    if (!co_await pass_gate()) co_return ApiError{Errc::stopping, 0, "stopping", "exportd is stopping", {}};
     auto token = co_await tokens_.get();
     if (!token) {
       ApiError e = token.error();
@@ -751,16 +729,11 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
       schedule(index);
       co_return;
     case JobEvent::Kind::exported: {
-      auto& d = downloads_[index];
+      auto& d = downloads_.open(index);
       if (d.file.path.empty()) {
         auto path = video_path(index);
         if (!path) {
-          downloads_.erase(index);
-          job.state = JobState::failed;
-          const JobEvent failed{JobEvent::Kind::failed,
-                                {},
-                                event.download_url,
-                                ApiError{Errc::invalid_input, 0, "download_failed", path.error().message, {}}};
+          const auto failed = machine_.on_no_file(job, path.error().message, event.download_url);
           co_await finish(index, failed);
           co_return;
         }
@@ -776,7 +749,7 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
       metrics_->retry(job.state == JobState::downloading ? RetryStage::download
                       : job.state == JobState::polling   ? RetryStage::poll
                                                          : RetryStage::submit);
-      if (event.error && event.error->code == "disk_full") {
+      if (event.error && event.error->kind == Errc::disk_full) {
         log_.warning("download_paused", {{"job", key},
                                          {"why", event.error->message},
                                          {"next_try_in", format_duration(event.delay)},
@@ -810,18 +783,17 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
                                                 : JobOutcome::failed;
   r.download_url = event.download_url;
   r.error = event.error;
-  if (auto d = downloads_.find(index); d != downloads_.end()) {
-    if (r.download_url.empty()) r.download_url = d->second.url;  // a failed download keeps its link
-    if (d->second.done && job.state == JobState::succeeded)
-      r.video = JobResult::Video{d->second.done->path, d->second.done->bytes, d->second.done->sha256};
+  if (const auto* d = downloads_.find(index)) {
+    if (r.download_url.empty()) r.download_url = d->url;  // a failed download keeps its link
+    if (d->done && job.state == JobState::succeeded) r.video = JobResult::Video{d->done->path, d->done->bytes, d->done->sha256};
   }
   if (job.submitted_at != TimePoint{}) r.submitted_at = wall(job.submitted_at);
   r.finished_at = time_.wall_now();
   r.attempts = job.submissions;
   r.requests = job.requests;
   co_await ledger_.ended(batch.id, r);
-  metrics_->ended(r.status, r.error && r.error->code == "download_failed");
-  hooked_at_.erase(index);
+  metrics_->ended(r.status, event.download_failed);
+  hooks_.forget_hint(index);
 
   if (job.state == JobState::succeeded) {
     ++summary_.succeeded;
@@ -847,12 +819,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   admit();
   forget_hook(index);
   if (--batch.open == 0) co_await ledger_.batch_ended(batch.id);
-  if (auto d = downloads_.find(index); d != downloads_.end()) {
-    if (auto owner = file_owners_.find(d->second.file.path); owner != file_owners_.end() && owner->second == index)
-      file_owners_.erase(owner);
-    downloads_.erase(d);
-  }
-  disk_paused_.erase(index);
+  downloads_.end(index);
   specs_[index] = JobSpec{};  // the slot is free for the next job
   jobs_[index] = ExportJob{};
   free_slots_.push_back(index);

@@ -15,10 +15,12 @@
 #include "api/transport.hpp"
 #include "auth/token_source.hpp"
 #include "config/settings.hpp"
+#include "download/download_stage.hpp"
 #include "download/fetch.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
 #include "hooks/hook_keys.hpp"
+#include "hooks/hook_registry.hpp"
 #include "hooks/receiver.hpp"
 #include "jobs/export_job.hpp"
 #include "jobs/job_spec.hpp"
@@ -161,34 +163,18 @@ class Exporter {
   std::unique_ptr<Alarm> held_until_;  // calls held by RunRules: the next probe time
   // Downloads (SPEC §10): their own queue and workers (download.max_concurrent),
   // outside the API's budget and connection pool.
-  struct ActiveDownload {
-    std::string url;  // the latest link
-    VideoFile file;
-    std::optional<FinishedVideo> done;
-  };
   VideoFetcher* fetcher_ = nullptr;
-  std::unordered_map<std::uint32_t, ActiveDownload> downloads_;  // jobs in the downloading state
-  std::unordered_set<std::uint32_t> disk_paused_;                 // ... whose last try met a full disk
-  std::unordered_map<std::string, std::uint32_t> file_owners_;    // video file -> the job writing it
-  static constexpr Millis file_busy_wait{5'000};                  // a job whose file another one writes looks again
-  DueQueues download_due_;
+  DownloadStage downloads_;
   std::unique_ptr<Alarm> download_wake_;
   std::uint32_t active_download_workers_ = 0;
   std::unique_ptr<Alarm> sweep_wake_;  // the sweeper: its next sweep, or its next look
   Signal sweep_news_;                  // a job was submitted: sweeps may be worth it now
   std::uint32_t active_sweepers_ = 0;
-  std::uint64_t bytes_downloaded_ = 0;  // body bytes written, every try
   Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
 
-  static constexpr std::size_t max_ended_hooks = 100'000;
-  const HookKeys* hook_keys_ = nullptr;
-  std::string hook_url_;                                  // public_url + "/hooks/"
-  std::optional<RestartFacts> restart_;                   // set when the spool was recovered
-  std::unordered_map<std::string, std::uint32_t> hooks_;  // token -> job, for jobs not ended
-  std::unordered_set<std::string> ended_hooks_;           // tokens of the last jobs that ended
-  std::unordered_map<std::uint32_t, TimePoint> hooked_at_;  // the first hook of a job not yet seen done (lag)
-  std::deque<std::string> ended_order_;                   // ... oldest first
+  std::optional<RestartFacts> restart_;  // set when the spool was recovered
+  HookRegistry hooks_;
 
   Metrics own_metrics_;
   Metrics* metrics_ = &own_metrics_;

@@ -1,5 +1,6 @@
 #include "error/error.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <ostream>
 
@@ -30,8 +31,19 @@ std::string_view to_string(Errc e) {
       return "unreadable";
     case Errc::write_failed:
       return "write_failed";
+    case Errc::disk_full:
+      return "disk_full";
+    case Errc::stopping:
+      return "stopping";
   }
   return "?";
+}
+
+Errc write_errc(int err) { return err == ENOSPC || err == EDQUOT ? Errc::disk_full : Errc::write_failed; }
+
+bool is_storage_failure(const std::error_code& ec) {
+  return ec == std::errc::no_space_on_device || ec == std::errc::io_error || ec == std::errc::read_only_file_system ||
+         (ec.category() == std::system_category() && ec.value() == EDQUOT);
 }
 
 bool is_transient(Errc e) { return e == Errc::transport || e == Errc::overloaded || e == Errc::malformed; }

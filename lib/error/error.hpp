@@ -32,7 +32,9 @@ enum class Errc : std::uint8_t {
   // What a failed local step means.
   invalid_input,  // a config, job or scenes file (or URL) that breaks the contract; the message says where
   unreadable,     // a file that cannot be read as one: missing, not a regular file, too large
-  write_failed,   // a durable write or rename failed (disk full, read-only, I/O error)
+  write_failed,   // a durable write or rename failed (read-only, I/O error)
+  disk_full,      // ... because the disk is full (ENOSPC, EDQUOT): waits for space, nothing lost
+  stopping,       // exportd is stopping: the step was not carried out (it resumes at the next start)
 };
 
 std::string_view to_string(Errc e);
@@ -59,6 +61,13 @@ struct Failure {
   friend bool operator==(const Failure&, const Failure&) = default;
 };
 std::ostream& operator<<(std::ostream& os, const Failure& f);  // tests print results
+
+// What a failed write's errno means: disk_full (ENOSPC, EDQUOT: space may
+// be freed, nothing is lost by waiting) or write_failed.
+Errc write_errc(int err);
+// An error of the disk itself (full, I/O error, read-only): state cannot be
+// kept, so a step that meets it stops exportd rather than go on unsaved.
+bool is_storage_failure(const std::error_code& ec);
 
 // An OS call failed with `err` (an errno value): the system's code, and
 // "what: reason" (the reason alone when `what` is empty).

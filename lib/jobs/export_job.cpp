@@ -173,7 +173,7 @@ JobEvent JobMachine::on_fetch(ExportJob& job, FetchEnd end, bool progressed, std
     case FetchEnd::disk_full:
       // Not the job's fault: it waits for space, however long (the deadline still holds).
       job.due = std::min(now + disk_full_pause, poll_.deadline(job.submitted_at));
-      return {JobEvent::Kind::retrying, disk_full_pause, {}, error(Errc::write_failed, "disk_full")};
+      return {JobEvent::Kind::retrying, disk_full_pause, {}, error(Errc::disk_full, "disk_full")};
     case FetchEnd::refresh_link:
       job.link_refused = true;
       if (progressed) {
@@ -192,18 +192,33 @@ JobEvent JobMachine::on_fetch(ExportJob& job, FetchEnd end, bool progressed, std
       break;
     case FetchEnd::failed:
       job.state = JobState::failed;
-      return {JobEvent::Kind::failed, {}, {}, error(Errc::rejected, "download_failed")};
+      return {JobEvent::Kind::failed, {}, {}, error(Errc::rejected, "download_failed"), true};
   }
   auto e = error(Errc::transport, "download_failed");
   auto event = on_failure(job, e, now, unit_random);
-  if (event.kind == JobEvent::Kind::failed)
+  if (event.kind == JobEvent::Kind::failed) {
     event.error->message = "the download failed " + std::to_string(job.call_failures) + " times in a row: " + std::string(why);
+    event.download_failed = true;
+  }
   return event;
 }
 
 JobEvent JobMachine::on_downloaded(ExportJob& job) const {
   job.state = JobState::succeeded;
   return {JobEvent::Kind::succeeded, {}, {}, {}};
+}
+
+JobEvent JobMachine::on_no_file(ExportJob& job, std::string why, std::string download_url) const {
+  job.state = JobState::failed;
+  return {JobEvent::Kind::failed, {}, std::move(download_url),
+          ApiError{Errc::invalid_input, 0, "download_failed", std::move(why), {}}, true};
+}
+
+void JobMachine::on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at) const {
+  job.state = state;
+  if (!counts_down(state)) return;
+  job.project_id = std::move(project_id);
+  job.submitted_at = submitted_at;
 }
 
 JobEvent JobMachine::on_unsendable(ExportJob& job, const ApiError& why) const {

@@ -87,6 +87,7 @@ struct JobEvent {
   Millis delay{0};
   std::string download_url;
   std::optional<ApiError> error;
+  bool download_failed = false;  // failed: its video could not be downloaded (metrics count these)
 };
 
 class JobMachine {
@@ -129,6 +130,14 @@ class JobMachine {
                     double unit_random) const;
   // The video is in place: the job has succeeded.
   JobEvent on_downloaded(ExportJob& job) const;
+  // No file can be named for the video (download.name over a project id
+  // that makes no file name): the job fails, its link kept in its result.
+  JobEvent on_no_file(ExportJob& job, std::string why, std::string download_url) const;
+  // A job the journal recovered at a restart, where it had got to: queued,
+  // in_doubt (probe before sending again), polling or downloading the
+  // export of `project_id` accepted at `submitted_at` (its deadline counts
+  // from there). Nothing is sent again for an accepted export.
+  void on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at) const;
 
   const PollPolicy& poll_policy() const { return poll_; }
 

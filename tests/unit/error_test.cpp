@@ -1,3 +1,5 @@
+#include <cerrno>
+
 #include <gtest/gtest.h>
 
 #include <boost/system/system_error.hpp>
@@ -9,7 +11,7 @@ namespace exportd {
 namespace {
 
 TEST(Errors, EveryCodeHasANameInTheExportdCategory) {
-  for (int v = static_cast<int>(Errc::transport); v <= static_cast<int>(Errc::write_failed); ++v) {
+  for (int v = static_cast<int>(Errc::transport); v <= static_cast<int>(Errc::stopping); ++v) {
     const auto ec = make_error_code(static_cast<Errc>(v));
     EXPECT_STREQ(ec.category().name(), "exportd");
     EXPECT_NE(ec.message(), "?") << v;
@@ -27,7 +29,7 @@ TEST(Errors, OnlyTransportOverloadAndMalformedRepliesPassByThemselves) {
   EXPECT_TRUE(is_transient(Errc::overloaded));
   EXPECT_TRUE(is_transient(Errc::malformed));
   for (auto e : {Errc::unauthorized, Errc::rejected, Errc::tls, Errc::credentials, Errc::invalid_input,
-                 Errc::unreadable, Errc::write_failed})
+                 Errc::unreadable, Errc::write_failed, Errc::disk_full, Errc::stopping})
     EXPECT_FALSE(is_transient(e)) << to_string(e);
 }
 
@@ -50,6 +52,21 @@ TEST(Errors, AnApiErrorNamesItsKindAsAnErrorCode) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().error_code(), Errc::overloaded);
   EXPECT_THROW((void)r.value(), boost::system::system_error);
+}
+
+// Which write errors wait for space and which stop exportd.
+TEST(Errors, AFullDiskIsToldApartFromOtherWriteErrors) {
+  EXPECT_EQ(write_errc(ENOSPC), Errc::disk_full);
+  EXPECT_EQ(write_errc(EDQUOT), Errc::disk_full);
+  EXPECT_EQ(write_errc(EIO), Errc::write_failed);
+  EXPECT_EQ(write_errc(EACCES), Errc::write_failed);
+  EXPECT_TRUE(is_storage_failure(std::make_error_code(std::errc::no_space_on_device)));
+  EXPECT_TRUE(is_storage_failure(std::error_code(EDQUOT, std::system_category())));
+  EXPECT_TRUE(is_storage_failure(std::make_error_code(std::errc::read_only_file_system)));
+  EXPECT_TRUE(is_storage_failure(std::make_error_code(std::errc::io_error)));
+  EXPECT_FALSE(is_storage_failure(std::make_error_code(std::errc::permission_denied))) << "a file of the operator's";
+  EXPECT_FALSE(is_transient(Errc::stopping));
+  EXPECT_EQ(to_string(Errc::disk_full), "disk_full");
 }
 
 }  // namespace
