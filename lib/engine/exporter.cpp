@@ -632,8 +632,7 @@ awaitable<bool> Exporter::pass_gate() {
   }
 }
 
-void Exporter::carry_out(const RunRules::Decision& d, ApiError* error) {
-  if (error != nullptr) error->api_down = d.api_down;
+void Exporter::carry_out(const RunRules::Decision& d) {
   if (d.back_now) {
     log_.warning("api_back", {{"after", format_eta(d.held_for)}});
     held_until_->cancel();  // everybody waiting goes on
@@ -653,48 +652,35 @@ JobEvent Exporter::failure_event(ExportJob& job, const ApiError& error, TimePoin
 }
 
 awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const ApiRequest& request) {
-  for (bool replayed = false;;) {
-    if (!co_await pass_gate()) co_return ApiError{Errc::stopping, 0, "stopping", "exportd is stopping", {}};
-    auto token = co_await tokens_.get();
-    if (!token) {
-      ApiError e = token.error();
-      carry_out(rules_.on_call(&e, replayed, time_.now(), job != nullptr), &e);
-      co_return e;
+  // The steps are CallSteps'; here they are only awaited and carried out.
+  CallSteps steps(rules_, job != nullptr);
+  for (auto step = CallSteps::start();;) {
+    if (step.decision) carry_out(*step.decision);
+    switch (step.kind) {
+      case CallSteps::Step::Kind::pass_gate:
+        step = steps.on_gate(co_await pass_gate());
+        break;
+      case CallSteps::Step::Kind::get_token:
+        step = steps.on_token(co_await tokens_.get(), time_.now());
+        break;
+      case CallSteps::Step::Kind::send:
+        if (job != nullptr) {
+          ++job->requests;
+          if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job->submissions;
+        }
+        ++requests_;
+        step = steps.on_reply(co_await transport_.exchange(request, steps.token()), time_.now(), time_.wall_now());
+        break;
+      case CallSteps::Step::Kind::renew:
+        // Renewed once for everybody (single flight in TokenSource), then replayed.
+        log_.debug("token_refused", {{"job", job != nullptr ? specs_[job->spec].key : std::string("(sweep)")},
+                                     {"call", to_string(request.call)}});
+        tokens_.reject(steps.token());
+        step = steps.on_renewed();
+        break;
+      case CallSteps::Step::Kind::done:
+        co_return steps.take_result();
     }
-    const auto& tok = *token;
-    if (job != nullptr) {
-      ++job->requests;
-      if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job->submissions;
-    }
-    ++requests_;
-    auto reply = co_await transport_.exchange(request, tok);
-    if (!reply) {
-      ApiError e = reply.error();
-      carry_out(rules_.on_call(&e, replayed, time_.now(), job != nullptr), &e);
-      co_return e;
-    }
-    // An API that echoes the request must not put the token in a log.
-    if (tok.size() >= min_secret_to_redact_in_bodies) redact(reply->body, tok);
-    auto env = parse_envelope(*reply, time_.wall_now());
-    if (env) {
-      carry_out(rules_.on_call(nullptr, replayed, time_.now()), nullptr);
-      co_return env;
-    }
-    ApiError e = env.error();
-    redact(e.message, tok);
-    redact(e.code, tok);
-    const auto decision = rules_.on_call(&e, replayed, time_.now(), job != nullptr);
-    carry_out(decision, &e);
-    if (decision.next == RunRules::Decision::Next::renew_and_replay) {
-      // Renew once for everybody (single flight in TokenSource), then replay.
-      log_.debug("token_refused", {{"job", job != nullptr ? specs_[job->spec].key : std::string("(sweep)")},
-                                   {"call", to_string(request.call)},
-                                   {"code", e.code}});
-      tokens_.reject(tok);
-      replayed = true;
-      continue;
-    }
-    co_return e;
   }
 }
 

@@ -17,6 +17,7 @@
 #include "config/settings.hpp"
 #include "download/download_stage.hpp"
 #include "download/fetch.hpp"
+#include "engine/call_steps.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
 #include "hooks/hook_keys.hpp"
@@ -121,7 +122,7 @@ class Exporter {
   boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob* job, const ApiRequest& request);
   boost::asio::awaitable<bool> pass_gate();  // false: the run is stopping
   // Carries out what RunRules decided about one call's outcome.
-  void carry_out(const RunRules::Decision& d, ApiError* error);
+  void carry_out(const RunRules::Decision& d);
   JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);
   boost::asio::awaitable<ApiResult<ApiRequest>> submit_request(const ExportJob& job);
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);

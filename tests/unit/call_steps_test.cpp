@@ -1,0 +1,147 @@
+// One API call's steps (engine/call_steps.hpp), each fed its outcome by
+// hand: what comes next when the call fails at step n, the one replay after
+// a refused token, the redaction of an echoed token, and the run decisions
+// each outcome carries.
+
+#include <gtest/gtest.h>
+
+#include "engine/call_steps.hpp"
+#include "scripted_transport.hpp"
+
+namespace exportd {
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = CallSteps::Step::Kind;
+using testing::ok_json;
+
+const TimePoint t0{};
+const std::chrono::system_clock::time_point wall = std::chrono::system_clock::from_time_t(1'764'028'800);
+const std::string token = "tok-0123456789abcdef-0123456789";
+
+RunRules rules() { return RunRules(RunRules::Settings{RunMode::batch}); }
+ApiError transport_error() { return ApiError{Errc::transport, 0, "transport", "connection refused", {}}; }
+HttpReply expired() { return {401, R"({"success":false,"error":{"code":401,"msg":"expired"}})", ""}; }
+
+// Gate, token, send, done: the reply's data, and a decision that delivers it.
+TEST(CallSteps, ACallThatGoesThroughPassesTheGateTakesATokenSendsAndDelivers) {
+  auto r = rules();
+  CallSteps c(r, true);
+  auto s = CallSteps::start();
+  EXPECT_EQ(s.kind, Kind::pass_gate);
+  s = c.on_gate(true);
+  EXPECT_EQ(s.kind, Kind::get_token);
+  s = c.on_token(token, t0);
+  EXPECT_EQ(s.kind, Kind::send);
+  EXPECT_EQ(c.token(), token);
+  s = c.on_reply(ok_json(R"({"progress":40})"), t0, wall);
+  EXPECT_EQ(s.kind, Kind::done);
+  ASSERT_TRUE(s.decision);
+  EXPECT_EQ(s.decision->next, RunRules::Decision::Next::deliver);
+  const auto result = c.take_result();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->at("progress").as_int64(), 40);
+}
+
+// The call fails at each step in turn: it ends there, with that step's
+// error, and (past the gate) a decision for the run; nothing is replayed.
+TEST(CallSteps, ACallThatFailsAtStepNEndsThereWithThatStepsError) {
+  for (int n = 0; n < 3; ++n) {
+    SCOPED_TRACE(n);
+    auto r = rules();
+    CallSteps c(r, true);
+    CallSteps::Step s = CallSteps::start();
+    s = c.on_gate(n != 0);
+    if (n == 0) {
+      EXPECT_EQ(s.kind, Kind::done);
+      EXPECT_FALSE(s.decision) << "stopping: nothing happened to hold against the API";
+      EXPECT_EQ(c.take_result().error().kind, Errc::stopping);
+      continue;
+    }
+    s = n == 1 ? c.on_token(transport_error(), t0) : c.on_token(token, t0);
+    if (n == 2) s = c.on_reply(transport_error(), t0, wall);
+    EXPECT_EQ(s.kind, Kind::done);
+    ASSERT_TRUE(s.decision);
+    EXPECT_EQ(s.decision->next, RunRules::Decision::Next::deliver);
+    const auto e = c.take_result().error();
+    EXPECT_EQ(e.kind, Errc::transport);
+    EXPECT_FALSE(e.api_down) << "one failure does not hold the calls";
+    EXPECT_FALSE(c.replayed());
+  }
+}
+
+// A refused token: dropped, renewed, and the call sent once more; refused
+// again, it ends with the error (no loop).
+TEST(CallSteps, ARefusedTokenIsRenewedAndTheCallReplayedOnceOnly) {
+  auto r = rules();
+  CallSteps c(r, true);
+  c.on_gate(true);
+  c.on_token(token, t0);
+  auto s = c.on_reply(expired(), t0, wall);
+  EXPECT_EQ(s.kind, Kind::renew);
+  ASSERT_TRUE(s.decision);
+  EXPECT_EQ(s.decision->next, RunRules::Decision::Next::renew_and_replay);
+  EXPECT_EQ(c.token(), token) << "the token to drop";
+  s = c.on_renewed();
+  EXPECT_EQ(s.kind, Kind::pass_gate) << "the replay goes through the gate again";
+  EXPECT_TRUE(c.replayed());
+  c.on_gate(true);
+  s = c.on_token("tok-fresh-0123456789abcdef", t0);
+  EXPECT_EQ(s.kind, Kind::send);
+  s = c.on_reply(expired(), t0, wall);
+  EXPECT_EQ(s.kind, Kind::done) << "refused again: no second replay";
+  EXPECT_EQ(c.take_result().error().kind, Errc::unauthorized);
+
+  CallSteps ok(r, true);
+  ok.on_gate(true);
+  ok.on_token(token, t0);
+  ASSERT_EQ(ok.on_reply(expired(), t0, wall).kind, Kind::renew);
+  ok.on_renewed();
+  ok.on_gate(true);
+  ok.on_token("tok-fresh-0123456789abcdef", t0);
+  EXPECT_EQ(ok.on_reply(ok_json("{}"), t0, wall).kind, Kind::done);
+  EXPECT_TRUE(ok.take_result()) << "the replay went through";
+}
+
+// An API that echoes the request puts the token in its error: it never
+// reaches the result (and so never a log or a results file).
+TEST(CallSteps, ATokenEchoedInAnErrorIsRedacted) {
+  auto r = rules();
+  CallSteps c(r, true);
+  c.on_gate(true);
+  c.on_token(token, t0);
+  c.on_reply(HttpReply{200, R"({"success":false,"error":{"code":"E_)" + token + R"(","msg":"bad token )" + token + "\"}}", ""},
+             t0, wall);
+  const auto e = c.take_result().error();
+  EXPECT_EQ(e.message.find(token), std::string::npos) << e.message;
+  EXPECT_EQ(e.code.find(token), std::string::npos) << e.code;
+  EXPECT_NE(e.message.find("[redacted]"), std::string::npos);
+}
+
+// Five failures in a row trip the breaker: the fifth call's decision holds
+// every call and its error is the API's, not the job's. A sweep's list
+// calls alone never trip it.
+TEST(CallSteps, TheFifthFailureInARowHoldsTheCallsButASweepsFaultsAloneDoNot) {
+  auto r = rules();
+  for (int i = 1; i <= 5; ++i) {
+    CallSteps c(r, true);
+    c.on_gate(true);
+    c.on_token(token, t0);
+    const auto s = c.on_reply(transport_error(), t0 + i * 1s, wall);
+    ASSERT_TRUE(s.decision);
+    EXPECT_EQ(s.decision->held_now, i == 5) << i;
+    EXPECT_EQ(c.take_result().error().api_down, i == 5) << i;
+  }
+  auto sweeps = rules();
+  for (int i = 1; i <= 10; ++i) {
+    CallSteps c(sweeps, false);
+    c.on_gate(true);
+    c.on_token(token, t0);
+    const auto s = c.on_reply(transport_error(), t0 + i * 1s, wall);
+    EXPECT_FALSE(s.decision->held_now) << i;
+  }
+  EXPECT_FALSE(sweeps.held());
+}
+
+}  // namespace
+}  // namespace exportd
