@@ -50,14 +50,8 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
                config.download.enabled()),
       rules_(rules_settings()),
       sweeps_(config.polling),
-      wake_(time.alarm(ex)),
-      held_until_(time.alarm(ex)),
-      download_wake_(time.alarm(ex)),
-      sweep_wake_(time.alarm(ex)),
-      sweep_news_(ex),
-      worker_left_(ex),
-      steady_origin_(time.now()),
-      wall_origin_(time.wall_now()) {}
+      crew_(time, ex),
+      clocks_(time) {}
 
 Exporter::~Exporter() { files_.join(); }
 
@@ -66,18 +60,10 @@ RunRules::Settings Exporter::rules_settings() const {
 }
 
 void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs, std::vector<RecoveredJob> recovered) {
-  const auto batch = static_cast<std::uint32_t>(batches_.size());
-  batches_.push_back(Batch{batch_id, static_cast<std::uint32_t>(specs.size())});
+  const auto batch = jobs_.open_batch(batch_id, static_cast<std::uint32_t>(specs.size()));
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    // An ended job's slot is reused, so a daemon that runs for months holds
-    // only the jobs it is working on.
-    std::uint32_t index = static_cast<std::uint32_t>(jobs_.size());
-    if (!free_slots_.empty()) {
-      index = free_slots_.back();
-      free_slots_.pop_back();
-    }
+    const auto index = jobs_.take_slot();
     ExportJob job;
-    job.spec = index;
     job.batch = batch;
     // Its own webhook_url wins; otherwise the API calls our receiver.
     job.hooked = hooks_.on() && specs[i].webhook_url.empty();
@@ -93,7 +79,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
         const auto submitted = std::chrono::system_clock::time_point(std::chrono::milliseconds(r->submitted_at_ms));
         const bool download = r->state == Recovery::downloading && fetcher_ != nullptr;
         machine_.on_recovered(job, download ? JobState::downloading : JobState::polling, r->project_id,
-                              steady(submitted));
+                              clocks_.steady(submitted));
         how = "recovered_submitted";
         if (download) {
           // The download resumes from the bytes on disk.
@@ -102,10 +88,10 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
         } else if (job.hooked && restart_) {
           // Read at once only if its hook may have come while the daemon was
           // down, or its safety read is due; otherwise it keeps waiting for it.
-          const auto now = wall(time_.now());
+          const auto now = clocks_.wall(time_.now());
           const auto first = first_read_after_restart(submitted, now, *restart_, config_.webhook.safety_poll);
           if (first > now) {
-            job.due = std::min(steady(first), machine_.poll_policy().deadline(job.submitted_at));
+            job.due = std::min(clocks_.steady(first), machine_.poll_policy().deadline(job.submitted_at));
             how = "recovered_awaiting_hook";
           }
         }
@@ -115,28 +101,19 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
                     {"batch", batch_id},
                     {"kind", specs[i].kind == JobKind::export_project ? "export" : "create"},
                     {"project", job.project_id.empty() ? specs[i].project_id : job.project_id}});
-    if (counts_down(job.state)) ++in_flight_;
-    if (index == jobs_.size()) {
-      specs_.push_back(std::move(specs[i]));
-      jobs_.push_back(std::move(job));
-    } else {
-      specs_[index] = std::move(specs[i]);
-      jobs_[index] = std::move(job);
-    }
+    jobs_.fill(index, std::move(specs[i]), std::move(job));
     if (jobs_[index].hooked) hooks_.await(hook_token(index), index);
-    ++accepted_;
-    waiting_.push_back(index);
   }
   admit();
-  if (!sweeps_.running()) sweep_news_.notify_all();  // jobs recovered while polling count for sweeps too
+  if (!sweeps_.running()) crew_.sweep_news.notify_all();  // jobs recovered while polling count for sweeps too
 }
 
 BatchCounts Exporter::counts() const {
   BatchCounts c;
-  c.total = accepted_;
+  c.total = jobs_.accepted();
   c.done = summary_.succeeded + summary_.failed + summary_.timed_out;
   c.failed = summary_.failed + summary_.timed_out;
-  c.in_flight = in_flight_;
+  c.in_flight = jobs_.in_flight();
   c.downloading = downloads_.downloading();
   c.downloads_paused = downloads_.paused();
   c.download_bytes = downloads_.bytes();
@@ -144,10 +121,8 @@ BatchCounts Exporter::counts() const {
 }
 
 void Exporter::admit() {
-  while (!waiting_.empty() && admitted_ < config_.limits.max_active_jobs) {
-    const auto index = waiting_.front();
-    waiting_.pop_front();
-    ++admitted_;
+  while (const auto next = jobs_.admit(config_.limits.max_active_jobs)) {
+    const auto index = *next;
     jobs_[index].due = std::max(jobs_[index].due, time_.now());  // later for a job that waits for its hook
     schedule(index);
   }
@@ -158,11 +133,11 @@ void Exporter::schedule(std::uint32_t index) {
   const auto state = jobs_[index].state;
   if (state == JobState::downloading && !jobs_[index].link_refused) {
     downloads_.due().push(Lane::poll, at, index);
-    if (at < download_wake_->expiry()) download_wake_->expires_at(at);
+    if (at < crew_.download_wake->expiry()) crew_.download_wake->expires_at(at);
     return;
   }
   due_.push(state == JobState::queued || state == JobState::in_doubt ? Lane::submit : Lane::poll, at, index);
-  if (at < wake_->expiry()) wake_->expires_at(at);  // wakes the idle workers to look again
+  if (at < crew_.api_wake->expiry()) crew_.api_wake->expires_at(at);  // wakes the idle workers to look again
 }
 
 void Exporter::use_hooks(const HookKeys& keys, const std::string& public_url) {
@@ -174,7 +149,7 @@ HookAnswer Exporter::hint(std::string_view token) {
   if (found.answer != HookAnswer::accepted) return found.answer;
   const auto index = found.job;
   ExportJob& job = jobs_[index];
-  log_.debug("hook", {{"job", specs_[job.spec].key}, {"state", to_string(job.state)}});
+  log_.debug("hook", {{"job", jobs_.spec(job.spec).key}, {"state", to_string(job.state)}});
   if (job.state == JobState::polling) hooks_.hinted(index, time_.now());
   read_now(index);
   return HookAnswer::accepted;
@@ -198,7 +173,7 @@ void Exporter::after_step(std::uint32_t index) {
 
 std::string Exporter::hook_token(std::uint32_t index) const {
   const ExportJob& job = jobs_[index];
-  return hooks_.token(batches_[job.batch].id, specs_[job.spec].key);
+  return hooks_.token(jobs_.batch_id(job), jobs_.spec(job.spec).key);
 }
 
 void Exporter::forget_hook(std::uint32_t index) {
@@ -207,12 +182,12 @@ void Exporter::forget_hook(std::uint32_t index) {
 }
 
 void Exporter::stop() {
-  stopping_ = true;
+  crew_.stopping = true;
   rules_.stop();
-  wake_->cancel();
-  download_wake_->cancel();
+  crew_.api_wake->cancel();
+  crew_.download_wake->cancel();
   wake_sweeper();
-  held_until_->cancel();
+  crew_.held_until->cancel();
 }
 
 std::string Exporter::health() const { return rules_.health(time_.now()); }
@@ -224,57 +199,56 @@ void Exporter::reconfigure(const Config& config) {
   rules_.reconfigure(rules_settings());
   sweeps_.reconfigure(config.polling);
   // One worker per pooled connection: more start now, extra ones leave after their current step.
-  if (running_) spawn_workers();
+  if (crew_.spawned > 0) spawn_workers();  // running
   admit();
-  wake_->cancel();  // idle workers look again (and extra ones leave)
-  download_wake_->cancel();
+  crew_.api_wake->cancel();  // idle workers look again (and extra ones leave)
+  crew_.download_wake->cancel();
   wake_sweeper();
 }
 
 void Exporter::spawn_workers() {
   // Workers leave on their own when there are more than these (a reload).
   const auto downloads = fetcher_ != nullptr && config_.download.enabled() ? config_.download.max_concurrent : 0;
-  spawn(&Exporter::download_worker, active_download_workers_, downloads);
-  spawn(&Exporter::worker, active_workers_, std::max<std::uint32_t>(1, config_.limits.max_connections));
-  spawn(&Exporter::sweeper, active_sweepers_, 1);
+  spawn(&Exporter::download_worker, crew_.downloaders, downloads);
+  spawn(&Exporter::worker, crew_.api, std::max<std::uint32_t>(1, config_.limits.max_connections));
+  spawn(&Exporter::sweeper, crew_.sweepers, 1);
 }
 
 void Exporter::spawn(awaitable<void> (Exporter::*body)(), std::uint32_t& active, std::uint32_t target) {
   while (active < target) {
-    ++workers_;
+    ++crew_.spawned;
     ++active;
     asio::co_spawn(ex_, (this->*body)(), [this](std::exception_ptr e) {
-      --workers_;
-      worker_left_.notify_all();
+      --crew_.spawned;
+      crew_.left.notify_all();
       if (e) std::rethrow_exception(e);  // a disk error: stop the loop rather than act on unsaved state
     });
   }
 }
 
 awaitable<RunSummary> Exporter::run() {
-  running_ = true;
   spawn_workers();
-  while (workers_ > 0) co_await worker_left_.wait();
+  while (crew_.spawned > 0) co_await crew_.left.wait();
   co_return summary_;
 }
 
 awaitable<void> Exporter::worker() {
   for (;;) {
-    if (stopping_) co_return;
-    if (active_workers_ > std::max<std::uint32_t>(1, config_.limits.max_connections)) {
-      --active_workers_;  // fewer connections after a reload
+    if (crew_.stopping) co_return;
+    if (crew_.api > std::max<std::uint32_t>(1, config_.limits.max_connections)) {
+      --crew_.api;  // fewer connections after a reload
       co_return;
     }
     if (mode_ == Mode::batch && idle()) {
-      stopping_ = true;  // every job has ended
-      wake_->cancel();
-      download_wake_->cancel();
+      crew_.stopping = true;  // every job has ended
+      crew_.api_wake->cancel();
+      crew_.download_wake->cancel();
       wake_sweeper();
       co_return;
     }
     const bool stepped = co_await step_due(due_);  // named: g++ 12 hangs on co_await inside the if
     if (stepped) continue;
-    co_await wait_for_due(due_, *wake_);
+    co_await wait_for_due(due_, *crew_.api_wake);
   }
 }
 
@@ -283,8 +257,8 @@ bool Exporter::sweep_candidate(const ExportJob& job) {
 }
 
 void Exporter::wake_sweeper() {
-  sweep_wake_->cancel();
-  sweep_news_.notify_all();
+  crew_.sweep_wake->cancel();
+  crew_.sweep_news.notify_all();
 }
 
 std::size_t Exporter::sweep_coverage(bool all) const {
@@ -295,7 +269,7 @@ std::size_t Exporter::sweep_coverage(bool all) const {
 
 awaitable<void> Exporter::sweeper() {
   for (;;) {
-    if (stopping_) co_return;
+    if (crew_.stopping) co_return;
     if (mode_ == Mode::batch && idle()) co_return;
     // The jobs a sweep would stand in for: all candidates but those the
     // latest one did not list (a list in pages may never show them).
@@ -307,26 +281,26 @@ awaitable<void> Exporter::sweeper() {
           log_.info("sweeps_on",
                     {{"jobs", std::to_string(sweep_coverage(false))}, {"every", format_duration(sweeps_.every())}});
         const bool listed = co_await sweep();
-        if (stopping_) co_return;
-        sweep_wake_->expires_at(sweeps_.next_beat(now, listed, time_.now()));
-        co_await sweep_wake_->wait();
+        if (crew_.stopping) co_return;
+        crew_.sweep_wake->expires_at(sweeps_.next_beat(now, listed, time_.now()));
+        co_await crew_.sweep_wake->wait();
         continue;
       }
       case SweepMachine::Next::Kind::stop:
         hand_back("fewer jobs to sweep than polling.sweep_min_jobs asks");
         continue;
       case SweepMachine::Next::Kind::wait_until:
-        sweep_wake_->expires_at(next.at);
-        co_await sweep_wake_->wait();
+        crew_.sweep_wake->expires_at(next.at);
+        co_await crew_.sweep_wake->wait();
         break;
       case SweepMachine::Next::Kind::wait:
-        co_await sweep_news_.wait();
+        co_await crew_.sweep_news.wait();
         break;
     }
     // Counted again once the submits around the news have settled.
-    if (stopping_) co_return;
-    sweep_wake_->expires_at(time_.now() + SweepPlan::settle);
-    co_await sweep_wake_->wait();
+    if (crew_.stopping) co_return;
+    crew_.sweep_wake->expires_at(time_.now() + SweepPlan::settle);
+    co_await crew_.sweep_wake->wait();
   }
 }
 
@@ -342,7 +316,7 @@ awaitable<bool> Exporter::sweep() {
   for (;;) {
     const ApiRequest request = list_projects_request(config_.api.endpoint, query);
     auto data = co_await call(nullptr, request);
-    if (stopping_) co_return true;
+    if (crew_.stopping) co_return true;
     if (!data) {
       const auto& e = data.error();
       const auto failed = sweeps_.on_failure(time_.now(), is_transient(e.kind), pager.pages());
@@ -380,7 +354,7 @@ awaitable<bool> Exporter::sweep() {
         [[fallthrough]];
       case SweepPlan::Listing::confirm:
         // Listed as exported: one confirming read, as on a hook.
-        log_.debug("sweep_hint", {{"job", specs_[job.spec].key}, {"project", job.project_id}});
+        log_.debug("sweep_hint", {{"job", jobs_.spec(job.spec).key}, {"project", job.project_id}});
         read_now(i);
         break;
       case SweepPlan::Listing::safety_net:
@@ -426,15 +400,15 @@ awaitable<void> Exporter::wait_for_due(const DueQueues& queue, Alarm& wake) {
 
 awaitable<void> Exporter::download_worker() {
   for (;;) {
-    if (stopping_) co_return;
-    if (active_download_workers_ > config_.download.max_concurrent) {
-      --active_download_workers_;  // fewer at once after a reload
+    if (crew_.stopping) co_return;
+    if (crew_.downloaders > config_.download.max_concurrent) {
+      --crew_.downloaders;  // fewer at once after a reload
       co_return;
     }
     if (mode_ == Mode::batch && idle()) co_return;  // the API workers end the run
     const bool stepped = co_await step_due(downloads_.due());
     if (stepped) continue;
-    co_await wait_for_due(downloads_.due(), *download_wake_);
+    co_await wait_for_due(downloads_.due(), *crew_.download_wake);
   }
 }
 
@@ -463,7 +437,7 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
 
 Result<std::string> Exporter::video_path(std::uint32_t index) const {
   const ExportJob& job = jobs_[index];
-  const JobSpec& spec = specs_[job.spec];
+  const JobSpec& spec = jobs_.spec(job.spec);
   std::string name = spec.file_name;
   if (name.empty()) {
     // A create job whose name uses {project_id}: made now that the project exists.
@@ -481,7 +455,7 @@ awaitable<void> Exporter::record_download(std::uint32_t index) {
   const auto& d = downloads_.at(index);
   // A named record: g++ 12 destroys a temporary inside co_await twice.
   const DownloadRecord record{d.url, d.file.path, d.file.part.validator, d.file.part.total};
-  co_await ledger_.downloading(batches_[job.batch].id, specs_[job.spec].key, record);
+  co_await ledger_.downloading(jobs_.batch_id(job), jobs_.spec(job.spec).key, record);
 }
 
 awaitable<void> Exporter::download(std::uint32_t index) {
@@ -491,7 +465,7 @@ awaitable<void> Exporter::download(std::uint32_t index) {
     // A job of another batch downloads to the same file (a job file taken
     // twice): this one waits its turn, then replaces it. Never two writers.
     log_.info("download_waiting",
-              {{"job", specs_[job.spec].key}, {"file", d.file.path}, {"behind", specs_[jobs_[*owner].spec].key}});
+              {{"job", jobs_.spec(job.spec).key}, {"file", d.file.path}, {"behind", jobs_.spec(*owner).key}});
     job.due = time_.now() + DownloadStage::file_busy_wait;
     schedule(index);
     co_return;
@@ -500,7 +474,7 @@ awaitable<void> Exporter::download(std::uint32_t index) {
       co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record_download(index); });
   downloads_.on_try(index, out.end, out.received);
   metrics_->downloaded(out.received);
-  if (stopping_) co_return;  // NAME.part and the journal hold where it got to
+  if (crew_.stopping) co_return;  // NAME.part and the journal hold where it got to
   if (out.end == FetchEnd::complete) {
     auto finished = co_await fetcher_->finish(d.file);
     if (finished) {
@@ -515,7 +489,7 @@ awaitable<void> Exporter::download(std::uint32_t index) {
 }
 
 awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) {
-  const JobSpec& spec = specs_[job.spec];
+  const JobSpec& spec = jobs_.spec(job.spec);
   auto order = export_order(spec);
   if (job.hooked) order.webhook_url = hooks_.url(hook_token(job.spec));
   if (spec.kind == JobKind::export_project) co_return export_request(config_.api.endpoint, order);
@@ -533,22 +507,22 @@ awaitable<ApiResult<ApiRequest>> Exporter::submit_request(const ExportJob& job) 
       asio::use_awaitable, spec.scenes_file);
   // The job's own input is at fault: it fails, nothing is sent.
   if (!read) co_return ApiError{Errc::rejected, 0, "scenes_file", read.error().message, {}};
-  order.name = tagged_project_name(spec.name, batches_[job.batch].id, spec.key);
+  order.name = tagged_project_name(spec.name, jobs_.batch_id(job), spec.key);
   co_return create_request(config_.api.endpoint, order, *read);
 }
 
 awaitable<void> Exporter::submit(std::uint32_t index) {
   ExportJob& job = jobs_[index];
-  const JobSpec& spec = specs_[job.spec];
+  const JobSpec& spec = jobs_.spec(job.spec);
   auto built = co_await submit_request(job);
-  if (stopping_) co_return;  // nothing was sent or journaled: it is submitted at the next start
+  if (crew_.stopping) co_return;  // nothing was sent or journaled: it is submitted at the next start
   if (!built) {
     co_await apply(index, machine_.on_unsendable(job, built.error()));
     co_return;
   }
-  co_await ledger_.submit_started(batches_[job.batch].id, spec.key);
+  co_await ledger_.submit_started(jobs_.batch_id(job), spec.key);
   auto data = co_await call(&job, *built);
-  if (stopping_) co_return;
+  if (crew_.stopping) co_return;
   const auto now = time_.now();
   auto reply = read_as<SubmitReply>(data, read_submit);
   if (!reply) {
@@ -564,8 +538,8 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
                    {{"job", spec.key},
                     {"polling", job.project_id},
                     {"why", "the export reply held no usable projectId; the project itself is polled"}});
-    co_await ledger_.submitted(batches_[job.batch].id, spec.key, job.project_id, wall(now));
-    ++in_flight_;
+    co_await ledger_.submitted(jobs_.batch_id(job), spec.key, job.project_id, clocks_.wall(now));
+    jobs_.export_accepted();
   }
   co_await apply(index, std::move(event));
 }
@@ -575,16 +549,16 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
 // create job looks for its tagged name in the project list.
 awaitable<void> Exporter::probe(std::uint32_t index) {
   ExportJob& job = jobs_[index];
-  const JobSpec& spec = specs_[job.spec];
+  const JobSpec& spec = jobs_.spec(job.spec);
   const bool create = spec.kind == JobKind::create_project;
   // A named request: g++ 12 mishandles a conditional temporary inside co_await.
   const ApiRequest request =
       create ? list_projects_request(config_.api.endpoint) : progress_request(config_.api.endpoint, spec.project_id);
   auto data = co_await call(&job, request);
-  if (stopping_) co_return;
+  if (crew_.stopping) co_return;
   const auto now = time_.now();
   const auto finding =
-      read_probe(data, spec.kind, tagged_project_name(spec.name, batches_[job.batch].id, spec.key), spec.project_id);
+      read_probe(data, spec.kind, tagged_project_name(spec.name, jobs_.batch_id(job), spec.key), spec.project_id);
   if (finding.retry) {
     co_await apply(index, failure_event(job, *finding.retry, now));
     co_return;
@@ -592,8 +566,8 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
   const auto& running = finding.running;
   auto event = machine_.on_probe(job, running, now);
   if (running) {
-    co_await ledger_.submitted(batches_[job.batch].id, spec.key, *running, wall(now));
-    ++in_flight_;
+    co_await ledger_.submitted(jobs_.batch_id(job), spec.key, *running, clocks_.wall(now));
+    jobs_.export_accepted();
   }
   co_await apply(index, std::move(event));
 }
@@ -602,7 +576,7 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   const ApiRequest request = progress_request(config_.api.endpoint, job.project_id);
   auto data = co_await call(&job, request);
-  if (stopping_) co_return;
+  if (crew_.stopping) co_return;
   const auto now = time_.now();
   auto reply = read_as<ProgressReply>(data, read_progress);
   if (reply) {
@@ -625,19 +599,19 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
 awaitable<bool> Exporter::pass_gate() {
   for (;;) {
     const auto g = rules_.gate(time_.now());
-    if (g.kind == RunRules::Gate::Kind::stopped || stopping_) co_return false;
+    if (g.kind == RunRules::Gate::Kind::stopped || crew_.stopping) co_return false;
     if (g.kind == RunRules::Gate::Kind::go) co_return true;
-    if (held_until_->expiry() != g.until) held_until_->expires_at(g.until);
-    co_await held_until_->wait();
+    if (crew_.held_until->expiry() != g.until) crew_.held_until->expires_at(g.until);
+    co_await crew_.held_until->wait();
   }
 }
 
 void Exporter::carry_out(const RunRules::Decision& d) {
   if (d.back_now) {
     log_.warning("api_back", {{"after", format_eta(d.held_for)}});
-    held_until_->cancel();  // everybody waiting goes on
+    crew_.held_until->cancel();  // everybody waiting goes on
   }
-  if (rules_.held() && held_until_->expiry() != rules_.next_probe()) held_until_->expires_at(rules_.next_probe());
+  if (rules_.held() && crew_.held_until->expiry() != rules_.next_probe()) crew_.held_until->expires_at(rules_.next_probe());
   if (d.held_now)
     log_.warning("api_held",
                  {{"why", rules_.held_because()},
@@ -668,12 +642,12 @@ awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const A
           ++job->requests;
           if (request.call == ApiCall::export_project || request.call == ApiCall::create_project) ++job->submissions;
         }
-        ++requests_;
+        ++summary_.requests;
         step = steps.on_reply(co_await transport_.exchange(request, steps.token()), time_.now(), time_.wall_now());
         break;
       case CallSteps::Step::Kind::renew:
         // Renewed once for everybody (single flight in TokenSource), then replayed.
-        log_.debug("token_refused", {{"job", job != nullptr ? specs_[job->spec].key : std::string("(sweep)")},
+        log_.debug("token_refused", {{"job", job != nullptr ? jobs_.spec(job->spec).key : std::string("(sweep)")},
                                      {"call", to_string(request.call)}});
         tokens_.reject(steps.token());
         step = steps.on_renewed();
@@ -686,7 +660,7 @@ awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob* job, const A
 
 awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
   ExportJob& job = jobs_[index];
-  const std::string& key = specs_[job.spec].key;
+  const std::string& key = jobs_.spec(job.spec).key;
   if (event.error && rules_.stops_run(*event.error)) {
     // Not the job's fault: it stays as the journal has it and the run stops.
     fail_run(*event.error);
@@ -696,7 +670,7 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
     case JobEvent::Kind::submitted:
       log_.info("submitted", {{"job", key}, {"project", job.project_id}, {"attempt", std::to_string(job.submissions)}});
       schedule(index);
-      if (!sweeps_.running()) sweep_news_.notify_all();
+      if (!sweeps_.running()) crew_.sweep_news.notify_all();
       co_return;
     case JobEvent::Kind::adopted:
       log_.info("adopted",
@@ -758,11 +732,11 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
 
 awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   ExportJob& job = jobs_[index];
-  const JobSpec& spec = specs_[job.spec];
-  Batch& batch = batches_[job.batch];
+  const JobSpec& spec = jobs_.spec(job.spec);
+  const std::string batch_id = jobs_.batch_id(job);
   JobResult r;
   r.job = spec.key;
-  r.batch = batch.id;
+  r.batch = batch_id;
   r.project_id = job.project_id.empty() ? spec.project_id : job.project_id;
   r.status = job.state == JobState::succeeded   ? JobOutcome::succeeded
              : job.state == JobState::timed_out ? JobOutcome::timed_out
@@ -773,11 +747,11 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
     if (r.download_url.empty()) r.download_url = d->url;  // a failed download keeps its link
     if (d->done && job.state == JobState::succeeded) r.video = JobResult::Video{d->done->path, d->done->bytes, d->done->sha256};
   }
-  if (job.submitted_at != TimePoint{}) r.submitted_at = wall(job.submitted_at);
+  if (job.submitted_at != TimePoint{}) r.submitted_at = clocks_.wall(job.submitted_at);
   r.finished_at = time_.wall_now();
   r.attempts = job.submissions;
   r.requests = job.requests;
-  co_await ledger_.ended(batch.id, r);
+  co_await ledger_.ended(batch_id, r);
   metrics_->ended(r.status, event.download_failed);
   hooks_.forget_hint(index);
 
@@ -800,16 +774,12 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
                   {"code", r.error ? r.error->code : ""},
                   {"message", r.error ? r.error->message : ""}});
   }
-  if (job.submitted_at != TimePoint{}) --in_flight_;
-  --admitted_;
-  admit();
   forget_hook(index);
-  if (--batch.open == 0) co_await ledger_.batch_ended(batch.id);
   downloads_.end(index);
-  specs_[index] = JobSpec{};  // the slot is free for the next job
-  jobs_[index] = ExportJob{};
-  free_slots_.push_back(index);
-  if (idle()) wake_->cancel();  // let idle workers see the end
+  const bool batch_ended = jobs_.end(index);  // the slot is free for the next job
+  admit();
+  if (batch_ended) co_await ledger_.batch_ended(batch_id);
+  if (idle()) crew_.api_wake->cancel();  // let idle workers see the end
 }
 
 void Exporter::fail_run(const ApiError& error) {
@@ -819,14 +789,6 @@ void Exporter::fail_run(const ApiError& error) {
   }
   rules_.stop(error);
   stop();
-}
-
-std::chrono::system_clock::time_point Exporter::wall(TimePoint t) const {
-  return wall_origin_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - steady_origin_);
-}
-
-TimePoint Exporter::steady(std::chrono::system_clock::time_point t) const {
-  return steady_origin_ + std::chrono::duration_cast<Clock::duration>(t - wall_origin_);
 }
 
 }  // namespace exportd

@@ -18,6 +18,7 @@
 #include "download/download_stage.hpp"
 #include "download/fetch.hpp"
 #include "engine/call_steps.hpp"
+#include "engine/job_table.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
 #include "hooks/hook_keys.hpp"
@@ -80,17 +81,12 @@ class Exporter {
   HookAnswer hint(std::string_view token);
 
   BatchCounts counts() const;
-  std::uint64_t requests() const { return requests_; }
+  std::uint64_t requests() const { return summary_.requests; }
   // "ok", or why calls are held (API unreachable, credentials refused) and until when.
   std::string health() const;
   bool calls_held() const { return rules_.held(); }  // every API call held (the breaker is open)
 
  private:
-  struct Batch {
-    std::string id;
-    std::uint32_t open = 0;
-  };
-
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> download_worker();
   // Sweeps (schedule/sweep.hpp): one project-list call for every polled job, while enough are.
@@ -135,11 +131,9 @@ class Exporter {
   void forget_hook(std::uint32_t index);  // the job ended: its token answers "ended" from now on
   std::string hook_token(std::uint32_t index) const;  // a hooked job's token (computed, never stored)
   void admit();
-  bool idle() const { return admitted_ == 0 && waiting_.empty(); }
+  bool idle() const { return jobs_.idle(); }
   void fail_run(const ApiError& error);
   RunRules::Settings rules_settings() const;
-  std::chrono::system_clock::time_point wall(TimePoint t) const;
-  TimePoint steady(std::chrono::system_clock::time_point t) const;
 
   boost::asio::any_io_executor ex_;
   Config config_;
@@ -154,24 +148,12 @@ class Exporter {
   RunRules rules_;
   SweepMachine sweeps_;
 
-  std::deque<JobSpec> specs_;  // specs_[i] belongs to jobs_[i]
-  std::deque<ExportJob> jobs_;
-  std::vector<std::uint32_t> free_slots_;  // slots of ended jobs, reused by the next ones
-  std::deque<Batch> batches_;
-  std::deque<std::uint32_t> waiting_;  // accepted, not yet admitted (max_active_jobs)
+  JobTable jobs_;
   DueQueues due_;
-  std::unique_ptr<Alarm> wake_;        // idle workers: the next due job
-  std::unique_ptr<Alarm> held_until_;  // calls held by RunRules: the next probe time
   // Downloads (SPEC §10): their own queue and workers (download.max_concurrent),
   // outside the API's budget and connection pool.
   VideoFetcher* fetcher_ = nullptr;
   DownloadStage downloads_;
-  std::unique_ptr<Alarm> download_wake_;
-  std::uint32_t active_download_workers_ = 0;
-  std::unique_ptr<Alarm> sweep_wake_;  // the sweeper: its next sweep, or its next look
-  Signal sweep_news_;                  // a job was submitted: sweeps may be worth it now
-  std::uint32_t active_sweepers_ = 0;
-  Signal worker_left_;
   boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
 
   std::optional<RestartFacts> restart_;  // set when the spool was recovered
@@ -179,17 +161,29 @@ class Exporter {
 
   Metrics own_metrics_;
   Metrics* metrics_ = &own_metrics_;
-  std::uint32_t admitted_ = 0;        // between admission and end
-  std::uint32_t in_flight_ = 0;       // submitted, not ended
-  std::uint32_t workers_ = 0;         // spawned and not yet finished
-  std::uint32_t active_workers_ = 0;  // of those, not leaving after a reload
-  bool running_ = false;
-  std::uint64_t requests_ = 0;
-  std::uint64_t accepted_ = 0;
-  bool stopping_ = false;
   RunSummary summary_;
-  const TimePoint steady_origin_;
-  const std::chrono::system_clock::time_point wall_origin_;
+  // The coroutines that carry the run out, and what they wait on.
+  struct Crew {
+    Crew(EngineTime& time, boost::asio::any_io_executor ex)
+        : api_wake(time.alarm(ex)),
+          download_wake(time.alarm(ex)),
+          sweep_wake(time.alarm(ex)),
+          held_until(time.alarm(ex)),
+          sweep_news(ex),
+          left(ex) {}
+    std::uint32_t spawned = 0;               // running, of every kind
+    std::uint32_t api = 0;                   // API workers (one per pooled connection) not leaving after a reload
+    std::uint32_t downloaders = 0;           // download workers (download.max_concurrent), the same
+    std::uint32_t sweepers = 0;              // the sweeper (one)
+    std::unique_ptr<Alarm> api_wake;         // idle API workers: the next due job
+    std::unique_ptr<Alarm> download_wake;    // idle download workers: the next due download
+    std::unique_ptr<Alarm> sweep_wake;       // the sweeper: its next sweep, or its next look
+    std::unique_ptr<Alarm> held_until;       // calls held by RunRules: the next probe time
+    Signal sweep_news;                       // a job was submitted: sweeps may be worth it now
+    Signal left;                             // a coroutine finished
+    bool stopping = false;                   // no more steps: run() returns once they have left
+  } crew_;
+  WallMapping clocks_;
 };
 
 }  // namespace exportd

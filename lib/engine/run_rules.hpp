@@ -38,6 +38,7 @@ struct RunSummary {
   std::uint64_t timed_out = 0;
   std::uint64_t unreachable = 0;  // failed only because transient errors ran out
   std::optional<ApiError> fatal;  // credentials refused, TLS verification failed, API given up on
+  std::uint64_t requests = 0;     // API calls sent (the token's aside)
 };
 
 // The exit code a finished run reports.

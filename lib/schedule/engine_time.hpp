@@ -38,4 +38,21 @@ class EngineTime {
 // steady_clock, system_clock and asio timers.
 EngineTime& real_time();
 
+// Steady times as wall-clock times and back (the journal keeps wall times),
+// from one moment read on both clocks.
+class WallMapping {
+ public:
+  explicit WallMapping(const EngineTime& time) : steady_(time.now()), wall_(time.wall_now()) {}
+  std::chrono::system_clock::time_point wall(TimePoint t) const {
+    return wall_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - steady_);
+  }
+  TimePoint steady(std::chrono::system_clock::time_point t) const {
+    return steady_ + std::chrono::duration_cast<Clock::duration>(t - wall_);
+  }
+
+ private:
+  TimePoint steady_;
+  std::chrono::system_clock::time_point wall_;
+};
+
 }  // namespace exportd

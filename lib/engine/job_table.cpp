@@ -1,0 +1,45 @@
+#include "engine/job_table.hpp"
+
+namespace exportd {
+
+std::uint32_t JobTable::open_batch(std::string id, std::uint32_t jobs) {
+  batches_.push_back(std::move(id));
+  batch_open_.push_back(jobs);
+  return static_cast<std::uint32_t>(batches_.size() - 1);
+}
+
+void JobTable::fill(std::uint32_t index, JobSpec spec, ExportJob job) {
+  if (counts_down(job.state)) ++in_flight_;
+  job.spec = index;
+  if (index == jobs_.size()) {
+    specs_.push_back(std::move(spec));
+    jobs_.push_back(std::move(job));
+  } else {
+    free_slots_.pop_back();  // take_slot() named it
+    specs_[index] = std::move(spec);
+    jobs_[index] = std::move(job);
+  }
+  ++accepted_;
+  waiting_.push_back(index);
+}
+
+std::optional<std::uint32_t> JobTable::admit(std::uint32_t max_active) {
+  if (waiting_.empty() || admitted_ >= max_active) return std::nullopt;
+  const auto index = waiting_.front();
+  waiting_.pop_front();
+  ++admitted_;
+  return index;
+}
+
+bool JobTable::end(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  if (job.submitted_at != TimePoint{}) --in_flight_;
+  --admitted_;
+  const bool batch_ended = --batch_open_[job.batch] == 0;
+  specs_[index] = JobSpec{};
+  job = ExportJob{};
+  free_slots_.push_back(index);
+  return batch_ended;
+}
+
+}  // namespace exportd

@@ -1,0 +1,78 @@
+// The run's job table: slots reused, admission bounded, batches closed.
+
+#include <gtest/gtest.h>
+
+#include "engine/job_table.hpp"
+
+namespace exportd {
+namespace {
+
+JobSpec spec(const std::string& key) {
+  JobSpec s;
+  s.key = key;
+  return s;
+}
+
+// A daemon that runs for months holds only the jobs it works on: an ended
+// job's slot takes the next one; admission keeps to max_active_jobs.
+TEST(JobTable, EndedJobsSlotsAreReusedAndAdmissionKeepsToTheLimit) {
+  JobTable t;
+  const auto b = t.open_batch("batch-1", 3);
+  for (const auto* key : {"a", "b", "c"}) {
+    ExportJob j;
+    j.batch = b;
+    const auto i = t.take_slot();
+    t.fill(i, spec(key), j);
+  }
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_EQ(t.admit(2), 0u);
+  EXPECT_EQ(t.admit(2), 1u);
+  EXPECT_FALSE(t.admit(2)) << "two admitted: the limit";
+  EXPECT_FALSE(t.idle());
+  EXPECT_FALSE(t.end(0)) << "two jobs of the batch still open";
+  EXPECT_EQ(t.admit(2), 2u) << "a place came free";
+
+  const auto b2 = t.open_batch("batch-2", 1);
+  ExportJob next;
+  next.batch = b2;
+  const auto slot = t.take_slot();
+  EXPECT_EQ(slot, 0u) << "the ended job's slot";
+  t.fill(slot, spec("d"), next);
+  EXPECT_EQ(t.size(), 3u) << "no new slot";
+  EXPECT_EQ(t.spec(0).key, "d");
+  EXPECT_EQ(t.batch_id(t[0]), "batch-2");
+  EXPECT_EQ(t[0].spec, 0u);
+  EXPECT_EQ(t.accepted(), 4u);
+
+  EXPECT_FALSE(t.end(1));
+  EXPECT_TRUE(t.end(2)) << "the last open job of batch-1";
+  EXPECT_EQ(t.admit(2), 0u);
+  EXPECT_TRUE(t.end(0));
+  EXPECT_TRUE(t.idle());
+}
+
+// In flight: exports the API accepted and not ended, recovered ones included.
+TEST(JobTable, InFlightCountsAcceptedExportsUntilTheyEnd) {
+  JobTable t;
+  const auto b = t.open_batch("b", 2);
+  ExportJob recovered;
+  recovered.batch = b;
+  recovered.state = JobState::polling;
+  recovered.submitted_at = TimePoint{} + std::chrono::hours(1);
+  t.fill(t.take_slot(), spec("r"), recovered);
+  ExportJob fresh;
+  fresh.batch = b;
+  t.fill(t.take_slot(), spec("f"), fresh);
+  EXPECT_EQ(t.in_flight(), 1u);
+  t[1].submitted_at = TimePoint{} + std::chrono::hours(2);
+  t.export_accepted();
+  EXPECT_EQ(t.in_flight(), 2u);
+  t.admit(10);
+  t.admit(10);
+  t.end(0);
+  t.end(1);
+  EXPECT_EQ(t.in_flight(), 0u);
+}
+
+}  // namespace
+}  // namespace exportd
