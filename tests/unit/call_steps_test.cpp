@@ -116,6 +116,17 @@ TEST(CallSteps, ATokenEchoedInAnErrorIsRedacted) {
   EXPECT_EQ(e.message.find(token), std::string::npos) << e.message;
   EXPECT_EQ(e.code.find(token), std::string::npos) << e.code;
   EXPECT_NE(e.message.find("[redacted]"), std::string::npos);
+
+  // A token too short to be cut out of a whole body safely is still cut
+  // out of the error's message and code.
+  const std::string short_token = "tk-42";
+  CallSteps s(r, true);
+  s.on_gate(true);
+  s.on_token(short_token, t0);
+  s.on_reply(HttpReply{200, R"({"success":false,"error":{"code":"E_tk-42","msg":"bad token tk-42"}})", ""}, t0, wall);
+  const auto short_e = s.take_result().error();
+  EXPECT_EQ(short_e.message.find(short_token), std::string::npos) << short_e.message;
+  EXPECT_EQ(short_e.code.find(short_token), std::string::npos) << short_e.code;
 }
 
 // Five failures in a row trip the breaker: the fifth call's decision holds
