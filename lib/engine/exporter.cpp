@@ -533,6 +533,7 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
   const std::string_view own = spec.kind == JobKind::export_project ? std::string_view(spec.project_id) : "";
   auto event = machine_.on_submitted(job, accepted, now, own);
   if (job.state == JobState::polling) {
+    if (!job.hooked) job.due = sweeps_.first_read(job.due, now);
     if (accepted.project_id.empty())
       log_.warning("accepted_without_id",
                    {{"job", spec.key},

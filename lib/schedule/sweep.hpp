@@ -166,6 +166,15 @@ class SweepMachine {
     return std::max(now, listed ? started + plan_.every() : now + SweepPlan::retry_in(plan_.every()));
   }
 
+  // When a job submitted at `now` is first read on its own, its schedule
+  // saying `first_poll`: while sweeps run, not before two beats, so that a
+  // sweep has had the time to list it even when its list call is slow (a
+  // fault retried within the beat, a busy host). A job no sweep lists keeps
+  // its own schedule from then on.
+  TimePoint first_read(TimePoint first_poll, TimePoint now) const {
+    return running_ ? std::max(first_poll, now + 2 * plan_.every()) : first_poll;
+  }
+
   // One sweep: the pager for it, then each page's outcome.
   ListPager begin(std::size_t covered) const { return ListPager(covered, pages_); }
   void on_page() { failures_ = 0; }

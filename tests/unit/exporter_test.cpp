@@ -922,6 +922,31 @@ TEST(Exporter, AFailedListCallHandsTheJobsBackToTheirOwnReads) {
   for (const auto& [id, n] : e.api.reads) EXPECT_GE(n, 2) << id;
 }
 
+// Jobs submitted while sweeps run wait two beats for a sweep to list them
+// before their first read of their own: a list call that is slow to come
+// back (here: it fails three times, each tried again within the beat) costs
+// no job a read the sweeps make needless.
+TEST(Exporter, AJobSubmittedWhileSweepsRunWaitsForASweepBeforeItsFirstRead) {
+  Engine e;
+  e.config.polling.first_poll_after = 1s;
+  e.api.export_for = 1min;
+  int failing = 0;  // list calls still to fail
+  e.api.override_reply = [&](const ApiRequest& r) -> std::optional<ApiResult<HttpReply>> {
+    if (r.call != ApiCall::list_projects || failing == 0) return std::nullopt;
+    --failing;
+    return HttpReply{503, "busy", ""};
+  };
+  e.start(RunMode::daemon, 40);
+  ASSERT_FALSE(e.run_until([] { return false; }, 5s)) << "sweeps are on";
+  failing = 4;
+  e.add(40, "q");
+  ASSERT_TRUE(e.run_until([&] { return e.ledger.count("succeeded") == 80; }, 5min));
+  EXPECT_EQ(failing, 0);
+  for (const auto& [id, n] : e.api.reads) EXPECT_EQ(n, 1) << id << ": its confirming read only";
+  e.exporter->stop();
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+}
+
 // A list that always answers 503 while the jobs' own reads work: tried each
 // beat, given up on after 8 in a row (the jobs are then read on their own),
 // and tried again a minute later. Its faults never hold the calls: the batch

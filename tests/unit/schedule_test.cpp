@@ -519,6 +519,15 @@ TEST(SweepMachine, AFailingListIsRetriedWithinTheBeatThenGivenUpOnForAMinute) {
   EXPECT_EQ(m.on_failure(t0 + 70s, false, 0).kind, SweepMachine::Failed::give_up) << "a refusal: after 3";
 }
 
+TEST(SweepMachine, WhileSweepsRunANewJobsFirstReadWaitsTwoBeats) {
+  SweepMachine m(PollingSettings{});  // every 1 s
+  const TimePoint t0{};
+  EXPECT_EQ(m.first_read(t0 + 1s, t0), t0 + 1s) << "sweeps off: its own schedule";
+  ASSERT_TRUE(m.next(t0, 100).starts);
+  EXPECT_EQ(m.first_read(t0 + 1s, t0), t0 + 2s);
+  EXPECT_EQ(m.first_read(t0 + 10s, t0), t0 + 10s) << "later already";
+}
+
 // A list that does not show finishes (jobs it showed unfinished found done
 // by their own reads): sweeps are off for the rest of the run.
 TEST(SweepMachine, AListThatMissesFinishesTurnsSweepsOffForTheRun) {
