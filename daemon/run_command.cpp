@@ -125,12 +125,14 @@ class Runner {
     notifier_.ready();  // the spool is recovered and the watcher is up
     if (notifier_.watchdog_interval().count() > 0) asio::co_spawn(io_, feed_watchdog(), supervised("watchdog"));
     wait_for_signal();
-    asio::co_spawn(io_, exporter_.run(), [this](std::exception_ptr e, RunSummary s) {
+    // Supervised like every other task: an engine that throws is logged
+    // (task_failed) and stops the daemon with exit 75.
+    asio::co_spawn(io_, exporter_.run(), [this, watch = supervised("engine")](std::exception_ptr e, RunSummary s) {
       summary_ = s;
       finished_ = true;
       stop_helpers();
       if (grace_) grace_->cancel();
-      if (e) std::rethrow_exception(e);
+      watch(e);
     });
     if (draw_) asio::co_spawn(io_, draw_progress(), supervised("progress line"));
     const auto started = Clock::now();
@@ -421,21 +423,7 @@ class Runner {
   }
 
   // Video bytes per second over the last few seconds (the progress line and status.json).
-  double download_rate() {
-    const auto now = Clock::now();
-    const auto bytes = exporter_.counts().download_bytes;
-    if (rate_at_ == TimePoint{}) {
-      rate_at_ = now;
-      rate_bytes_ = bytes;
-    }
-    const double secs = std::chrono::duration<double>(now - rate_at_).count();
-    if (secs >= 2.0) {
-      rate_ = static_cast<double>(bytes - rate_bytes_) / secs;
-      rate_at_ = now;
-      rate_bytes_ = bytes;
-    }
-    return rate_;
-  }
+  double download_rate() { return rate_.sample(Clock::now(), exporter_.counts().download_bytes); }
 
   asio::awaitable<void> draw_progress() {
     asio::steady_timer timer(io_);
@@ -518,9 +506,7 @@ class Runner {
   bool stopping_ = false;
   bool rejected_files_ = false;
   bool status_failing_ = false;  // status.json could not be written last time (said once)
-  TimePoint rate_at_{};          // download_rate(): the start of the interval measured
-  std::uint64_t rate_bytes_ = 0;
-  double rate_ = 0;
+  RateMeter rate_;               // download_rate()
 };
 
 }  // namespace

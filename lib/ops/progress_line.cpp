@@ -61,4 +61,19 @@ void ProgressLine::finish() {
   text_.clear();
 }
 
+double RateMeter::sample(Time now, std::uint64_t total) {
+  if (!started_) {
+    started_ = true;
+    at_ = now;
+    bytes_ = total;
+  }
+  const double secs = std::chrono::duration<double>(now - at_).count();
+  if (now - at_ >= interval_ && secs > 0) {
+    rate_ = static_cast<double>(total - bytes_) / secs;
+    at_ = now;
+    bytes_ = total;
+  }
+  return rate_;
+}
+
 }  // namespace exportd

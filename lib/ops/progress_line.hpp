@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -22,6 +23,23 @@ struct BatchCounts {
 // with downloads, how many are under way and at what rate (bytes/s, measured
 // by the caller over its last interval).
 std::string format_progress(const BatchCounts& c, Millis elapsed, double download_rate = 0);
+
+// Bytes per second over the latest interval of at least `interval`: each
+// sample is the total so far and the time it was read (the caller's clock,
+// so a test feeds its own); the rate holds between intervals.
+class RateMeter {
+ public:
+  using Time = std::chrono::steady_clock::time_point;
+  explicit RateMeter(Millis interval = Millis(2000)) : interval_(interval) {}
+  double sample(Time now, std::uint64_t total);
+
+ private:
+  Millis interval_;
+  Time at_{};
+  std::uint64_t bytes_ = 0;
+  bool started_ = false;
+  double rate_ = 0;
+};
 
 // 1536 -> "1.5 KiB", 3 * 2^30 -> "3.0 GiB".
 std::string format_bytes(double bytes);

@@ -15,6 +15,7 @@
 #include "hooks/receiver.hpp"
 #include "ops/batch_summary.hpp"
 #include "ops/metrics.hpp"
+#include "ops/progress_line.hpp"
 #include "ops/results.hpp"
 #include "ops/retention.hpp"
 #include "ops/time_format.hpp"
@@ -32,6 +33,20 @@ using namespace std::chrono_literals;
 using SysTime = std::chrono::system_clock::time_point;
 
 using testing::samples_of;
+
+// The download rate on the progress line and in status.json: measured over
+// intervals of at least two seconds, held between them.
+TEST(RateMeter, TheRateIsMeasuredOverTwoSecondsAndHeldBetween) {
+  using namespace std::chrono_literals;
+  RateMeter m;
+  const RateMeter::Time t0{};
+  EXPECT_EQ(m.sample(t0, 1000), 0.0) << "nothing measured yet";
+  EXPECT_EQ(m.sample(t0 + 1s, 5000), 0.0) << "a second is too short to tell";
+  EXPECT_DOUBLE_EQ(m.sample(t0 + 2s, 9000), 4000.0);
+  EXPECT_DOUBLE_EQ(m.sample(t0 + 3s, 100'000), 4000.0) << "held until the next interval";
+  EXPECT_DOUBLE_EQ(m.sample(t0 + 6s, 9000 + 4 * 1024 * 1024), 1024.0 * 1024.0);
+  EXPECT_DOUBLE_EQ(m.sample(t0 + 8s, 9000 + 4 * 1024 * 1024), 0.0) << "stopped";
+}
 
 TEST(Metrics, EverySeriesIsThereFromTheStartAndCountsWhatHappened) {
   Metrics m;
