@@ -47,12 +47,23 @@ SweepPlan::Listing SweepPlan::take(SweepMark& mark, std::optional<bool> exported
   return !was_swept && swept(mark) ? Listing::safety_net : Listing::none;
 }
 
+bool SweepMachine::worth_sweeping(TimePoint now, std::size_t covered) {
+  if (plan_.worth_it(covered, running_)) {
+    tail_since_.reset();
+    return true;
+  }
+  if (!running_ || covered == 0 || !plan_.on()) return false;
+  if (!tail_since_) tail_since_ = now;
+  return now - *tail_since_ < SweepPlan::tail_limit;
+}
+
 SweepMachine::Next SweepMachine::next(TimePoint now, std::size_t covered) {
-  if (!off_for_run_ && now >= retry_at_ && plan_.worth_it(covered, running_)) {
+  if (!off_for_run_ && now >= retry_at_ && worth_sweeping(now, covered)) {
     const bool starts = !running_;
     running_ = true;
     return {Next::Kind::sweep, now, starts};
   }
+  tail_since_.reset();
   if (running_) {
     running_ = false;
     return {Next::Kind::stop};

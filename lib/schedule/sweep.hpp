@@ -47,7 +47,14 @@ class SweepPlan {
   // running, until fewer than a third of that are left (the end of a batch
   // is swept to its last few jobs, not handed back to per-job reads).
   bool worth_it(std::size_t covered, bool running) const;
+  bool on() const { return every_.count() > 0 && start_at_ > 0; }
   Millis every() const { return every_; }
+  // The tail of a batch, fewer jobs than worth_it keeps sweeping for, is
+  // still swept for up to this long: handing those jobs back mid-life would
+  // leave their own schedule nothing to predict from (a job in steps read
+  // once at 50 % waits a straight line's worth, up to max_interval late),
+  // and a batch's tail is short. Stragglers beyond it are handed back.
+  static constexpr Millis tail_limit{60'000};
   // Whether list calls that failed `in_a_row` times, the latest `transient`
   // (a fault the API may not repeat: a 5xx, a dropped connection, a reply
   // that is not the envelope), are given up on: the jobs go back to their own
@@ -160,6 +167,8 @@ class SweepMachine {
     bool starts = false;
   };
   Next next(TimePoint now, std::size_t covered);
+  // Whether a sweep is worth making now (SweepPlan::worth_it, or the tail of a batch).
+  bool worth_sweeping(TimePoint now, std::size_t covered);
   // When the sweep that began at `started` is followed by the next: on a
   // steady beat from its start; a first list call that failed, within the beat.
   TimePoint next_beat(TimePoint started, bool listed, TimePoint now) const {
@@ -211,6 +220,7 @@ class SweepMachine {
   std::uint32_t failures_ = 0;   // list calls failed in a row
   TimePoint last_sweep_at_{};    // the latest sweep's pages read
   std::size_t pages_ = 0;        // the pages the latest sweep that listed every covered job read
+  std::optional<TimePoint> tail_since_;  // sweeping fewer jobs than worth_it asks, since
   std::uint32_t confirmed_ = 0;  // jobs a sweep's "exported" ended (their read said 100 %)
   std::uint32_t missed_ = 0;     // swept jobs whose own read found them done before a sweep did
 };

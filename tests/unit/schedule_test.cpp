@@ -486,10 +486,18 @@ TEST(SweepMachine, SweepsRunFromSweepMinJobsToAThirdOfThatOnASteadyBeat) {
   EXPECT_FALSE(n.starts) << "already on";
   EXPECT_EQ(m.next_beat(t0, true, t0 + 300ms), t0 + 1s) << "a steady beat from the sweep's start";
   EXPECT_EQ(m.next_beat(t0, true, t0 + 1500ms), t0 + 1500ms) << "a sweep longer than the beat: the next at once";
-  EXPECT_EQ(m.next(t0 + 2s, 9).kind, SweepMachine::Next::Kind::stop);
+  // Below a third: the tail of a batch, swept on for up to a minute rather
+  // than handed back mid-life; stragglers after that are handed back.
+  EXPECT_EQ(m.next(t0 + 2s, 9).kind, SweepMachine::Next::Kind::sweep);
+  EXPECT_EQ(m.next(t0 + 61s, 3).kind, SweepMachine::Next::Kind::sweep);
+  EXPECT_EQ(m.next(t0 + 62s, 3).kind, SweepMachine::Next::Kind::stop) << "a minute of tail";
   EXPECT_FALSE(m.running());
-  EXPECT_EQ(m.next(t0 + 2s, 9).kind, SweepMachine::Next::Kind::wait);
-  EXPECT_TRUE(m.next(t0 + 3s, 30).starts);
+  EXPECT_EQ(m.next(t0 + 62s, 3).kind, SweepMachine::Next::Kind::wait);
+  EXPECT_TRUE(m.next(t0 + 63s, 30).starts);
+  EXPECT_EQ(m.next(t0 + 64s, 5).kind, SweepMachine::Next::Kind::sweep) << "a new tail, a new minute";
+  EXPECT_EQ(m.next(t0 + 65s, 10).kind, SweepMachine::Next::Kind::sweep);
+  EXPECT_EQ(m.next(t0 + 100s, 5).kind, SweepMachine::Next::Kind::sweep) << "the minute counts from the latest tail";
+  EXPECT_EQ(m.next(t0 + 101s, 0).kind, SweepMachine::Next::Kind::stop) << "nothing left to sweep";
 }
 
 // A list call that fails: its first page is tried again within the beat, a
