@@ -777,9 +777,11 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   }
   forget_hook(index);
   downloads_.end(index);
-  const bool batch_ended = jobs_.end(index);  // the slot is free for the next job
+  // The slot is freed only after the last await: a job placed in it while
+  // this one still runs its step would have its step's `busy` cleared.
+  if (jobs_.closes_batch(job)) co_await ledger_.batch_ended(batch_id);
+  jobs_.end(index);  // the slot is free for the next job
   admit();
-  if (batch_ended) co_await ledger_.batch_ended(batch_id);
   if (idle()) crew_.api_wake->cancel();  // let idle workers see the end
 }
 

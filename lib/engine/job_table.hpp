@@ -29,6 +29,8 @@ class JobTable {
   std::optional<std::uint32_t> admit(std::uint32_t max_active);
   // The API accepted a job's export (submitted, or an in-doubt one adopted).
   void export_accepted() { ++in_flight_; }
+  // Whether `job` is the last open job of its batch.
+  bool closes_batch(const ExportJob& job) const { return batch_open_[job.batch] == 1; }
   // The job has ended: its slot is free for the next one. True when the
   // last open job of its batch ended with it.
   bool end(std::uint32_t index);

@@ -44,7 +44,9 @@ TEST(JobTable, EndedJobsSlotsAreReusedAndAdmissionKeepsToTheLimit) {
   EXPECT_EQ(t[0].spec, 0u);
   EXPECT_EQ(t.accepted(), 4u);
 
+  EXPECT_FALSE(t.closes_batch(t[1]));
   EXPECT_FALSE(t.end(1));
+  EXPECT_TRUE(t.closes_batch(t[2]));
   EXPECT_TRUE(t.end(2)) << "the last open job of batch-1";
   EXPECT_EQ(t.admit(2), 0u);
   EXPECT_TRUE(t.end(0));
