@@ -37,11 +37,9 @@ CallSteps::Step CallSteps::on_reply(ApiResult<HttpReply> reply, TimePoint now,
   ApiError e = env.error();
   redact(e.message, token_);
   redact(e.code, token_);
-  auto d = rules_.on_call(&e, replayed_, now, trips_breaker_);
-  e.api_down = d.api_down;
-  const bool renew = d.next == RunRules::Decision::Next::renew_and_replay;
-  result_ = std::move(e);
-  return {renew ? Step::Kind::renew : Step::Kind::done, std::move(d)};
+  auto step = fail(std::move(e), now);
+  if (step.decision->next == RunRules::Decision::Next::renew_and_replay) step.kind = Step::Kind::renew;
+  return step;
 }
 
 }  // namespace exportd

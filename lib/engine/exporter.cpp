@@ -274,12 +274,12 @@ awaitable<void> Exporter::sweeper() {
     // The jobs a sweep would stand in for: all candidates but those the
     // latest one did not list (a list in pages may never show them).
     const auto now = time_.now();
-    const auto next = sweeps_.next(now, sweep_coverage(false));
+    const auto covered = sweep_coverage(false);
+    const auto next = sweeps_.next(now, covered);
     switch (next.kind) {
       case SweepMachine::Next::Kind::sweep: {
         if (next.starts)
-          log_.info("sweeps_on",
-                    {{"jobs", std::to_string(sweep_coverage(false))}, {"every", format_duration(sweeps_.every())}});
+          log_.info("sweeps_on", {{"jobs", std::to_string(covered)}, {"every", format_duration(sweeps_.every())}});
         const bool listed = co_await sweep();
         if (crew_.stopping) co_return;
         crew_.sweep_wake->expires_at(sweeps_.next_beat(now, listed, time_.now()));

@@ -31,15 +31,14 @@ std::optional<std::uint32_t> JobTable::admit(std::uint32_t max_active) {
   return index;
 }
 
-bool JobTable::end(std::uint32_t index) {
+void JobTable::end(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   if (job.submitted_at != TimePoint{}) --in_flight_;
   --admitted_;
-  const bool batch_ended = --batch_open_[job.batch] == 0;
+  --batch_open_[job.batch];
   specs_[index] = JobSpec{};
   job = ExportJob{};
   free_slots_.push_back(index);
-  return batch_ended;
 }
 
 }  // namespace exportd

@@ -31,9 +31,8 @@ class JobTable {
   void export_accepted() { ++in_flight_; }
   // Whether `job` is the last open job of its batch.
   bool closes_batch(const ExportJob& job) const { return batch_open_[job.batch] == 1; }
-  // The job has ended: its slot is free for the next one. True when the
-  // last open job of its batch ended with it.
-  bool end(std::uint32_t index);
+  // The job has ended: its slot is free for the next one.
+  void end(std::uint32_t index);
 
   ExportJob& operator[](std::uint32_t index) { return jobs_[index]; }
   const ExportJob& operator[](std::uint32_t index) const { return jobs_[index]; }

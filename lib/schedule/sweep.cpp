@@ -5,7 +5,7 @@
 namespace exportd {
 
 bool SweepPlan::worth_it(std::size_t covered, bool running) const {
-  if (every_.count() <= 0 || start_at_ == 0) return false;
+  if (!on()) return false;
   const std::size_t keep_at = (start_at_ + 2) / 3;
   return covered >= (running ? keep_at : start_at_);
 }

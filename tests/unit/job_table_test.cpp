@@ -29,7 +29,8 @@ TEST(JobTable, EndedJobsSlotsAreReusedAndAdmissionKeepsToTheLimit) {
   EXPECT_EQ(t.admit(2), 1u);
   EXPECT_FALSE(t.admit(2)) << "two admitted: the limit";
   EXPECT_FALSE(t.idle());
-  EXPECT_FALSE(t.end(0)) << "two jobs of the batch still open";
+  EXPECT_FALSE(t.closes_batch(t[0])) << "two jobs of the batch still open";
+  t.end(0);
   EXPECT_EQ(t.admit(2), 2u) << "a place came free";
 
   const auto b2 = t.open_batch("batch-2", 1);
@@ -45,11 +46,12 @@ TEST(JobTable, EndedJobsSlotsAreReusedAndAdmissionKeepsToTheLimit) {
   EXPECT_EQ(t.accepted(), 4u);
 
   EXPECT_FALSE(t.closes_batch(t[1]));
-  EXPECT_FALSE(t.end(1));
-  EXPECT_TRUE(t.closes_batch(t[2]));
-  EXPECT_TRUE(t.end(2)) << "the last open job of batch-1";
+  t.end(1);
+  EXPECT_TRUE(t.closes_batch(t[2])) << "the last open job of batch-1";
+  t.end(2);
   EXPECT_EQ(t.admit(2), 0u);
-  EXPECT_TRUE(t.end(0));
+  EXPECT_TRUE(t.closes_batch(t[0])) << "batch-2's only job";
+  t.end(0);
   EXPECT_TRUE(t.idle());
 }
 
