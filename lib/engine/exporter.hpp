@@ -1,26 +1,22 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <optional>
-#include <queue>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
-
-#include <boost/asio/thread_pool.hpp>
 
 #include "api/transport.hpp"
 #include "auth/token_source.hpp"
 #include "config/settings.hpp"
-#include "download/download_stage.hpp"
-#include "download/fetch.hpp"
-#include "engine/call_steps.hpp"
+#include "engine/api_caller.hpp"
+#include "engine/downloader.hpp"
 #include "engine/job_table.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
+#include "engine/submit_requests.hpp"
+#include "engine/sweeper.hpp"
 #include "hooks/hook_keys.hpp"
 #include "hooks/hook_registry.hpp"
 #include "hooks/receiver.hpp"
@@ -28,9 +24,6 @@
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
-#include "ops/progress_line.hpp"
-#include "schedule/backoff.hpp"
-#include "schedule/circuit_breaker.hpp"
 #include "schedule/due_queue.hpp"
 #include "schedule/engine_time.hpp"
 #include "schedule/restart_rule.hpp"
@@ -46,14 +39,14 @@ namespace exportd {
 // are acted on. What a job does next is JobMachine's to decide, what the run
 // does RunRules'; this class only carries their decisions out. Time comes
 // from the injected EngineTime, so a unit test drives a whole run in fake time.
-class Exporter {
+class Exporter final : private SweepTarget {
  public:
   using Mode = RunMode;  // batch: run() returns when every job has ended; daemon: only after stop()
 
   Exporter(boost::asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
            JobLedger& ledger, Logger& log, Mode mode, EngineTime& time = real_time(),
            UnitRandom random = default_unit_random());
-  ~Exporter();
+  ~Exporter() override = default;
 
   // Adds the jobs of one batch. `recovered` is empty (all fresh) or has one
   // entry per spec; jobs recovered as ended must not be passed.
@@ -71,56 +64,47 @@ class Exporter {
   void use_hooks(const HookKeys& keys, const std::string& public_url);
   // With download.dir set: finished exports' videos are fetched through
   // `fetcher` (SPEC §10) before their jobs succeed. Before run().
-  void use_downloads(VideoFetcher& fetcher) { fetcher_ = &fetcher; }
+  void use_downloads(VideoFetcher& fetcher) { downloader_.use(fetcher); }
   // After a restart, before the recovered batches are added: which waiting
   // jobs are read at once (SPEC §9; see read_after_restart).
   void after_restart(const RestartFacts& facts) { restart_ = facts; }
   // Counters for /metrics (SPEC §11); without it they go to a private set nobody reads.
-  void use_metrics(Metrics& metrics) { metrics_ = &metrics; }
+  void use_metrics(Metrics& metrics) {
+    metrics_ = &metrics;
+    downloader_.use_metrics(metrics);
+  }
   // A call to the receiver: the job's progress is read now (once, however many hooks come).
   HookAnswer hint(std::string_view token);
 
   BatchCounts counts() const;
-  std::uint64_t requests() const { return summary_.requests; }
+  std::uint64_t requests() const { return calls_.requests(); }
   // "ok", or why calls are held (API unreachable, credentials refused) and until when.
   std::string health() const;
-  bool calls_held() const { return rules_.held(); }  // every API call held (the breaker is open)
+  bool calls_held() const { return calls_.rules().held(); }  // every API call held (the breaker is open)
 
  private:
-  boost::asio::awaitable<void> worker();
-  boost::asio::awaitable<void> download_worker();
-  // Sweeps (schedule/sweep.hpp): one project-list call for every polled job, while enough are.
-  boost::asio::awaitable<void> sweeper();
-  boost::asio::awaitable<bool> sweep();  // false: its first list call failed
-  // Sweeps are off: every job they stood in for is read on its own again (due now).
-  void hand_back(const std::string& why);
-  // The jobs a sweep covers (`all`: with those the latest did not list).
-  std::size_t sweep_coverage(bool all) const;
-  // Polled on its own schedule, and one a sweep may list.
-  static bool sweep_candidate(const ExportJob& job);
-  void wake_sweeper();
+  // SweepTarget: what a sweep asks of the jobs it covers.
+  void confirm(std::uint32_t index, std::optional<TimePoint> unfinished) override;
+  void reschedule(std::uint32_t index, bool safety_net) override;
+
+  // Takes the API's due jobs, or (`downloads`) the downloads'.
+  boost::asio::awaitable<void> worker(bool downloads);
+  std::uint32_t workers(bool downloads) const;  // how many of them the config asks for
   // Carries out the next job due in `queue`; false when none is due yet.
   boost::asio::awaitable<bool> step_due(DueQueues& queue);
   // Until the next job in `queue` is due (or `wake` is cancelled or re-armed).
   boost::asio::awaitable<void> wait_for_due(const DueQueues& queue, Alarm& wake);
   void spawn_workers();
   // Starts `body` workers until `active` reaches `target`.
-  void spawn(boost::asio::awaitable<void> (Exporter::*body)(), std::uint32_t& active, std::uint32_t target);
+  void spawn(const std::function<boost::asio::awaitable<void>()>& body, std::uint32_t& active, std::uint32_t target);
   boost::asio::awaitable<void> execute(std::uint32_t index);
   boost::asio::awaitable<void> submit(std::uint32_t index);
   boost::asio::awaitable<void> probe(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
   boost::asio::awaitable<void> download(std::uint32_t index);
-  boost::asio::awaitable<void> record_download(std::uint32_t index);
-  // The video file a job's download goes to: its spec's, or made now that its project id is known.
-  Result<std::string> video_path(std::uint32_t index) const;
-  // One API call through the gate, the token and the run rules; counted on `job` (a sweep's: none).
-  boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob* job, const ApiRequest& request);
-  boost::asio::awaitable<bool> pass_gate();  // false: the run is stopping
-  // Carries out what RunRules decided about one call's outcome.
-  void carry_out(const RunRules::Decision& d);
+  // One API call of a job, counted on it.
+  boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob& job, const ApiRequest& request);
   JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);
-  boost::asio::awaitable<ApiResult<ApiRequest>> submit_request(const ExportJob& job);
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
   void schedule(std::uint32_t index);
@@ -132,54 +116,39 @@ class Exporter {
   std::string hook_token(std::uint32_t index) const;  // a hooked job's token (computed, never stored)
   void admit();
   bool idle() const { return jobs_.idle(); }
-  void fail_run(const ApiError& error);
   RunRules::Settings rules_settings() const;
 
   boost::asio::any_io_executor ex_;
   Config config_;
-  Transport& transport_;
-  TokenSource& tokens_;
   JobLedger& ledger_;
   Logger& log_;
   Mode mode_;
   EngineTime& time_;
   UnitRandom random_;
   JobMachine machine_;
-  RunRules rules_;
-  SweepMachine sweeps_;
-
+  ApiCaller calls_;  // every API call: gate, token, transport, the run's rules
   JobTable jobs_;
   DueQueues due_;
+  Sweeper sweeper_;
   // Downloads (SPEC §10): their own queue and workers (download.max_concurrent),
   // outside the API's budget and connection pool.
-  VideoFetcher* fetcher_ = nullptr;
-  DownloadStage downloads_;
-  boost::asio::thread_pool files_{1};  // blocking file reads (scenes files), off the event loop
-
+  Downloader downloader_;
+  SubmitRequests requests_;
   std::optional<RestartFacts> restart_;  // set when the spool was recovered
   HookRegistry hooks_;
-
   Metrics own_metrics_;
   Metrics* metrics_ = &own_metrics_;
   RunSummary summary_;
-  // The coroutines that carry the run out, and what they wait on.
+  // The workers that carry the run out, and what they wait on.
   struct Crew {
     Crew(EngineTime& time, boost::asio::any_io_executor ex)
-        : api_wake(time.alarm(ex)),
-          download_wake(time.alarm(ex)),
-          sweep_wake(time.alarm(ex)),
-          held_until(time.alarm(ex)),
-          sweep_news(ex),
-          left(ex) {}
+        : api_wake(time.alarm(ex)), download_wake(time.alarm(ex)), left(ex) {}
     std::uint32_t spawned = 0;               // running, of every kind
     std::uint32_t api = 0;                   // API workers (one per pooled connection) not leaving after a reload
     std::uint32_t downloaders = 0;           // download workers (download.max_concurrent), the same
     std::uint32_t sweepers = 0;              // the sweeper (one)
     std::unique_ptr<Alarm> api_wake;         // idle API workers: the next due job
     std::unique_ptr<Alarm> download_wake;    // idle download workers: the next due download
-    std::unique_ptr<Alarm> sweep_wake;       // the sweeper: its next sweep, or its next look
-    std::unique_ptr<Alarm> held_until;       // calls held by RunRules: the next probe time
-    Signal sweep_news;                       // a job was submitted: sweeps may be worth it now
     Signal left;                             // a coroutine finished
     bool stopping = false;                   // no more steps: run() returns once they have left
   } crew_;

@@ -1,0 +1,33 @@
+#pragma once
+
+// The request that sends a job's export: the export call, or the create
+// call with the job's scenes file, which (up to 8 MiB) is read on a file
+// thread of its own, never on the event loop.
+
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "api/wire.hpp"
+#include "jobs/job_spec.hpp"
+
+namespace exportd {
+
+class SubmitRequests {
+ public:
+  SubmitRequests() = default;
+  SubmitRequests(const SubmitRequests&) = delete;
+  SubmitRequests& operator=(const SubmitRequests&) = delete;
+  ~SubmitRequests() { files_.join(); }
+
+  // `webhook_url`: what the API is told (the job's own, or our receiver's).
+  // An error: the job's own input is at fault (its scenes file); nothing is to be sent.
+  boost::asio::awaitable<ApiResult<ApiRequest>> make(const ApiEndpoint& endpoint, const JobSpec& spec,
+                                                     const std::string& batch, std::string webhook_url);
+
+ private:
+  boost::asio::thread_pool files_{1};
+};
+
+}  // namespace exportd
