@@ -36,7 +36,8 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       calls_(ex, rules_settings(), transport, tokens, log, time, [this] { stop(); }),
       sweeper_(ex, config_, mode, jobs_, calls_, *this, log, time),
       downloader_(config_, jobs_, machine_, ledger, log, time, random_),
-      crew_(time, ex),
+      schedule_(ex, time, jobs_, machine_, downloader_.stage().due()),
+      crew_(ex),
       clocks_(time) {}
 
 RunRules::Settings Exporter::rules_settings() const {
@@ -92,20 +93,8 @@ void Exporter::admit() {
   while (const auto next = jobs_.admit(config_.limits.max_active_jobs)) {
     const auto index = *next;
     jobs_[index].due = std::max(jobs_[index].due, time_.now());  // later for a job that waits for its hook
-    schedule(index);
+    schedule_.schedule(index);
   }
-}
-
-void Exporter::schedule(std::uint32_t index) {
-  const auto at = jobs_[index].due;
-  const auto state = jobs_[index].state;
-  if (state == JobState::downloading && !jobs_[index].link_refused) {
-    downloader_.stage().due().push(Lane::poll, at, index);
-    if (at < crew_.download_wake->expiry()) crew_.download_wake->expires_at(at);
-    return;
-  }
-  due_.push(state == JobState::queued || state == JobState::in_doubt ? Lane::submit : Lane::poll, at, index);
-  if (at < crew_.api_wake->expiry()) crew_.api_wake->expires_at(at);  // wakes the idle workers to look again
 }
 
 void Exporter::use_hooks(const HookKeys& keys, const std::string& public_url) { hooks_.use(keys, public_url); }
@@ -117,37 +106,17 @@ HookAnswer Exporter::hint(std::string_view token) {
   ExportJob& job = jobs_[index];
   log_.debug("hook", {{"job", jobs_.spec(job.spec).key}, {"state", to_string(job.state)}});
   if (job.state == JobState::polling) hooks_.hinted(index, time_.now());
-  read_now(index);
+  schedule_.read_now(index);
   return HookAnswer::accepted;
 }
 
 void Exporter::confirm(std::uint32_t index, std::optional<TimePoint> unfinished) {
   if (unfinished) hooks_.hinted(index, *unfinished);
   log_.debug("sweep_hint", {{"job", jobs_.spec(index).key}, {"project", jobs_[index].project_id}});
-  read_now(index);
+  schedule_.read_now(index);
 }
 
-void Exporter::reschedule(std::uint32_t index, bool safety_net) {
-  ExportJob& job = jobs_[index];
-  if (job.busy) return;  // the step under way schedules it
-  if (safety_net ? machine_.on_swept(job, time_.now()) : machine_.on_hint(job, time_.now())) schedule(index);
-}
-
-void Exporter::read_now(std::uint32_t index) {
-  ExportJob& job = jobs_[index];
-  if (job.busy) {
-    job.hint_pending = true;  // the read under way may have gone out before the finish
-  } else if (machine_.on_hint(job, time_.now())) {
-    schedule(index);
-  }
-}
-
-void Exporter::after_step(std::uint32_t index) {
-  ExportJob& job = jobs_[index];
-  if (!job.hint_pending) return;
-  job.hint_pending = false;
-  if (machine_.on_hint(job, time_.now())) schedule(index);
-}
+void Exporter::reschedule(std::uint32_t index, bool safety_net) { schedule_.reschedule(index, safety_net); }
 
 std::string Exporter::hook_token(std::uint32_t index) const {
   const ExportJob& job = jobs_[index];
@@ -162,8 +131,7 @@ void Exporter::forget_hook(std::uint32_t index) {
 void Exporter::stop() {
   crew_.stopping = true;
   calls_.stop();
-  crew_.api_wake->cancel();
-  crew_.download_wake->cancel();
+  schedule_.wake();
   sweeper_.stop();
   downloader_.stop();
 }
@@ -179,8 +147,7 @@ void Exporter::reconfigure(const Config& config) {
   // One worker per pooled connection: more start now, extra ones leave after their current step.
   if (crew_.spawned > 0) spawn_workers();  // running
   admit();
-  crew_.api_wake->cancel();  // idle workers look again (and extra ones leave)
-  crew_.download_wake->cancel();
+  schedule_.wake();  // idle workers look again (and extra ones leave)
 }
 
 void Exporter::spawn_workers() {
@@ -216,8 +183,7 @@ awaitable<RunSummary> Exporter::run() {
 }
 
 awaitable<void> Exporter::worker(bool downloads) {
-  auto& queue = downloads ? downloader_.stage().due() : due_;
-  auto& wake = downloads ? *crew_.download_wake : *crew_.api_wake;
+  const auto queue = downloads ? StepSchedule::Queue::downloads : StepSchedule::Queue::api;
   auto& active = downloads ? crew_.downloaders : crew_.api;
   for (;;) {
     if (crew_.stopping) co_return;
@@ -228,33 +194,18 @@ awaitable<void> Exporter::worker(bool downloads) {
     if (mode_ == Mode::batch && idle()) {
       if (downloads) co_return;  // the API workers end the run
       crew_.stopping = true;     // every job has ended
-      crew_.api_wake->cancel();
-      crew_.download_wake->cancel();
+      schedule_.wake();
       sweeper_.stop();
       co_return;
     }
-    const bool stepped = co_await step_due(queue);  // named: g++ 12 hangs on co_await inside the if
-    if (stepped) continue;
-    co_await wait_for_due(queue, wake);
+    const auto index = schedule_.take(queue);
+    if (!index) {
+      co_await schedule_.wait(queue);
+      continue;
+    }
+    co_await execute(*index);
+    schedule_.done(*index);
   }
-}
-
-awaitable<bool> Exporter::step_due(DueQueues& queue) {
-  const auto due = queue.pop_due(time_.now());
-  if (!due) co_return false;
-  ExportJob& job = jobs_[due->job];
-  if (due->at != job.due || job.busy) co_return true;  // stale: the job was given another time since
-  job.busy = true;
-  co_await execute(due->job);
-  jobs_[due->job].busy = false;
-  after_step(due->job);
-  co_return true;
-}
-
-awaitable<void> Exporter::wait_for_due(const DueQueues& queue, Alarm& wake) {
-  const auto next = queue.next();
-  if (wake.expiry() != next) wake.expires_at(next);
-  co_await wake.wait();
 }
 
 awaitable<void> Exporter::execute(std::uint32_t index) {
@@ -286,7 +237,7 @@ awaitable<void> Exporter::download(std::uint32_t index) {
   if (event)
     co_await apply(index, std::move(*event));
   else
-    schedule(index);  // its file is another job's for now
+    schedule_.schedule(index);  // its file is another job's for now
 }
 
 awaitable<void> Exporter::submit(std::uint32_t index) {
@@ -399,7 +350,7 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
       if (no_file)
         co_await finish(index, *no_file);
       else
-        schedule(index);
+        schedule_.schedule(index);
       co_return;
     }
     case JobEvent::Kind::succeeded:
@@ -417,7 +368,7 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
       break;
   }
   log_step(log_, jobs_.spec(job.spec).key, job, event);
-  schedule(index);
+  schedule_.schedule(index);
 }
 
 awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
@@ -438,7 +389,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   if (jobs_.closes_batch(job)) co_await ledger_.batch_ended(batch_id);
   jobs_.end(index);  // the slot is free for the next job
   admit();
-  if (idle()) crew_.api_wake->cancel();  // let idle workers see the end
+  if (idle()) schedule_.wake();  // let idle workers see the end
 }
 
 }  // namespace exportd

@@ -15,6 +15,7 @@
 #include "engine/job_table.hpp"
 #include "engine/ledger.hpp"
 #include "engine/run_rules.hpp"
+#include "engine/step_schedule.hpp"
 #include "engine/submit_requests.hpp"
 #include "engine/sweeper.hpp"
 #include "hooks/hook_keys.hpp"
@@ -90,10 +91,6 @@ class Exporter final : private SweepTarget {
   // Takes the API's due jobs, or (`downloads`) the downloads'.
   boost::asio::awaitable<void> worker(bool downloads);
   std::uint32_t workers(bool downloads) const;  // how many of them the config asks for
-  // Carries out the next job due in `queue`; false when none is due yet.
-  boost::asio::awaitable<bool> step_due(DueQueues& queue);
-  // Until the next job in `queue` is due (or `wake` is cancelled or re-armed).
-  boost::asio::awaitable<void> wait_for_due(const DueQueues& queue, Alarm& wake);
   void spawn_workers();
   // Starts `body` workers until `active` reaches `target`.
   void spawn(const std::function<boost::asio::awaitable<void>()>& body, std::uint32_t& active, std::uint32_t target);
@@ -107,11 +104,6 @@ class Exporter final : private SweepTarget {
   JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
-  void schedule(std::uint32_t index);
-  void after_step(std::uint32_t index);   // a hook that came during the step: read once more
-  // A hook or a sweep says the job may be done: its progress is read now,
-  // or once more after the read under way (many hints, one read).
-  void read_now(std::uint32_t index);
   void forget_hook(std::uint32_t index);  // the job ended: its token answers "ended" from now on
   std::string hook_token(std::uint32_t index) const;  // a hooked job's token (computed, never stored)
   void admit();
@@ -128,11 +120,11 @@ class Exporter final : private SweepTarget {
   JobMachine machine_;
   ApiCaller calls_;  // every API call: gate, token, transport, the run's rules
   JobTable jobs_;
-  DueQueues due_;
   Sweeper sweeper_;
   // Downloads (SPEC §10): their own queue and workers (download.max_concurrent),
   // outside the API's budget and connection pool.
   Downloader downloader_;
+  StepSchedule schedule_;  // when each job is stepped next; the hints
   SubmitRequests requests_;
   std::optional<RestartFacts> restart_;  // set when the spool was recovered
   HookRegistry hooks_;
@@ -141,14 +133,11 @@ class Exporter final : private SweepTarget {
   RunSummary summary_;
   // The workers that carry the run out, and what they wait on.
   struct Crew {
-    Crew(EngineTime& time, boost::asio::any_io_executor ex)
-        : api_wake(time.alarm(ex)), download_wake(time.alarm(ex)), left(ex) {}
+    explicit Crew(boost::asio::any_io_executor ex) : left(ex) {}
     std::uint32_t spawned = 0;               // running, of every kind
     std::uint32_t api = 0;                   // API workers (one per pooled connection) not leaving after a reload
     std::uint32_t downloaders = 0;           // download workers (download.max_concurrent), the same
     std::uint32_t sweepers = 0;              // the sweeper (one)
-    std::unique_ptr<Alarm> api_wake;         // idle API workers: the next due job
-    std::unique_ptr<Alarm> download_wake;    // idle download workers: the next due download
     Signal left;                             // a coroutine finished
     bool stopping = false;                   // no more steps: run() returns once they have left
   } crew_;
