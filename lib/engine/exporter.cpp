@@ -253,14 +253,9 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
     co_return;
   }
   co_await ledger_.submit_started(jobs_.batch_id(job), spec.key);
-  auto data = co_await call(job, *built);
-  if (crew_.stopping) co_return;
+  const auto reply = co_await ask<SubmitReply>(index, *built, read_submit);
+  if (!reply) co_return;
   const auto now = time_.now();
-  auto reply = read_as<SubmitReply>(data, read_submit);
-  if (!reply) {
-    co_await apply(index, failure_event(job, reply.error(), now));
-    co_return;
-  }
   const auto& accepted = *reply;
   const std::string_view own = spec.kind == JobKind::export_project ? std::string_view(spec.project_id) : "";
   auto event = machine_.on_submitted(job, accepted, now, own);
@@ -308,14 +303,9 @@ awaitable<void> Exporter::probe(std::uint32_t index) {
 awaitable<void> Exporter::poll(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   const ApiRequest request = progress_request(config_.api.endpoint, job.project_id);
-  auto data = co_await call(job, request);
-  if (crew_.stopping) co_return;
+  const auto reply = co_await ask<ProgressReply>(index, request, read_progress);
+  if (!reply) co_return;
   const auto now = time_.now();
-  auto reply = read_as<ProgressReply>(data, read_progress);
-  if (!reply) {
-    co_await apply(index, failure_event(job, reply.error(), now));
-    co_return;
-  }
   // The latest sight of it unfinished, for the lag: its hook, else the read before this one.
   const TimePoint unfinished = hooks_.hint(index).value_or(job.submitted_at + Millis(job.track.read_ms));
   const auto mark = job.sweep;
@@ -326,6 +316,17 @@ awaitable<void> Exporter::poll(std::uint32_t index) {
     sweeper_.on_done(mark);
   }
   co_await apply(index, std::move(event));
+}
+
+template <class Reply, class Reader>
+awaitable<std::optional<Reply>> Exporter::ask(std::uint32_t index, const ApiRequest& request, Reader read) {
+  ExportJob& job = jobs_[index];
+  auto data = co_await call(job, request);
+  if (crew_.stopping) co_return std::nullopt;
+  auto reply = read_as<Reply>(data, read);
+  if (reply) co_return std::move(*reply);
+  co_await apply(index, failure_event(job, reply.error(), time_.now()));
+  co_return std::nullopt;
 }
 
 awaitable<ApiResult<boost::json::object>> Exporter::call(ExportJob& job, const ApiRequest& request) {

@@ -99,6 +99,10 @@ class Exporter final : private SweepTarget {
   boost::asio::awaitable<void> probe(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
   boost::asio::awaitable<void> download(std::uint32_t index);
+  // One API call of a job read as `Reply`; nothing when the run is stopping
+  // or the call failed (the failure applied to the job).
+  template <class Reply, class Reader>
+  boost::asio::awaitable<std::optional<Reply>> ask(std::uint32_t index, const ApiRequest& request, Reader read);
   // One API call of a job, counted on it.
   boost::asio::awaitable<ApiResult<boost::json::object>> call(ExportJob& job, const ApiRequest& request);
   JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);

@@ -85,17 +85,11 @@ JobResult job_result(const ExportJob& job, const JobSpec& spec, const std::strin
 }
 
 void count_result(RunSummary& summary, const JobResult& result) {
-  switch (result.status) {
-    case JobOutcome::succeeded:
-      ++summary.succeeded;
-      return;
-    case JobOutcome::timed_out:
-      ++summary.timed_out;
-      break;
-    case JobOutcome::failed:
-      ++summary.failed;
-      break;
+  if (result.status == JobOutcome::succeeded) {
+    ++summary.succeeded;
+    return;
   }
+  ++(result.status == JobOutcome::timed_out ? summary.timed_out : summary.failed);
   if (result.error && is_transient(result.error->kind)) ++summary.unreachable;
 }
 
