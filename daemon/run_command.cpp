@@ -69,7 +69,7 @@ class Runner {
         tokens_(io_.get_executor(), paced_, config_.api.endpoint, config_.api.app_id, std::move(user_key),
                 config_.api.token_refresh_after),
         exporter_(io_.get_executor(), config_, paced_, tokens_, store_, log_,
-                  options.once ? RunMode::batch : RunMode::daemon),
+                  options.once ? RunMode::batch : RunMode::daemon, time_),
         spool_(spool),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {
     if (draw_) log_.attach(&line_);
@@ -79,6 +79,7 @@ class Runner {
     if (config_.download.enabled()) {
       FetchOptions o;
       o.timeout = config_.api.request_timeout;
+      o.time = &time_;
       o.tls = make_client_tls_context(config_.api.ca_file);  // the system store, plus api.ca_file
       fetcher_.emplace(std::move(o), 2);                     // two download threads
       exporter_.use_downloads(*fetcher_);
@@ -135,7 +136,7 @@ class Runner {
       watch(e);
     });
     if (draw_) asio::co_spawn(io_, draw_progress(), supervised("progress line"));
-    const auto started = Clock::now();
+    const auto started = time_.now();
     try {
       io_.run();
     } catch (const std::exception& e) {
@@ -147,7 +148,7 @@ class Runner {
     }
     stop_downloads();
     if (draw_) {
-      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - started)));
+      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(time_.now() - started)));
       line_.finish();
       log_.attach(nullptr);
     }
@@ -156,7 +157,7 @@ class Runner {
       write_status("stopped", supervisor_.failure());
       return exit_temporary;  // non-zero: systemd restarts the daemon
     }
-    return finish(std::chrono::duration<double>(Clock::now() - started).count());
+    return finish(std::chrono::duration<double>(time_.now() - started).count());
   }
 
  private:
@@ -423,13 +424,13 @@ class Runner {
   }
 
   // Video bytes per second over the last few seconds (the progress line and status.json).
-  double download_rate() { return rate_.sample(Clock::now(), exporter_.counts().download_bytes); }
+  double download_rate() { return rate_.sample(time_.now(), exporter_.counts().download_bytes); }
 
   asio::awaitable<void> draw_progress() {
     asio::steady_timer timer(io_);
-    const auto start = Clock::now();
+    const auto start = time_.now();
     while (!finished_ && !interrupted_) {
-      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(Clock::now() - start),
+      line_.show(format_progress(exporter_.counts(), std::chrono::duration_cast<Millis>(time_.now() - start),
                                  download_rate()));
       timer.expires_after(std::chrono::milliseconds(250));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -472,6 +473,7 @@ class Runner {
 
   const RunOptions& options_;
   Config config_;
+  EngineTime& time_ = real_time();  // the engine's, the progress line's and the rate meter's clock
   Logger log_;
   ProgressLine line_;
   bool draw_;

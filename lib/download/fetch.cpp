@@ -21,7 +21,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -159,26 +158,29 @@ bool is_disk_full(int e) { return write_errc(e) == Errc::disk_full; }
 
 // When the connection last moved: the watchdog closes it after options.timeout of silence.
 struct Activity {
-  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  explicit Activity(const EngineTime& t) : time(t), last(t.now()) {}
+  const EngineTime& time;
+  TimePoint last;
   bool timed_out = false;
-  void touch() { last = std::chrono::steady_clock::now(); }
+  void touch() { last = time.now(); }
 };
 
-// One timer for the whole connection (not one per read): closes the socket
+// One alarm for the whole connection (not one per read): closes the socket
 // once nothing has moved for `timeout`, which ends whatever waits on it.
-awaitable<void> watchdog(tcp::socket& socket, Activity& activity, Millis timeout) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+awaitable<void> watchdog(tcp::socket& socket, Activity& activity, Millis timeout, EngineTime& time) {
+  auto alarm = time.alarm(co_await asio::this_coro::executor);
   for (;;) {
     const auto due = activity.last + timeout;
-    if (std::chrono::steady_clock::now() >= due) {
+    if (time.now() >= due) {
       activity.timed_out = true;
       error_code ignored;
       socket.close(ignored);
       co_return;
     }
-    timer.expires_at(due);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
-    if (ec) co_return;  // the exchange ended first
+    alarm->expires_at(due);
+    co_await alarm->wait();
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return;  // the exchange ended first
   }
 }
 
@@ -326,16 +328,17 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
                                    const std::function<awaitable<void>(const VideoFile&)>& record) {
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
-  asio::steady_timer deadline(ex, options.timeout);
+  auto deadline = options.time->alarm(ex);
+  deadline->expires_at(options.time->now() + options.timeout);
   auto raced = co_await (
       resolver.async_resolve(url.endpoint.host, std::to_string(url.endpoint.port), asio::as_tuple(use_awaitable)) ||
-      deadline.async_wait(asio::as_tuple(use_awaitable)));
+      deadline->wait());
   if (raced.index() == 1)
     co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": no answer in time");
   auto [rec, results] = std::get<0>(std::move(raced));
   if (rec) co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": " + rec.message());
   tcp::socket socket(ex);
-  Activity activity;
+  Activity activity(*options.time);
   // Connect, handshake and the exchange, all under the one watchdog.
   auto session = [&]() -> awaitable<FetchOutcome> {
     // Only the watchdog's close ends it: a cancelled wait could leave a
@@ -360,7 +363,7 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
     }
     co_return co_await exchange(tls_stream, activity, files, options, url, file, location, record);
   };
-  auto ended = co_await (session() || watchdog(socket, activity, options.timeout));
+  auto ended = co_await (session() || watchdog(socket, activity, options.timeout, *options.time));
   if (ended.index() == 0) {
     auto out = std::get<0>(std::move(ended));
     if (activity.timed_out && out.end == FetchEnd::cut)

@@ -21,6 +21,7 @@
 #include "download/resume.hpp"
 #include "error/error.hpp"
 #include "ops/digest.hpp"
+#include "schedule/engine_time.hpp"
 #include "time/duration.hpp"
 
 namespace exportd {
@@ -37,6 +38,9 @@ struct FetchOptions {
   std::shared_ptr<boost::asio::ssl::context> tls;  // verifies the peer (make_client_tls_context)
   std::size_t buffer_bytes = 256 * 1024;           // the buffer a download streams through
   int max_redirects = 5;
+  // The clock the timeouts are read on and waited for (a manual one in
+  // tests). Its alarms are made on the thread the try runs on.
+  EngineTime* time = &real_time();
 };
 
 // A download under way: NAME.part beside NAME.

@@ -3,6 +3,7 @@
 // restarts, started over when a range is ignored, refused links and hosts
 // told apart, and every finished file checked against the simulator's bytes.
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 
 #include "download/fetch.hpp"
 #include "http/tls.hpp"
+#include "manual_time.hpp"
 #include "simulator.hpp"
 #include "test_certs.hpp"
 #include "videos.hpp"
@@ -276,6 +278,7 @@ class SilentHost {
       asio::streambuf request;
       asio::read_until(s, request, "\r\n\r\n", ec);
       if (!reply.empty()) asio::write(s, asio::buffer(reply), ec);
+      heard_ = true;
       std::unique_lock lock(mutex_);
       done_.wait(lock, [this] { return stop_; });
     });
@@ -291,8 +294,10 @@ class SilentHost {
     thread_.join();
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  bool heard() const { return heard_; }  // the request came (and the reply went)
 
  private:
+  std::atomic<bool> heard_{false};
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
   std::thread thread_;
@@ -316,6 +321,46 @@ TEST_F(Download, AHostThatFallsSilentIsLeftAfterTheTimeoutAndTheBytesSoFarKept) 
     EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);
     EXPECT_EQ(file.part.bytes, reply.empty() ? 0u : 4000u);  // kept for the resume
   }
+}
+
+// The silence timeout is kept on the injected clock (EngineTime), not the
+// machine's: a try that real time leaves alone is cut when the test's clock
+// passes request_timeout, and not a moment before.
+TEST_F(Download, TheSilenceTimeoutKeepsTheInjectedClock) {
+  testing::ManualTime time;
+  options_.time = &time;
+  options_.timeout = 30s;
+  SilentHost host("");
+  VideoFile file;
+  file.path = (dir_ / "fake-clock.mp4").string();
+  std::optional<FetchOutcome> out;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        out = co_await fetch_video(files_.get_executor(), options_,
+                                   "http://127.0.0.1:" + std::to_string(host.port()) + "/v.mp4", file,
+                                   [](const VideoFile&) -> asio::awaitable<void> { co_return; });
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io_.restart();
+  // Real time passes (bounded) until the host has the request.
+  const auto bound = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < bound && !host.heard()) io_.run_for(10ms);
+  ASSERT_TRUE(host.heard());
+  io_.run_for(100ms);
+  EXPECT_FALSE(out) << "no clock time has passed";
+  time.advance(29s);
+  io_.run_for(100ms);
+  EXPECT_FALSE(out) << "29 s of silence on a 30 s timeout";
+  time.advance(2s);
+  // Generous for a busy machine, and well short of the 30 s a real clock would take.
+  const auto cut_by = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < cut_by && !out) io_.run_for(10ms);
+  ASSERT_TRUE(out) << "not cut after 31 s of the injected clock";
+  EXPECT_EQ(out->end, FetchEnd::cut) << out->why;
+  EXPECT_NE(out->why.find("for 30s"), std::string::npos) << out->why;
 }
 
 TEST_F(Download, HttpsIsVerifiedAgainstTheTrustedCa) {
