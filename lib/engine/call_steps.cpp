@@ -11,7 +11,7 @@ CallSteps::Step CallSteps::on_gate(bool go) {
 }
 
 CallSteps::Step CallSteps::fail(ApiError e, TimePoint now) {
-  auto d = rules_.on_call(&e, replayed_, now, trips_breaker_);
+  auto d = rules_.on_call(&e, !may_replay(), now, trips_breaker_);
   e.api_down = d.api_down;
   result_ = std::move(e);
   return {Step::Kind::done, std::move(d)};
@@ -30,7 +30,7 @@ CallSteps::Step CallSteps::on_reply(ApiResult<HttpReply> reply, TimePoint now,
   if (token_.size() >= min_secret_to_redact_in_bodies) redact(reply->body, token_);
   auto env = parse_envelope(*reply, wall);
   if (env) {
-    auto d = rules_.on_call(nullptr, replayed_, now);
+    auto d = rules_.on_call(nullptr, !may_replay(), now);
     result_ = std::move(env);
     return {Step::Kind::done, std::move(d)};
   }
@@ -38,7 +38,10 @@ CallSteps::Step CallSteps::on_reply(ApiResult<HttpReply> reply, TimePoint now,
   redact(e.message, token_);
   redact(e.code, token_);
   auto step = fail(std::move(e), now);
-  if (step.decision->next == RunRules::Decision::Next::renew_and_replay) step.kind = Step::Kind::renew;
+  if (step.decision->next == RunRules::Decision::Next::renew_and_replay) {
+    step.kind = Step::Kind::renew;
+    refused_ = token_;
+  }
   return step;
 }
 

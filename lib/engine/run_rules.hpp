@@ -80,7 +80,7 @@ class RunRules {
     Millis held_for{0};         // with back_now: how long they were held
     std::optional<ApiError> stop;  // the run stops with this (batch mode gave up on the API)
   };
-  // `replayed`: this call was already a replay after a renewal.
+  // `replayed`: this call is not to be replayed again (CallSteps::max_replays).
   // `trips_breaker`: false for a sweep's list call, whose faults alone do not
   // hold every call (while sweeps run it may be the only call made; a list
   // that fails while the jobs' own reads would work must not stop the run).

@@ -70,9 +70,11 @@ TEST(CallSteps, ACallThatFailsAtStepNEndsThereWithThatStepsError) {
   }
 }
 
-// A refused token: dropped, renewed, and the call sent once more; refused
-// again, it ends with the error (no loop).
-TEST(CallSteps, ARefusedTokenIsRenewedAndTheCallReplayedOnceOnly) {
+// A refused token: dropped, renewed, and the call sent once more. Refused
+// again with the renewed token (it may have lapsed meanwhile), it is renewed
+// and replayed again, up to max_replays; the same token refused twice ends
+// the call at once. Never a loop.
+TEST(CallSteps, ARefusedTokenIsRenewedAndTheCallReplayedABoundedNumberOfTimes) {
   auto r = rules();
   CallSteps c(r, true);
   c.on_gate(true);
@@ -85,12 +87,30 @@ TEST(CallSteps, ARefusedTokenIsRenewedAndTheCallReplayedOnceOnly) {
   s = c.on_renewed();
   EXPECT_EQ(s.kind, Kind::pass_gate) << "the replay goes through the gate again";
   EXPECT_TRUE(c.replayed());
-  c.on_gate(true);
-  s = c.on_token("tok-fresh-0123456789abcdef", t0);
-  EXPECT_EQ(s.kind, Kind::send);
-  s = c.on_reply(expired(), t0, wall);
-  EXPECT_EQ(s.kind, Kind::done) << "refused again: no second replay";
+  int sends = 1;
+  for (int i = 1;; ++i) {
+    c.on_gate(true);
+    s = c.on_token("tok-fresh-" + std::to_string(i) + "-0123456789abcdef", t0);
+    EXPECT_EQ(s.kind, Kind::send);
+    ++sends;
+    s = c.on_reply(expired(), t0, wall);
+    if (s.kind == Kind::done) break;
+    ASSERT_EQ(s.kind, Kind::renew) << "a token not refused before: renewed and replayed";
+    ASSERT_LT(sends, 10) << "a loop";
+    c.on_renewed();
+  }
+  EXPECT_EQ(sends, 1 + CallSteps::max_replays);
   EXPECT_EQ(c.take_result().error().kind, Errc::unauthorized);
+
+  CallSteps same(r, true);
+  same.on_gate(true);
+  same.on_token(token, t0);
+  ASSERT_EQ(same.on_reply(expired(), t0, wall).kind, Kind::renew);
+  same.on_renewed();
+  same.on_gate(true);
+  same.on_token(token, t0);  // the token source had no other
+  EXPECT_EQ(same.on_reply(expired(), t0, wall).kind, Kind::done) << "the same token refused twice: no replay";
+  EXPECT_EQ(same.take_result().error().kind, Errc::unauthorized);
 
   CallSteps ok(r, true);
   ok.on_gate(true);
