@@ -52,7 +52,8 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     job.batch = batch;
     // Its own webhook_url wins; otherwise the API calls our receiver.
     job.hooked = hooks_.on() && specs[i].webhook_url.empty();
-    const RecoveredJob r = i < recovered.size() ? recovered[i] : RecoveredJob{};
+    static const RecoveredJob fresh;
+    const RecoveredJob& r = i < recovered.size() ? recovered[i] : fresh;
     const auto back = comeback(r, downloader_.on(), job.hooked, restart_, clocks_.wall(time_.now()),
                                config_.webhook.safety_poll);
     job.submissions = r.submissions;
@@ -192,10 +193,9 @@ awaitable<void> Exporter::worker(bool downloads) {
       co_return;
     }
     if (mode_ == Mode::batch && idle()) {
-      if (downloads) co_return;  // the API workers end the run
-      crew_.stopping = true;     // every job has ended
-      schedule_.wake();
-      sweeper_.stop();
+      // Every job has ended: the API workers end the run (a list call held
+      // at the gate is not sent after it).
+      if (!downloads) stop();
       co_return;
     }
     const auto index = schedule_.take(queue);
