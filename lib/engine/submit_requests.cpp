@@ -28,7 +28,8 @@ asio::awaitable<ApiResult<ApiRequest>> SubmitRequests::make(const ApiEndpoint& e
         });
       },
       asio::use_awaitable, spec.scenes_file);
-  if (!read) co_return ApiError{Errc::rejected, 0, "scenes_file", read.error().message, {}};
+  // The job's own input is at fault: it fails, nothing is sent.
+  if (!read) co_return ApiError{Errc::invalid_input, 0, "scenes_file", read.error().message, {}};
   order.name = tagged_project_name(spec.name, batch, spec.key);
   co_return create_request(endpoint, order, *read);
 }
