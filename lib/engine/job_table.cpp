@@ -3,9 +3,19 @@
 namespace exportd {
 
 std::uint32_t JobTable::open_batch(std::string id, std::uint32_t jobs) {
-  batches_.push_back(std::move(id));
-  batch_open_.push_back(jobs);
-  return static_cast<std::uint32_t>(batches_.size() - 1);
+  std::uint32_t index;
+  if (free_batches_.empty()) {
+    index = static_cast<std::uint32_t>(batches_.size());
+    batches_.emplace_back();
+    batch_open_.push_back(0);
+  } else {
+    index = free_batches_.back();
+    free_batches_.pop_back();
+  }
+  batches_[index] = std::move(id);
+  batch_open_[index] = jobs;
+  if (jobs == 0) free_batches_.push_back(index);  // no job will end it
+  return index;
 }
 
 void JobTable::fill(std::uint32_t index, JobSpec spec, ExportJob job) {
@@ -35,7 +45,10 @@ void JobTable::end(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   if (job.submitted_at != TimePoint{}) --in_flight_;
   --admitted_;
-  --batch_open_[job.batch];
+  if (--batch_open_[job.batch] == 0) {
+    batches_[job.batch] = std::string();
+    free_batches_.push_back(job.batch);
+  }
   specs_[index] = JobSpec{};
   job = ExportJob{};
   free_slots_.push_back(index);

@@ -18,7 +18,9 @@ namespace exportd {
 
 class JobTable {
  public:
-  // A batch of `jobs` jobs begins: the index its jobs name in `batch`.
+  // A batch of `jobs` jobs begins: the index its jobs name in `batch` (an
+  // ended batch's, reused: a daemon that takes a file a minute for a year
+  // holds only the batches with jobs still open).
   std::uint32_t open_batch(std::string id, std::uint32_t jobs);
   // The slot the next job goes in: an ended job's, or a new one. The job
   // is placed with fill() before the next take_slot().
@@ -39,6 +41,7 @@ class JobTable {
   const JobSpec& spec(std::uint32_t index) const { return specs_[index]; }
   const std::string& batch_id(const ExportJob& job) const { return batches_[job.batch]; }
   std::uint32_t size() const { return static_cast<std::uint32_t>(jobs_.size()); }
+  std::size_t batch_slots() const { return batches_.size(); }  // batches held, open or free
   auto begin() const { return jobs_.begin(); }
   auto end() const { return jobs_.end(); }
 
@@ -53,6 +56,7 @@ class JobTable {
   std::vector<std::uint32_t> free_slots_;
   std::deque<std::string> batches_;          // batch ids, by index
   std::vector<std::uint32_t> batch_open_;    // ... and their jobs not ended
+  std::vector<std::uint32_t> free_batches_;  // ended batches' indexes, for the next ones
   std::deque<std::uint32_t> waiting_;        // accepted, not yet admitted
   std::uint32_t admitted_ = 0;               // between admission and end
   std::uint32_t in_flight_ = 0;

@@ -78,5 +78,29 @@ TEST(JobTable, InFlightCountsAcceptedExportsUntilTheyEnd) {
   EXPECT_EQ(t.in_flight(), 0u);
 }
 
+// A daemon that runs for a year holds only the batches with jobs still open:
+// an ended batch's place (and its id) is reused by the next batch.
+TEST(JobTable, EndedBatchesPlacesAreReused) {
+  JobTable t;
+  const auto open = t.open_batch("open", 1);
+  ExportJob waiting;
+  waiting.batch = open;
+  t.fill(t.take_slot(), spec("w"), waiting);
+  for (int n = 0; n < 1000; ++n) {
+    const auto b = t.open_batch("batch-" + std::to_string(n), 1);
+    ExportJob j;
+    j.batch = b;
+    const auto i = t.take_slot();
+    t.fill(i, spec("j"), j);
+    EXPECT_EQ(t.batch_id(t[i]), "batch-" + std::to_string(n));
+    EXPECT_TRUE(t.closes_batch(t[i]));
+    t.end(i);
+  }
+  EXPECT_EQ(t.batch_slots(), 2u) << "the open batch and one reused place";
+  EXPECT_EQ(t.batch_id(t[0]), "open") << "an open batch keeps its id";
+  t.open_batch("empty", 0);
+  EXPECT_EQ(t.batch_slots(), 2u) << "a batch of no jobs takes a free place and gives it back";
+}
+
 }  // namespace
 }  // namespace exportd
