@@ -273,8 +273,10 @@ TEST(Spool, ThreeHundredBatchesWithSmallRetentionLimitsKeepTheStateDirFlat) {
     files.insert(ws.path("state/results.jsonl"));
     for (const auto& f : files) {
       std::ifstream in(f);
-      for (std::string line; std::getline(in, line);) {
-        const auto o = boost::json::parse(line).as_object();
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // Only whole lines: the daemon may be appending the last one while it is read.
+      for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
+        const auto o = boost::json::parse(std::string_view(text).substr(at, nl - at)).as_object();
         ++count[std::string(o.at("batch").as_string()) + "/" + std::string(o.at("job").as_string())];
       }
     }

@@ -78,9 +78,10 @@ std::string Workspace::results_text() const {
 
 std::vector<boost::json::object> Workspace::results() const {
   std::vector<boost::json::object> out;
-  std::istringstream in(results_text());
-  std::string line;
-  while (std::getline(in, line)) out.push_back(boost::json::parse(line).as_object());
+  const auto text = results_text();
+  // Only whole lines: a running daemon may be appending the last one as it is read.
+  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    out.push_back(boost::json::parse(std::string_view(text).substr(at, nl - at)).as_object());
   return out;
 }
 
