@@ -70,6 +70,15 @@ TEST(CallSteps, ACallThatFailsAtStepNEndsThereWithThatStepsError) {
   }
 }
 
+// A call refused once with `token`, renewed, and through the gate again.
+void refuse_once(CallSteps& c) {
+  c.on_gate(true);
+  c.on_token(token, t0);
+  ASSERT_EQ(c.on_reply(expired(), t0, wall).kind, Kind::renew);
+  c.on_renewed();
+  c.on_gate(true);
+}
+
 // A refused token: dropped, renewed, and the call sent once more. Refused
 // again with the renewed token (it may have lapsed meanwhile), it is renewed
 // and replayed again, up to max_replays; the same token refused twice ends
@@ -103,21 +112,13 @@ TEST(CallSteps, ARefusedTokenIsRenewedAndTheCallReplayedABoundedNumberOfTimes) {
   EXPECT_EQ(c.take_result().error().kind, Errc::unauthorized);
 
   CallSteps same(r, true);
-  same.on_gate(true);
-  same.on_token(token, t0);
-  ASSERT_EQ(same.on_reply(expired(), t0, wall).kind, Kind::renew);
-  same.on_renewed();
-  same.on_gate(true);
+  refuse_once(same);
   same.on_token(token, t0);  // the token source had no other
   EXPECT_EQ(same.on_reply(expired(), t0, wall).kind, Kind::done) << "the same token refused twice: no replay";
   EXPECT_EQ(same.take_result().error().kind, Errc::unauthorized);
 
   CallSteps ok(r, true);
-  ok.on_gate(true);
-  ok.on_token(token, t0);
-  ASSERT_EQ(ok.on_reply(expired(), t0, wall).kind, Kind::renew);
-  ok.on_renewed();
-  ok.on_gate(true);
+  refuse_once(ok);
   ok.on_token("tok-fresh-0123456789abcdef", t0);
   EXPECT_EQ(ok.on_reply(ok_json("{}"), t0, wall).kind, Kind::done);
   EXPECT_TRUE(ok.take_result()) << "the replay went through";
