@@ -145,7 +145,7 @@ class ListPager {
   std::vector<ListQuery> asked_;
 };
 
-// The sweeps of one run, as a pure machine (the exporter carries out what it
+// The sweeps of one run, as a pure machine (the Sweeper carries out what it
 // says, on its own timer): whether they are on, when the next one is due,
 // what a failed list call means, and whether the list has proved not to
 // show finishes. Times come in; nothing here reads a clock.
