@@ -94,14 +94,14 @@ TEST(Service, NotifiesReadyStatusWatchdogReloadingAndStopping) {
   const auto pings = notify.count("WATCHDOG=1") - before;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
   EXPECT_LE(static_cast<double>(pings), 2.0 + elapsed / 0.2) << elapsed << " s";
-  EXPECT_TRUE(testing::wait_until([&] { return notify.count("STATUS=") >= 1; }, 5s));
+  EXPECT_TRUE(testing::wait_until([&] { return notify.count("STATUS=") >= 1; }, 30s));
   bool counts = false;
   for (const auto& m : notify.messages())
     counts = counts || (m.find("STATUS=") == 0 && m.find(" active, ") != std::string::npos);
   EXPECT_TRUE(counts);
   daemon.signal(SIGHUP);
   EXPECT_TRUE(
-      testing::wait_until([&] { return notify.count("RELOADING=1") == 1 && notify.count("READY=1") >= 2; }, 5s));
+      testing::wait_until([&] { return notify.count("RELOADING=1") == 1 && notify.count("READY=1") >= 2; }, 30s));
   daemon.signal(SIGTERM);
   EXPECT_TRUE(testing::wait_until([&] { return notify.count("STOPPING=1") == 1; }, 5s));
   EXPECT_EQ(daemon.wait(10s).exit_code, 0);
