@@ -27,9 +27,17 @@ namespace exportd {
 
 class Downloader {
  public:
+  // `metrics`: where downloads are counted until use_metrics() says otherwise.
   Downloader(const Config& config, JobTable& jobs, const JobMachine& machine, JobLedger& ledger, Logger& log,
-             EngineTime& time, UnitRandom& random)
-      : config_(config), jobs_(jobs), machine_(machine), ledger_(ledger), log_(log), time_(time), random_(random) {}
+             EngineTime& time, UnitRandom& random, Metrics& metrics)
+      : config_(config),
+        jobs_(jobs),
+        machine_(machine),
+        ledger_(ledger),
+        log_(log),
+        time_(time),
+        random_(random),
+        metrics_(&metrics) {}
 
   void use(VideoFetcher& fetcher) { fetcher_ = &fetcher; }
   bool on() const { return fetcher_ != nullptr; }
@@ -60,8 +68,7 @@ class Downloader {
   EngineTime& time_;
   UnitRandom& random_;
   VideoFetcher* fetcher_ = nullptr;
-  Metrics own_metrics_;
-  Metrics* metrics_ = &own_metrics_;
+  Metrics* metrics_;
   DownloadStage stage_;
   bool stopping_ = false;
 };

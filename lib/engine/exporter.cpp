@@ -35,7 +35,7 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
                config.download.enabled()),
       calls_(ex, rules_settings(), transport, tokens, log, time, [this] { stop(); }),
       sweeper_(ex, config_, mode, jobs_, calls_, *this, log, time),
-      downloader_(config_, jobs_, machine_, ledger, log, time, random_),
+      downloader_(config_, jobs_, machine_, ledger, log, time, random_, own_metrics_),
       schedule_(ex, time, jobs_, machine_, downloader_.stage().due()),
       crew_(ex),
       clocks_(time) {}
@@ -59,9 +59,8 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     job.submissions = r.submissions;
     if (back.state) {
       const bool accepted = *back.state != JobState::in_doubt;
-      const std::chrono::system_clock::time_point submitted{std::chrono::milliseconds(r.submitted_at_ms)};
       machine_.on_recovered(job, *back.state, accepted ? r.project_id : "",
-                            accepted ? clocks_.steady(submitted) : TimePoint{});
+                            accepted ? clocks_.steady(r.submitted_at()) : TimePoint{});
     }
     if (back.state == JobState::downloading)  // it resumes from the bytes on disk
       downloader_.stage().resume(index, r.download.url, r.download.file, r.download.validator, r.download.total);

@@ -123,6 +123,8 @@ class Exporter final : private SweepTarget {
   UnitRandom random_;
   JobMachine machine_;
   ApiCaller calls_;  // every API call: gate, token, transport, the run's rules
+  Metrics own_metrics_;  // counters nobody reads, until use_metrics()
+  Metrics* metrics_ = &own_metrics_;
   JobTable jobs_;
   Sweeper sweeper_;
   // Downloads (SPEC §10): their own queue and workers (download.max_concurrent),
@@ -132,8 +134,6 @@ class Exporter final : private SweepTarget {
   SubmitRequests requests_;
   std::optional<RestartFacts> restart_;  // set when the spool was recovered
   HookRegistry hooks_;
-  Metrics own_metrics_;
-  Metrics* metrics_ = &own_metrics_;
   RunSummary summary_;
   // The workers that carry the run out, and what they wait on.
   struct Crew {

@@ -41,6 +41,10 @@ struct RecoveredJob {
   std::uint32_t submissions = 0;  // submit records seen
   boost::json::object result;     // when ended: its results.jsonl object
   DownloadRecord download;        // when downloading
+
+  std::chrono::system_clock::time_point submitted_at() const {
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(submitted_at_ms));
+  }
 };
 
 // Where the exporter writes down what it knows before it acts on it. Each

@@ -11,8 +11,7 @@ Comeback comeback(const RecoveredJob& r, bool downloads, bool hooked, const std:
   if (hooked && restart) {
     // Read at once only if its hook may have come while the daemon was
     // down, or its safety read is due; otherwise it keeps waiting for it.
-    const RestartFacts::SysTime submitted{std::chrono::milliseconds(r.submitted_at_ms)};
-    const auto first = first_read_after_restart(submitted, now, *restart, safety_poll);
+    const auto first = first_read_after_restart(r.submitted_at(), now, *restart, safety_poll);
     if (first > now) return {"recovered_awaiting_hook", JobState::polling, first};
   }
   return {"recovered_submitted", JobState::polling, {}};

@@ -107,7 +107,7 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
                  {}};
     r.download_url = job.download.url;
     if (export_accepted(job.state))
-      r.submitted_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(job.submitted_at_ms));
+      r.submitted_at = job.submitted_at();
     r.finished_at = std::chrono::system_clock::now();
     r.attempts = job.submissions;
     results_->append(r);
