@@ -76,14 +76,6 @@ class Runner {
     http_.count_into(metrics_);
     exporter_.use_metrics(metrics_);
     store_.retain(config_.retention);
-    if (config_.download.enabled()) {
-      FetchOptions o;
-      o.timeout = config_.api.request_timeout;
-      o.time = &time_;
-      o.tls = make_client_tls_context(config_.api.ca_file);  // the system store, plus api.ca_file
-      fetcher_.emplace(std::move(o), 2);                     // two download threads
-      exporter_.use_downloads(*fetcher_);
-    }
   }
 
   int run() {
@@ -93,13 +85,22 @@ class Runner {
                            {"state_dir", config_.state_dir}});
     results_offset_ = file_size(spool_.results_path());
     if (config_.download.enabled()) {
-      std::error_code ec;
-      std::filesystem::create_directories(config_.download.dir, ec);
-      if (ec || ::access(config_.download.dir.c_str(), W_OK) != 0) {
+      // download.dir is opened here, once: what lies below it is reached
+      // through this descriptor, without following links.
+      auto root = DownloadRoot::open(config_.download.dir);
+      if (!root || ::access(config_.download.dir.c_str(), W_OK) != 0) {
         std::cerr << "exportd: download.dir " << config_.download.dir << " cannot be made or written to"
-                  << (ec ? ": " + ec.message() : "") << "\n";
+                  << (root ? "" : ": " + root.error().message) << "\n";
         return exit_temporary;
       }
+      FetchOptions o;
+      o.timeout = config_.api.request_timeout;
+      o.time = &time_;
+      o.tls = make_client_tls_context(config_.api.ca_file);  // the system store, plus api.ca_file
+      o.root = std::move(*root);
+      o.max_bytes = config_.download.max_bytes;
+      fetcher_.emplace(std::move(o), 2);  // two download threads
+      exporter_.use_downloads(*fetcher_);
     }
     if (config_.webhook.enabled()) {
       if (const int rc = start_receiver(); rc != exit_ok) return rc;

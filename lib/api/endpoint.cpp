@@ -35,10 +35,16 @@ Result<WebUrl> parse_web_url(std::string_view url) {
       parsed->host_name().empty() ? std::string(parsed->encoded_host_address()) : std::string(parsed->host_name());
   if (!ep.host.empty() && ep.host.front() == '[') ep.host = ep.host.substr(1, ep.host.size() - 2);
   if (ep.host.empty()) return Failure{Errc::invalid_input, "the URL has no host"};
-  if (parsed->has_port()) {
-    const auto p = parsed->port_number();
-    if (p == 0) return Failure{Errc::invalid_input, "the URL has an invalid port"};
-    ep.port = p;
+  if (parsed->has_port() && !parsed->port().empty()) {
+    // Read from the text: port_number() keeps only the low 16 bits, so
+    // :65616 would reach port 80.
+    const auto text = parsed->port();
+    unsigned long p = 0;
+    const bool digits = text.size() <= 5 && text.find_first_not_of("0123456789") == std::string_view::npos;
+    if (digits) p = std::stoul(std::string(text));
+    if (!digits || p == 0 || p > 65535)
+      return Failure{Errc::invalid_input, "the URL's port must be a number from 1 to 65535"};
+    ep.port = static_cast<std::uint16_t>(p);
   } else {
     ep.port = ep.tls ? 443 : 80;
   }

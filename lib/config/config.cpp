@@ -205,6 +205,12 @@ Result<Config> load_config(const std::string& path) {
           d.name = *v;
       }
       if (auto v = m.unsigned_int("max_concurrent", 1, 256)) d.max_concurrent = static_cast<std::uint32_t>(*v);
+      if (auto v = m.byte_size("max_bytes")) {
+        if (*v < 1024)
+          diags.add(m.value_mark("max_bytes"), "download.max_bytes must be at least 1KiB");
+        else
+          d.max_bytes = *v;
+      }
       m.reject_unknown();
       if (d.enabled()) c.defaults.download_name = d.name;
     }

@@ -68,6 +68,7 @@ struct DownloadSettings {
   std::string dir;                        // absolute (a relative one is taken from the config's folder)
   std::string name = "{file}/{id}.mp4";   // below dir; {file}, {id}, {project_id}, {resolution}
   std::uint32_t max_concurrent = 4;       // downloads at once
+  std::uint64_t max_bytes = 64ull << 30;  // [64GiB] a longer video is refused before a byte is written
   bool enabled() const { return !dir.empty(); }
 };
 

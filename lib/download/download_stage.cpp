@@ -3,11 +3,11 @@
 namespace exportd {
 
 void DownloadStage::resume(std::uint32_t job, std::string url, std::string path, std::string validator,
-                           std::optional<std::uint64_t> total) {
+                           std::optional<std::uint64_t> total, Checkpoint checkpoint) {
   Active d;
   d.url = std::move(url);
   d.file.path = std::move(path);
-  adopt_partial_file(d.file, std::move(validator), total);
+  adopt_partial_file(d.file, std::move(validator), total, std::move(checkpoint));
   active_[job] = std::move(d);
 }
 

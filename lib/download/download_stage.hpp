@@ -31,7 +31,7 @@ class DownloadStage {
 
   // A job recovered mid-download: it resumes from the bytes on disk.
   void resume(std::uint32_t job, std::string url, std::string path, std::string validator,
-              std::optional<std::uint64_t> total);
+              std::optional<std::uint64_t> total, Checkpoint checkpoint);
   // The job's download, made empty when it has none yet.
   Active& open(std::uint32_t job) { return active_[job]; }
   Active* find(std::uint32_t job);

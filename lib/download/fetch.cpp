@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -29,7 +28,7 @@
 #include <boost/url/url.hpp>
 
 #include "http/tls.hpp"
-#include "ops/durable_write.hpp"
+#include "ops/unique_fd.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -37,7 +36,6 @@ namespace exportd {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
@@ -56,18 +54,29 @@ Result<VideoUrl> parse_video_url(std::string_view url) {
   return v;
 }
 
-void adopt_partial_file(VideoFile& file, std::string validator, std::optional<std::uint64_t> total) {
-  struct stat st {};
-  file.part.bytes = ::stat(file.part_path().c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+std::string redirect_refusal(const VideoUrl& from, const VideoUrl& to) {
+  if (from.endpoint.tls && !to.endpoint.tls) return "a redirect from https to plain http is not followed";
+  if (!is_loopback_host(from.endpoint.host) && is_loopback_host(to.endpoint.host))
+    return "a redirect from " + from.endpoint.host + " to a loopback host (" + to.endpoint.host + ") is not followed";
+  return "";
+}
+
+void adopt_partial_file(VideoFile& file, std::string validator, std::optional<std::uint64_t> total,
+                        Checkpoint checkpoint) {
+  // Only what a checkpoint vouches for is kept; the next try checks it.
+  file.part.bytes = checkpoint.bytes;
   file.part.validator = std::move(validator);
   file.part.total = total;
+  file.checkpoint = std::move(checkpoint);
   file.hash.reset();
+  file.most = 0;
+  file.in_place = false;
 }
 
 namespace {
 
 FetchOutcome outcome(FetchEnd end, std::string why, std::uint64_t received = 0) {
-  return {end, std::move(why), received};
+  return {end, std::move(why), received, {}};
 }
 
 // Blocking work on the files executor, awaited from the event loop.
@@ -76,14 +85,6 @@ auto on_files(asio::any_io_executor files, F f) -> awaitable<decltype(f())> {
   co_return co_await asio::co_spawn(
       files, [f = std::move(f)]() mutable -> awaitable<decltype(f())> { co_return f(); }, use_awaitable);
 }
-
-// NAME.part opened for writing at `offset`, its hash brought to that point
-// (re-read from disk after a restart). -1 and errno on failure.
-struct PartWriter {
-  int fd = -1;
-  int error = 0;
-  std::string what;
-};
 
 // Feeds the first `n` bytes of `fd` into `hash` (from the start); 0, or the
 // errno of the read that failed (EIO: the file is shorter than `n`).
@@ -99,37 +100,104 @@ int hash_prefix(int fd, std::uint64_t n, Sha256& hash, std::vector<char>& scratc
   return 0;
 }
 
-PartWriter open_part(VideoFile& file, std::uint64_t offset, std::vector<char>& scratch) {
-  PartWriter w;
-  std::error_code ec;
-  fs::create_directories(fs::path(file.path).parent_path(), ec);
-  if (ec) return {-1, ec.value(), "cannot make the folder for " + file.path + ": " + ec.message()};
-  w.fd = ::open(file.part_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (w.fd < 0) return {-1, errno, "cannot open " + file.part_path() + ": " + std::strerror(errno)};
+bool is_disk_full(int e) { return write_errc(e) == Errc::disk_full; }
+
+// A local failure as a try's end: a full disk waits, anything else fails the job.
+FetchOutcome local_failure(const Failure& f) {
+  const bool full = f.code.category() == boost::system::system_category() && is_disk_full(f.code.value());
+  return outcome(full ? FetchEnd::disk_full : FetchEnd::failed, f.message);
+}
+
+// Drops what is on disk of the download: the next bytes start the video over.
+void start_over(VideoFile& file) {
+  file.part = {};
+  file.checkpoint = {};
+  file.hash.reset();
+  file.in_place = false;
+}
+
+// Whether the first `ck.bytes` bytes of `leaf` in `dir` hash to `ck.sha256`
+// (`hash` then covers them).
+bool matches(int dir, const std::string& leaf, const Checkpoint& ck, Sha256& hash, std::vector<char>& scratch) {
+  UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd || hash_prefix(fd.get(), ck.bytes, hash, scratch) != 0) return false;
+  return ck.bytes == 0 || hash.hex() == ck.sha256;
+}
+
+// Before a try asks for anything: NAME's folder opened below the root
+// (made as needed, no link followed), NAME not something else (a folder),
+// and, after a restart, the bytes on disk checked against the journal's
+// checkpoint: the part is kept up to it only if they still hash to its
+// digest; a NAME already in place only if it does. Nothing: go on (`file`
+// says from where); otherwise how the try ends. `discarded` says what was
+// thrown away.
+std::optional<FetchOutcome> prepare(const DownloadRoot& root, VideoFile& file, std::size_t scratch_bytes,
+                                    std::string& discarded) {
+  auto folder = root.folder_of(file.path, true);
+  if (!folder) return local_failure(folder.error());
+  const int dir = folder->fd.get();
+  const auto& leaf = folder->leaf;
+  const std::string part_leaf = leaf + ".part";
   struct stat st {};
-  ::fstat(w.fd, &st);
-  const auto on_disk = static_cast<std::uint64_t>(st.st_size);
-  if (offset > on_disk) {
-    // Shorter than this download left it (changed under us): the bytes
-    // that came for `offset` cannot go there. The next try starts afresh.
-    ::close(w.fd);
-    file.part = {};
-    file.hash.reset();
-    return {-1, ESTALE, file.part_path() + " is shorter than recorded; starting the download over"};
-  }
-  if (file.hash.bytes() != offset) {
-    // After a restart (or a start over): the hash of the bytes already
-    // there, read back once, so it covers exactly what precedes `offset`.
-    if (const int e = hash_prefix(w.fd, offset, file.hash, scratch); e != 0) {
-      ::close(w.fd);
-      return {-1, e, "cannot read " + file.part_path() + " back: " + std::strerror(e)};
+  const bool named = ::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (named && !S_ISREG(st.st_mode))
+    return outcome(FetchEnd::failed, file.path + " exists and is not a regular file (a folder or a link): it is "
+                                                 "left alone; move it away or change download.name");
+  if (file.in_place) return outcome(FetchEnd::complete, "");
+  if (file.hash.bytes() == file.part.bytes) return std::nullopt;  // this run's bytes, hashed as they were written
+
+  std::vector<char> scratch(scratch_bytes);
+  const auto& ck = file.checkpoint;
+  struct stat ps {};
+  const bool has_part = ::fstatat(dir, part_leaf.c_str(), &ps, AT_SYMLINK_NOFOLLOW) == 0;
+  if (!has_part && named && ck.bytes > 0 && file.part.total == ck.bytes) {
+    // Renamed into place before a crash cut the job short of recording its end.
+    if (static_cast<std::uint64_t>(st.st_size) == ck.bytes && matches(dir, leaf, ck, file.hash, scratch)) {
+      file.part.bytes = ck.bytes;
+      file.in_place = true;
+      return outcome(FetchEnd::complete, "");
     }
+    discarded = file.path + " does not hash to the digest journaled for it: downloading it again";
+    start_over(file);
+    return std::nullopt;
   }
-  if (::ftruncate(w.fd, static_cast<off_t>(offset)) != 0 || ::lseek(w.fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
-    const int e = errno;
-    ::close(w.fd);
-    return {-1, e, "cannot set " + file.part_path() + " to " + std::to_string(offset) + " bytes: " + std::strerror(e)};
+  if (has_part && S_ISREG(ps.st_mode) && static_cast<std::uint64_t>(ps.st_size) >= ck.bytes &&
+      matches(dir, part_leaf, ck, file.hash, scratch)) {
+    file.part.bytes = ck.bytes;  // what follows the checkpoint may never have reached the disk: fetched again
+    return std::nullopt;
   }
+  if (ck.bytes > 0)
+    discarded = file.part_path() + " does not match its checkpoint (" + std::to_string(ck.bytes) +
+                " bytes journaled): downloading the video again";
+  start_over(file);
+  return std::nullopt;
+}
+
+// NAME.part opened for writing at `offset` below the root, truncated there.
+struct PartWriter {
+  UniqueFd fd;
+  Failure error;
+  bool shrank = false;  // shorter than this download left it: start over
+};
+
+PartWriter open_part(const DownloadRoot& root, VideoFile& file, std::uint64_t offset) {
+  PartWriter w;
+  auto folder = root.folder_of(file.path, true);
+  if (!folder) return {{}, folder.error()};
+  const std::string part_leaf = folder->leaf + ".part";
+  w.fd = UniqueFd(::openat(folder->fd.get(), part_leaf.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!w.fd) return {{}, system_failure(errno, "cannot open " + file.part_path())};
+  struct stat st {};
+  ::fstat(w.fd.get(), &st);
+  if (offset > static_cast<std::uint64_t>(st.st_size)) {
+    // Changed under us: the bytes that came for `offset` cannot go there.
+    start_over(file);
+    return {{}, Failure{Errc::invalid_input, file.part_path() + " is shorter than recorded; starting the download over"},
+            true};
+  }
+  if (::ftruncate(w.fd.get(), static_cast<off_t>(offset)) != 0 ||
+      ::lseek(w.fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0)
+    return {{}, system_failure(errno, "cannot set " + file.part_path() + " to " + std::to_string(offset) + " bytes")};
   file.part.bytes = offset;
   return w;
 }
@@ -154,25 +222,32 @@ Written write_part(int fd, const char* data, std::size_t n, Sha256& hash) {
   return w;
 }
 
-bool is_disk_full(int e) { return write_errc(e) == Errc::disk_full; }
-
-// When the connection last moved: the watchdog closes it after options.timeout of silence.
+// When the connection last moved: the watchdog closes it after
+// options.timeout of silence (any byte that arrives counts), or at the
+// job's deadline, whichever comes first.
 struct Activity {
-  explicit Activity(const EngineTime& t) : time(t), last(t.now()) {}
+  Activity(const EngineTime& t, TimePoint d) : time(t), last(t.now()), deadline(d) {}
   const EngineTime& time;
   TimePoint last;
-  bool timed_out = false;
+  TimePoint deadline;
+  enum class Ended : std::uint8_t {
+    no,        // still running, or ended by itself
+    silent,    // closed after options.timeout without a byte
+    deadline,  // closed at the job's deadline
+  } ended = Ended::no;
   void touch() { last = time.now(); }
 };
 
 // One alarm for the whole connection (not one per read): closes the socket
-// once nothing has moved for `timeout`, which ends whatever waits on it.
+// once nothing has moved for `timeout` or the deadline has come, which ends
+// whatever waits on it.
 awaitable<void> watchdog(tcp::socket& socket, Activity& activity, Millis timeout, EngineTime& time) {
   auto alarm = time.alarm(co_await asio::this_coro::executor);
   for (;;) {
-    const auto due = activity.last + timeout;
+    const auto silent_at = activity.last + timeout;
+    const auto due = std::min(silent_at, activity.deadline);
     if (time.now() >= due) {
-      activity.timed_out = true;
+      activity.ended = activity.deadline < silent_at ? Activity::Ended::deadline : Activity::Ended::silent;
       error_code ignored;
       socket.close(ignored);
       co_return;
@@ -184,16 +259,61 @@ awaitable<void> watchdog(tcp::socket& socket, Activity& activity, Millis timeout
   }
 }
 
+// A completion condition: reads until `least` bytes have come (or the
+// buffer is full), and takes every read that brings any as the connection
+// moving, so a slow and steady host is never taken for a silent one.
+struct ReadAtLeast {
+  std::size_t least;
+  Activity* activity;
+  std::size_t seen = 0;
+  std::size_t operator()(const error_code& ec, std::size_t transferred) {
+    if (transferred > seen) {
+      seen = transferred;
+      activity->touch();
+    }
+    if (ec || transferred >= least) return 0;
+    return 64 * 1024;
+  }
+};
+
+// One try's state, shared by its steps.
+struct Session {
+  asio::any_io_executor files;
+  const FetchOptions& options;
+  const VideoUrl& url;
+  VideoFile& file;
+  Activity& activity;
+  std::string& location;
+  const std::function<awaitable<void>(const VideoFile&)>& record;
+};
+
+// The bytes on disk so far synced and their digest journaled; false (and
+// `out` says why) when the sync failed.
+awaitable<bool> checkpoint(Session& s, int fd, FetchOutcome& out) {
+  if (s.file.part.bytes == s.file.checkpoint.bytes) co_return true;
+  if (::fdatasync(fd) != 0) {
+    const int e = errno;
+    out.end = is_disk_full(e) ? FetchEnd::disk_full : FetchEnd::failed;
+    out.why = "cannot sync " + s.file.part_path() + ": " + std::strerror(e);
+    co_return false;
+  }
+  s.file.checkpoint = {s.file.part.bytes, s.file.hash.hex()};
+  co_await s.record(s.file);
+  co_return true;
+}
+
 template <class Stream>
-awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_io_executor files,
-                                 const FetchOptions& options, const VideoUrl& url, VideoFile& file,
-                                 std::string& location,
-                                 const std::function<awaitable<void>(const VideoFile&)>& record) {
+awaitable<FetchOutcome> exchange(Stream& stream, Session& s) {
+  auto& file = s.file;
+  auto& activity = s.activity;
+  const auto& options = s.options;
   const auto resume = resume_headers(file.part);
-  http::request<http::empty_body> req{http::verb::get, url.target, 11};
-  req.set(http::field::host, url.endpoint.host_header());
+  http::request<http::empty_body> req{http::verb::get, s.url.target, 11};
+  req.set(http::field::host, s.url.endpoint.host_header());
   req.set(http::field::user_agent, "exportd/" EXPORTD_VERSION);
   req.set(http::field::accept, "*/*");
+  // The bytes as stored: their digest is the video's (RFC 9110 §12.5.3).
+  req.set(http::field::accept_encoding, "identity");
   if (!resume.range.empty()) {
     req.set(http::field::range, resume.range);
     req.set(http::field::if_range, resume.if_range);
@@ -207,8 +327,13 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   http::response_parser<http::buffer_body> parser;
   parser.header_limit(16 * 1024);
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(use_awaitable));
-  activity.touch();
+  // The head a read at a time, so a slow sender is not taken for a silent one.
+  error_code hec;
+  while (!parser.is_header_done() && !hec) {
+    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(use_awaitable));
+    if (n > 0) activity.touch();
+    hec = ec;
+  }
   if (hec) co_return outcome(FetchEnd::cut, "reading the reply: " + hec.message());
   const auto& res = parser.get();
   ReplyHead head;
@@ -222,20 +347,19 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   head.etag = field(http::field::etag);
   head.last_modified = field(http::field::last_modified);
   head.location = field(http::field::location);
+  head.content_encoding = field(http::field::content_encoding);
   if (!head.etag.empty() && !is_token_text(head.etag, 256)) head.etag.clear();
   if (head.last_modified.size() > 64) head.last_modified.clear();
 
-  const auto judged = judge_reply(file.part, head);
+  const auto judged = judge_reply(file.part, head, options.max_bytes);
   switch (judged.verdict) {
     case Verdict::complete:
       co_return outcome(FetchEnd::complete, "");
     case Verdict::redirect:
-      location = head.location;
+      s.location = head.location;
       co_return outcome(FetchEnd::retry_later, "redirect");
     case Verdict::restart:
-      file.part.bytes = 0;
-      file.part.validator.clear();
-      file.part.total.reset();
+      start_over(file);
       co_return outcome(FetchEnd::retry_later, judged.why);
     case Verdict::refresh_link:
       co_return outcome(FetchEnd::refresh_link, judged.why);
@@ -248,16 +372,16 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   }
 
   // Where the bytes go, on disk before the first of them.
-  std::vector<char> buf(options.buffer_bytes);
-  auto writer = co_await on_files(files, [&] { return open_part(file, judged.offset, buf); });
-  if (writer.fd < 0)
-    co_return outcome(is_disk_full(writer.error) ? FetchEnd::disk_full
-                      : writer.error == ESTALE   ? FetchEnd::retry_later
-                                                 : FetchEnd::failed,
-                      writer.what);
+  auto writer = co_await on_files(s.files, [&] { return open_part(*options.root, file, judged.offset); });
+  if (!writer.fd) co_return writer.shrank ? outcome(FetchEnd::retry_later, writer.error.message) : local_failure(writer.error);
+  if (judged.offset == 0) {
+    // From the start: what the journal vouched for went with the truncation.
+    file.hash.reset();
+    file.checkpoint = {};
+  }
   file.part.validator = judged.validator;
   file.part.total = judged.total;
-  co_await record(file);
+  co_await s.record(file);
 
   // The body is written and hashed right where it is read, a buffer at a
   // time: the bytes the kernel just copied in are still in this core's cache
@@ -265,16 +389,25 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
   // one reads cost more than it saved: the data crossed cores, and the two
   // threads woke each other for every buffer.) This runs on a
   // download thread, never on the event loop (NetworkVideoFetcher).
-  FetchOutcome out{FetchEnd::complete, "", 0};
+  std::vector<char> buf(options.buffer_bytes);
+  const int fd = writer.fd.get();
+  FetchOutcome out{FetchEnd::complete, "", 0, {}};
   // Writes and hashes what was read; false (and `out` says why) when it failed.
   const auto store = [&](const char* data, std::size_t n) {
-    const auto w = write_part(writer.fd, data, n, file.hash);
+    const auto w = write_part(fd, data, n, file.hash);
     file.part.bytes += w.bytes;
     out.received += w.bytes;
-    if (w.error == 0) return true;
-    out.end = is_disk_full(w.error) ? FetchEnd::disk_full : FetchEnd::failed;
-    out.why = "cannot write " + file.part_path() + ": " + std::strerror(w.error);
-    return false;
+    if (w.error != 0) {
+      out.end = is_disk_full(w.error) ? FetchEnd::disk_full : FetchEnd::failed;
+      out.why = "cannot write " + file.part_path() + ": " + std::strerror(w.error);
+      return false;
+    }
+    if (file.part.bytes > options.max_bytes) {
+      out.end = FetchEnd::failed;
+      out.why = "the video is longer than download.max_bytes (" + std::to_string(options.max_bytes) + " bytes)";
+      return false;
+    }
+    return true;
   };
   // A body of known length (the common case) is read straight into the
   // buffer, a whole buffer per wake-up; a chunked one goes through the parser.
@@ -285,8 +418,8 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
     if (!counted) {
       parser.get().body().data = into;
       parser.get().body().size = options.buffer_bytes;
-      auto [rec, rn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
-      activity.touch();
+      auto [rec, rn] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(use_awaitable));
+      if (rn > 0) activity.touch();
       if (rec == http::error::need_buffer) rec = {};
       co_return std::pair{rec, options.buffer_bytes - parser.get().body().size};
     }
@@ -294,11 +427,10 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
     std::size_t got = asio::buffer_copy(asio::buffer(into, want), buffer.data());  // read with the head
     buffer.consume(got);
     error_code ec;
-    while (got < want && !ec) {
+    if (got < want) {
       auto [rec, n] = co_await asio::async_read(stream, asio::buffer(into + got, want - got),
-                                                asio::transfer_at_least(std::min<std::size_t>(want - got, 64 * 1024)),
+                                                ReadAtLeast{std::min<std::size_t>(want - got, 64 * 1024), &activity},
                                                 asio::as_tuple(use_awaitable));
-      activity.touch();
       ec = rec;
       got += n;
     }
@@ -313,23 +445,30 @@ awaitable<FetchOutcome> exchange(Stream& stream, Activity& activity, asio::any_i
       out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + rec.message();
       break;
     }
+    if (file.part.bytes - file.checkpoint.bytes >= options.checkpoint_bytes && !co_await checkpoint(s, fd, out)) break;
   }
   if (out.end == FetchEnd::complete && file.part.total && file.part.bytes != *file.part.total) {
     out.end = FetchEnd::cut;
     out.why =
         "the reply ended at " + std::to_string(file.part.bytes) + " of " + std::to_string(*file.part.total) + " bytes";
   }
-  ::close(writer.fd);
+  if (out.end == FetchEnd::complete && !file.part.total) file.part.total = file.part.bytes;  // chunked: known now
+  // Whether the try was whole or cut, what it wrote is synced and vouched
+  // for: a restart keeps it, a damaged copy of it is caught.
+  if (out.end == FetchEnd::complete || out.end == FetchEnd::cut) {
+    FetchOutcome synced = out;
+    if (!co_await checkpoint(s, fd, synced)) out = synced;
+  }
   co_return out;
 }
 
-awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptions& options, const VideoUrl& url,
-                                   VideoFile& file, std::string& location,
-                                   const std::function<awaitable<void>(const VideoFile&)>& record) {
+awaitable<FetchOutcome> fetch_once(Session& s) {
+  const auto& options = s.options;
+  const auto& url = s.url;
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   auto deadline = options.time->alarm(ex);
-  deadline->expires_at(options.time->now() + options.timeout);
+  deadline->expires_at(std::min(options.time->now() + options.timeout, s.activity.deadline));
   auto raced = co_await (
       resolver.async_resolve(url.endpoint.host, std::to_string(url.endpoint.port), asio::as_tuple(use_awaitable)) ||
       deadline->wait());
@@ -337,75 +476,96 @@ awaitable<FetchOutcome> fetch_once(asio::any_io_executor files, const FetchOptio
     co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": no answer in time");
   auto [rec, results] = std::get<0>(std::move(raced));
   if (rec) co_return outcome(FetchEnd::cut, "cannot resolve " + url.endpoint.host + ": " + rec.message());
+  if (!is_loopback_host(url.endpoint.host))
+    for (const auto& r : results)
+      if (r.endpoint().address().is_loopback())
+        co_return outcome(FetchEnd::failed, url.endpoint.host + " resolves to a loopback address: not fetched");
   tcp::socket socket(ex);
-  Activity activity(*options.time);
+  std::optional<FetchOutcome> result;
   // Connect, handshake and the exchange, all under the one watchdog.
-  auto session = [&]() -> awaitable<FetchOutcome> {
+  auto session = [&]() -> awaitable<void> {
     // Only the watchdog's close ends it: a cancelled wait could leave a
     // write on the files thread or a journal record half done.
     co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
     auto [cec, endpoint] = co_await asio::async_connect(socket, results, asio::as_tuple(use_awaitable));
-    activity.touch();
-    if (cec) co_return outcome(FetchEnd::cut, "connect to " + url.endpoint.host + ": " + cec.message());
+    s.activity.touch();
+    if (cec) {
+      result = outcome(FetchEnd::cut, "connect to " + url.endpoint.host + ": " + cec.message());
+      co_return;
+    }
     socket.set_option(tcp::no_delay(true));
-    if (!url.endpoint.tls) co_return co_await exchange(socket, activity, files, options, url, file, location, record);
+    if (!url.endpoint.tls) {
+      result = co_await exchange(socket, s);
+      co_return;
+    }
     asio::ssl::stream<tcp::socket&> tls_stream(socket, *options.tls);
-    if (!prepare_tls_session(tls_stream.native_handle(), url.endpoint.host))
-      co_return outcome(FetchEnd::failed, "cannot set up TLS name checking for " + url.endpoint.host);
+    if (!prepare_tls_session(tls_stream.native_handle(), url.endpoint.host)) {
+      result = outcome(FetchEnd::failed, "cannot set up TLS name checking for " + url.endpoint.host);
+      co_return;
+    }
     auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
-    activity.touch();
+    s.activity.touch();
     if (hec) {
       const auto reason = verify_failure_reason(tls_stream.native_handle());
-      if (!reason.empty())
-        co_return outcome(FetchEnd::failed,
-                          "TLS certificate verification failed for " + url.endpoint.host + ": " + reason);
-      co_return outcome(FetchEnd::cut, "TLS handshake with " + url.endpoint.host + " failed: " + hec.message());
+      result = reason.empty()
+                   ? outcome(FetchEnd::cut, "TLS handshake with " + url.endpoint.host + " failed: " + hec.message())
+                   : outcome(FetchEnd::failed,
+                             "TLS certificate verification failed for " + url.endpoint.host + ": " + reason);
+      co_return;
     }
-    co_return co_await exchange(tls_stream, activity, files, options, url, file, location, record);
+    result = co_await exchange(tls_stream, s);
   };
-  auto ended = co_await (session() || watchdog(socket, activity, options.timeout, *options.time));
-  if (ended.index() == 0) {
-    auto out = std::get<0>(std::move(ended));
-    if (activity.timed_out && out.end == FetchEnd::cut)
-      out.why += " (nothing for " + format_duration(options.timeout) + ")";
-    co_return out;
+  co_await (session() || watchdog(socket, s.activity, options.timeout, *options.time));
+  // The session always runs to its end (it cannot be cancelled), so its
+  // outcome, and the bytes it wrote, count whoever finished first.
+  auto out = result.value_or(outcome(FetchEnd::cut, "the connection ended"));
+  if (s.activity.ended != Activity::Ended::no && out.end == FetchEnd::cut) {
+    out.why = s.activity.ended == Activity::Ended::deadline
+                  ? "the job's deadline (polling.job_timeout) came mid-download; the " +
+                        std::to_string(s.file.part.bytes) + " bytes on disk are kept"
+                  : "nothing from " + url.endpoint.host + " for " + format_duration(options.timeout) + " (" +
+                        out.why + ")";
   }
-  co_return outcome(FetchEnd::cut, "nothing from " + url.endpoint.host + " for " + format_duration(options.timeout));
-}
-
-}  // namespace
-
-namespace {
-
-// NAME already whole and NAME.part gone: the rename happened before a crash
-// cut the job short of recording its end.
-bool already_in_place(const VideoFile& file) {
-  struct stat st {};
-  if (::stat(file.part_path().c_str(), &st) == 0) return false;
-  if (::stat(file.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-  return file.part.total && static_cast<std::uint64_t>(st.st_size) == *file.part.total;
+  co_return out;
 }
 
 }  // namespace
 
 awaitable<FetchOutcome> fetch_video(asio::any_io_executor files, const FetchOptions& options, std::string url,
-                                    VideoFile& file, std::function<awaitable<void>(const VideoFile&)> record) {
-  if (already_in_place(file)) co_return outcome(FetchEnd::complete, "");
+                                    VideoFile& file, TimePoint deadline,
+                                    std::function<awaitable<void>(const VideoFile&)> record) {
+  if (!options.root) co_return outcome(FetchEnd::failed, "downloads have no folder (download.dir)");
+  std::string discarded;
+  auto ready = co_await on_files(files, [&] { return prepare(*options.root, file, options.buffer_bytes, discarded); });
+  const auto ended = [&](FetchOutcome out) {
+    out.discarded = discarded;
+    return out;
+  };
+  if (ready) co_return ended(std::move(*ready));
+  if (!discarded.empty()) co_await record(file);  // the journal no longer vouches for what was thrown away
+  auto parsed = parse_video_url(url);
+  if (!parsed) co_return ended(outcome(FetchEnd::failed, parsed.error().message));
+  Activity activity(*options.time, deadline);
   for (int hop = 0;; ++hop) {
-    auto parsed = parse_video_url(url);
-    if (!parsed) co_return outcome(FetchEnd::failed, parsed.error().message);
     std::string location;
-    auto out = co_await fetch_once(files, options, *parsed, file, location, record);
-    if (location.empty()) co_return out;
-    if (hop + 1 >= options.max_redirects) co_return outcome(FetchEnd::failed, "too many redirects");
+    Session session{files, options, *parsed, file, activity, location, record};
+    auto out = co_await fetch_once(session);
+    if (location.empty() || activity.ended != Activity::Ended::no) co_return ended(std::move(out));
+    if (hop + 1 >= options.max_redirects) co_return ended(outcome(FetchEnd::failed, "too many redirects"));
     // Location may be relative to the link it came from.
     auto base = boost::urls::parse_absolute_uri(url);
     auto ref = boost::urls::parse_uri_reference(location);
-    if (!base || !ref) co_return outcome(FetchEnd::failed, "a redirect to something that is not a URL");
+    if (!base || !ref) co_return ended(outcome(FetchEnd::failed, "a redirect to something that is not a URL"));
     boost::urls::url next;
     if (auto r = boost::urls::resolve(*base, *ref, next); !r)
-      co_return outcome(FetchEnd::failed, "a redirect that cannot be followed");
+      co_return ended(outcome(FetchEnd::failed, "a redirect that cannot be followed"));
+    auto to = parse_video_url(next.buffer());
+    if (!to) co_return ended(outcome(FetchEnd::failed, "a redirect to " + to.error().message));
+    if (auto refused = redirect_refusal(*parsed, *to); !refused.empty())
+      co_return ended(outcome(FetchEnd::failed, refused));
     url = std::string(next.buffer());
+    parsed = std::move(to);
+    activity.touch();
   }
 }
 
@@ -440,50 +600,42 @@ asio::any_io_executor DownloadThreads::next() {
   return ex;
 }
 
-awaitable<FetchOutcome> NetworkVideoFetcher::fetch(const std::string& url, VideoFile& file, Record record) {
+awaitable<FetchOutcome> NetworkVideoFetcher::fetch(const std::string& url, VideoFile& file, TimePoint deadline,
+                                                   Record record) {
   auto loop = co_await asio::this_coro::executor;
   Record on_loop = [loop, record = std::move(record)](const VideoFile& f) { return record_on(loop, record, f); };
   auto there = threads_.next();
-  auto work = fetch_video(there, options_, url, file, std::move(on_loop));
+  auto work = fetch_video(there, options_, url, file, deadline, std::move(on_loop));
   co_return co_await asio::co_spawn(there, std::move(work), use_awaitable);
 }
 
-awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, VideoFile& file) {
+awaitable<Result<FinishedVideo>> finish_video(asio::any_io_executor files, const DownloadRoot& root, VideoFile& file) {
   co_return co_await on_files(files, [&]() -> Result<FinishedVideo> {
-    const auto part = file.part_path();
-    const bool renamed = already_in_place(file);  // before a crash cut the job short of recording its end
-    const auto& path = renamed ? file.path : part;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return system_failure(errno, "cannot open " + path);
+    auto folder = root.folder_of(file.path, false);
+    if (!folder) return folder.error();
+    const int dir = folder->fd.get();
+    const std::string part_leaf = folder->leaf + ".part";
+    const bool renamed = file.in_place;  // before a crash cut the job short of recording its end; checked since
+    const auto& path = renamed ? file.path : file.part_path();
+    UniqueFd fd(::openat(dir, renamed ? folder->leaf.c_str() : part_leaf.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return system_failure(errno, "cannot open " + path);
     struct stat st {};
-    ::fstat(fd, &st);
+    ::fstat(fd.get(), &st);
     const auto bytes = static_cast<std::uint64_t>(st.st_size);
-    if (!renamed && (bytes != file.part.bytes || (file.part.total && bytes != *file.part.total))) {
-      ::close(fd);
-      return Failure{Errc::invalid_input, part + " holds " + std::to_string(bytes) + " bytes, not the " +
+    if (bytes != file.part.bytes || (file.part.total && bytes != *file.part.total))
+      return Failure{Errc::invalid_input, path + " holds " + std::to_string(bytes) + " bytes, not the " +
                                               std::to_string(file.part.total.value_or(file.part.bytes)) + " expected"};
-    }
-    // The digest recorded is of the file as it is: one that covers other
-    // bytes (none, after a restart that found the part already whole; a
-    // part rewritten under it) is taken again from the disk.
-    if (file.hash.bytes() != bytes) {
-      std::vector<char> scratch(1 << 20);
-      if (const int e = hash_prefix(fd, bytes, file.hash, scratch); e != 0) {
-        ::close(fd);
-        return system_failure(e, "cannot read " + path + " back");
-      }
-    }
-    const int rc = renamed ? 0 : ::fsync(fd);
-    const int sync_errno = errno;
-    ::close(fd);
-    if (rc != 0) return system_failure(sync_errno, "cannot sync " + part);
+    // The digest recorded is of the bytes this run wrote, or checked
+    // against a checkpoint: never one read back from a file nobody vouched for.
+    if (file.hash.bytes() != bytes)
+      return Failure{Errc::invalid_input, path + ": the digest covers " + std::to_string(file.hash.bytes()) +
+                                              " of its " + std::to_string(bytes) + " bytes"};
     if (!renamed) {
-      if (::rename(part.c_str(), file.path.c_str()) != 0) return system_failure(errno, "cannot rename " + part);
-      try {
-        sync_directory(fs::path(file.path).parent_path().string());
-      } catch (const std::system_error& e) {
-        return system_failure(e.code().value(), e.what());
-      }
+      if (::fsync(fd.get()) != 0) return system_failure(errno, "cannot sync " + path);
+      if (::renameat(dir, part_leaf.c_str(), dir, folder->leaf.c_str()) != 0)
+        return system_failure(errno, "cannot rename " + path);
+      if (::fsync(dir) != 0) return system_failure(errno, "cannot sync the folder of " + file.path);
+      file.in_place = true;
     }
     return FinishedVideo{file.path, bytes, file.hash.hex()};
   });

@@ -56,12 +56,23 @@ ResumeHeaders resume_headers(const PartialFile& part) {
   return {"bytes=" + std::to_string(part.bytes) + "-", part.validator};
 }
 
-Judgement judge_reply(const PartialFile& part, const ReplyHead& head) {
+Judgement judge_reply(const PartialFile& part, const ReplyHead& head, std::uint64_t max_bytes) {
   const bool resuming = !resume_headers(part).range.empty();
+  const bool body = head.status == 200 || head.status == 206;
+  // Only identity is asked for (Accept-Encoding: identity): a gzip'd body
+  // is not the video, and its digest would not be the video's.
+  if (body && !head.content_encoding.empty() && head.content_encoding != "identity")
+    return verdict(Verdict::fail, "the video host sent the video with Content-Encoding '" +
+                                      head.content_encoding.substr(0, 32) + "', though only identity was asked for");
+  const auto too_long = [&](std::uint64_t total) {
+    return verdict(Verdict::fail, "the video is " + std::to_string(total) + " bytes, over download.max_bytes (" +
+                                      std::to_string(max_bytes) + ")");
+  };
   switch (head.status) {
     case 200: {
       // The whole video: either we asked for it, or the server ignored the
       // range or the video changed (If-Range did not match). Start over.
+      if (head.content_length && *head.content_length > max_bytes) return too_long(*head.content_length);
       Judgement j;
       j.verdict = Verdict::write;
       j.offset = 0;
@@ -82,6 +93,7 @@ Judgement judge_reply(const PartialFile& part, const ReplyHead& head) {
                                              std::to_string(range->total));
       if (head.content_length && *head.content_length != range->last - range->first + 1)
         return verdict(Verdict::restart, "Content-Length does not match Content-Range");
+      if (range->total > max_bytes) return too_long(range->total);
       const auto v = validator_of(head);
       if (!v.empty() && v != part.validator) return verdict(Verdict::restart, "206 for a different version of the video");
       Judgement j;

@@ -10,6 +10,7 @@
 // (200) otherwise.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -20,6 +21,15 @@ struct PartialFile {
   std::uint64_t bytes = 0;             // in NAME.part
   std::string validator;               // what the bytes came with; "" = none (cannot resume)
   std::optional<std::uint64_t> total;  // the whole video's length, once a reply said
+};
+
+// A prefix of NAME.part known good: synced to disk, its digest in the
+// journal. A restart keeps the part only up to here, and only if its bytes
+// still hash to `sha256`; what follows it may never have reached the disk.
+struct Checkpoint {
+  std::uint64_t bytes = 0;
+  std::string sha256;  // hex, of the first `bytes` bytes; "" when bytes is 0
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
 // The request's resume headers: both empty for a download from the start.
@@ -36,7 +46,8 @@ struct ReplyHead {
   std::string content_range;  // as sent
   std::string etag;
   std::string last_modified;
-  std::string location;  // for a redirect
+  std::string location;          // for a redirect
+  std::string content_encoding;  // as sent; "" or "identity" is the video itself
 };
 
 enum class Verdict {
@@ -57,7 +68,10 @@ struct Judgement {
   std::string why;                     // restart, retry_later, fail: in words, for the log
 };
 
-Judgement judge_reply(const PartialFile& part, const ReplyHead& head);
+// `max_bytes`: the largest video taken (download.max_bytes); a reply that
+// says it is longer is refused before a byte is written.
+Judgement judge_reply(const PartialFile& part, const ReplyHead& head,
+                      std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max());
 
 // "bytes S-E/T" -> {S, E, T}; nothing when it is not that (or T is "*").
 struct ContentRange {
@@ -72,8 +86,13 @@ enum class FetchEnd : std::uint8_t {
   cut,           // the transfer stopped part-way (a closed connection, a timeout): resume
   refresh_link,  // the link was refused: a fresh one is needed
   retry_later,   // the host could not serve it now
-  failed,        // it will not work however often it is tried (a bad link, a refused request)
+  failed,        // it will not work however often it is tried (a bad link, a refused request, a local error)
   disk_full,     // NAME.part could not grow: no space (or quota) left
 };
+
+// Whether a try moved the download on: the part grew past the most it held
+// before it. Bytes received do not count by themselves: a host that ignores
+// Range and cuts at the same byte sends bytes every try and gets nowhere.
+inline bool moved_on(std::uint64_t most_before, std::uint64_t part_after) { return part_after > most_before; }
 
 }  // namespace exportd

@@ -27,7 +27,7 @@ awaitable<void> Downloader::record(std::uint32_t index) {
   const ExportJob& job = jobs_[index];
   const auto& d = stage_.at(index);
   // A named record: g++ 12 destroys a temporary inside co_await twice.
-  const DownloadRecord record{d.url, d.file.path, d.file.part.validator, d.file.part.total};
+  const DownloadRecord record{d.url, d.file.path, d.file.part.validator, d.file.part.total, d.file.checkpoint};
   co_await ledger_.downloading(jobs_.batch_id(job), jobs_.spec(job.spec).key, record);
 }
 
@@ -56,9 +56,16 @@ awaitable<std::optional<JobEvent>> Downloader::step(std::uint32_t index) {
     job.due = time_.now() + DownloadStage::file_busy_wait;
     co_return std::nullopt;
   }
-  auto out = co_await fetcher_->fetch(d.url, d.file, [this, index](const VideoFile&) { return record(index); });
+  const auto most_before = d.file.most;
+  const auto deadline = machine_.poll_policy().deadline(job.submitted_at);
+  auto out =
+      co_await fetcher_->fetch(d.url, d.file, deadline, [this, index](const VideoFile&) { return record(index); });
   stage_.on_try(index, out.end, out.received);
   metrics_->downloaded(out.received);
+  if (!out.discarded.empty())
+    log_.warning("download_discarded", {{"job", jobs_.spec(job.spec).key}, {"why", out.discarded}});
+  const bool moved = moved_on(most_before, d.file.part.bytes);
+  d.file.most = std::max(d.file.most, d.file.part.bytes);
   if (stopping_) co_return std::nullopt;
   if (out.end == FetchEnd::complete) {
     auto finished = co_await fetcher_->finish(d.file);
@@ -67,9 +74,9 @@ awaitable<std::optional<JobEvent>> Downloader::step(std::uint32_t index) {
       d.done = std::move(*finished);
       co_return machine_.on_downloaded(job);
     }
-    out = {FetchEnd::retry_later, finished.error().message, out.received};
+    out = {FetchEnd::retry_later, finished.error().message, out.received, {}};
   }
-  co_return machine_.on_fetch(job, out.end, out.received > 0, out.why, time_.now(), random_());
+  co_return machine_.on_fetch(job, out.end, moved, out.why, time_.now(), random_());
 }
 
 }  // namespace exportd

@@ -63,7 +63,8 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
                             accepted ? clocks_.steady(r.submitted_at()) : TimePoint{});
     }
     if (back.state == JobState::downloading)  // it resumes from the bytes on disk
-      downloader_.stage().resume(index, r.download.url, r.download.file, r.download.validator, r.download.total);
+      downloader_.stage().resume(index, r.download.url, r.download.file, r.download.validator, r.download.total,
+                                 r.download.checkpoint);
     if (back.first_read)
       job.due = std::min(clocks_.steady(*back.first_read), machine_.poll_policy().deadline(job.submitted_at));
     log_.info(back.how, {{"job", specs[i].key},

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include "download/resume.hpp"
 #include "ops/results.hpp"
 
 namespace exportd {
@@ -32,6 +33,7 @@ struct DownloadRecord {
   std::string file;                    // the final path (NAME; the bytes are in NAME.part)
   std::string validator;               // "" until a reply said
   std::optional<std::uint64_t> total;  // the video's length, once known
+  Checkpoint checkpoint;               // the synced prefix of NAME.part and its digest ({}: none yet)
 };
 
 struct RecoveredJob {

@@ -71,6 +71,10 @@ std::string encode(const JournalRecord& r) {
       o["file"] = r.download.file;
       if (!r.download.validator.empty()) o["validator"] = r.download.validator;
       if (r.download.total) o["total"] = *r.download.total;
+      if (r.download.checkpoint.bytes > 0) {
+        o["checked"] = r.download.checkpoint.bytes;
+        o["checked_sha256"] = r.download.checkpoint.sha256;
+      }
       break;
     case RecordKind::ended:
       o["job"] = r.job;
@@ -113,6 +117,12 @@ std::optional<JournalRecord> decode(std::string_view line) {
     r.download.validator = str(o, "validator");
     if (const auto* t = o.if_contains("total"); t != nullptr && (t->is_uint64() || t->is_int64()))
       r.download.total = static_cast<std::uint64_t>(num(o, "total"));
+    if (const auto* c = o.if_contains("checked"); c != nullptr && (c->is_uint64() || c->is_int64()) && num(o, "checked") > 0) {
+      // A checkpoint without a well-formed digest vouches for nothing: the part is fetched again.
+      const auto sha = str(o, "checked_sha256");
+      if (sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos)
+        r.download.checkpoint = {static_cast<std::uint64_t>(num(o, "checked")), sha};
+    }
     if (r.download.url.empty() || r.download.file.empty()) return std::nullopt;
   }
   r.project = str(o, "project");

@@ -65,6 +65,10 @@ std::string path_problem(std::string_view path) {
     if (segment == "." || segment == "..") return "it has a '" + std::string(segment) + "' segment";
     if (segment.size() > max_segment_bytes)
       return "a segment is longer than " + std::to_string(max_segment_bytes) + " bytes";
+    // NAME.part is where NAME's bytes gather while they download: a video
+    // under such a name would be another job's download in progress.
+    if (end == path.size() && segment.ends_with(".part"))
+      return "it ends in '.part', the name a video has while it downloads";
     at = end + 1;
   }
   return "";

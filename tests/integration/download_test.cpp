@@ -44,6 +44,7 @@ class Download : public ::testing::Test {
     options_.timeout = 10s;
     options_.buffer_bytes = 64 * 1024;
     options_.tls = make_client_tls_context("");
+    options_.root = DownloadRoot::open(dir_.string()).value();
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -53,9 +54,9 @@ class Download : public ::testing::Test {
     asio::co_spawn(
         io_,
         [&]() -> asio::awaitable<void> {
-          out = co_await fetch_video(files_.get_executor(), options_, url, file,
+          out = co_await fetch_video(files_.get_executor(), options_, url, file, options_.time->now() + 24h,
                                      [this](const VideoFile& f) -> asio::awaitable<void> {
-                                       recorded_.push_back(f.part.validator);
+                                       recorded_.push_back({f.part.validator, f.part.total, f.checkpoint});
                                        co_return;
                                      });
         },
@@ -70,7 +71,7 @@ class Download : public ::testing::Test {
   Result<FinishedVideo> finish(VideoFile& file) {
     std::optional<Result<FinishedVideo>> out;
     asio::co_spawn(
-        io_, [&]() -> asio::awaitable<void> { out = co_await finish_video(files_.get_executor(), file); },
+        io_, [&]() -> asio::awaitable<void> { out = co_await finish_video(files_.get_executor(), *options_.root, file); },
         [](std::exception_ptr e) {
           if (e) std::rethrow_exception(e);
         });
@@ -93,7 +94,21 @@ class Download : public ::testing::Test {
   asio::thread_pool files_{1};
   FetchOptions options_;
   fs::path dir_;
-  std::vector<std::string> recorded_;  // validators, as the journal would record them
+  // What the journal would hold of the download, record by record.
+  struct Recorded {
+    std::string validator;
+    std::optional<std::uint64_t> total;
+    Checkpoint checkpoint;
+  };
+  std::vector<Recorded> recorded_;
+  // A restarted daemon's view of `path`: the latest record, nothing else.
+  VideoFile restarted(const std::string& path) const {
+    VideoFile f;
+    f.path = path;
+    const auto& r = recorded_.back();
+    adopt_partial_file(f, r.validator, r.total, r.checkpoint);
+    return f;
+  }
 };
 
 TEST_F(Download, AVideoIsStreamedVerifiedAndRenamedIntoPlace) {
@@ -112,8 +127,11 @@ TEST_F(Download, AVideoIsStreamedVerifiedAndRenamedIntoPlace) {
   EXPECT_EQ(done->sha256, sim::video_sha256("p1", size));
   EXPECT_EQ(fs::file_size(file.path), size);
   EXPECT_FALSE(fs::exists(file.part_path()));
-  ASSERT_EQ(recorded_.size(), 1u);
-  EXPECT_EQ(recorded_[0], sim::video_etag("p1", size));
+  ASSERT_GE(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].validator, sim::video_etag("p1", size));
+  EXPECT_EQ(recorded_[0].checkpoint.bytes, 0u) << "the validator is journaled before the first byte";
+  EXPECT_EQ(recorded_.back().checkpoint.bytes, size) << "the whole file is vouched for before it is renamed";
+  EXPECT_EQ(recorded_.back().checkpoint.sha256, sim::video_sha256("p1", size));
 }
 
 TEST_F(Download, CutConnectionsResumeFromTheBytesOnDisk) {
@@ -151,10 +169,8 @@ TEST_F(Download, AResumeAfterARestartReadsThePartBackAndAnIgnoredRangeStartsOver
   // A restarted daemon knows only the disk and what the journal recorded.
   k.video_cut = 0;
   s.set_knobs(k);
-  VideoFile again;
-  again.path = first.path;
-  adopt_partial_file(again, recorded_.back(), first.part.total);
-  EXPECT_EQ(again.part.bytes, had);
+  VideoFile again = restarted(first.path);
+  EXPECT_EQ(again.part.bytes, had) << "a cut try vouches for what it wrote";
   ASSERT_EQ(fetch(url, again).end, FetchEnd::complete);
   auto done = finish(again);
   ASSERT_TRUE(done) << done.error();
@@ -198,9 +214,7 @@ TEST_F(Download, AWholePartResumedAfterARestartIsRecordedWithTheVideosTrueChecks
     ASSERT_EQ(fetch(url, first).end, FetchEnd::complete);
     ASSERT_EQ(first.part.bytes, size);
 
-    VideoFile again;  // the restarted daemon: the disk and the journal
-    again.path = first.path;
-    adopt_partial_file(again, recorded_.back(), first.part.total);
+    VideoFile again = restarted(first.path);  // the restarted daemon: the disk and the journal
     ASSERT_EQ(fetch(url, again).end, FetchEnd::complete);
     EXPECT_EQ(s.stats().video_416, answers_416 ? 1u : 0u);
     const auto done = finish(again);
@@ -228,9 +242,7 @@ TEST_F(Download, AFinishThatFailedOnceIsRecordedWithTheVideosTrueChecksum) {
     ASSERT_FALSE(finish(file)) << "the rename onto a folder must fail";
     fs::remove_all(file.path);
 
-    VideoFile again;
-    again.path = file.path;
-    if (restarted) adopt_partial_file(again, recorded_.back(), file.part.total);
+    VideoFile again = this->restarted(file.path);
     VideoFile& next = restarted ? again : file;
     ASSERT_EQ(fetch(url, next).end, FetchEnd::complete);
     EXPECT_EQ(s.stats().video_416, 1u);
@@ -339,7 +351,7 @@ TEST_F(Download, TheSilenceTimeoutKeepsTheInjectedClock) {
       [&]() -> asio::awaitable<void> {
         out = co_await fetch_video(files_.get_executor(), options_,
                                    "http://127.0.0.1:" + std::to_string(host.port()) + "/v.mp4", file,
-                                   [](const VideoFile&) -> asio::awaitable<void> { co_return; });
+                                   time.now() + 24h, [](const VideoFile&) -> asio::awaitable<void> { co_return; });
       },
       [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

@@ -43,18 +43,22 @@ TEST_F(DownloadStageTest, AFullDiskPausesAJobUntilATryGetsFurtherAndEveryByteIsC
   EXPECT_EQ(s.bytes(), 1000u);
 }
 
-// After a restart: the journal's link, file, validator and length, and the
-// bytes NAME.part holds.
-TEST_F(DownloadStageTest, ADownloadRecoveredFromTheJournalResumesFromTheBytesOnDisk) {
+// After a restart: the journal's link, file, validator, length and latest
+// checkpoint. Only the checkpoint's bytes are taken as there (the next try
+// checks them against its digest); what NAME.part holds past it may never
+// have reached the disk.
+TEST_F(DownloadStageTest, ADownloadRecoveredFromTheJournalResumesFromItsCheckpoint) {
   const auto path = (dir_ / "a.mp4").string();
   write("a.mp4.part", std::string(1234, 'v'));
   DownloadStage s;
-  s.resume(4, "https://cdn.example.com/a.mp4", path, "\"etag-1\"", 5000);
+  s.resume(4, "https://cdn.example.com/a.mp4", path, "\"etag-1\"", 5000, Checkpoint{1000, std::string(64, 'a')});
   auto* d = s.find(4);
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->url, "https://cdn.example.com/a.mp4");
   EXPECT_EQ(d->file.path, path);
-  EXPECT_EQ(d->file.part.bytes, 1234u);
+  EXPECT_EQ(d->file.part.bytes, 1000u);
+  EXPECT_EQ(d->file.hash.bytes(), 0u) << "not checked yet";
+  EXPECT_EQ(d->file.checkpoint.sha256, std::string(64, 'a'));
   EXPECT_EQ(d->file.part.validator, "\"etag-1\"");
   EXPECT_EQ(d->file.part.total, 5000u);
   EXPECT_FALSE(d->done);

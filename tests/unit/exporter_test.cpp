@@ -354,7 +354,7 @@ struct FakeVideoHost final : VideoFetcher {
   int running = 0, most_at_once = 0, tries = 0;
   std::map<std::string, int> writers, most_writers;  // by file: tries under way, and the most at once
 
-  asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, Record record) override {
+  asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, TimePoint, Record record) override {
     ++tries;
     urls.push_back(url);
     most_at_once = std::max(most_at_once, ++running);
@@ -368,7 +368,7 @@ struct FakeVideoHost final : VideoFetcher {
     auto& left = script[file.path];
     const auto how = left.empty() ? FetchEnd::complete : left.front();
     if (!left.empty()) left.pop_front();
-    FetchOutcome out{how, "scripted", 0};
+    FetchOutcome out{how, "scripted", 0, {}};
     if (how == FetchEnd::complete || how == FetchEnd::cut) {
       file.part.validator = "\"v1\"";
       file.part.total = size;
