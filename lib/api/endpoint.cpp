@@ -52,6 +52,10 @@ Result<WebUrl> parse_web_url(std::string_view url) {
     return Failure{Errc::invalid_input, "http:// is refused for '" + ep.host +
                                             "': use https:// (plain http is only allowed for loopback hosts)"};
   out.path = std::string(parsed->encoded_path());
+  // After an authority the path is empty or starts with '/' (RFC 3986
+  // §3.3); Boost.URL reads "h:-1/v" as port "" and path "-1/v".
+  if (!out.path.empty() && out.path.front() != '/')
+    return Failure{Errc::invalid_input, "the URL's port must be a number from 1 to 65535"};
   out.query = std::string(parsed->encoded_query());
   out.has_query = parsed->has_query();
   out.has_fragment = parsed->has_fragment();

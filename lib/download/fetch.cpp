@@ -327,12 +327,24 @@ awaitable<FetchOutcome> exchange(Stream& stream, Session& s) {
   http::response_parser<http::buffer_body> parser;
   parser.header_limit(16 * 1024);
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  // The head a read at a time, so a slow sender is not taken for a silent one.
+  // The head read from the stream a piece at a time and handed to the
+  // parser, so each piece counts against the silence: a host sending its
+  // head slowly is not taken for a silent one (Beast's own read of a head
+  // completes only once the whole head is in).
   error_code hec;
-  while (!parser.is_header_done() && !hec) {
-    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, asio::as_tuple(use_awaitable));
+  while (!parser.is_header_done()) {
+    if (buffer.size() > 0) {
+      buffer.consume(parser.put(buffer.data(), hec));
+      if (hec == http::error::need_more) hec = {};
+      if (hec || parser.is_header_done()) break;
+    }
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), asio::as_tuple(use_awaitable));
+    buffer.commit(n);
     if (n > 0) activity.touch();
-    hec = ec;
+    if (ec) {
+      hec = ec;
+      break;
+    }
   }
   if (hec) co_return outcome(FetchEnd::cut, "reading the reply: " + hec.message());
   const auto& res = parser.get();

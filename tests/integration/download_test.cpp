@@ -20,7 +20,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "download/fetch.hpp"
+#include "download_fixture.hpp"
 #include "http/tls.hpp"
 #include "manual_time.hpp"
 #include "simulator.hpp"
@@ -33,83 +33,6 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-class Download : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("exportd-download-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    options_.timeout = 10s;
-    options_.buffer_bytes = 64 * 1024;
-    options_.tls = make_client_tls_context("");
-    options_.root = DownloadRoot::open(dir_.string()).value();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // One try of `file` from `url`, run to its end (bounded: 60 s).
-  FetchOutcome fetch(const std::string& url, VideoFile& file) {
-    std::optional<FetchOutcome> out;
-    asio::co_spawn(
-        io_,
-        [&]() -> asio::awaitable<void> {
-          out = co_await fetch_video(files_.get_executor(), options_, url, file, options_.time->now() + 24h,
-                                     [this](const VideoFile& f) -> asio::awaitable<void> {
-                                       recorded_.push_back({f.part.validator, f.part.total, f.checkpoint});
-                                       co_return;
-                                     });
-        },
-        [](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-        });
-    io_.restart();
-    io_.run_for(60s);
-    EXPECT_TRUE(out.has_value()) << "the try did not end within 60 s";
-    return out.value_or(FetchOutcome{});
-  }
-  Result<FinishedVideo> finish(VideoFile& file) {
-    std::optional<Result<FinishedVideo>> out;
-    asio::co_spawn(
-        io_, [&]() -> asio::awaitable<void> { out = co_await finish_video(files_.get_executor(), *options_.root, file); },
-        [](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-        });
-    io_.restart();
-    io_.run_for(60s);
-    EXPECT_TRUE(out.has_value());
-    return out.value_or(Failure{Errc::invalid_input, "did not finish"});
-  }
-  // Tries until the file is whole (as the engine would, without the waits).
-  int fetch_until_complete(const std::string& url, VideoFile& file, int limit = 50) {
-    for (int tries = 1; tries <= limit; ++tries) {
-      const auto out = fetch(url, file);
-      if (out.end == FetchEnd::complete) return tries;
-      EXPECT_TRUE(out.end == FetchEnd::cut || out.end == FetchEnd::retry_later) << out.why;
-    }
-    return -1;
-  }
-
-  asio::io_context io_;
-  asio::thread_pool files_{1};
-  FetchOptions options_;
-  fs::path dir_;
-  // What the journal would hold of the download, record by record.
-  struct Recorded {
-    std::string validator;
-    std::optional<std::uint64_t> total;
-    Checkpoint checkpoint;
-  };
-  std::vector<Recorded> recorded_;
-  // A restarted daemon's view of `path`: the latest record, nothing else.
-  VideoFile restarted(const std::string& path) const {
-    VideoFile f;
-    f.path = path;
-    const auto& r = recorded_.back();
-    adopt_partial_file(f, r.validator, r.total, r.checkpoint);
-    return f;
-  }
-};
 
 TEST_F(Download, AVideoIsStreamedVerifiedAndRenamedIntoPlace) {
   sim::Simulator s({});
