@@ -333,6 +333,29 @@ TEST(FileName, PutsPlainValuesInAndRefusesAnyThatCouldLeaveTheFolder) {
   EXPECT_FALSE(render_name("x/{id}/", {"n", "a", "p", "1"}));
 }
 
+// Issue 25, H12: with download.name "{file}/{id}", jobs v.mp4 and
+// v.mp4.part both passed: the second's part file was the first's video. No
+// final name may end in ".part", the name a video has while it downloads.
+TEST(FileName, NoVideoIsNamedLikeAnotherVideosPartFile) {
+  const auto part = render_name("{file}/{id}", {"q", "v.mp4.part", "p", "1080"});
+  ASSERT_FALSE(part);
+  EXPECT_NE(part.error().message.find(".part"), std::string::npos) << part.error();
+  EXPECT_TRUE(render_name("{file}/{id}", {"q", "v.mp4", "p", "1080"}));
+  EXPECT_TRUE(render_name("{file}/{id}.mp4", {"q", "v.part", "p", "1080"})) << "only the last segment's end counts";
+  EXPECT_NE(name_template_problem("{file}/{id}.part"), "");
+  EXPECT_EQ(name_template_problem("{file}.part/{id}.mp4"), "");
+}
+
+TEST_F(JobFile, AJobWhoseVideoWouldBeAnotherJobsPartFileIsRefusedWithItsPosition) {
+  JobDefaults defaults;
+  defaults.download_name = "{file}/{id}";
+  const auto path = write("q.yaml", "jobs:\n  - project_id: a\n    id: v.mp4\n  - project_id: b\n    id: v.mp4.part\n");
+  const auto r = load_job_file(path, defaults);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(first_position(r.error(), path), std::make_pair(5, 9)) << r.error();
+  EXPECT_NE(r.error().message.find("'.part'"), std::string::npos) << r.error();
+}
+
 TEST(FileName, ATemplateIsARelativePathWithKnownPlaceholders) {
   EXPECT_EQ(name_template_problem("{file}/{id}.mp4"), "");
   EXPECT_EQ(name_template_problem("videos/{resolution}/{project_id}.mp4"), "");

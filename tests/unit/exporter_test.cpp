@@ -349,6 +349,7 @@ struct FakeVideoHost final : VideoFetcher {
   asio::any_io_executor ex;
   Millis takes = 5s;
   std::uint64_t size = 1000;
+  bool ignores_range = false;  // a cut starts the part over and ends half-way, every time
   std::map<std::string, std::deque<FetchEnd>> script;  // by file path
   std::vector<std::string> urls;                       // every try's link
   int running = 0, most_at_once = 0, tries = 0;
@@ -373,7 +374,10 @@ struct FakeVideoHost final : VideoFetcher {
       file.part.validator = "\"v1\"";
       file.part.total = size;
       co_await record(file);
-      const auto to = how == FetchEnd::complete ? size : std::min(size, file.part.bytes + size / 4);
+      if (ignores_range && how == FetchEnd::cut) file.part.bytes = 0;
+      const auto to = how == FetchEnd::complete ? size
+                      : ignores_range           ? size / 2
+                                                : std::min(size, file.part.bytes + size / 4);
       out.received = to - file.part.bytes;
       file.part.bytes = to;
     }
@@ -428,6 +432,28 @@ TEST(Exporter, ADownloadResumesAfterCutsGetsAFreshLinkWhenRefusedAndWaitsOutAFul
   const auto polls_to_finish = e.api.calls(ApiCall::progress) - 1;
   EXPECT_GE(polls_to_finish, 1u);
   EXPECT_EQ(e.ledger.results.at("jobs.yaml#p0").video->bytes, 1000u);
+}
+
+// Issue 25, H03: a host that ignores Range and cuts at the same byte sends
+// bytes every try but never moves the part past where it was. Such tries
+// back off like any failure and end in download_failed after
+// retry.max_attempts, instead of being retried at once until the deadline.
+TEST(Exporter, TriesThatDoNotMoveThePartOnBackOffAndEndInDownloadFailed) {
+  Engine e;
+  e.config.download.dir = "/srv/videos";
+  FakeVideoHost host(e.time, e.io.get_executor());
+  host.takes = 1s;
+  host.ignores_range = true;
+  host.script["/srv/videos/jobs/p0.mp4"] = std::deque<FetchEnd>(1000, FetchEnd::cut);
+  e.start(RunMode::batch, 1, "p", [&](Exporter& x) { x.use_downloads(host); });
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->failed, 1u);
+  EXPECT_EQ(e.summary->timed_out, 0u);
+  const auto& r = e.ledger.results.at("jobs.yaml#p0");
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, "download_failed");
+  // The first try moved the part from nothing; each later one is a failure in a row.
+  EXPECT_EQ(host.tries, 1 + static_cast<int>(e.config.retry.max_attempts));
 }
 
 TEST(Exporter, TwoBatchesWritingOneFileTakeTurnsNeverWritingItTogether) {

@@ -37,6 +37,12 @@ TEST(Endpoint, PlainHttpOnlyForLoopback) {
   EXPECT_TRUE(plain.error().is(Errc::invalid_input));
   EXPECT_NE(plain.error().message.find("refused"), std::string::npos);
   EXPECT_FALSE(parse_endpoint("ftp://x"));
+  // Issue 25, H08: the port is read whole, never wrapped to 16 bits.
+  for (const auto* bad : {"http://127.0.0.1:65616", "http://127.0.0.1:0", "http://127.0.0.1:99999999999999999999",
+                          "https://h.example:-1/v", "https://h.example:1e3/"})
+    EXPECT_FALSE(parse_endpoint(bad)) << bad;
+  EXPECT_EQ(endpoint("http://127.0.0.1:65535").port, 65535);
+  EXPECT_EQ(endpoint("https://h.example:/").port, 443) << "an empty port is the scheme's";
   EXPECT_FALSE(parse_endpoint("not a url"));
 }
 
