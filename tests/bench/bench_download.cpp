@@ -34,6 +34,8 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include "bench_cli.hpp"
+
 #include "ops/digest.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
@@ -242,7 +244,7 @@ int main(int argc, char** argv) {
       "expired", po::value<double>()->default_value(0.1), "--batch: share of links refused")(
       "ignore-range", po::value<double>()->default_value(0.05), "--batch: share of ranges ignored");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, opts), vm);
+  if (const auto exit = testing::parse_bench_options(argc, argv, opts, vm)) return *exit;
   if (const int jobs = vm["batch"].as<int>(); jobs > 0)
     return run_fault_batch(jobs, vm["min-mib"].as<std::uint64_t>() << 20, vm["max-mib"].as<std::uint64_t>() << 20,
                            vm["cut"].as<double>(), vm["expired"].as<double>(), vm["ignore-range"].as<double>())

@@ -17,6 +17,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/program_options.hpp>
 
+#include "bench_cli.hpp"
+
 #include "auth/token_source.hpp"
 #include "engine/exporter.hpp"
 
@@ -126,12 +128,7 @@ int main(int argc, char** argv) {
       "rps", po::value<int>()->default_value(0), "limits.requests_per_second (0 = unlimited)")(
       "connections", po::value<int>()->default_value(8), "limits.max_connections");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, o), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << o;
-    return 0;
-  }
+  if (const auto exit = testing::parse_bench_options(argc, argv, o, vm)) return *exit;
   const int n = vm["jobs"].as<int>();
   std::printf("exportd-bench: %d jobs, %ld ms exports, first poll %s, interval %s..%s, rps %d, %d connections\n", n,
               vm["export-ms"].as<long>(), vm["first-poll"].as<std::string>().c_str(),

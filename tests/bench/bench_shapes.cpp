@@ -35,6 +35,8 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include "bench_cli.hpp"
+
 #include "measure.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
@@ -265,12 +267,7 @@ int main(int argc, char** argv) {
       "list-page", po::value<std::size_t>()->default_value(0),
       "the sweeping waiter's project list in pages of this many (0: one list of all)");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, o), vm);
-  if (vm.count("help")) {
-    std::cout << o;
-    return 0;
-  }
-  po::notify(vm);
+  if (const auto exit = testing::parse_bench_options(argc, argv, o, vm)) return *exit;
   const int jobs = vm["jobs"].as<int>();
   const Millis min(vm["min-ms"].as<long>()), max(vm["max-ms"].as<long>());
   std::printf("%d exports per waiter and shape, %.0f-%.0f s each; default polling (first 10 s, 3-60 s); "

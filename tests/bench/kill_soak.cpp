@@ -18,6 +18,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "bench_cli.hpp"
+
 #include "simulator.hpp"
 #include "spool_driver.hpp"
 #include "videos.hpp"
@@ -38,12 +40,7 @@ int main(int argc, char** argv) {
       "video-rate-mib", po::value<std::uint64_t>()->default_value(0), "bytes per second per video reply, MiB (0: no cap)")(
       "no-416", "the simulator answers a range from a video's end with 200 and the whole video, not 416");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, o), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << o;
-    return 0;
-  }
+  if (const auto exit = testing::parse_bench_options(argc, argv, o, vm)) return *exit;
   const int jobs = vm["jobs"].as<int>(), files = vm["files"].as<int>(), kills = vm["kills"].as<int>();
   sim::Knobs k;
   k.export_min = Millis(4000);
