@@ -28,6 +28,7 @@ CallSteps::Step CallSteps::on_reply(ApiResult<HttpReply> reply, TimePoint now,
   if (!reply) return fail(reply.error(), now);
   // An API that echoes the request must not put the token in a log.
   if (token_.size() >= min_secret_to_redact_in_bodies) redact(reply->body, token_);
+  redact_hook_tokens(reply->body);
   auto env = parse_envelope(*reply, wall);
   if (env) {
     auto d = rules_.on_call(nullptr, !may_replay(), now);
@@ -37,6 +38,8 @@ CallSteps::Step CallSteps::on_reply(ApiResult<HttpReply> reply, TimePoint now,
   ApiError e = env.error();
   redact(e.message, token_);
   redact(e.code, token_);
+  redact_hook_tokens(e.message);
+  redact_hook_tokens(e.code);
   auto step = fail(std::move(e), now);
   if (step.decision->next == RunRules::Decision::Next::renew_and_replay) {
     step.kind = Step::Kind::renew;

@@ -110,4 +110,22 @@ void redact(std::string& text, std::string_view secret) {
     text.replace(at, secret.size(), mark);
 }
 
+void redact_hook_tokens(std::string& text) {
+  // "hooks" then a separator as a URL, a JSON string or a percent-encoded
+  // URL may write it, then the token: 32 hex digits (hooks/hook_keys.hpp).
+  constexpr std::string_view seps[] = {"/", "\\/", "%2F", "%2f"};
+  constexpr std::size_t token_chars = 32;
+  constexpr std::string_view mark = "[redacted]";
+  for (auto at = text.find("hooks"); at != std::string::npos; at = text.find("hooks", at + 1)) {
+    auto from = at + 5;
+    const auto sep = std::find_if(std::begin(seps), std::end(seps),
+                                  [&](std::string_view s) { return text.compare(from, s.size(), s) == 0; });
+    if (sep == std::end(seps)) continue;
+    from += sep->size();
+    std::size_t n = 0;
+    while (from + n < text.size() && std::isxdigit(static_cast<unsigned char>(text[from + n])) != 0) ++n;
+    if (n >= token_chars) text.replace(from, n, mark);
+  }
+}
+
 }  // namespace exportd

@@ -35,6 +35,11 @@ bool is_token_text(std::string_view s, std::size_t max_bytes);
 // Every occurrence of `secret` in `text` replaced by "[redacted]".
 void redact(std::string& text, std::string_view secret);
 
+// Every webhook token (".../hooks/TOKEN", also JSON-escaped or
+// percent-encoded) in `text` replaced by "[redacted]": an API that quotes a
+// request quotes its webhookUrl, and a live token lets anyone end a job's wait.
+void redact_hook_tokens(std::string& text);
+
 // A secret long enough to cut out of a whole reply body before it is parsed
 // (a shorter one could match the JSON itself; it is cut from the messages only).
 inline constexpr std::size_t min_secret_to_redact_in_bodies = 16;

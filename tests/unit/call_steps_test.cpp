@@ -138,6 +138,24 @@ TEST(CallSteps, ATokenEchoedInAnErrorIsRedacted) {
   EXPECT_EQ(e.code.find(token), std::string::npos) << e.code;
   EXPECT_NE(e.message.find("[redacted]"), std::string::npos);
 
+  // Issue 25, H11: a webhook URL quoted back (as written, JSON-escaped or
+  // percent-encoded) keeps its path but never its live hook token.
+  const std::string hook = "0123456789abcdef0123456789abcdef";
+  for (const std::string& quoted : {"https://x.example/exportd/hooks/" + hook, R"(https:\/\/x.example\/hooks\/)" + hook,
+                                    "https%3A%2F%2Fx.example%2Fhooks%2F" + hook}) {
+    CallSteps h(r, true);
+    h.on_gate(true);
+    h.on_token(token, t0);
+    h.on_reply(HttpReply{400, R"({"success":false,"error":{"code":"bad )" + quoted + R"(","msg":"webhookUrl )" + quoted +
+                                  " is refused\"}}",
+                         ""},
+               t0, wall);
+    const auto he = h.take_result().error();
+    EXPECT_EQ(he.message.find(hook), std::string::npos) << he.message;
+    EXPECT_EQ(he.code.find(hook), std::string::npos) << he.code;
+    EXPECT_NE(he.message.find("hooks"), std::string::npos) << "the rest of the text stays: " << he.message;
+  }
+
   // A token too short to be cut out of a whole body safely is still cut
   // out of the error's message and code.
   const std::string short_token = "tk-42";
