@@ -1,10 +1,12 @@
 #include "http/listener.hpp"
 
+#include <cerrno>
 #include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -54,7 +56,47 @@ void HttpListener::stop() {
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
-  for (auto* stream : open_) stream->socket().close(ec);
+  for (auto& o : open_) o.stream->socket().close(ec);
+}
+
+void HttpListener::shed(std::list<Open>::iterator it) {
+  if (it->shed) return;
+  it->shed = true;
+  --live_;
+  boost::system::error_code ec;
+  it->stream->socket().close(ec);  // its coroutine ends and takes it out of open_
+}
+
+void HttpListener::make_room(const asio::ip::address& peer) {
+  std::size_t from_peer = 0;
+  for (const auto& o : open_) from_peer += !o.shed && o.peer == peer;
+  const bool peer_full = from_peer >= limits_.max_per_peer;
+  if (!peer_full && live_ < limits_.max_connections) return;
+  const auto pick = [&](bool idle_only) {
+    for (auto it = open_.begin(); it != open_.end(); ++it)
+      if (!it->shed && (!peer_full || it->peer == peer) && (!idle_only || it->idle)) return it;
+    return open_.end();
+  };
+  auto victim = pick(true);
+  if (victim == open_.end()) victim = pick(false);
+  if (victim != open_.end()) shed(victim);
+}
+
+asio::awaitable<void> HttpListener::pause_accepting(const boost::system::error_code& ec) {
+  if (!paused_)
+    log_.warning("accept_paused", {{"listener", what_},
+                                   {"error", ec.message()},
+                                   {"open", std::to_string(live_)},
+                                   {"why", "out of file descriptors: raise LimitNOFILE, or fewer clients"}});
+  paused_ = true;
+  // A descriptor freed for the connection waiting in the backlog.
+  for (auto it = open_.begin(); it != open_.end(); ++it)
+    if (!it->shed && it->idle) {
+      shed(it);
+      break;
+    }
+  asio::steady_timer wait(ex_, limits_.accept_pause);
+  co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<void> HttpListener::run() {
@@ -63,15 +105,25 @@ asio::awaitable<void> HttpListener::run() {
     if (stopping_) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory) {
+        // The connection stays in the backlog and the socket readable: without a pause this would spin.
+        co_await pause_accepting(ec);
+        continue;
+      }
       log_.warning("accept_failed", {{"listener", what_}, {"error", ec.message()}});
-      continue;  // e.g. out of file descriptors: the next accept may do
-    }
-    if (open_.size() >= limits_.max_connections) {
-      socket.close(ec);
       continue;
     }
+    if (paused_) {
+      paused_ = false;
+      log_.info("accept_resumed", {{"listener", what_}, {"open", std::to_string(live_)}});
+    }
+    boost::system::error_code pec;
+    const auto peer = socket.remote_endpoint(pec).address();
+    if (pec) continue;  // gone already
+    make_room(peer);
     // Each connection ends by its own deadline; what it throws is its own.
-    asio::co_spawn(ex_, serve(std::move(socket)), [this](std::exception_ptr e) {
+    asio::co_spawn(ex_, serve(std::move(socket), peer), [this](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -82,21 +134,33 @@ asio::awaitable<void> HttpListener::run() {
   }
 }
 
-asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
+asio::awaitable<void> HttpListener::serve(tcp::socket socket, asio::ip::address peer) {
   beast::tcp_stream stream(std::move(socket));
-  open_.push_front(&stream);
-  const auto registered = open_.begin();
+  const auto since = std::chrono::steady_clock::now();
+  open_.push_back(Open{&stream, peer, since});
+  ++live_;
+  const auto me = std::prev(open_.end());
   beast::flat_buffer buffer;
   for (;;) {
+    // Idle until the first byte of a request: the connection may be shed to make room.
+    me->idle = buffer.size() == 0;
+    stream.expires_after(limits_.request_deadline);  // the whole request, slow senders included
+    if (buffer.size() == 0) {
+      auto [rec, got] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+      buffer.commit(got);
+      if (rec) break;
+    }
+    me->idle = false;
     http::request_parser<http::string_body> parser;
     parser.body_limit(limits_.max_body);
     parser.header_limit(16 * 1024);
-    stream.expires_after(limits_.request_deadline);  // the whole request, slow senders included
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec && ec != http::error::body_limit) break;  // closed, timed out, or not HTTP: nothing to answer
     const auto& req = parser.get();
     const bool too_large = ec == http::error::body_limit;
-    const bool keep_alive = !too_large && req.keep_alive();  // the rest of a cut-off body is not read
+    // The rest of a cut-off body is not read; a connection past its life is closed after this reply.
+    const bool keep_alive =
+        !too_large && req.keep_alive() && !me->shed && std::chrono::steady_clock::now() - since < limits_.max_life;
     const Answer answer = handler_(Incoming{req.method(), req.target(), too_large});
     http::response<http::string_body> res{answer.status, 11};
     res.set(http::field::content_type, answer.content_type);
@@ -116,7 +180,8 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  open_.erase(registered);
+  if (!me->shed) --live_;
+  open_.erase(me);
 }
 
 }  // namespace exportd

@@ -25,10 +25,17 @@
 
 namespace exportd {
 
+// A listener is never full: a new connection always gets a place, taken
+// from the oldest idle one (connected, or kept alive, and no byte of a
+// request yet), else from the oldest of all. A genuine client sends its
+// request at once and is answered, however many others hold places.
 struct ListenerLimits {
   std::size_t max_body = 64 * 1024;                    // a longer body is answered 413
   std::chrono::milliseconds request_deadline{10'000};  // from connect (or the last reply) to a whole request
-  std::size_t max_connections = 256;                   // more are closed as they come
+  std::size_t max_connections = 256;                   // open at once; past it the oldest idle one is shed
+  std::size_t max_per_peer = 64;                       // open at once from one address; past it, that peer's oldest
+  std::chrono::milliseconds max_life{60'000};          // a kept-alive connection is closed after its reply past this
+  std::chrono::milliseconds accept_pause{100};         // out of file descriptors: accepting waits this long
 };
 
 // What the handler is given: the request line, and whether its body was cut off at the limit.
@@ -64,7 +71,21 @@ class HttpListener {
                Handler handler, Logger& log, ListenerLimits limits);
 
  private:
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  // An open connection, oldest first in open_.
+  struct Open {
+    boost::beast::tcp_stream* stream;
+    boost::asio::ip::address peer;
+    std::chrono::steady_clock::time_point since;
+    bool idle = true;   // no byte of a request has come since connect or the last reply
+    bool shed = false;  // closed to make room; its coroutine has yet to end
+  };
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, boost::asio::ip::address peer);
+  // Makes room for a connection from `peer`: sheds the oldest idle
+  // connection (of `peer` when it is at its own bound), else the oldest.
+  void make_room(const boost::asio::ip::address& peer);
+  void shed(std::list<Open>::iterator it);
+  // Out of descriptors: say so once, free one, wait a little.
+  boost::asio::awaitable<void> pause_accepting(const boost::system::error_code& ec);
 
   boost::asio::any_io_executor ex_;
   boost::asio::ip::tcp::acceptor acceptor_;
@@ -72,9 +93,11 @@ class HttpListener {
   Handler handler_;
   Logger& log_;
   ListenerLimits limits_;
-  std::list<boost::beast::tcp_stream*> open_;  // to close on stop
+  std::list<Open> open_;  // oldest first; to shed, and to close on stop
+  std::size_t live_ = 0;  // open_ less the shed ones
   std::uint16_t port_ = 0;
   bool stopping_ = false;
+  bool paused_ = false;  // accepting met EMFILE/ENFILE and has not succeeded since
 };
 
 }  // namespace exportd
