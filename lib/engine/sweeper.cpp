@@ -123,13 +123,14 @@ awaitable<bool> Sweeper::sweep() {
     if (!next) break;
     query = std::move(*next);
   }
-  const auto seen_unfinished = machine_.on_swept(time_.now(), pager.pages(), complete && unlisted == 0);
+  const bool covers_all = complete && unlisted == 0;
+  const auto seen_unfinished = machine_.on_swept(time_.now(), pager.pages(), covers_all);
   for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
     ExportJob& job = jobs_[i];
     if (!candidate(job)) continue;
     const auto it = exported.find(job.project_id);
     const auto listing = it == exported.end() ? std::nullopt : std::optional<bool>(it->second);
-    switch (SweepPlan::take(job.sweep, listing, complete)) {
+    switch (SweepPlan::take(job.sweep, listing, complete, covers_all)) {
       case SweepPlan::Listing::none:
         break;
       case SweepPlan::Listing::confirm_swept:

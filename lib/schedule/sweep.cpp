@@ -36,11 +36,17 @@ void SweepPlan::read_unfinished(SweepMark& mark) {
   if (mark == SweepMark::hinted) mark = SweepMark::excluded;
 }
 
-SweepPlan::Listing SweepPlan::take(SweepMark& mark, std::optional<bool> exported, bool complete) {
+SweepPlan::Listing SweepPlan::take(SweepMark& mark, std::optional<bool> exported, bool complete, bool covers_all) {
   const bool was_swept = swept(mark);
   if (!exported) {
     if (!complete) return Listing::none;  // on a page that failed: as it was
     not_listed(mark);
+    return was_swept ? Listing::hand_back : Listing::none;
+  }
+  if (complete && !covers_all && !*exported) {
+    // Listed unfinished by a list that leaves others out: its own reads go on.
+    if (mark == SweepMark::excluded) return Listing::none;
+    mark = SweepMark::unseen;
     return was_swept ? Listing::hand_back : Listing::none;
   }
   if (take_listing(mark, *exported)) return was_swept ? Listing::confirm_swept : Listing::confirm;

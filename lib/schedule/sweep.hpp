@@ -94,7 +94,12 @@ class SweepPlan {
 
   // What one sweep's list means for a job it covers: `exported` is what the
   // list says of it, nothing when no page of the sweep listed it;
-  // `complete`: every page the sweep meant to read was read.
+  // `complete`: every page the sweep meant to read was read; `covers_all`:
+  // ... and they listed every job the sweeps cover. A list that leaves some
+  // out (its newest N only, pages it does not say how to reach) is a source
+  // of hints and nothing more: a job it shows exported is read now, and
+  // every job keeps (or gets back) its own reads, so one that drops out of
+  // such a list has the schedule it would have had with no list at all.
   enum class Listing : std::uint8_t {
     none,
     confirm,         // listed as exported: read it now (many hints, one read)
@@ -102,7 +107,7 @@ class SweepPlan {
     safety_net,      // newly listed unfinished: its own reads become a safety net
     hand_back,       // swept before, no longer listed: read on its own again, now
   };
-  static Listing take(SweepMark& mark, std::optional<bool> exported, bool complete);
+  static Listing take(SweepMark& mark, std::optional<bool> exported, bool complete, bool covers_all);
 
  private:
   Millis every_;

@@ -16,6 +16,7 @@
 //                        [--shapes linear,queued,steps,stall,scurve]
 //                        [--lost-run]   also: mixed shapes, half the hooks lost, safety_poll 30s
 //                        [--list-page N]  the sweeping waiter's list in pages of N (its own simulator)
+//                        [--list-compare N]  instead: no list, the newest N only, and pages of N (issue 25)
 
 #include <algorithm>
 #include <atomic>
@@ -255,6 +256,51 @@ void run_shape(sim::Shape shape, int jobs, Millis min, Millis max, double lost, 
   }
 }
 
+// Issue 25, H13: one shape with three project lists, side by side, each
+// exportd with a simulator of its own: none (sweeps off), one that shows
+// only the newest `page` projects and says nothing of more, and one in
+// pages of `page` (total, page and size in each reply).
+void run_list_compare(sim::Shape shape, int jobs, Millis min, Millis max, std::size_t page) {
+  struct Waiter {
+    const char* name;
+    std::size_t page;
+    bool paged;
+    std::string polling;
+  };
+  const Waiter waiters[] = {{"no list", 0, false, "polling:\n  sweep_every: 0s\n"},
+                            {"newest-only", page, false, ""},
+                            {"paged", page, true, ""}};
+  std::vector<std::unique_ptr<sim::Simulator>> sims;
+  std::vector<std::unique_ptr<testing::Workspace>> spaces;
+  std::vector<std::unique_ptr<testing::ChildProcess>> runs;
+  const std::string name(sim::to_string(shape));
+  for (const auto& w : waiters) {
+    sim::Knobs k;
+    k.shape = shape;
+    k.export_min = min;
+    k.export_max = max;
+    k.seed = 42 + static_cast<int>(shape);
+    k.list_page = w.page;
+    k.list_paged = w.paged;
+    sims.push_back(std::make_unique<sim::Simulator>(k));
+    spaces.push_back(std::make_unique<testing::Workspace>("bench-list-" + name + "-" + std::to_string(spaces.size())));
+    auto& ws = *spaces.back();
+    ws.write_config(sims.back()->port(), false, "demo-key", exportd_config(jobs, w.polling));
+    ws.write_export_jobs("jobs.yaml", jobs, "list");
+  }
+  for (const auto& ws : spaces)
+    runs.push_back(std::make_unique<testing::ChildProcess>(std::vector<std::string>{
+        testing::exportd_binary(), "run", "-c", ws->path("config.yaml"), "--once", "--queue", ws->path("jobs.yaml")}));
+  const auto timeout = std::chrono::duration_cast<Millis>(max * 3 + std::chrono::minutes(2));
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto r = runs[i]->wait(timeout);
+    if (r.exit_code != 0) std::fprintf(stderr, "exportd (%s) exited %d\n%s\n", waiters[i].name, r.exit_code, r.err.c_str());
+    const auto st = sims[i]->stats();
+    const std::string who = waiters[i].page ? std::string(waiters[i].name) + " " + std::to_string(page) : waiters[i].name;
+    print_row(name, who.c_str(), figures_for(st, ids_with("list", jobs), recorded(*spaces[i]), st.list_requests), jobs);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -265,7 +311,9 @@ int main(int argc, char** argv) {
       "shapes", po::value<std::string>()->default_value("linear,queued,steps,stall,scurve"), "shapes to run")(
       "lost-run", "also: mixed shapes with half the hooks lost and safety_poll 30s")(
       "list-page", po::value<std::size_t>()->default_value(0),
-      "the sweeping waiter's project list in pages of this many (0: one list of all)");
+      "the sweeping waiter's project list in pages of this many (0: one list of all)")(
+      "list-compare", po::value<std::size_t>()->default_value(0),
+      "instead: per shape, exportd with no list, a list of the newest N only, and a list in pages of N");
   po::variables_map vm;
   if (const auto exit = testing::parse_bench_options(argc, argv, o, vm)) return *exit;
   const int jobs = vm["jobs"].as<int>();
@@ -282,7 +330,10 @@ int main(int argc, char** argv) {
       std::cerr << "unknown shape " << item << "\n";
       return 2;
     }
-    run_shape(shape, jobs, min, max, 0.0, std::chrono::minutes(10), false, vm["list-page"].as<std::size_t>());
+    if (const auto n = vm["list-compare"].as<std::size_t>(); n > 0)
+      run_list_compare(shape, jobs, min, max, n);
+    else
+      run_shape(shape, jobs, min, max, 0.0, std::chrono::minutes(10), false, vm["list-page"].as<std::size_t>());
   }
   if (vm.count("lost-run")) {
     std::printf("* half of the hooks lost (mixed shapes), safety_poll 30s: lag max is bounded by it\n");

@@ -460,16 +460,38 @@ TEST(SweepPlan, OneReadPerExportedUnlessTheListShowedItUnfinishedInBetween) {
 TEST(SweepPlan, EachListingSaysWhetherTheJobIsReadNowLeftToTheListOrHandedBack) {
   using L = SweepPlan::Listing;
   SweepMark m = SweepMark::unseen;
-  EXPECT_EQ(SweepPlan::take(m, std::nullopt, true), L::none) << "never listed: its own schedule, as it was";
+  EXPECT_EQ(SweepPlan::take(m, std::nullopt, true, true), L::none) << "never listed: its own schedule, as it was";
   EXPECT_EQ(m, SweepMark::unlisted);
-  EXPECT_EQ(SweepPlan::take(m, false, true), L::safety_net) << "newly listed: its own reads become a safety net";
-  EXPECT_EQ(SweepPlan::take(m, false, true), L::none);
-  EXPECT_EQ(SweepPlan::take(m, std::nullopt, false), L::none) << "its page failed: it keeps its mark";
+  EXPECT_EQ(SweepPlan::take(m, false, true, true), L::safety_net) << "newly listed: its own reads become a safety net";
+  EXPECT_EQ(SweepPlan::take(m, false, true, true), L::none);
+  EXPECT_EQ(SweepPlan::take(m, std::nullopt, false, true), L::none) << "its page failed: it keeps its mark";
   EXPECT_EQ(m, SweepMark::unfinished);
-  EXPECT_EQ(SweepPlan::take(m, true, true), L::confirm_swept) << "seen unfinished before: the lag counts from then";
-  EXPECT_EQ(SweepPlan::take(m, true, true), L::none) << "its read is due already";
-  EXPECT_EQ(SweepPlan::take(m, std::nullopt, true), L::hand_back) << "swept, no longer listed: read on its own now";
-  EXPECT_EQ(SweepPlan::take(m, true, true), L::confirm) << "exported at its first listing: read, lag from its reads";
+  EXPECT_EQ(SweepPlan::take(m, true, true, true), L::confirm_swept) << "seen unfinished before: the lag counts from then";
+  EXPECT_EQ(SweepPlan::take(m, true, true, true), L::none) << "its read is due already";
+  EXPECT_EQ(SweepPlan::take(m, std::nullopt, true, true), L::hand_back) << "swept, no longer listed: read on its own now";
+  EXPECT_EQ(SweepPlan::take(m, true, true, true), L::confirm) << "exported at its first listing: read, lag from its reads";
+}
+
+// Issue 25, H13: a list that leaves some covered jobs out (its newest N
+// only) gives hints and nothing more: a job it lists unfinished keeps its
+// own reads (or gets them back at once), one it lists exported is read now.
+TEST(SweepPlan, AListThatLeavesJobsOutOnlyHintsEveryJobKeepsItsOwnReads) {
+  using L = SweepPlan::Listing;
+  SweepMark m = SweepMark::unseen;
+  EXPECT_EQ(SweepPlan::take(m, false, true, false), L::none) << "listed unfinished: its own schedule goes on";
+  EXPECT_FALSE(swept(m));
+  EXPECT_EQ(SweepPlan::take(m, true, true, false), L::confirm) << "listed exported: read now";
+  EXPECT_EQ(m, SweepMark::hinted);
+  SweepMark was_swept = SweepMark::unfinished;  // swept while the list still showed the whole batch
+  EXPECT_EQ(SweepPlan::take(was_swept, false, true, false), L::hand_back) << "its own reads back, now";
+  EXPECT_FALSE(swept(was_swept));
+  SweepMark excluded = SweepMark::excluded;
+  EXPECT_EQ(SweepPlan::take(excluded, false, true, false), L::none);
+  EXPECT_EQ(excluded, SweepMark::excluded);
+  // A later page failed: the pages read are not taken for a partial list.
+  SweepMark kept = SweepMark::unfinished;
+  EXPECT_EQ(SweepPlan::take(kept, false, false, false), L::none);
+  EXPECT_TRUE(swept(kept));
 }
 
 // The sweeps of a run in fake time: on at sweep_min_jobs, off below a third.
