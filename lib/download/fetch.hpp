@@ -51,7 +51,7 @@ struct FetchOptions {
   std::uint64_t max_bytes = default_max_video_bytes;  // a longer video is refused (download.max_bytes)
   // How many bytes may come between two checkpoints (fdatasync of the part,
   // its digest journaled): what a restart may have to fetch again.
-  std::uint64_t checkpoint_bytes = 64ull << 20;
+  std::uint64_t checkpoint_bytes = 16ull << 20;
   // The clock the timeouts are read on and waited for (a manual one in
   // tests). Its alarms are made on the thread the try runs on.
   EngineTime* time = &real_time();

@@ -35,7 +35,7 @@ void StepSchedule::read_now(std::uint32_t index) {
 void StepSchedule::reschedule(std::uint32_t index, bool safety_net) {
   ExportJob& job = jobs_[index];
   if (job.busy) return;  // the step under way schedules it
-  if (safety_net ? machine_.on_swept(job, time_.now()) : machine_.on_hint(job, time_.now())) schedule(index);
+  if (safety_net ? machine_.on_swept(job, time_.now()) : machine_.on_handed_back(job, time_.now())) schedule(index);
 }
 
 std::optional<std::uint32_t> StepSchedule::take(Queue queue) {

@@ -156,6 +156,14 @@ bool JobMachine::on_hint(ExportJob& job, TimePoint now) const {
   return true;
 }
 
+bool JobMachine::on_handed_back(ExportJob& job, TimePoint now) const {
+  if (job.state != JobState::polling) return false;
+  const auto own = job.track.read_ms == 0 ? std::max(now, poll_.first_poll(job.submitted_at)) : now;
+  if (job.due <= own) return false;
+  job.due = own;
+  return true;
+}
+
 bool JobMachine::on_swept(ExportJob& job, TimePoint now) const {
   if (job.state != JobState::polling) return false;
   job.due = poll_.safety_poll(job.submitted_at, now);

@@ -121,6 +121,12 @@ class JobMachine {
   // A sweep has begun to list the job (its mark now swept()): its own next
   // read becomes a safety net. False when nothing changes (not polling).
   bool on_swept(ExportJob& job, TimePoint now) const;
+  // The sweeps no longer stand in for the job: its own reads again. One
+  // never read is read when its own schedule would first have read it
+  // (first_poll_after from its submit, or now if that has passed): a read
+  // earlier than that would predict its finish from too little. One read
+  // before is read now. False when nothing changes.
+  bool on_handed_back(ExportJob& job, TimePoint now) const;
   // How one try of the download ended; `progressed`: it wrote bytes. A
   // refused link is followed by a progress call for a fresh one; a cut after
   // progress goes on at once; a full disk waits without counting as a

@@ -96,10 +96,11 @@ class SweepPlan {
   // list says of it, nothing when no page of the sweep listed it;
   // `complete`: every page the sweep meant to read was read; `covers_all`:
   // ... and they listed every job the sweeps cover. A list that leaves some
-  // out (its newest N only, pages it does not say how to reach) is a source
-  // of hints and nothing more: a job it shows exported is read now, and
-  // every job keeps (or gets back) its own reads, so one that drops out of
-  // such a list has the schedule it would have had with no list at all.
+  // out (its newest N only, pages it does not say how to reach, a filter)
+  // is a source of hints and nothing more: a job it shows exported is read
+  // now, and every job keeps (or gets back) its own reads, so one that
+  // drops out of such a list has the schedule it would have had with no
+  // list at all. Only a list that shows the whole batch stands in for reads.
   enum class Listing : std::uint8_t {
     none,
     confirm,         // listed as exported: read it now (many hints, one read)

@@ -16,6 +16,8 @@
 #include <map>
 #include <random>
 
+#include <fstream>
+#include <set>
 #include <boost/program_options.hpp>
 
 #include "bench_cli.hpp"
@@ -38,7 +40,9 @@ int main(int argc, char** argv) {
       "video-mib-min", po::value<std::uint64_t>()->default_value(1), "smallest video, MiB")(
       "video-mib-max", po::value<std::uint64_t>()->default_value(0), "largest video, MiB (0: no downloads)")(
       "video-rate-mib", po::value<std::uint64_t>()->default_value(0), "bytes per second per video reply, MiB (0: no cap)")(
-      "no-416", "the simulator answers a range from a video's end with 200 and the whole video, not 416");
+      "no-416", "the simulator answers a range from a video's end with 200 and the whole video, not 416")(
+      "damage", "after each kill, 4 KiB of every NAME.part (and of any video not yet in the results) zeroed at a "
+                "random place, as a machine crash or a disk error may leave them");
   po::variables_map vm;
   if (const auto exit = testing::parse_bench_options(argc, argv, o, vm)) return *exit;
   const int jobs = vm["jobs"].as<int>(), files = vm["files"].as<int>(), kills = vm["kills"].as<int>();
@@ -77,8 +81,33 @@ int main(int argc, char** argv) {
       if (it == stats.video_sizes.end() || e.file_size() != it->second) ++incomplete_at_kills;
     }
   };
+  // Between a kill and the restart: damage where a crash could leave it.
+  const bool damage = vm.count("damage") > 0;
+  std::mt19937_64 damage_rng(vm["seed"].as<std::uint64_t>() + 1);
+  int damaged_parts = 0, damaged_videos = 0;
+  const auto damage_files = [&] {
+    std::set<std::string> ended;
+    for (const auto& r : ws.results()) ended.insert(std::string(r.at("project_id").as_string()));
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(ws.path("videos"), ec)) {
+      if (!e.is_regular_file()) continue;
+      const bool part = e.path().extension() == ".part";
+      const bool unrecorded = e.path().extension() == ".mp4" && !ended.contains(e.path().stem().string());
+      const auto size = e.file_size();
+      if ((!part && !unrecorded) || size < 4096) continue;
+      std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(std::uniform_int_distribution<std::uint64_t>(0, size - 4096)(damage_rng)));
+      const std::string zeros(4096, '\0');
+      f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+      (part ? damaged_parts : damaged_videos) += 1;
+    }
+  };
+  const auto after_kill = [&] {
+    check_final_names();
+    if (damage && videos) damage_files();
+  };
   const auto fig = testing::kill_and_restart(ws, kills, total, Millis(200), Millis(1500), Millis(600'000),
-                                             vm["seed"].as<std::uint64_t>(), check_final_names);
+                                             vm["seed"].as<std::uint64_t>(), after_kill);
   std::map<std::string, int> per_key, per_status;
   for (const auto& r : ws.results()) {
     ++per_key[std::string(r.at("job").as_string())];
@@ -121,8 +150,11 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(s.video_partial));
     std::printf("  ranges from the end   %llu answered 416 (range_at_end_416: %s)\n",
                 static_cast<unsigned long long>(s.video_416), k.range_at_end_416 ? "on" : "off");
-    std::printf("  files wrong or absent %d, .part left %d, incomplete under a final name at a kill %d\n", wrong, parts,
-                incomplete_at_kills);
+    if (damage)
+      std::printf("  damaged between kills %d parts, %d videos not yet recorded\n", damaged_parts, damaged_videos);
+    std::printf("  files wrong or absent %d (a recorded SHA-256 or size not the video's), .part left %d, "
+                "incomplete under a final name at a kill %d\n",
+                wrong, parts, incomplete_at_kills);
     videos_ok = wrong == 0 && parts == 0 && incomplete_at_kills == 0 && ratio <= 1.5;
   }
   const bool ok = per_key.size() == total && repeated == 0 && per_status["succeeded"] == static_cast<int>(total) &&

@@ -147,9 +147,20 @@ TEST_F(StepScheduleTest, AHintMidStepReadsTheJobOnceMoreAfterItsStep) {
   schedule.done(a);
 
   const auto b = add(JobState::polling, now + 30s);
+  jobs[b].track.read_ms = 2000;  // read once, before the sweeps listed it
   schedule.schedule(b);
   schedule.reschedule(b, false);  // handed back by the sweeps
-  EXPECT_EQ(schedule.take(StepSchedule::Queue::api), b);
+  EXPECT_EQ(schedule.take(StepSchedule::Queue::api), b) << "read on its own again, now";
+  schedule.done(b);
+
+  // Never read (listed from its start, then dropped by a list that shows
+  // only the newest): read when its own schedule would first have read it,
+  // not at once (issue 25, H13: a read that early predicts its finish from too little).
+  const auto c = add(JobState::polling, now + 10min);
+  schedule.schedule(c);
+  schedule.reschedule(c, false);
+  EXPECT_FALSE(schedule.take(StepSchedule::Queue::api));
+  EXPECT_EQ(jobs[c].due, jobs[c].submitted_at + Config{}.polling.first_poll_after);
 }
 
 // An ended job's result line: a failed download keeps its link; a video only
