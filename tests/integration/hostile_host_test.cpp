@@ -14,6 +14,7 @@
 #include <sys/time.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -22,6 +23,9 @@
 
 #include "download_fixture.hpp"
 #include "manual_time.hpp"
+#include "process.hpp"
+#include "spool_driver.hpp"
+#include "workspace.hpp"
 #include "simulator.hpp"
 #include "test_certs.hpp"
 #include "videos.hpp"
@@ -419,6 +423,72 @@ TEST_F(HostileHost, H08_APortOutOfRangeIsAMalformedLink) {
                           "https://h.example:-1/v"})
     EXPECT_FALSE(parse_video_url(bad)) << bad << " read as port " << parse_video_url(bad)->endpoint.port;
   EXPECT_EQ(parse_video_url("https://h.example:65535/v")->endpoint.port, 65535);
+}
+
+// The daemon against such hosts (H01, H03, H12): a run --once whose video
+// never ends stops at polling.job_timeout (timed_out, the part kept); one
+// whose host restarts at the same byte every time backs off and ends
+// download_failed within retry.max_attempts; a job whose video would be
+// another's part file is refused by exportd check with its position.
+std::string daemon_config(const testing::Workspace& ws, const std::string& polling) {
+  return "limits:\n  requests_per_second: 0\npolling:\n  first_poll_after: 300ms\n  min_interval: 250ms\n"
+         "  max_interval: 1s\n" + polling + "retry:\n  max_attempts: 3\n  initial_backoff: 200ms\n"
+         "  max_backoff: 400ms\ndownload:\n  dir: " + ws.path("videos") + "\n";
+}
+
+TEST(HostileHostDaemon, H01_H03_AVideoThatNeverEndsOrNeverMovesEndsItsJob) {
+  ScriptedHost endless([](ScriptedHost::Conn& c) {
+    if (!c.send("HTTP/1.1 200 OK\r\nETag: \"e1\"\r\nConnection: close\r\n\r\n")) return;
+    dribble(c, ~0ull, 1000, 20ms);
+  });
+  sim::Knobs k;
+  k.export_min = 300ms;
+  k.export_max = 500ms;
+  k.download_url = endless.url();
+  sim::Simulator sim(k);
+  testing::Workspace ws("hostile-host-deadline");
+  ws.write_config(sim.port(), false, "demo-key", daemon_config(ws, "  job_timeout: 5s\n"));
+  ws.write_export_jobs("jobs.yaml", 1);
+  const auto started = std::chrono::steady_clock::now();
+  auto r = testing::run_once(ws, 90s, {"--queue", ws.path("jobs.yaml")});
+  EXPECT_FALSE(r.timed_out) << "run --once never ended";
+  auto results = ws.results();
+  EXPECT_EQ(r.exit_code, 1) << r.err << (results.empty() ? "" : boost::json::serialize(results[0]));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 60s);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].at("status").as_string(), "timed_out") << boost::json::serialize(results[0]);
+
+  std::atomic<int> tries{0};
+  ScriptedHost cuts([&](ScriptedHost::Conn& c) {
+    ++tries;
+    c.send("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\nETag: \"c1\"\r\n\r\n" + std::string(150000, 'v'));
+  });
+  k.download_url = cuts.url();
+  sim.set_knobs(k);
+  testing::Workspace ws2("hostile-host-cuts");
+  ws2.write_config(sim.port(), false, "demo-key", daemon_config(ws2, "  job_timeout: 2h\n"));
+  ws2.write_export_jobs("jobs.yaml", 1);
+  r = testing::run_once(ws2, 90s, {"--queue", ws2.path("jobs.yaml")});
+  EXPECT_FALSE(r.timed_out);
+  // 75: the only job failed for faults alone (a host that may answer better later), as for an unreachable API.
+  EXPECT_EQ(r.exit_code, 75) << r.err;
+  results = ws2.results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].at("status").as_string(), "failed");
+  EXPECT_EQ(results[0].at("error").at("code").as_string(), "download_failed");
+  EXPECT_LE(tries.load(), 6) << "tries that never move the part are retried a bounded number of times";
+}
+
+TEST(HostileHostDaemon, H12_AVideoNamedLikeAnotherJobsPartFileIsRefusedByCheck) {
+  testing::Workspace ws("hostile-host-part-name");
+  ws.write_config(1, false, "demo-key",
+                  "download:\n  dir: " + ws.path("videos") + "\n  name: \"{file}/{id}\"\n");
+  ws.write("q.yaml", "jobs:\n  - project_id: a\n    id: v.mp4\n  - project_id: b\n    id: v.mp4.part\n");
+  const auto r = testing::run_process({testing::exportd_binary(), "check", "-c", ws.path("config.yaml"), ws.path("q.yaml")},
+                                      30s);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("q.yaml:5:9:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(".part"), std::string::npos) << r.err;
 }
 
 }  // namespace
