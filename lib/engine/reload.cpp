@@ -60,6 +60,8 @@ const std::vector<Key>& keys() {
       key("download.dir", false, EXPORTD_FIELD(download.dir)),
       key("download.name", false, EXPORTD_FIELD(download.name)),
       key("download.max_concurrent", true, EXPORTD_FIELD(download.max_concurrent)),
+      // The download threads were given it at start.
+      key("download.max_bytes", false, EXPORTD_FIELD(download.max_bytes)),
       // The listener is bound.
       key("metrics.listen", false, EXPORTD_FIELD(metrics.listen)),
       key("retention.results_max_size", true, EXPORTD_FIELD(retention.results_max_size)),

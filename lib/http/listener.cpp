@@ -89,6 +89,8 @@ asio::awaitable<void> HttpListener::pause_accepting(const boost::system::error_c
                                    {"open", std::to_string(live_)},
                                    {"why", "out of file descriptors: raise LimitNOFILE, or fewer clients"}});
   paused_ = true;
+  ++pauses_;
+  last_pause_ = std::chrono::steady_clock::now();
   // A descriptor freed for the connection waiting in the backlog.
   for (auto it = open_.begin(); it != open_.end(); ++it)
     if (!it->shed && it->idle) {
@@ -114,9 +116,13 @@ asio::awaitable<void> HttpListener::run() {
       log_.warning("accept_failed", {{"listener", what_}, {"error", ec.message()}});
       continue;
     }
-    if (paused_) {
+    // The episode ends once accepting has gone on without a pause for a
+    // while (each pause frees a place that a crowd may take again at once).
+    if (paused_ && std::chrono::steady_clock::now() - last_pause_ >= quiet_to_resume) {
+      log_.info("accept_resumed",
+                {{"listener", what_}, {"open", std::to_string(live_)}, {"pauses", std::to_string(pauses_)}});
       paused_ = false;
-      log_.info("accept_resumed", {{"listener", what_}, {"open", std::to_string(live_)}});
+      pauses_ = 0;
     }
     boost::system::error_code pec;
     const auto peer = socket.remote_endpoint(pec).address();

@@ -97,7 +97,12 @@ class HttpListener {
   std::size_t live_ = 0;  // open_ less the shed ones
   std::uint16_t port_ = 0;
   bool stopping_ = false;
-  bool paused_ = false;  // accepting met EMFILE/ENFILE and has not succeeded since
+  // Accepting met EMFILE/ENFILE: one warning, and one line when it has gone
+  // on for `quiet_to_resume` without another.
+  static constexpr std::chrono::seconds quiet_to_resume{10};
+  bool paused_ = false;
+  std::uint64_t pauses_ = 0;  // in this episode
+  std::chrono::steady_clock::time_point last_pause_{};
 };
 
 }  // namespace exportd
