@@ -426,6 +426,7 @@ awaitable<FetchOutcome> exchange(Stream& stream, Session& s) {
   const bool counted = !parser.chunked() && parser.content_length().has_value();
   std::uint64_t left = counted ? *parser.content_length() : 0;
   const auto body_done = [&] { return counted ? left == 0 : parser.is_done(); };
+  auto checkpointed_at = options.time->now();
   const auto read_piece = [&](char* into) -> awaitable<std::pair<error_code, std::size_t>> {
     if (!counted) {
       parser.get().body().data = into;
@@ -457,7 +458,13 @@ awaitable<FetchOutcome> exchange(Stream& stream, Session& s) {
       out.why = "the transfer stopped after " + std::to_string(file.part.bytes) + " bytes: " + rec.message();
       break;
     }
-    if (file.part.bytes - file.checkpoint.bytes >= options.checkpoint_bytes && !co_await checkpoint(s, fd, out)) break;
+    const auto grown = file.part.bytes - file.checkpoint.bytes;
+    const bool due = grown >= options.checkpoint_bytes ||
+                     (grown >= (1u << 20) && options.time->now() - checkpointed_at >= options.checkpoint_every);
+    if (due) {
+      if (!co_await checkpoint(s, fd, out)) break;
+      checkpointed_at = options.time->now();
+    }
   }
   if (out.end == FetchEnd::complete && file.part.total && file.part.bytes != *file.part.total) {
     out.end = FetchEnd::cut;

@@ -52,6 +52,9 @@ struct FetchOptions {
   // How many bytes may come between two checkpoints (fdatasync of the part,
   // its digest journaled): what a restart may have to fetch again.
   std::uint64_t checkpoint_bytes = 16ull << 20;
+  // ... or once this much time has passed with at least a MiB more: a video
+  // smaller than checkpoint_bytes still resumes after a kill.
+  Millis checkpoint_every{1'000};
   // The clock the timeouts are read on and waited for (a manual one in
   // tests). Its alarms are made on the thread the try runs on.
   EngineTime* time = &real_time();

@@ -93,6 +93,15 @@ class Download : public ::testing::Test {
     Checkpoint checkpoint;
   };
   std::vector<Recorded> recorded_;
+  // One try of `url` into dir_/name that the host cuts short: the part it leaves.
+  VideoFile cut_once(const std::string& url, const std::string& name) {
+    VideoFile f;
+    f.path = (dir_ / name).string();
+    const auto out = fetch(url, f);
+    EXPECT_EQ(out.end, FetchEnd::cut) << out.why;
+    EXPECT_GT(f.part.bytes, 0u) << "the cut try left nothing";
+    return f;
+  }
   // A restarted daemon's view of `path`: the latest record, nothing else.
   VideoFile restarted(const std::string& path) const {
     VideoFile f;

@@ -83,9 +83,7 @@ TEST_F(Download, AResumeAfterARestartReadsThePartBackAndAnIgnoredRangeStartsOver
   sim::Simulator s(k);
   const std::uint64_t size = 4 * 1024 * 1024;
   const auto url = s.finished_video("p3", size);
-  VideoFile first;
-  first.path = (dir_ / "p3.mp4").string();
-  ASSERT_EQ(fetch(url, first).end, FetchEnd::cut);
+  const VideoFile first = cut_once(url, "p3.mp4");
   const auto had = first.part.bytes;
   ASSERT_GT(had, 0u);
 

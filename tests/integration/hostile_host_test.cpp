@@ -293,9 +293,7 @@ TEST_F(HostileHost, H05_ADamagedPartOrFileIsFetchedAgainNeverVouchedFor) {
   sim::Simulator s(k);
   const std::uint64_t size = 3 * 1024 * 1024;
   const auto url = s.finished_video("d1", size);
-  VideoFile first;
-  first.path = (dir_ / "d1.mp4").string();
-  ASSERT_EQ(fetch(url, first).end, FetchEnd::cut);
+  const VideoFile first = cut_once(url, "d1.mp4");
   ASSERT_GT(first.part.bytes, 8192u);
   ASSERT_EQ(recorded_.back().checkpoint.bytes, first.part.bytes);
   {  // 4 KiB of the part zeroed, as a crash or a disk error may leave it

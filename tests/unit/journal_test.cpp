@@ -53,7 +53,8 @@ TEST(JournalRecord, EveryKindRoundTrips) {
     r.name = "f.yaml";
     r.origin = "queue:/etc/q.yaml";
     r.results_offset = 77;
-    r.download = DownloadRecord{"https://cdn/v.mp4?sig=1", "/srv/v/a.mp4", "\"e1\"", 12345};
+    r.download = DownloadRecord{"https://cdn/v.mp4?sig=1", "/srv/v/a.mp4", "\"e1\"", 12345,
+                                Checkpoint{4096, std::string(64, 'c')}};
     auto back = decode(encode(r));
     ASSERT_TRUE(back) << encode(r);
     EXPECT_EQ(back->kind, kind);
@@ -63,7 +64,20 @@ TEST(JournalRecord, EveryKindRoundTrips) {
       EXPECT_EQ(back->download.file, "/srv/v/a.mp4");
       EXPECT_EQ(back->download.validator, "\"e1\"");
       EXPECT_EQ(back->download.total, 12345u);
+      EXPECT_EQ(back->download.checkpoint, (Checkpoint{4096, std::string(64, 'c')}));
     }
+  }
+}
+
+// A checkpoint whose digest is not 64 hex digits vouches for nothing: the
+// part it names is fetched again, never resumed on its word (issue 25, H05).
+TEST(JournalRecord, ACheckpointWithoutAWellFormedDigestIsDropped) {
+  for (const std::string& sha : {std::string(63, 'a'), std::string(64, 'G'), std::string("")}) {
+    const std::string line = R"({"r":"download","batch":"b","job":"j","url":"https://cdn/v","file":"/v/a.mp4","checked":4096,"checked_sha256":")" +
+                             sha + "\"}";
+    const auto back = decode(line);
+    ASSERT_TRUE(back) << line;
+    EXPECT_EQ(back->download.checkpoint, Checkpoint{}) << sha;
   }
 }
 
@@ -73,7 +87,7 @@ TEST(Replay, ADownloadUnderWayResumesWithItsLatestRecordAndSurvivesCompaction) {
     r.kind = RecordKind::download;
     r.batch = "b";
     r.job = job;
-    r.download = DownloadRecord{url, "/srv/v/" + job + ".mp4", validator, std::nullopt};
+    r.download = DownloadRecord{url, "/srv/v/" + job + ".mp4", validator, std::nullopt, {}};
     if (!validator.empty()) r.download.total = 5000;
     return encode(r) + "\n";
   };
