@@ -123,8 +123,18 @@ awaitable<bool> Sweeper::sweep() {
     if (!next) break;
     query = std::move(*next);
   }
-  const bool covers_all = complete && unlisted == 0;
-  const auto seen_unfinished = machine_.on_swept(time_.now(), pager.pages(), covers_all);
+  // A list that no longer shows a job it stood in for, unfinished, is a
+  // window the jobs slide out of: from then on it gives hints only whenever
+  // it leaves a job out (SweepPlan::take).
+  if (complete && unlisted > 0)
+    for (const auto& job : jobs_)
+      if (candidate(job) && swept(job.sweep) && !exported.contains(job.project_id)) {
+        machine_.on_dropped();
+        break;
+      }
+  const bool listed_all = complete && unlisted == 0;
+  const bool covers_all = listed_all || (complete && !machine_.window());
+  const auto seen_unfinished = machine_.on_swept(time_.now(), pager.pages(), listed_all);
   for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
     ExportJob& job = jobs_[i];
     if (!candidate(job)) continue;

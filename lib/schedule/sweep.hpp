@@ -95,12 +95,14 @@ class SweepPlan {
   // What one sweep's list means for a job it covers: `exported` is what the
   // list says of it, nothing when no page of the sweep listed it;
   // `complete`: every page the sweep meant to read was read; `covers_all`:
-  // ... and they listed every job the sweeps cover. A list that leaves some
-  // out (its newest N only, pages it does not say how to reach, a filter)
-  // is a source of hints and nothing more: a job it shows exported is read
-  // now, and every job keeps (or gets back) its own reads, so one that
-  // drops out of such a list has the schedule it would have had with no
-  // list at all. Only a list that shows the whole batch stands in for reads.
+  // false for a list that has shown itself to be a window the jobs slide
+  // out of unfinished (its newest N only, pages it does not say how to
+  // reach: SweepMachine::window) when this sweep left some covered job out.
+  // Such a list is a source of hints and nothing more: a job it shows
+  // exported is read now, and every job keeps (or gets back) its own reads,
+  // so one that slides out has the schedule it would have had with no list.
+  // A list that leaves the same jobs out for good (a filter) still stands
+  // in for the ones it shows; the others are read on their own.
   enum class Listing : std::uint8_t {
     none,
     confirm,         // listed as exported: read it now (many hints, one read)
@@ -210,6 +212,13 @@ class SweepMachine {
   // unfinished: the sweep before this one.
   TimePoint on_swept(TimePoint now, std::size_t pages, bool all_listed);
 
+  // A sweep whose pages were all read no longer listed a job it had been
+  // standing in for, still unfinished: the list is a window the jobs slide
+  // out of. For the rest of the run it gives hints only whenever it leaves
+  // a job out.
+  void on_dropped() { window_ = true; }
+  bool window() const { return window_; }
+
   // A swept job's own read found it done, its mark as it was. True when the
   // list has now proved not to show finishes: sweeps are off for the run.
   bool on_done(SweepMark mark);
@@ -222,6 +231,7 @@ class SweepMachine {
   SweepPlan plan_;
   bool running_ = false;
   bool off_for_run_ = false;  // the list proved not to show finished exports
+  bool window_ = false;       // the list dropped an unfinished job it had stood in for
   TimePoint retry_at_{};      // after the list was given up on: no sweep before this
   std::uint32_t failures_ = 0;   // list calls failed in a row
   TimePoint last_sweep_at_{};    // the latest sweep's pages read

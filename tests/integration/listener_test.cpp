@@ -147,6 +147,12 @@ TEST(Listener, H09_AGenuineRequestIsAnsweredHoweverTheOtherPlacesAreHeld) {
 // 49.5 MB of accept_failed lines in 3 s. Now it pauses, says so once, and
 // takes the waiting client once a descriptor is free.
 TEST(Listener, H10_OutOfDescriptorsAcceptingPausesAndSaysSoOnce) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check reads memory through a pipe of its own: with no
+  // descriptor left it reports every object as invalid. The plain and TSan
+  // builds run this test.
+  GTEST_SKIP() << "the ASan+UBSan build needs descriptors that this test takes away";
+#endif
   std::FILE* log = std::tmpfile();
   Listeners ls(log);
   const auto port = ls.add("webhook.listen", ListenerLimits{});

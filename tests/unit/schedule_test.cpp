@@ -494,6 +494,17 @@ TEST(SweepPlan, AListThatLeavesJobsOutOnlyHintsEveryJobKeepsItsOwnReads) {
   EXPECT_TRUE(swept(kept));
 }
 
+// A list is taken for a window once it drops an unfinished job it stood in
+// for; until then a list that leaves jobs out is taken for a filter.
+TEST(SweepMachine, AListIsAWindowOnceItDropsAJobItStoodInFor) {
+  SweepMachine m(PollingSettings{});
+  EXPECT_FALSE(m.window());
+  m.on_dropped();
+  EXPECT_TRUE(m.window());
+  m.reconfigure(PollingSettings{});
+  EXPECT_TRUE(m.window()) << "what the list is does not change with the settings";
+}
+
 // The sweeps of a run in fake time: on at sweep_min_jobs, off below a third.
 TEST(SweepMachine, SweepsRunFromSweepMinJobsToAThirdOfThatOnASteadyBeat) {
   SweepMachine m(PollingSettings{});  // every 1 s, from 30 jobs
