@@ -49,8 +49,8 @@ struct FetchOptions {
   std::size_t buffer_bytes = 256 * 1024;           // the buffer a download streams through
   int max_redirects = 5;
   std::uint64_t max_bytes = default_max_video_bytes;  // a longer video is refused (download.max_bytes)
-  // How many bytes may come between two checkpoints (fdatasync of the part,
-  // its digest journaled): what a restart may have to fetch again.
+  // How many bytes may come between two checkpoints (the part's length and
+  // digest journaled): what a restart after a kill may fetch again.
   std::uint64_t checkpoint_bytes = 16ull << 20;
   // ... or once this much time has passed with at least a MiB more: a video
   // smaller than checkpoint_bytes still resumes after a kill.
