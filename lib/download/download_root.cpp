@@ -55,7 +55,8 @@ Result<VideoFolder> DownloadRoot::folder_of(std::string_view file, bool make) co
       }
       if (e == ELOOP || e == ENOTDIR) {
         struct stat st {};
-        const bool link = ::fstatat(out.fd.get(), segment.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+        const bool link =
+            ::fstatat(out.fd.get(), segment.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
         return Failure{Errc::invalid_input, walked + (link ? " is a symbolic link: downloads never follow one below "
                                                              "download.dir"
                                                            : " is not a folder")};

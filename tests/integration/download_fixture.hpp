@@ -63,7 +63,8 @@ class Download : public ::testing::Test {
   Result<FinishedVideo> finish(VideoFile& file) {
     std::optional<Result<FinishedVideo>> out;
     asio::co_spawn(
-        io_, [&]() -> asio::awaitable<void> { out = co_await finish_video(files_.get_executor(), *options_.root, file); },
+        io_,
+        [&]() -> asio::awaitable<void> { out = co_await finish_video(files_.get_executor(), *options_.root, file); },
         [](std::exception_ptr e) {
           if (e) std::rethrow_exception(e);
         });
@@ -111,6 +112,5 @@ class Download : public ::testing::Test {
     return f;
   }
 };
-
 
 }  // namespace exportd

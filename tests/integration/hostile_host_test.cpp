@@ -14,21 +14,21 @@
 #include <sys/time.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "download_fixture.hpp"
 #include "manual_time.hpp"
 #include "process.hpp"
-#include "spool_driver.hpp"
-#include "workspace.hpp"
 #include "simulator.hpp"
+#include "spool_driver.hpp"
 #include "test_certs.hpp"
 #include "videos.hpp"
+#include "workspace.hpp"
 
 namespace exportd {
 namespace {
@@ -42,7 +42,7 @@ using tcp = asio::ip::tcp;
 class ScriptedHost {
  public:
   struct Conn {
-    std::string request;                        // the request's head, as it came
+    std::string request;                         // the request's head, as it came
     std::function<bool(std::string_view)> send;  // false once the client is gone
     const std::atomic<bool>* stopping;
   };
@@ -271,7 +271,8 @@ TEST_F(HostileHost, H03_ATryThatStartsOverToTheSameByteDoesNotMoveOn) {
 TEST_F(HostileHost, H04_AContentCodedReplyIsRefusedAndIdentityIsAskedFor) {
   for (const std::string coding : {"gzip", "br", "x-anything"}) {
     ScriptedHost host([&](ScriptedHost::Conn& c) {
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Encoding: " + coding + "\r\nETag: \"g\"\r\n\r\n0123456789");
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Encoding: " + coding +
+             "\r\nETag: \"g\"\r\n\r\n0123456789");
     });
     VideoFile file;
     file.path = (dir_ / ("coded-" + coding + ".mp4")).string();
@@ -430,8 +431,11 @@ TEST_F(HostileHost, H08_APortOutOfRangeIsAMalformedLink) {
 // another's part file is refused by exportd check with its position.
 std::string daemon_config(const testing::Workspace& ws, const std::string& polling) {
   return "limits:\n  requests_per_second: 0\npolling:\n  first_poll_after: 300ms\n  min_interval: 250ms\n"
-         "  max_interval: 1s\n" + polling + "retry:\n  max_attempts: 3\n  initial_backoff: 200ms\n"
-         "  max_backoff: 400ms\ndownload:\n  dir: " + ws.path("videos") + "\n";
+         "  max_interval: 1s\n" +
+         polling +
+         "retry:\n  max_attempts: 3\n  initial_backoff: 200ms\n"
+         "  max_backoff: 400ms\ndownload:\n  dir: " +
+         ws.path("videos") + "\n";
 }
 
 TEST(HostileHostDaemon, H01_H03_AVideoThatNeverEndsOrNeverMovesEndsItsJob) {
@@ -479,11 +483,10 @@ TEST(HostileHostDaemon, H01_H03_AVideoThatNeverEndsOrNeverMovesEndsItsJob) {
 
 TEST(HostileHostDaemon, H12_AVideoNamedLikeAnotherJobsPartFileIsRefusedByCheck) {
   testing::Workspace ws("hostile-host-part-name");
-  ws.write_config(1, false, "demo-key",
-                  "download:\n  dir: " + ws.path("videos") + "\n  name: \"{file}/{id}\"\n");
+  ws.write_config(1, false, "demo-key", "download:\n  dir: " + ws.path("videos") + "\n  name: \"{file}/{id}\"\n");
   ws.write("q.yaml", "jobs:\n  - project_id: a\n    id: v.mp4\n  - project_id: b\n    id: v.mp4.part\n");
-  const auto r = testing::run_process({testing::exportd_binary(), "check", "-c", ws.path("config.yaml"), ws.path("q.yaml")},
-                                      30s);
+  const auto r =
+      testing::run_process({testing::exportd_binary(), "check", "-c", ws.path("config.yaml"), ws.path("q.yaml")}, 30s);
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("q.yaml:5:9:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(".part"), std::string::npos) << r.err;

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <thread>
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -44,7 +44,10 @@ class Listeners {
   }
   std::uint16_t add(const std::string& what, ListenerLimits limits) {
     auto bound = HttpListener::bind(
-        io_.get_executor(), what, "127.0.0.1", 0, [](const Incoming&) { return Answer{http::status::ok, "text/plain", "ok"}; },
+        io_.get_executor(), what, "127.0.0.1", 0,
+        [](const Incoming&) {
+          return Answer{http::status::ok, "text/plain", "ok"};
+        },
         log_, limits);
     EXPECT_TRUE(bound) << bound.error();
     listeners_.push_back(std::move(*bound));

@@ -12,8 +12,7 @@
 namespace exportd::testing {
 
 // Parses argv into `vm` (adding --help to `opts`). Nothing: go on; else the exit code.
-inline std::optional<int> parse_bench_options(int argc, char** argv,
-                                              boost::program_options::options_description& opts,
+inline std::optional<int> parse_bench_options(int argc, char** argv, boost::program_options::options_description& opts,
                                               boost::program_options::variables_map& vm) {
   namespace po = boost::program_options;
   if (!opts.find_nothrow("help", false)) opts.add_options()("help", "this help");
