@@ -27,7 +27,6 @@ class DownloadRoot {
   // be a link the operator set up (it is resolved once, here).
   static Result<std::shared_ptr<const DownloadRoot>> open(const std::string& dir);
 
-  const std::string& path() const { return path_; }
   // The folder of `file` (an absolute path below path()), each segment
   // opened without following a link; made as needed when `make`.
   // Errc::invalid_input when `file` is not below the root or a segment is a

@@ -124,19 +124,17 @@ bool matches(int dir, const std::string& leaf, const Checkpoint& ck, Sha256& has
   return ck.bytes == 0 || hash.hex() == ck.sha256;
 }
 
-// Before a try asks for anything: NAME's folder opened below the root
-// (made as needed, no link followed), NAME not something else (a folder),
+// Before a try asks for anything, in NAME's folder (opened below the root,
+// made as needed, no link followed): NAME not something else (a folder),
 // and, after a restart, the bytes on disk checked against the journal's
 // checkpoint: the part is kept up to it only if they still hash to its
 // digest; a NAME already in place only if it does. Nothing: go on (`file`
 // says from where); otherwise how the try ends. `discarded` says what was
 // thrown away.
-std::optional<FetchOutcome> prepare(const DownloadRoot& root, VideoFile& file, std::size_t scratch_bytes,
+std::optional<FetchOutcome> prepare(const VideoFolder& folder, VideoFile& file, std::size_t scratch_bytes,
                                     std::string& discarded) {
-  auto folder = root.folder_of(file.path, true);
-  if (!folder) return local_failure(folder.error());
-  const int dir = folder->fd.get();
-  const auto& leaf = folder->leaf;
+  const int dir = folder.fd.get();
+  const auto& leaf = folder.leaf;
   const std::string part_leaf = leaf + ".part";
   struct stat st {};
   const bool named = ::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -173,19 +171,17 @@ std::optional<FetchOutcome> prepare(const DownloadRoot& root, VideoFile& file, s
   return std::nullopt;
 }
 
-// NAME.part opened for writing at `offset` below the root, truncated there.
+// NAME.part opened for writing at `offset` in its folder, truncated there.
 struct PartWriter {
   UniqueFd fd;
   Failure error;
   bool shrank = false;  // shorter than this download left it: start over
 };
 
-PartWriter open_part(const DownloadRoot& root, VideoFile& file, std::uint64_t offset) {
+PartWriter open_part(const VideoFolder& folder, VideoFile& file, std::uint64_t offset) {
   PartWriter w;
-  auto folder = root.folder_of(file.path, true);
-  if (!folder) return {{}, folder.error()};
-  const std::string part_leaf = folder->leaf + ".part";
-  w.fd = UniqueFd(::openat(folder->fd.get(), part_leaf.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  const std::string part_leaf = folder.leaf + ".part";
+  w.fd = UniqueFd(::openat(folder.fd.get(), part_leaf.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!w.fd) return {{}, system_failure(errno, "cannot open " + file.part_path())};
   struct stat st {};
   ::fstat(w.fd.get(), &st);
@@ -281,6 +277,7 @@ struct Session {
   asio::any_io_executor files;
   const FetchOptions& options;
   const VideoUrl& url;
+  const VideoFolder& folder;  // NAME's, opened once for the try
   VideoFile& file;
   Activity& activity;
   std::string& location;
@@ -381,7 +378,7 @@ awaitable<FetchOutcome> exchange(Stream& stream, Session& s) {
   }
 
   // Where the bytes go, on disk before the first of them.
-  auto writer = co_await on_files(s.files, [&] { return open_part(*options.root, file, judged.offset); });
+  auto writer = co_await on_files(s.files, [&] { return open_part(s.folder, file, judged.offset); });
   if (!writer.fd) co_return writer.shrank ? outcome(FetchEnd::retry_later, writer.error.message) : local_failure(writer.error);
   if (judged.offset == 0) {
     // From the start: what the journal vouched for went with the truncation.
@@ -548,8 +545,10 @@ awaitable<FetchOutcome> fetch_video(asio::any_io_executor files, const FetchOpti
                                     VideoFile& file, TimePoint deadline,
                                     std::function<awaitable<void>(const VideoFile&)> record) {
   if (!options.root) co_return outcome(FetchEnd::failed, "downloads have no folder (download.dir)");
+  auto folder = co_await on_files(files, [&] { return options.root->folder_of(file.path, true); });
+  if (!folder) co_return local_failure(folder.error());
   std::string discarded;
-  auto ready = co_await on_files(files, [&] { return prepare(*options.root, file, options.buffer_bytes, discarded); });
+  auto ready = co_await on_files(files, [&] { return prepare(*folder, file, options.buffer_bytes, discarded); });
   const auto ended = [&](FetchOutcome out) {
     out.discarded = discarded;
     return out;
@@ -561,7 +560,7 @@ awaitable<FetchOutcome> fetch_video(asio::any_io_executor files, const FetchOpti
   Activity activity(*options.time, deadline);
   for (int hop = 0;; ++hop) {
     std::string location;
-    Session session{files, options, *parsed, file, activity, location, record};
+    Session session{files, options, *parsed, *folder, file, activity, location, record};
     auto out = co_await fetch_once(session);
     if (location.empty() || activity.ended != Activity::Ended::no) co_return ended(std::move(out));
     if (hop + 1 >= options.max_redirects) co_return ended(outcome(FetchEnd::failed, "too many redirects"));
