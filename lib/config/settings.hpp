@@ -63,12 +63,14 @@ struct JobDefaults {
   std::string download_name;
 };
 
+inline constexpr std::uint64_t default_max_video_bytes = 64ull << 30;  // download.max_bytes: 64 GiB
+
 // Downloading the finished videos (SPEC §10): off unless dir is set.
 struct DownloadSettings {
   std::string dir;                        // absolute (a relative one is taken from the config's folder)
   std::string name = "{file}/{id}.mp4";   // below dir; {file}, {id}, {project_id}, {resolution}
   std::uint32_t max_concurrent = 4;       // downloads at once
-  std::uint64_t max_bytes = 64ull << 30;  // [64GiB] a longer video is refused before a byte is written
+  std::uint64_t max_bytes = default_max_video_bytes;  // a longer video is refused before a byte is written
   bool enabled() const { return !dir.empty(); }
 };
 

@@ -18,6 +18,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "api/endpoint.hpp"
+#include "config/settings.hpp"
 #include "download/download_root.hpp"
 #include "download/resume.hpp"
 #include "error/error.hpp"
@@ -39,8 +40,6 @@ Result<VideoUrl> parse_video_url(std::string_view url);
 // from https to http, never from a host that is not loopback to one that
 // is (a video host must not point exportd at this machine's own services).
 std::string redirect_refusal(const VideoUrl& from, const VideoUrl& to);
-
-inline constexpr std::uint64_t default_max_video_bytes = 64ull << 30;  // download.max_bytes: 64 GiB
 
 struct FetchOptions {
   Millis timeout{30'000};  // to connect and get a reply's head; and the longest silence mid-body (any byte counts)

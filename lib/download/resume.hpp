@@ -23,9 +23,10 @@ struct PartialFile {
   std::optional<std::uint64_t> total;  // the whole video's length, once a reply said
 };
 
-// A prefix of NAME.part known good: synced to disk, its digest in the
-// journal. A restart keeps the part only up to here, and only if its bytes
-// still hash to `sha256`; what follows it may never have reached the disk.
+// A prefix of NAME.part vouched for: its length and digest in the journal.
+// A restart keeps the part only up to here, and only if its bytes still
+// hash to `sha256` (a machine crash may have lost them); what follows it is
+// fetched again.
 struct Checkpoint {
   std::uint64_t bytes = 0;
   std::string sha256;  // hex, of the first `bytes` bytes; "" when bytes is 0

@@ -33,7 +33,7 @@ struct DownloadRecord {
   std::string file;                    // the final path (NAME; the bytes are in NAME.part)
   std::string validator;               // "" until a reply said
   std::optional<std::uint64_t> total;  // the video's length, once known
-  Checkpoint checkpoint;               // the synced prefix of NAME.part and its digest ({}: none yet)
+  Checkpoint checkpoint;               // the prefix of NAME.part vouched for, and its digest ({}: none yet)
 };
 
 struct RecoveredJob {

@@ -9,6 +9,7 @@
 
 #include "ops/durable_write.hpp"
 #include "ops/file_read.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -60,7 +61,7 @@ std::string HookKeys::token_for(std::string_view batch, std::string_view job_key
 }
 
 bool looks_like_hook_token(std::string_view text) {
-  return text.size() == 2 * token_bytes && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  return is_lower_hex(text, 2 * token_bytes);
 }
 
 }  // namespace exportd

@@ -127,7 +127,8 @@ class JobMachine {
   // earlier than that would predict its finish from too little. One read
   // before is read now. False when nothing changes.
   bool on_handed_back(ExportJob& job, TimePoint now) const;
-  // How one try of the download ended; `progressed`: it wrote bytes. A
+  // How one try of the download ended; `progressed`: it moved the part past
+  // the most it held before (moved_on), not merely wrote bytes. A
   // refused link is followed by a progress call for a fresh one; a cut after
   // progress goes on at once; a full disk waits without counting as a
   // failure; other failures back off and end the job as download_failed

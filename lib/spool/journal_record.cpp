@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 
 #include "ops/results.hpp"
+#include "text/safe_text.hpp"
 
 namespace exportd {
 
@@ -120,7 +121,7 @@ std::optional<JournalRecord> decode(std::string_view line) {
     if (const auto* c = o.if_contains("checked"); c != nullptr && (c->is_uint64() || c->is_int64()) && num(o, "checked") > 0) {
       // A checkpoint without a well-formed digest vouches for nothing: the part is fetched again.
       const auto sha = str(o, "checked_sha256");
-      if (sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos)
+      if (is_lower_hex(sha, 64))
         r.download.checkpoint = {static_cast<std::uint64_t>(num(o, "checked")), sha};
     }
     if (r.download.url.empty() || r.download.file.empty()) return std::nullopt;

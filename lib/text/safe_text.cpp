@@ -103,6 +103,10 @@ bool is_token_text(std::string_view s, std::size_t max_bytes) {
   return true;
 }
 
+bool is_lower_hex(std::string_view s, std::size_t digits) {
+  return s.size() == digits && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 void redact(std::string& text, std::string_view secret) {
   if (secret.empty()) return;
   constexpr std::string_view mark = "[redacted]";

@@ -32,6 +32,9 @@ bool has_control(std::string_view s);
 // ASCII characters (0x21-0x7E), nothing that could end the line.
 bool is_token_text(std::string_view s, std::size_t max_bytes);
 
+// Exactly `digits` lowercase hex digits: a digest or a token as exportd writes them.
+bool is_lower_hex(std::string_view s, std::size_t digits);
+
 // Every occurrence of `secret` in `text` replaced by "[redacted]".
 void redact(std::string& text, std::string_view secret);
 
