@@ -67,18 +67,20 @@ void HttpListener::shed(std::list<Open>::iterator it) {
   it->stream->socket().close(ec);  // its coroutine ends and takes it out of open_
 }
 
+std::list<HttpListener::Open>::iterator HttpListener::oldest(bool idle_only, const asio::ip::address* of_peer) {
+  for (auto it = open_.begin(); it != open_.end(); ++it)
+    if (!it->shed && (of_peer == nullptr || it->peer == *of_peer) && (!idle_only || it->idle)) return it;
+  return open_.end();
+}
+
 void HttpListener::make_room(const asio::ip::address& peer) {
   std::size_t from_peer = 0;
   for (const auto& o : open_) from_peer += !o.shed && o.peer == peer;
   const bool peer_full = from_peer >= limits_.max_per_peer;
   if (!peer_full && live_ < limits_.max_connections) return;
-  const auto pick = [&](bool idle_only) {
-    for (auto it = open_.begin(); it != open_.end(); ++it)
-      if (!it->shed && (!peer_full || it->peer == peer) && (!idle_only || it->idle)) return it;
-    return open_.end();
-  };
-  auto victim = pick(true);
-  if (victim == open_.end()) victim = pick(false);
+  const auto* of_peer = peer_full ? &peer : nullptr;
+  auto victim = oldest(true, of_peer);
+  if (victim == open_.end()) victim = oldest(false, of_peer);
   if (victim != open_.end()) shed(victim);
 }
 
@@ -92,11 +94,7 @@ asio::awaitable<void> HttpListener::pause_accepting(const boost::system::error_c
   ++pauses_;
   last_pause_ = std::chrono::steady_clock::now();
   // A descriptor freed for the connection waiting in the backlog.
-  for (auto it = open_.begin(); it != open_.end(); ++it)
-    if (!it->shed && it->idle) {
-      shed(it);
-      break;
-    }
+  if (const auto idle = oldest(true, nullptr); idle != open_.end()) shed(idle);
   asio::steady_timer wait(ex_, limits_.accept_pause);
   co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
 }

@@ -84,6 +84,8 @@ class HttpListener {
   // connection (of `peer` when it is at its own bound), else the oldest.
   void make_room(const boost::asio::ip::address& peer);
   void shed(std::list<Open>::iterator it);
+  // The oldest open connection not shed yet (idle only; of one peer only): end() for none.
+  std::list<Open>::iterator oldest(bool idle_only, const boost::asio::ip::address* of_peer);
   // Out of descriptors: say so once, free one, wait a little.
   boost::asio::awaitable<void> pause_accepting(const boost::system::error_code& ec);
 
