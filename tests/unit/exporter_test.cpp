@@ -1025,9 +1025,6 @@ struct ListKind {
   Millis gap{10'000};
 };
 
-ShapeRun run_shapes(sim::Shape shape, const ListKind& list, int jobs);
-ShapeRun run_shapes(sim::Shape shape, std::size_t page, int jobs = 300) { return run_shapes(shape, ListKind{page}, jobs); }
-
 ShapeRun run_shapes(sim::Shape shape, const ListKind& list, int jobs) {
   Engine e;
   e.config.polling = Config{}.polling;
@@ -1074,6 +1071,8 @@ ShapeRun run_shapes(sim::Shape shape, const ListKind& list, int jobs) {
   out.list_calls = static_cast<double>(e.api.calls(ApiCall::list_projects));
   return out;
 }
+
+ShapeRun run_shapes(sim::Shape shape, std::size_t page, int jobs = 300) { return run_shapes(shape, ListKind{page}, jobs); }
 
 // The tail of a batch (fewer jobs than sweeps run for) stays swept rather
 // than handed back to reads of its own mid-life with nothing to predict its
