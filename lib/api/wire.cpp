@@ -151,11 +151,32 @@ ApiRequest list_projects_request(const ApiEndpoint& ep, const ListQuery& query) 
   return r;
 }
 
-std::vector<ProjectListing> read_project_list(const json::object& data) {
-  std::vector<ProjectListing> out;
+std::string_view to_string(CreateReach r) {
+  switch (r) {
+    case CreateReach::none:
+      return "none";
+    case CreateReach::maybe:
+      return "maybe";
+    case CreateReach::accepted:
+      return "accepted";
+  }
+  return "?";
+}
+
+std::optional<CreateReach> create_reach_from(std::string_view text) {
+  for (auto r : {CreateReach::none, CreateReach::maybe, CreateReach::accepted})
+    if (to_string(r) == text) return r;
+  return std::nullopt;
+}
+
+namespace {
+
+// The items of a list reply, or nothing when no key exportd reads holds an array.
+std::optional<std::vector<ProjectListing>> list_items(const json::object& data) {
   for (std::string_view key : {"items", "projects", "list", "content"}) {
     const auto* items = data.if_contains(key);
     if (items == nullptr || !items->is_array()) continue;
+    std::vector<ProjectListing> out;
     for (const auto& item : items->as_array()) {
       if (!item.is_object()) continue;
       const auto& o = item.as_object();
@@ -167,9 +188,15 @@ std::vector<ProjectListing> read_project_list(const json::object& data) {
         p.state = to_utf8(v->as_string());
       if (!p.id.empty()) out.push_back(std::move(p));
     }
-    break;
+    return out;
   }
-  return out;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<ProjectListing> read_project_list(const json::object& data) {
+  return list_items(data).value_or(std::vector<ProjectListing>{});
 }
 
 namespace {
@@ -209,7 +236,8 @@ std::string next_target_of(std::string_view next, std::string_view list_path) {
 }  // namespace
 
 ProjectListPage read_project_list_page(const json::object& data, std::string_view list_path) {
-  ProjectListPage out{read_project_list(data), {}};
+  auto items = list_items(data);
+  ProjectListPage out{items.value_or(std::vector<ProjectListing>{}), {}, items.has_value()};
   auto& p = out.paging;
   p.total = count_in(data, {"total", "totalCount", "total_count", "totalElements"});
   p.page = count_in(data, {"page", "currentPage", "pageNumber"});

@@ -112,6 +112,16 @@ struct TokenReply {
 struct SubmitReply {
   std::string project_id;  // the id to poll (the API may return a new one); empty: accepted without a usable id
 };
+
+// What a create call whose project id is not known may have done at the API
+// (creates are not idempotent: a second one is a second project).
+enum class CreateReach : std::uint8_t {
+  none,      // never sent, or answered in a way that says it was not processed: it may be sent
+  maybe,     // sent, and no answer says it was not processed: looked up by its tag before another is sent
+  accepted,  // the API accepted it without a usable id: looked up, never sent again
+};
+std::string_view to_string(CreateReach r);
+std::optional<CreateReach> create_reach_from(std::string_view text);
 struct ProgressReply {
   double progress = 0;       // 0..100
   std::string download_url;  // from downloadUrl or download_url
@@ -138,6 +148,7 @@ struct ListPaging {
 struct ProjectListPage {
   std::vector<ProjectListing> items;
   ListPaging paging;
+  bool readable = false;  // the items were under a key exportd reads, as an array (possibly empty)
 };
 
 // The typed readers of a reply's `data` object (after parse_envelope).

@@ -4,6 +4,7 @@
 
 #include "engine/job_report.hpp"
 #include "engine/recovery.hpp"
+#include "jobs/create_lookup.hpp"
 #include "jobs/probe.hpp"
 
 namespace exportd {
@@ -57,10 +58,11 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     const auto back = comeback(r, downloader_.on(), job.hooked, restart_, clocks_.wall(time_.now()),
                                config_.webhook.safety_poll);
     job.submissions = r.submissions;
+    job.creates = specs[i].kind == JobKind::create_project;
     if (back.state) {
       const bool accepted = *back.state != JobState::in_doubt;
       machine_.on_recovered(job, *back.state, accepted ? r.project_id : "",
-                            accepted ? clocks_.steady(r.submitted_at()) : TimePoint{});
+                            accepted ? clocks_.steady(r.submitted_at()) : TimePoint{}, r.reach);
     }
     if (back.state == JobState::downloading)  // it resumes from the bytes on disk
       downloader_.stage().resume(index, r.download.url, r.download.file, r.download.validator, r.download.total,
@@ -268,36 +270,73 @@ awaitable<void> Exporter::submit(std::uint32_t index) {
                     {"why", "the export reply held no usable projectId; the project itself is polled"}});
     co_await ledger_.submitted(jobs_.batch_id(job), spec.key, job.project_id, clocks_.wall(now));
     jobs_.export_accepted();
+  } else if (job.reach == CreateReach::accepted) {
+    co_await ledger_.submitted(jobs_.batch_id(job), spec.key, "", clocks_.wall(now));  // made: never sent again
   }
   co_await apply(index, std::move(event));
 }
 
-// After a crash between "submit started" and "submitted": an export job asks
-// for the project's progress (a running export means ours got through); a
-// create job looks for its tagged name in the project list.
+// A submit in doubt (a crash between "submit started" and "submitted", a
+// reply lost or garbled): an export job asks for the project's progress (a
+// running export means ours got through); a create job looks for its tag
+// in the project list, every page of it (CreateLookup).
 awaitable<void> Exporter::probe(std::uint32_t index) {
   ExportJob& job = jobs_[index];
   const JobSpec& spec = jobs_.spec(job.spec);
-  const bool create = spec.kind == JobKind::create_project;
-  // A named request: g++ 12 mishandles a conditional temporary inside co_await.
-  const ApiRequest request =
-      create ? list_projects_request(config_.api.endpoint) : progress_request(config_.api.endpoint, spec.project_id);
-  auto data = co_await call(job, request);
-  if (crew_.stopping) co_return;
+  ProbeFinding finding;
+  if (spec.kind == JobKind::create_project) {
+    auto looked = co_await look_up(index);
+    if (!looked) co_return;  // stopping
+    finding = std::move(*looked);
+  } else {
+    const ApiRequest request = progress_request(config_.api.endpoint, spec.project_id);
+    auto data = co_await call(job, request);
+    if (crew_.stopping) co_return;
+    finding = read_probe(data, spec.project_id);
+  }
   const auto now = time_.now();
-  const auto finding =
-      read_probe(data, spec.kind, tagged_project_name(spec.name, jobs_.batch_id(job), spec.key), spec.project_id);
   if (finding.retry) {
     co_await apply(index, failure_event(job, *finding.retry, now));
     co_return;
   }
   const auto& running = finding.running;
-  auto event = machine_.on_probe(job, running, now);
+  auto event = machine_.on_probe(job, running, now, random_());
   if (running) {
     co_await ledger_.submitted(jobs_.batch_id(job), spec.key, *running, clocks_.wall(now));
     jobs_.export_accepted();
   }
   co_await apply(index, std::move(event));
+}
+
+awaitable<std::optional<ProbeFinding>> Exporter::look_up(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  const JobSpec& spec = jobs_.spec(job.spec);
+  // The projects of its batch known to exist: a list that leaves one out shows only part of the list.
+  std::set<std::string> known;
+  for (const ExportJob& other : jobs_)
+    if (other.creates && other.batch == job.batch && counts_down(other.state)) known.insert(other.project_id);
+  CreateLookup lookup(create_tag(jobs_.batch_id(job), spec.key), std::move(known));
+  const auto list_path = list_projects_request(config_.api.endpoint).target;
+  ListQuery query = lookup.first();
+  for (;;) {
+    const ApiRequest request = list_projects_request(config_.api.endpoint, query);
+    auto data = co_await call(job, request);
+    if (crew_.stopping) co_return std::nullopt;
+    auto step = lookup.on_page(data, list_path);
+    switch (step.kind) {
+      case CreateLookup::Step::Kind::found:
+        co_return ProbeFinding{std::move(step.project), {}};
+      case CreateLookup::Step::Kind::absent:
+        log_.info("create_not_found",
+                  {{"job", spec.key}, {"pages", std::to_string(lookup.pages())}, {"why", "the whole project list was read"}});
+        co_return ProbeFinding{};
+      case CreateLookup::Step::Kind::unknown:
+        co_return ProbeFinding{{}, std::move(step.why)};
+      case CreateLookup::Step::Kind::next:
+        query = std::move(step.query);
+        break;
+    }
+  }
 }
 
 awaitable<void> Exporter::poll(std::uint32_t index) {

@@ -23,6 +23,7 @@
 #include "hooks/receiver.hpp"
 #include "jobs/export_job.hpp"
 #include "jobs/job_spec.hpp"
+#include "jobs/probe.hpp"
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
 #include "schedule/due_queue.hpp"
@@ -97,6 +98,8 @@ class Exporter final : private SweepTarget {
   boost::asio::awaitable<void> execute(std::uint32_t index);
   boost::asio::awaitable<void> submit(std::uint32_t index);
   boost::asio::awaitable<void> probe(std::uint32_t index);
+  // A create's lookup, page by page; nothing when the run is stopping.
+  boost::asio::awaitable<std::optional<ProbeFinding>> look_up(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
   boost::asio::awaitable<void> download(std::uint32_t index);
   // One API call of a job read as `Reply`; nothing when the run is stopping

@@ -23,10 +23,15 @@ void log_step(Logger& log, const std::string& key, const ExportJob& job, const J
       return;
     case JobEvent::Kind::adopted:
       log.info("adopted",
-               {{"job", key}, {"project", job.project_id}, {"why", "the export sent before a restart is running"}});
+               {{"job", key}, {"project", job.project_id}, {"why", "the submit in doubt had reached the API"}});
       return;
     case JobEvent::Kind::resubmit:
-      log.info("resubmitting", {{"job", key}, {"why", "the export sent before a restart never reached the API"}});
+      log.info("resubmitting", {{"job", key}, {"why", "the submit in doubt never reached the API"}});
+      return;
+    case JobEvent::Kind::in_doubt:
+      log.warning("create_in_doubt", {{"job", key},
+                                      {"code", event.error ? event.error->code : ""},
+                                      {"why", event.error ? event.error->message : ""}});
       return;
     case JobEvent::Kind::progress:
       log.info("progress", {{"job", key},
@@ -81,6 +86,8 @@ JobResult job_result(const ExportJob& job, const JobSpec& spec, const std::strin
   r.finished_at = finished;
   r.attempts = job.submissions;
   r.requests = job.requests;
+  r.reach = job.reach;
+  r.created = job.creates && !job.project_id.empty();
   return r;
 }
 

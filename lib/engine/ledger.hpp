@@ -43,6 +43,10 @@ struct RecoveredJob {
   std::uint32_t submissions = 0;  // submit records seen
   boost::json::object result;     // when ended: its results.jsonl object
   DownloadRecord download;        // when downloading
+  // A create job's: in_doubt, what its create may have done (accepted: the
+  // API said so, without an id); ended, the same when it ended in doubt.
+  CreateReach reach = CreateReach::none;
+  std::string created;  // ended: the project its create made, when known (a later run polls it, never creates again)
 
   std::chrono::system_clock::time_point submitted_at() const {
     return std::chrono::system_clock::time_point(std::chrono::milliseconds(submitted_at_ms));
@@ -56,7 +60,8 @@ class JobLedger {
   virtual ~JobLedger() = default;
   // Before an export or create request is sent.
   virtual boost::asio::awaitable<void> submit_started(const std::string& batch, const std::string& job) = 0;
-  // After the API accepted it, before its polls are scheduled.
+  // After the API accepted it, before its polls are scheduled. An empty
+  // `project`: a create accepted without a usable id (looked up, never sent again).
   virtual boost::asio::awaitable<void> submitted(const std::string& batch, const std::string& job,
                                                  const std::string& project,
                                                  std::chrono::system_clock::time_point at) = 0;

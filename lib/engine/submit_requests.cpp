@@ -1,37 +1,29 @@
 #include "engine/submit_requests.hpp"
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include "jobs/job_file.hpp"
-#include "jobs/probe.hpp"
+#include "jobs/create_lookup.hpp"
+#include "jobs/scenes.hpp"
+#include "ops/off_loop.hpp"
 
 namespace exportd {
 
-namespace asio = boost::asio;
-
-asio::awaitable<ApiResult<ApiRequest>> SubmitRequests::make(const ApiEndpoint& endpoint, const JobSpec& spec,
-                                                            const std::string& batch, std::string webhook_url) {
+boost::asio::awaitable<ApiResult<ApiRequest>> SubmitRequests::make(const ApiEndpoint& endpoint, const JobSpec& spec,
+                                                                   const std::string& batch, std::string webhook_url) {
   auto order = export_order(spec);
   if (!webhook_url.empty()) order.webhook_url = std::move(webhook_url);
   if (spec.kind == JobKind::export_project) co_return export_request(endpoint, order);
-  using Read = Result<boost::json::value>;
-  auto read = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Read)>(
-      [this](auto handler, std::string path) {
-        asio::post(files_, [path = std::move(path), handler = std::move(handler)]() mutable {
-          Read r = load_scenes(path);
-          auto back = asio::get_associated_executor(handler);  // the event loop
-          asio::post(back,
-                     [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
-        });
-      },
-      asio::use_awaitable, spec.scenes_file);
-  // The job's own input is at fault: it fails, nothing is sent.
-  if (!read) co_return ApiError{Errc::invalid_input, 0, "scenes_file", read.error().message, {}};
-  order.name = tagged_project_name(spec.name, batch, spec.key);
-  co_return create_request(endpoint, order, *read);
+  order.name = tagged_project_name(spec.name, create_tag(batch, spec.key));
+  // Read, parsed and made into the request's body on the file thread: a
+  // large scenes file never holds up the event loop.
+  // Named: g++ 12 destroys a lambda temporary inside co_await twice.
+  auto build = [this, endpoint, order = std::move(order), path = spec.scenes_file,
+                root = spec.scenes_root]() -> ApiResult<ApiRequest> {
+    auto scenes = scenes_.read(path, root);
+    // The job's own input is at fault: it fails, nothing is sent.
+    if (!scenes) return ApiError{Errc::invalid_input, 0, "scenes_file", scenes.error().message, {}};
+    return create_request(endpoint, order, **scenes);
+  };
+  auto built = co_await off_loop(files_, std::move(build));
+  co_return built;
 }
 
 }  // namespace exportd

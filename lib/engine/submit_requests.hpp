@@ -1,8 +1,9 @@
 #pragma once
 
 // The request that sends a job's export: the export call, or the create
-// call with the job's scenes file, which (up to 8 MiB) is read on a file
-// thread of its own, never on the event loop.
+// call with the job's scenes file, which (up to 8 MiB) is read, parsed and
+// made into the request on a file thread of its own, never on the event
+// loop, and parsed once for the many jobs that name one unchanged file.
 
 #include <string>
 
@@ -10,6 +11,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "api/wire.hpp"
+#include "jobs/scenes.hpp"
 #include "jobs/job_spec.hpp"
 
 namespace exportd {
@@ -27,6 +29,7 @@ class SubmitRequests {
                                                      const std::string& batch, std::string webhook_url);
 
  private:
+  ScenesCache scenes_;  // touched on the file thread only
   boost::asio::thread_pool files_{1};
 };
 

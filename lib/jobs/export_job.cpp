@@ -1,5 +1,7 @@
 #include "jobs/export_job.hpp"
 
+#include "jobs/create_lookup.hpp"
+
 namespace exportd {
 
 std::string_view to_string(JobState s) {
@@ -32,6 +34,21 @@ JobEvent download_from(ExportJob& job, const std::string& url, TimePoint now) {
   return {JobEvent::Kind::exported, {}, url, {}};
 }
 
+// Whether a submit that failed with `e` may have taken effect: it is then
+// verified before anything is sent again. An export is sent again only where
+// it surely did not (a gateway that lost the answer, a connection lost after
+// sending); a create, a new project each time, wherever it may have.
+bool may_have_taken_effect(const ExportJob& job, const ApiError& e) {
+  return job.creates ? create_may_have_taken_effect(e) : e.maybe_processed;
+}
+
+// A submit failed while queued: one that may have taken effect is in doubt from now.
+void note_doubt(ExportJob& job, const ApiError& e) {
+  if (job.state != JobState::queued || !may_have_taken_effect(job, e)) return;
+  job.state = JobState::in_doubt;
+  if (job.creates) job.reach = CreateReach::maybe;
+}
+
 }  // namespace
 
 StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
@@ -52,6 +69,19 @@ StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
 
 JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now,
                                   std::string_view own_project) const {
+  if (reply.project_id.empty() && own_project.empty() && job.creates) {
+    // Made, surely: found again by its tag, never made a second time.
+    job.state = JobState::in_doubt;
+    job.reach = CreateReach::accepted;
+    job.due = now;
+    return {JobEvent::Kind::in_doubt,
+            {},
+            {},
+            ApiError{Errc::malformed, 200, "accepted_without_id",
+                     "the API accepted the create but gave no usable projectId; its project is looked up by its tag "
+                     "and is not created again",
+                     {}}};
+  }
   if (reply.project_id.empty() && own_project.empty()) {
     job.state = JobState::failed;
     return {JobEvent::Kind::failed,
@@ -65,6 +95,7 @@ JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, Time
                      {}}};
   }
   job.state = JobState::polling;
+  job.reach = CreateReach::none;  // its project is known
   job.project_id = reply.project_id.empty() ? std::string(own_project) : reply.project_id;
   job.submitted_at = now;
   job.call_failures = 0;
@@ -115,11 +146,23 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
   ++job.call_failures;
   const auto wait = retry_.retry_after(error, job.call_failures, unit_random);
   if (!wait) {
+    note_doubt(job, error);
+    const bool doubt = job.state == JobState::in_doubt && job.reach != CreateReach::none;
     job.state = JobState::failed;
-    return {JobEvent::Kind::failed, {}, {}, error};
+    if (!doubt) return {JobEvent::Kind::failed, {}, {}, error};
+    // Its reach is kept (the journal has it): a later run of the batch looks it up before any new create.
+    return {JobEvent::Kind::failed,
+            {},
+            {},
+            ApiError{error.kind, error.http_status, "create_in_doubt",
+                     std::string(job.reach == CreateReach::accepted ? "the API accepted the create"
+                                                                    : "the create may have made a project") +
+                         " and the project list never showed it (last: " + error.code + " " + error.message +
+                         "); it is not created again: running the job file again looks for it first",
+                     {}}};
   }
   // A submit that may have taken effect is verified before it is sent again.
-  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
+  note_doubt(job, error);
   if (counts_down(job.state) && now + *wait >= poll_.deadline(job.submitted_at)) {
     job.due = poll_.deadline(job.submitted_at);
   } else {
@@ -129,13 +172,21 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
 }
 
 JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const {
-  if (job.state == JobState::queued && error.maybe_processed) job.state = JobState::in_doubt;
+  note_doubt(job, error);
   job.due = std::max(retry_at, now);
   if (counts_down(job.state)) job.due = std::min(job.due, poll_.deadline(job.submitted_at));
   return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
 }
 
-JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now) const {
+JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now,
+                              double unit_random) const {
+  if (!running_project && job.reach == CreateReach::accepted)
+    return on_failure(job,
+                      ApiError{Errc::malformed, 0, "accepted_without_id",
+                               "the API accepted the create without a usable projectId and the project list does "
+                               "not show its tag (yet)",
+                               {}},
+                      now, unit_random);
   if (running_project) {
     job.call_failures = 0;
     on_submitted(job, SubmitReply{*running_project}, now);
@@ -146,6 +197,7 @@ JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& 
   // The failures that led here still count: a submit whose reply is always
   // lost and that never shows up ends after retry.max_attempts, not never.
   job.state = JobState::queued;
+  job.reach = CreateReach::none;
   job.due = now;
   return {JobEvent::Kind::resubmit, {}, {}, {}};
 }
@@ -222,8 +274,10 @@ JobEvent JobMachine::on_no_file(ExportJob& job, std::string why, std::string dow
           ApiError{Errc::invalid_input, 0, "download_failed", std::move(why), {}}, true};
 }
 
-void JobMachine::on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at) const {
+void JobMachine::on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at,
+                              CreateReach reach) const {
   job.state = state;
+  if (state == JobState::in_doubt && job.creates) job.reach = reach == CreateReach::none ? CreateReach::maybe : reach;
   if (!counts_down(state)) return;
   job.project_id = std::move(project_id);
   job.submitted_at = submitted_at;

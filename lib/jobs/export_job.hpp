@@ -50,6 +50,8 @@ struct ExportJob {
   bool busy = false;          // a step of it is being carried out
   bool hint_pending = false;  // a hook came while a read was under way: read once more after it
   bool link_refused = false;  // downloading: the video host refused the link; a progress call gets a fresh one
+  bool creates = false;       // a create job: its submit is not idempotent (jobs/create_lookup.hpp)
+  CreateReach reach = CreateReach::none;  // a create whose project id is not known: what it may have done
   SweepMark sweep = SweepMark::unseen;  // what the project-list sweeps have shown of it (schedule/sweep.hpp)
   std::uint32_t call_failures = 0;  // failed tries of the call now due (retry.max_attempts is up to 1000)
   std::uint32_t submissions = 0;    // export/create requests sent
@@ -77,6 +79,7 @@ struct JobEvent {
     submitted,  // the API accepted the export; project_id known
     adopted,    // an in-doubt submit had reached the API: its export is polled, none is sent again
     resubmit,   // an in-doubt submit had not reached the API: it is sent again
+    in_doubt,   // the API accepted a create without a usable id: its project is looked up, never created again
     progress,   // a poll answered below 100 %
     retrying,   // a transient failure; `delay` until the next try
     exported,   // 100 % with a link: the video is to be downloaded (download_url set)
@@ -99,8 +102,9 @@ class JobMachine {
   StepKind step(const ExportJob& job, TimePoint now) const;
 
   // The API accepted the export. A reply without a usable id polls
-  // `own_project` (an export job's project) or, for a create job, ends it
-  // failed: an accepted request is never sent again.
+  // `own_project` (an export job's project); a create job's project is
+  // then looked up by its tag (in_doubt, reach accepted): an accepted
+  // request is never sent again.
   JobEvent on_submitted(ExportJob& job, const SubmitReply& reply, TimePoint now, std::string_view own_project = {}) const;
   JobEvent on_progress(ExportJob& job, const ProgressReply& reply, TimePoint now) const;
   // A call failed (after the transport's own token renewal and replay).
@@ -113,8 +117,12 @@ class JobMachine {
   // holding it against the job.
   JobEvent on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const;
   // The answer to a probe: the project id whose export is running (adopt
-  // it), or nothing (the submit never took effect: send it again).
-  JobEvent on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now) const;
+  // it), or nothing (the submit never took effect: send it again). A create
+  // the API accepted without an id (reach accepted) is never sent again: its
+  // project not (yet) listed is a failure of the lookup, tried again.
+  // (A lookup that could not say is a failure: on_failure.)
+  JobEvent on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now,
+                    double unit_random) const;
   // The webhook says the job may be done: read its progress now. False when
   // nothing changes (not polling, or a read is due already: many hooks, one read).
   bool on_hint(ExportJob& job, TimePoint now) const;
@@ -144,7 +152,9 @@ class JobMachine {
   // in_doubt (probe before sending again), polling or downloading the
   // export of `project_id` accepted at `submitted_at` (its deadline counts
   // from there). Nothing is sent again for an accepted export.
-  void on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at) const;
+  // `reach`: what an in_doubt create may have done (accepted: never sent again).
+  void on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at,
+                    CreateReach reach) const;
 
   const PollPolicy& poll_policy() const { return poll_; }
 

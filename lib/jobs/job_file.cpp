@@ -10,6 +10,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "ops/below.hpp"
 #include "ops/file_read.hpp"
 #include "text/file_name.hpp"
 #include "text/safe_text.hpp"
@@ -34,28 +35,32 @@ std::string id_problem(const std::string& key, const std::string& v) {
   return "";
 }
 
-bool inside(const fs::path& root, const fs::path& p) {
-  const auto within = [](const fs::path& r, const fs::path& x) {
-    const auto rel = x.lexically_relative(r);
-    return !rel.empty() && *rel.begin() != ".." && !rel.is_absolute();
-  };
-  if (!within(root.lexically_normal(), p.lexically_normal())) return false;
-  // With symbolic links resolved too (the path need not exist).
-  std::error_code ec1, ec2;
-  const auto real = fs::weakly_canonical(p, ec1);
-  const auto real_root = fs::weakly_canonical(root, ec2);
-  return !ec1 && !ec2 && within(real_root, real);
+// The folder a dropped file's scenes file is read below (the first allowed
+// one that holds it, by its path), "" when anywhere is allowed, or nothing
+// when it is outside them all. Links below that folder are refused when the
+// file is read (load_scenes), so a path that leaves it by one is never followed.
+std::optional<std::string> scenes_root_of(const JobFileOrigin& origin, const std::string& path) {
+  if (origin.scenes_roots.empty()) return std::string();
+  for (const auto& root : origin.scenes_roots) {
+    const auto normal = fs::path(root).lexically_normal().string();
+    if (relative_below(normal, path)) return normal;
+  }
+  return std::nullopt;
 }
 
-bool allowed_scenes_path(const JobFileOrigin& origin, const fs::path& p) {
-  if (origin.scenes_roots.empty()) return true;
-  for (const auto& root : origin.scenes_roots)
-    if (inside(root, p)) return true;
-  return false;
-}
+// What one read of a job file has found of each scenes file ("" = fine): each distinct file is read once.
+using ScenesVerdicts = std::map<std::pair<std::string, std::string>, std::string>;
 
-std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& origin, const JobDefaults& defaults,
-                                Diagnostics& diags) {
+struct JobContext {
+  const JobFileOrigin& origin;
+  const JobDefaults& defaults;
+  ScenesCheck check;
+  ScenesVerdicts& verdicts;
+};
+
+std::optional<JobSpec> read_job(const YAML::Node& node, const JobContext& context, Diagnostics& diags) {
+  const auto& origin = context.origin;
+  const auto& defaults = context.defaults;
   YamlMap m(node, "a job", diags);
   if (!m.valid()) return std::nullopt;
   const std::size_t before = diags.items().size();
@@ -104,14 +109,23 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobFileOrigin& ori
     fs::path p(*scenes_file);
     if (p.is_relative()) p = fs::path(origin.base_dir) / p;
     job.scenes_file = p.lexically_normal().string();
-    if (!allowed_scenes_path(origin, p)) {
+    const auto root = scenes_root_of(origin, job.scenes_file);
+    if (!root) {
       // Said the same whether or not the file exists: a dropped file must not probe the disk.
       diags.add(m.value_mark("scenes_file"),
                 "scenes_file '" + *scenes_file + "' is outside " + origin.scenes_roots.front() +
                     ": a dropped job file may only name scenes files inside the drop folder "
                     "(jobs.scenes_root in the config allows one more folder)");
-    } else if (auto scenes = load_scenes(job.scenes_file); !scenes) {
-      diags.add(m.value_mark("scenes_file"), scenes.error().message);
+    } else {
+      job.scenes_root = *root;
+      if (context.check == ScenesCheck::read) {
+        const auto [it, first] = context.verdicts.try_emplace({job.scenes_file, job.scenes_root});
+        if (first) {
+          auto scenes = load_scenes(job.scenes_file, job.scenes_root);
+          if (!scenes) it->second = scenes.error().message;
+        }
+        if (!it->second.empty()) diags.add(m.value_mark("scenes_file"), it->second);
+      }
     }
     job.name = name.value_or("");
     if (orientation) {
@@ -148,22 +162,8 @@ JobFileOrigin drop_file_origin(const std::string& name, const std::string& incom
   return o;
 }
 
-Result<boost::json::value> load_scenes(const std::string& path) {
-  const auto text = read_regular_file(path, max_scenes_file_bytes);
-  if (!text) return Failure{text.error().code, "cannot open scenes file " + path + ": " + text.error().message};
-  boost::system::error_code ec;
-  auto v = boost::json::parse(*text, ec);
-  if (ec) return Failure{Errc::invalid_input, "scenes file " + path + " is not valid JSON: " + ec.message()};
-  if (v.is_object() && v.as_object().contains("scenes")) v = v.as_object()["scenes"];
-  if (!v.is_array() || v.as_array().empty())
-    return Failure{
-        Errc::invalid_input,
-        "scenes file " + path + " must hold a non-empty JSON array of scenes (or an object with one under \"scenes\")"};
-  return v;
-}
-
 Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                           const JobFileOrigin& given, const std::string* text) {
+                                           const JobFileOrigin& given, const std::string* text, ScenesCheck check) {
   Diagnostics diags(given.shown.empty() ? path : given.shown);
   JobFileOrigin origin = given;
   if (origin.name.empty()) origin.name = fs::path(path).filename().string();
@@ -178,8 +178,10 @@ Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDef
   std::vector<JobSpec> jobs;
   std::set<std::string> keys;
   std::map<std::string, std::string> files;  // video file -> the job id writing it
+  ScenesVerdicts verdicts;
+  const JobContext context{origin, defaults, check, verdicts};
   auto add = [&](const YAML::Node& node) {
-    if (auto job = read_job(node, origin, defaults, diags)) {
+    if (auto job = read_job(node, context, diags)) {
       const auto job_id = job->key.substr(job->key.find('#') + 1);
       if (!keys.insert(job->key).second) {
         diags.add(node.Mark(), "duplicate job id '" + job_id + "' in this file; give each job a distinct 'id'");

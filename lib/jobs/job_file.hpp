@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "config/config.hpp"
 #include "config/yaml_schema.hpp"
 #include "jobs/job_spec.hpp"
+#include "jobs/scenes.hpp"
 
 namespace exportd {
 
@@ -28,16 +30,19 @@ struct JobFileOrigin {
 // from jobs.scenes_root.
 JobFileOrigin drop_file_origin(const std::string& name, const std::string& incoming, const JobDefaults& defaults);
 
+// How a job file's scenes files are checked as it is read.
+enum class ScenesCheck : std::uint8_t {
+  read,       // each distinct file read and parsed once (intake, check, submit)
+  path_only,  // only where it is (a restart, a batch run again): a job sent already never needs
+              // its scenes again, and one not yet sent reads them when it is sent (and fails alone)
+};
+
 // Reads a job file: one job, or a list under `jobs:`. A file with any problem
 // is rejected whole: the failure lists every problem, one FILE:LINE:COL line
 // each. `text`, when given, is the file's content already read (it is not
 // read again).
 Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                           const JobFileOrigin& origin = {}, const std::string* text = nullptr);
-
-// Reads a scenes file into the `scenes` array of a create request. Accepts a
-// bare array or an object holding `scenes`. Only a regular file up to
-// max_scenes_file_bytes is read.
-Result<boost::json::value> load_scenes(const std::string& path);
+                                           const JobFileOrigin& origin = {}, const std::string* text = nullptr,
+                                           ScenesCheck scenes = ScenesCheck::read);
 
 }  // namespace exportd

@@ -19,6 +19,10 @@ struct JobSpec {
   JobKind kind = JobKind::export_project;
   std::string project_id;   // export_project
   std::string scenes_file;  // create_project: absolute path to the JSON scenes
+  // create_project: the folder the scenes file is read below, never through
+  // a symbolic link below it (a dropped file's: the drop folder or
+  // jobs.scenes_root); "" = anywhere (the operator's own queue files).
+  std::string scenes_root;
   std::string name;         // create_project: project name
   std::string orientation;  // create_project: landscape | portrait ("" = API default)
   std::string resolution;   // 4k | 1080 | 720 | 480

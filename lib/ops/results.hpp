@@ -41,6 +41,10 @@ struct JobResult {
     std::string sha256;  // hex
   };
   std::optional<Video> video;
+  // Kept in the journal only (not results.jsonl): what a create job leaves
+  // for a later run of its batch, so that it never makes a second project.
+  CreateReach reach = CreateReach::none;  // ended in doubt: looked up first
+  bool created = false;                   // its create made project_id: polled, never created again
 };
 
 boost::json::object to_json(const JobResult& r);

@@ -66,7 +66,8 @@ JournalRecord BatchStore::batch_header(const std::string& id, const std::string&
   return h;
 }
 
-Result<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header, const JobDefaults& defaults) {
+Result<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& header, const JobDefaults& defaults,
+                                                       ScenesCheck scenes) {
   const auto path = spool_.snapshot(header.batch);
   std::optional<std::string> content;
   if (!header.snapshot_digest.empty()) {
@@ -80,7 +81,7 @@ Result<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& head
   }
   const auto origin = header.origin == "drop" ? drop_file_origin(header.name, header.base_dir, defaults)
                                               : JobFileOrigin{header.name, header.base_dir, {}, {}};
-  auto specs = load_job_file(path, defaults, origin, content ? &*content : nullptr);
+  auto specs = load_job_file(path, defaults, origin, content ? &*content : nullptr, scenes);
   if (!specs) return Failure{specs.error().code, "cannot be read back: " + specs.error().message};
   return specs;
 }
@@ -209,7 +210,9 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
       spool_.file_away(b.header.batch);  // a crash may have come between "closed" and the move
       continue;
     }
-    auto specs = load_snapshot(b.header, defaults);
+    // Its scenes files are not read again: a job sent already never needs
+    // them, and one not yet sent reads them as it is sent (and fails alone).
+    auto specs = load_snapshot(b.header, defaults, ScenesCheck::path_only);
     if (!specs) {
       set_aside(b, specs.error().message);
       b.closed = true;
@@ -222,7 +225,7 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
       auto it = b.jobs.find(spec.key);
       const RecoveredJob job = it == b.jobs.end() ? RecoveredJob{} : it->second;
       if (job.state == Recovery::ended) {
-        open.ended[spec.key] = outcome_of(job.result) == JobOutcome::succeeded;
+        open.ended[spec.key] = ended_job(job);
         continue;
       }
       p.specs.push_back(std::move(spec));
@@ -251,7 +254,7 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
     }
     const auto name = name_from_batch_id(id);
     auto header = batch_header(id, name, "drop", spool_.incoming(), "");
-    auto specs = load_snapshot(header, defaults);
+    auto specs = load_snapshot(header, defaults, ScenesCheck::read);  // never begun: taken in as a new drop
     if (!specs) {
       spool_.reject_batch(id, "active/" + id + " " + specs.error().message + "\n");
       log_.warning("rejected", {{"file", id}, {"why", std::string(specs.error().first_line())}});
@@ -269,7 +272,7 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
   for (auto it = open_.begin(); it != open_.end();) {
     const auto& b = it->second;
     bool all_ok = true;
-    for (const auto& [key, ok] : b.ended) all_ok = all_ok && ok;
+    for (const auto& [key, e] : b.ended) all_ok = all_ok && e.succeeded;
     const bool done = b.unfinished == 0;
     if (done && (!b.queue() || all_ok)) {
       const auto id = it->first;
@@ -337,7 +340,9 @@ Result<std::optional<PendingBatch>> BatchStore::take_queue_file(const std::strin
                                                                 bool fresh) {
   const auto absolute = fs::absolute(path).lexically_normal().string();
   const std::string origin = "queue:" + absolute;
-  auto specs = load_job_file(path, defaults);
+  // Scenes files are read only for a new batch: the same batch run again
+  // never needs those of its jobs that ended or were sent.
+  auto specs = load_job_file(path, defaults, {}, nullptr, ScenesCheck::path_only);
   if (!specs) {
     last_error_ = std::string(specs.error().first_line());
     return specs.error();
@@ -354,20 +359,27 @@ Result<std::optional<PendingBatch>> BatchStore::take_queue_file(const std::strin
       return std::nullopt;
     }
     if (b.header.digest == digest && !fresh) {
-      // The same batch again: retry what failed, leave what succeeded.
+      // The same batch again: retry what failed, leave what succeeded. A
+      // create that may have made its project is looked up, one whose
+      // project is known polls it: none is created twice (run_again).
+      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
       PendingBatch p{b.header.batch, {}, {}};
       for (auto& spec : *specs) {
         auto e = b.ended.find(spec.key);
-        if (e != b.ended.end() && !e->second) p.specs.push_back(spec);
+        if (e == b.ended.end() || e->second.succeeded) continue;
+        p.specs.push_back(spec);
+        p.states.push_back(run_again(e->second, now_ms));
       }
       if (p.specs.empty()) return std::nullopt;
       JournalRecord r;
       r.kind = RecordKind::reopened;
       r.batch = b.header.batch;
+      r.at_ms = now_ms;
       journal_->commit_now(r);
       for (const auto& s : p.specs) b.ended.erase(s.key);
       b.unfinished += static_cast<std::uint32_t>(p.specs.size());
-      p.states.resize(p.specs.size());
       log_.info("batch_reopened", {{"batch", b.header.batch}, {"retrying", std::to_string(p.specs.size())}});
       return p;
     }
@@ -379,6 +391,11 @@ Result<std::optional<PendingBatch>> BatchStore::take_queue_file(const std::strin
     }
   }
 
+  specs = load_job_file(path, defaults, {}, &content, ScenesCheck::read);
+  if (!specs) {
+    last_error_ = std::string(specs.error().first_line());
+    return specs.error();
+  }
   const auto name = fs::path(path).filename().string();
   const auto batch = utc_stamp() + "-q" + digest + "-" + bounded_text(name, 180);
   spool_.write_snapshot(batch, content);
@@ -435,11 +452,13 @@ boost::asio::awaitable<void> BatchStore::ended(const std::string& batch, const J
   r.batch = batch;
   r.job = result.job;
   r.result = to_json(result);
+  r.reach = result.reach;
+  if (result.created) r.created = result.project_id;
   co_await journal_->commit(r);  // first the journal: a crash now re-appends the line at start-up
   results_->append(result);
   post_results_flush();
   if (auto it = open_.find(batch); it != open_.end()) {
-    it->second.ended[result.job] = result.status == JobOutcome::succeeded;
+    it->second.ended[result.job] = EndedJob{result.status == JobOutcome::succeeded, r.reach, r.created};
     if (it->second.unfinished > 0) --it->second.unfinished;
   }
   if (result.error) last_error_ = result.job + ": " + result.error->code + " " + result.error->message;
@@ -449,7 +468,7 @@ boost::asio::awaitable<void> BatchStore::batch_ended(const std::string& batch) {
   auto it = open_.find(batch);
   if (it == open_.end() || it->second.unfinished > 0) co_return;
   bool all_ok = true;
-  for (const auto& [key, ok] : it->second.ended) all_ok = all_ok && ok;
+  for (const auto& [key, e] : it->second.ended) all_ok = all_ok && e.succeeded;
   if (it->second.queue() && !all_ok) {
     log_.info("batch_parked",
               {{"batch", batch}, {"why", "some jobs failed; running the queue file again retries them"}});

@@ -10,11 +10,13 @@
 
 #include "config/settings.hpp"
 #include "engine/ledger.hpp"
+#include "jobs/job_file.hpp"
 #include "jobs/job_spec.hpp"
 #include "ops/log.hpp"
 #include "ops/results.hpp"
 #include "schedule/restart_rule.hpp"
 #include "spool/journal.hpp"
+#include "spool/journal_record.hpp"
 #include "spool/spool.hpp"
 
 namespace exportd {
@@ -86,14 +88,15 @@ class BatchStore final : public JobLedger {
   RestartFacts restart_facts_;
   struct OpenBatch {
     JournalRecord header;
-    std::map<std::string, bool> ended;  // job key -> succeeded, for jobs that have ended
+    std::map<std::string, EndedJob> ended;  // for jobs that have ended: how, and what a create left
     std::uint32_t unfinished = 0;       // jobs handed to the exporter, not ended
     bool queue() const { return header.origin.rfind("queue:", 0) == 0; }
   };
 
   // The batch's jobs from active/<batch>, or why not (changed since the
   // claim, unreadable).
-  Result<std::vector<JobSpec>> load_snapshot(const JournalRecord& header, const JobDefaults& defaults);
+  Result<std::vector<JobSpec>> load_snapshot(const JournalRecord& header, const JobDefaults& defaults,
+                                             ScenesCheck scenes);
   // A batch that cannot be run from its file: a failed result for each job
   // the journal knows was started, the file to rejected/ with the reason.
   void set_aside(const RecoveredBatch& b, const std::string& why);

@@ -40,6 +40,23 @@ std::int64_t num(const json::object& o, std::string_view key) {
 
 }  // namespace
 
+EndedJob ended_job(const RecoveredJob& r) {
+  return {outcome_of(r.result) == JobOutcome::succeeded, r.reach, r.created};
+}
+
+RecoveredJob run_again(const EndedJob& e, std::int64_t at_ms) {
+  RecoveredJob r;
+  if (e.reach != CreateReach::none) {
+    r.state = Recovery::in_doubt;
+    r.reach = e.reach;
+  } else if (!e.created.empty() && at_ms != 0) {
+    r.state = Recovery::submitted;
+    r.project_id = e.created;
+    r.submitted_at_ms = at_ms;
+  }
+  return r;
+}
+
 std::string encode(const JournalRecord& r) {
   // Identities are written byte for byte: a batch id names a file in active/
   // and a job key must match its job file, so nothing here may rewrite them.
@@ -80,9 +97,13 @@ std::string encode(const JournalRecord& r) {
     case RecordKind::ended:
       o["job"] = r.job;
       o["result"] = r.result;
+      if (r.reach != CreateReach::none) o["reach"] = to_string(r.reach);
+      if (!r.created.empty()) o["created"] = r.created;
+      break;
+    case RecordKind::reopened:
+      if (r.at_ms != 0) o["at"] = r.at_ms;
       break;
     case RecordKind::closed:
-    case RecordKind::reopened:
       break;
   }
   return json::serialize(o);
@@ -126,11 +147,12 @@ std::optional<JournalRecord> decode(std::string_view line) {
     }
     if (r.download.url.empty() || r.download.file.empty()) return std::nullopt;
   }
-  r.project = str(o, "project");
-  if (r.kind == RecordKind::submitted && r.project.empty()) return std::nullopt;
+  r.project = str(o, "project");  // empty in a submitted record: a create accepted without an id
   r.at_ms = num(o, "at");
   if (const auto* res = o.if_contains("result"); res != nullptr && res->is_object()) r.result = res->as_object();
   if (r.kind == RecordKind::ended && r.result.empty()) return std::nullopt;
+  r.reach = create_reach_from(str(o, "reach")).value_or(CreateReach::none);
+  r.created = str(o, "created");
   r.name = str(o, "name");
   r.origin = str(o, "origin");
   r.base_dir = str(o, "base_dir");
@@ -176,11 +198,11 @@ JournalReplay replay(std::string_view text) {
         b.closed = true;
         break;
       case RecordKind::reopened:
-        // Failed and timed-out jobs of a parked batch run again from scratch;
+        // Failed and timed-out jobs of a parked batch run again (run_again);
         // succeeded ones stay ended.
         for (auto& [key, job] : b.jobs) {
           if (job.state == Recovery::ended && outcome_of(job.result) != JobOutcome::succeeded)
-            job = RecoveredJob{};
+            job = run_again(ended_job(job), rec->at_ms);
         }
         b.closed = false;
         break;
@@ -189,12 +211,19 @@ JournalReplay replay(std::string_view text) {
         if (job.state == Recovery::ended) break;
         ++job.submissions;
         job.state = Recovery::in_doubt;
+        if (job.reach == CreateReach::none) job.reach = CreateReach::maybe;  // accepted stays accepted
         job.project_id.clear();
         break;
       }
       case RecordKind::submitted: {
         auto& job = b.jobs[rec->job];
         if (job.state == Recovery::ended) break;
+        if (rec->project.empty()) {  // accepted without an id: looked up, never sent again
+          job.state = Recovery::in_doubt;
+          job.reach = CreateReach::accepted;
+          break;
+        }
+        job.reach = CreateReach::none;
         job.state = Recovery::submitted;
         job.project_id = rec->project;
         job.submitted_at_ms = rec->at_ms;
@@ -211,6 +240,8 @@ JournalReplay replay(std::string_view text) {
         auto& job = b.jobs[rec->job];
         job.state = Recovery::ended;
         job.result = rec->result;
+        job.reach = rec->reach;
+        job.created = rec->created;
         break;
       }
       case RecordKind::batch:
@@ -232,11 +263,19 @@ std::vector<JournalRecord> compact(const JournalReplay& replayed) {
       if (job.state == Recovery::ended) {
         r.kind = RecordKind::ended;
         r.result = job.result;
+        r.reach = job.reach;
+        r.created = job.created;
         out.push_back(r);
         continue;
       }
       r.kind = RecordKind::submit;
-      for (std::uint32_t i = 0; i < job.submissions; ++i) out.push_back(r);
+      // A job run again knows what its earlier run's create may have done.
+      for (std::uint32_t i = 0; i < std::max<std::uint32_t>(job.submissions, job.state == Recovery::in_doubt); ++i)
+        out.push_back(r);
+      if (job.state == Recovery::in_doubt && job.reach == CreateReach::accepted) {
+        r.kind = RecordKind::submitted;
+        out.push_back(r);  // with no project: accepted without an id
+      }
       if (export_accepted(job.state)) {
         r.kind = RecordKind::submitted;
         r.project = job.project_id;

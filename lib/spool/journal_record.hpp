@@ -31,7 +31,9 @@ struct JournalRecord {
   std::string batch;                 // every kind
   std::string job;                   // submit, submitted, download, ended: the job key
   std::string project;               // submitted: the id to poll
-  std::int64_t at_ms = 0;            // submitted: when, ms since the Unix epoch
+  std::int64_t at_ms = 0;            // submitted, reopened: when, ms since the Unix epoch
+  CreateReach reach = CreateReach::none;  // ended: a create job that ended in doubt
+  std::string created;               // ended: the project a create job made, when known
   boost::json::object result;        // ended: the results.jsonl object
   DownloadRecord download;           // download
   // batch only:
@@ -60,6 +62,19 @@ struct JournalReplay {
 };
 
 JournalReplay replay(std::string_view text);
+
+// What a job's end leaves for a later run of its batch (a parked queue file run again).
+struct EndedJob {
+  bool succeeded = false;
+  CreateReach reach = CreateReach::none;  // a create that ended in doubt
+  std::string created;                    // the project a create made
+};
+EndedJob ended_job(const RecoveredJob& r);
+// How a job that did not succeed starts when its batch runs again at
+// `at_ms`: a create that may have made a project is looked up first, one
+// whose project is known polls it (its deadline counting from `at_ms`);
+// anything else starts afresh. A create is never sent twice for one project.
+RecoveredJob run_again(const EndedJob& e, std::int64_t at_ms);
 
 // The shortest journal that replays to the same open batches: closed batches
 // and superseded records dropped, each job's submit count kept.

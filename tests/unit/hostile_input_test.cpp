@@ -102,7 +102,7 @@ TEST(Hardening, F03_AnInDoubtSubmitThatNeverShowsUpEndsAfterMaxAttempts) {
       ++submits;
       m.on_failure(j, lost, now, 0.5);
     } else if (step == StepKind::probe) {
-      m.on_probe(j, std::nullopt, now);
+      m.on_probe(j, std::nullopt, now, 0.5);
     }
     now += 1min;
   }
@@ -139,7 +139,7 @@ TEST(Hardening, F16_AProjectIdTooLargeForAnIntegerIsNeverTurnedIntoOne) {
 // F07: job and scenes files are read with a size cap and only if regular.
 using F07 = Scratch;
 TEST_F(F07, ScenesFromDevZeroAndOversizedJobFilesAreRefusedWithoutReadingThem) {
-  const auto scenes = load_scenes("/dev/zero");
+  const auto scenes = load_scenes("/dev/zero", "");
   ASSERT_FALSE(scenes);
   EXPECT_TRUE(scenes.error().is(Errc::unreadable)) << scenes.error();
   EXPECT_NE(scenes.error().message.find("not a regular file"), std::string::npos) << scenes.error();

@@ -115,9 +115,66 @@ TEST(Replay, ADownloadUnderWayResumesWithItsLatestRecordAndSurvivesCompaction) {
 
 TEST(JournalRecord, MalformedLinesAreRefused) {
   for (const char* bad : {"", "{", "[]", R"({"r":"submit","batch":"b"})", R"({"r":"nope","batch":"b"})",
-                          R"({"r":"submitted","batch":"b","job":"j"})", R"({"r":"ended","batch":"b","job":"j"})",
+                          R"({"r":"submitted","batch":"b"})", R"({"r":"ended","batch":"b","job":"j"})",
                           R"({"r":"batch"})"})
     EXPECT_FALSE(decode(bad)) << bad;
+}
+
+// Finding 5 of issue 26: what a create left behind decides how it starts
+// when its batch runs again; nothing of it is created twice.
+TEST(Replay, ACreateRunAgainIsLookedUpOrPolledNeverSentAfresh) {
+  const auto ended = [](const std::string& job, CreateReach reach, const std::string& created, const char* status) {
+    JournalRecord r;
+    r.kind = RecordKind::ended;
+    r.batch = "b";
+    r.job = job;
+    r.result = json::object{{"job", job}, {"batch", "b"}, {"status", status}};
+    r.reach = reach;
+    r.created = created;
+    return encode(r) + "\n";
+  };
+  JournalRecord again;
+  again.kind = RecordKind::reopened;
+  again.batch = "b";
+  again.at_ms = 1'800'000'000'000;
+  // A submitted record without a project: the API accepted the create and gave no id.
+  JournalRecord accepted;
+  accepted.kind = RecordKind::submitted;
+  accepted.batch = "b";
+  accepted.job = "accepted";
+  const std::string text = header("b") + rec(RecordKind::submit, "b", "maybe") +
+                           ended("maybe", CreateReach::maybe, "", "failed") + rec(RecordKind::submit, "b", "timed") +
+                           rec(RecordKind::submitted, "b", "timed", "prj-7") +
+                           ended("timed", CreateReach::none, "prj-7", "timed_out") +
+                           rec(RecordKind::submit, "b", "refused") + ended("refused", CreateReach::none, "", "failed") +
+                           rec(RecordKind::submit, "b", "accepted") + encode(accepted) + "\n" +
+                           ended("accepted", CreateReach::accepted, "", "failed") + encode(again) + "\n";
+  for (const auto& journal : {text, [&] {
+                                std::string compacted;
+                                for (const auto& r : compact(replay(text))) compacted += encode(r) + "\n";
+                                return compacted;
+                              }()}) {
+    const auto& jobs = replay(journal).batches.at(0).jobs;
+    EXPECT_EQ(jobs.at("maybe").state, Recovery::in_doubt);  // looked up before anything is sent
+    EXPECT_EQ(jobs.at("maybe").reach, CreateReach::maybe);
+    EXPECT_EQ(jobs.at("accepted").state, Recovery::in_doubt);  // looked up, never sent again
+    EXPECT_EQ(jobs.at("accepted").reach, CreateReach::accepted);
+    EXPECT_EQ(jobs.at("timed").state, Recovery::submitted);  // its project polled again, from the rerun on
+    EXPECT_EQ(jobs.at("timed").project_id, "prj-7");
+    EXPECT_EQ(jobs.at("timed").submitted_at_ms, 1'800'000'000'000);
+    // The API refused it: sent again (a fresh job, which a compacted journal need not name).
+    EXPECT_TRUE(!jobs.contains("refused") || jobs.at("refused").state == Recovery::fresh);
+  }
+  // A crash after the API accepted a create without an id: still never sent again.
+  const auto crashed = replay(header("b") + rec(RecordKind::submit, "b", "j") + encode([] {
+                                JournalRecord r;
+                                r.kind = RecordKind::submitted;
+                                r.batch = "b";
+                                r.job = "j";
+                                return r;
+                              }()) + "\n");
+  EXPECT_EQ(crashed.batches[0].jobs.at("j").state, Recovery::in_doubt);
+  EXPECT_EQ(crashed.batches[0].jobs.at("j").reach, CreateReach::accepted);
 }
 
 TEST(Replay, EachJobStateFollowsItsLastRecord) {

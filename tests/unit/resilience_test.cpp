@@ -183,7 +183,7 @@ TEST(JobMachine, ASubmitThatMayHaveTakenEffectIsVerifiedNotResent) {
   m.on_failure(j, lost, t0, 0.5);
   EXPECT_EQ(j.state, JobState::in_doubt);
   EXPECT_EQ(m.step(j, j.due), StepKind::probe);
-  auto ev = m.on_probe(j, std::string("p1"), t0 + 2s);
+  auto ev = m.on_probe(j, std::string("p1"), t0 + 2s, 0.5);
   EXPECT_EQ(ev.kind, JobEvent::Kind::adopted);
   EXPECT_EQ(j.state, JobState::polling);
   EXPECT_EQ(j.project_id, "p1");
@@ -194,7 +194,7 @@ TEST(JobMachine, ASubmitThatMayHaveTakenEffectIsVerifiedNotResent) {
   EXPECT_EQ(k.state, JobState::queued);  // never left: plain retry
   ExportJob n;
   n.state = JobState::in_doubt;
-  EXPECT_EQ(m.on_probe(n, std::nullopt, t0).kind, JobEvent::Kind::resubmit);
+  EXPECT_EQ(m.on_probe(n, std::nullopt, t0, 0.5).kind, JobEvent::Kind::resubmit);
   EXPECT_EQ(n.state, JobState::queued);
 }
 

@@ -1,0 +1,58 @@
+#include "jobs/scenes.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace exportd {
+
+namespace {
+
+constexpr std::string_view scenes_link_rule =
+    "scenes files of a dropped job file are never read through a link below the drop folder (or jobs.scenes_root)";
+
+Result<boost::json::value> parse_scenes(const std::string& path, const std::string& text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec) return Failure{Errc::invalid_input, "scenes file " + path + " is not valid JSON: " + ec.message()};
+  if (v.is_object() && v.as_object().contains("scenes")) v = v.as_object()["scenes"];
+  if (!v.is_array() || v.as_array().empty())
+    return Failure{
+        Errc::invalid_input,
+        "scenes file " + path + " must hold a non-empty JSON array of scenes (or an object with one under \"scenes\")"};
+  return v;
+}
+
+Result<OpenedFile> open_scenes(const std::string& path, const std::string& root) {
+  auto file = open_regular_file(path, max_scenes_file_bytes, root, scenes_link_rule);
+  if (!file) return Failure{file.error().code, "cannot open scenes file " + path + ": " + file.error().message};
+  return file;
+}
+
+Result<boost::json::value> read_scenes(const std::string& path, const OpenedFile& file) {
+  const auto text = read_opened(file, max_scenes_file_bytes);
+  if (!text) return Failure{text.error().code, "cannot read scenes file " + path + ": " + text.error().message};
+  return parse_scenes(path, *text);
+}
+
+}  // namespace
+
+Result<boost::json::value> load_scenes(const std::string& path, const std::string& root) {
+  auto file = open_scenes(path, root);
+  if (!file) return file.error();
+  return read_scenes(path, *file);
+}
+
+Result<std::shared_ptr<const boost::json::value>> ScenesCache::read(const std::string& path, const std::string& root) {
+  auto file = open_scenes(path, root);
+  if (!file) return file.error();
+  if (scenes_ && path == path_ && root == root_ && file->stamp == stamp_) return scenes_;
+  scenes_.reset();  // one parsed file held at a time
+  auto scenes = read_scenes(path, *file);
+  if (!scenes) return scenes.error();
+  path_ = path;
+  root_ = root;
+  stamp_ = file->stamp;
+  scenes_ = std::make_shared<const boost::json::value>(std::move(*scenes));
+  return scenes_;
+}
+
+}  // namespace exportd

@@ -1,0 +1,35 @@
+#pragma once
+
+// A create job's scenes file: read (only below its folder, through no link
+// below it), parsed, and held once for the many jobs that name it.
+
+#include <memory>
+#include <string>
+
+#include <boost/json/value.hpp>
+
+#include "error/error.hpp"
+#include "ops/file_read.hpp"
+
+namespace exportd {
+
+// Reads a scenes file into the `scenes` array of a create request. Accepts a
+// bare array or an object holding `scenes`. Only a regular file up to
+// max_scenes_file_bytes is read; with `root`, only below it and through no
+// symbolic link below it.
+Result<boost::json::value> load_scenes(const std::string& path, const std::string& root);
+
+// The scenes of create requests as they are sent (on a file thread, never
+// the event loop): the last file parsed is kept while it is unchanged (the
+// same file, size and time), so a thousand jobs naming one file parse it once.
+class ScenesCache {
+ public:
+  Result<std::shared_ptr<const boost::json::value>> read(const std::string& path, const std::string& root);
+
+ private:
+  std::string path_, root_;
+  FileStamp stamp_;
+  std::shared_ptr<const boost::json::value> scenes_;
+};
+
+}  // namespace exportd
