@@ -28,6 +28,7 @@
 #include "http/listener.hpp"
 #include "http/tls.hpp"
 #include "ops/metrics.hpp"
+#include "ops/off_loop.hpp"
 #include "ops/service_notifier.hpp"
 #include "ops/supervisor.hpp"
 #include "ops/time_format.hpp"
@@ -223,7 +224,27 @@ class Runner {
   asio::awaitable<void> watch_drops() {
     while (!stopping_) {
       auto names = co_await watcher_->next();
-      for (const auto& n : names) take_drop_file(n);
+      for (const auto& n : names) co_await take_drop_file_off_loop(n);
+    }
+  }
+
+  // A dropped file while the daemon runs: claimed and journaled on the
+  // loop, read (the YAML, and each distinct scenes file it names, once) on
+  // the intake thread, so that polls, hooks and watchdog pings go on.
+  asio::awaitable<void> take_drop_file_off_loop(const std::string& name) {
+    if (stopping_) co_return;
+    try {
+      auto claimed = store_.claim_drop(name);
+      if (!claimed) co_return;
+      auto read = [this, drop = *claimed, defaults = config_.defaults] { return store_.read_drop(drop, defaults); };
+      auto content = co_await off_loop(intake_, std::move(read));
+      if (stopping_) co_return;  // claimed, not journaled: taken in again at the next start
+      if (auto p = store_.accept_drop(*claimed, std::move(content))) exporter_.add_batch(p->id, std::move(p->specs));
+    } catch (const std::exception& e) {
+      const auto* sys = dynamic_cast<const std::system_error*>(&e);
+      if (sys != nullptr && is_storage_failure(sys->code())) throw;
+      log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
+      set_aside_drop(name, e.what());
     }
   }
 
@@ -510,6 +531,8 @@ class Runner {
   bool rejected_files_ = false;
   bool status_failing_ = false;  // status.json could not be written last time (said once)
   RateMeter rate_;               // download_rate()
+  // Reads dropped files off the loop (take_drop_file_off_loop). Last: joined first, before what it reads with.
+  asio::thread_pool intake_{1};
 };
 
 }  // namespace

@@ -286,6 +286,12 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
 }
 
 std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, const JobDefaults& defaults) {
+  auto claimed = claim_drop(name);
+  if (!claimed) return std::nullopt;
+  return accept_drop(*claimed, read_drop(*claimed, defaults));
+}
+
+std::optional<ClaimedDrop> BatchStore::claim_drop(const std::string& name) {
   const auto shown = spool_.incoming() + "/" + name;
   struct stat st {};
   if (::lstat(shown.c_str(), &st) != 0) return std::nullopt;  // gone already
@@ -307,11 +313,26 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
     log_.warning("claim_failed", {{"file", name}, {"error", claimed.error().message}});
     return std::nullopt;
   }
+  return ClaimedDrop{name, batch};
+}
+
+DropContent BatchStore::read_drop(const ClaimedDrop& drop, const JobDefaults& defaults) const {
   // Read once: for the jobs and for the digest that guards the claimed copy.
-  const auto content = read_regular_file(spool_.snapshot(batch), max_job_file_bytes);
-  auto origin = drop_file_origin(name, spool_.incoming(), defaults);
-  origin.shown = shown;
-  auto specs = load_job_file(spool_.snapshot(batch), defaults, origin, content ? &*content : nullptr);
+  DropContent out{read_regular_file(spool_.snapshot(drop.batch), max_job_file_bytes), Failure{}};
+  auto origin = drop_file_origin(drop.name, spool_.incoming(), defaults);
+  origin.shown = spool_.incoming() + "/" + drop.name;
+  try {
+    out.specs = load_job_file(spool_.snapshot(drop.batch), defaults, origin, out.content ? &*out.content : nullptr);
+  } catch (const std::exception& e) {  // off the loop: nothing may escape the thread
+    out.specs = Failure{Errc::unreadable, origin.shown + ":1:1: cannot be read: " + e.what()};
+  }
+  return out;
+}
+
+std::optional<PendingBatch> BatchStore::accept_drop(const ClaimedDrop& drop, DropContent read) {
+  const auto& name = drop.name;
+  const auto& batch = drop.batch;
+  auto& specs = read.specs;
   if (!specs) {
     // Back out of active/ into rejected/, with the reasons beside it.
     const auto& problems = specs.error().message;
@@ -329,7 +350,7 @@ std::optional<PendingBatch> BatchStore::take_drop_file(const std::string& name, 
     return std::nullopt;
   }
   auto header = batch_header(batch, name, "drop", spool_.incoming(), "");
-  header.snapshot_digest = content_digest(content ? *content : read_file(spool_.snapshot(batch)));
+  header.snapshot_digest = content_digest(read.content ? *read.content : read_file(spool_.snapshot(batch)));
   journal_->commit_now(header);
   open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
   log_.info("claimed", {{"file", name}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});

@@ -28,6 +28,17 @@ struct PendingBatch {
   std::vector<RecoveredJob> states;  // parallel to specs
 };
 
+// A dropped file claimed into active/, not yet read.
+struct ClaimedDrop {
+  std::string name;   // in incoming/
+  std::string batch;  // its batch id: active/<batch>
+};
+// What reading it found: its text and its jobs, or why not.
+struct DropContent {
+  Result<std::string> content;
+  Result<std::vector<JobSpec>> specs;
+};
+
 // The durable side of the daemon: takes job files into batches, keeps the
 // journal, writes results.jsonl, and after a crash rebuilds what was going
 // on. Implements the exporter's JobLedger.
@@ -49,8 +60,16 @@ class BatchStore final : public JobLedger {
   const RestartFacts& restart_facts() const { return restart_facts_; }
 
   // incoming/NAME: claimed into active/ and journaled, or moved to rejected/
-  // with NAME.error. Nothing when rejected or gone.
+  // with NAME.error. Nothing when rejected or gone. The three steps below in one.
   std::optional<PendingBatch> take_drop_file(const std::string& name, const JobDefaults& defaults);
+  // The steps of a drop's intake: the claim and the journal on the event
+  // loop; the read (the YAML and each distinct scenes file it names) on
+  // any thread, as it touches only the claimed file and what it names. A
+  // crash between the claim and accept_drop leaves the file in active/
+  // without a batch record: it is taken in again at the next start.
+  std::optional<ClaimedDrop> claim_drop(const std::string& name);
+  DropContent read_drop(const ClaimedDrop& drop, const JobDefaults& defaults) const;
+  std::optional<PendingBatch> accept_drop(const ClaimedDrop& drop, DropContent read);
 
   // A queue file (see above): its jobs still to run, nothing, or a failure
   // when the file is invalid (its problems as FILE:LINE:COL lines).

@@ -75,7 +75,66 @@ struct Simulator::State {
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<asio::ssl::context> hook_tls;  // client side, for https:// hook URLs
 
-  State(asio::io_context& io, Knobs k) : knobs(std::move(k)), rng(knobs.seed), acceptor(io) {}
+  bool close_after_reply = false;  // the reply to the request just handled is never sent (create_garble "drop")
+  std::uint64_t garbles = 0;        // garbled creates so far ("mixed" takes each kind in turn)
+
+  State(asio::io_context& io, Knobs k) : knobs(std::move(k)), rng(knobs.seed), acceptor(io) {
+    // Others' projects, older than anything exportd makes: a list with seed_projects is longer than a page.
+    const auto now = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < knobs.seed_projects; ++i) {
+      const auto id = "old" + std::to_string(i);
+      exports.emplace(id, Export{id, now - std::chrono::hours(2) + Millis(static_cast<Millis::rep>(i)),
+                                 std::chrono::system_clock::now() - std::chrono::hours(2), Millis(1000), false,
+                                 "Someone's project " + std::to_string(i), draw_curve(Shape::linear, 1000.0, rng), 1});
+    }
+  }
+
+  // A name as the API stores (and lists) it, under the name knobs.
+  std::string stored_name(std::string name) const {
+    if (knobs.name_html_escaped) {
+      std::string out;
+      for (char c : name) {
+        switch (c) {
+          case '&': out += "&amp;"; break;
+          case '<': out += "&lt;"; break;
+          case '>': out += "&gt;"; break;
+          case '"': out += "&quot;"; break;
+          case '\'': out += "&#39;"; break;
+          default: out += c;
+        }
+      }
+      name = std::move(out);
+    }
+    if (knobs.name_squeezed) {
+      std::string out;
+      for (char c : name)
+        if (c != ' ' || (!out.empty() && out.back() != ' ')) out += c;
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      name = std::move(out);
+    }
+    if (knobs.name_max > 0 && name.size() > knobs.name_max) name.resize(knobs.name_max);
+    return name;
+  }
+
+  // exportd's tag in a create's name ("exportd-" and 16 hex digits), or "".
+  static std::string tag_in(const std::string& name) {
+    const auto at = name.find("exportd-");
+    if (at == std::string::npos || at + 24 > name.size()) return "";
+    return name.substr(at, 24);
+  }
+
+  // The reply to a create that took effect, garbled as create_garble says.
+  http::response<http::string_body> garbled_create(const http::request<http::string_body>& req) {
+    ++stats.garbled_creates;
+    static const std::string kinds[] = {"html", "cut", "500", "drop"};
+    const auto kind = knobs.create_garble == "mixed" ? kinds[garbles++ % 4] : knobs.create_garble;
+    if (kind == "drop") close_after_reply = true;
+    if (kind == "cut") return reply(req, http::status::ok, json::string(R"({"success":true,"data":{"projectId":"pr)"));
+    if (kind == "500")
+      return reply(req, http::status::internal_server_error, json::string("<html>500 Internal Server Error</html>"),
+                   "text/html");
+    return reply(req, http::status::ok, json::string("<html><body>Welcome to the editor</body></html>"), "text/html");
+  }
 
   double roll() { return std::uniform_real_distribution<double>(0, 1)(rng); }
 
@@ -443,17 +502,22 @@ struct Simulator::State {
         return fail(req, http::status::ok, "INVALID_PARAMETER", "scenes is required");
       if (!resolution_ok()) return fail(req, http::status::ok, "INVALID_PARAMETER", "bad resolution");
       const auto id = "prj" + std::to_string(next_id++);
+      ++stats.create_requests;
+      if (const auto tag = tag_in(str("name")); !tag.empty()) ++stats.creates_by_tag[tag];
       const auto* exp = body.if_contains("isExport");
       if (exp == nullptr || !exp->is_bool() || exp->as_bool()) {
-        exports.insert_or_assign(id, start_export(id, str("name")));
+        exports.insert_or_assign(id, start_export(id, stored_name(str("name"))));
         schedule_hooks(id, str("webhookUrl"), exports.at(id));
       }
+      if (knobs.create_garbled > 0 && roll() < knobs.create_garbled) return garbled_create(req);
       if (!knobs.submit_data.empty()) return submit_reply(req);
       return ok(req, {{"projectId", id}});
     }
     const std::string progress_prefix = "/editor/progress/";
     if (req.method() == http::verb::get && path.rfind(progress_prefix, 0) == 0) {
       ++stats.progress_requests;
+      if (knobs.record_progress_times)
+        stats.progress_at_ms.push_back(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - started).count());
       const auto id = path.substr(progress_prefix.size());
       ++stats.calls_by_project[id];
       auto it = exports.find(id);
@@ -474,11 +538,14 @@ struct Simulator::State {
     }
     if (req.method() == http::verb::get && path == "/editor/project") {
       ++stats.list_requests;
+      if (knobs.list_refused) return fail(req, http::status::not_found, 404, "not found");
       json::array items;
       // Newest first, and only the first page of them when list_page is set.
       std::vector<std::pair<const std::string*, Export*>> order;
       for (auto& [id, e] : exports) order.emplace_back(&id, &e);
-      std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second->started > b.second->started; });
+      std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+        return knobs.list_oldest_first ? a.second->started < b.second->started : a.second->started > b.second->started;
+      });
       const auto total = order.size();
       std::size_t page = 1, size = knobs.list_page;
       if (knobs.list_page > 0 && knobs.list_paged) {
@@ -506,8 +573,8 @@ struct Simulator::State {
         items.push_back(std::move(item));
       }
       if (knobs.list_page > 0 && knobs.list_paged)
-        return ok(req, {{"items", items}, {"total", total}, {"page", page}, {"size", size}});
-      return ok(req, {{"items", items}});
+        return ok(req, {{knobs.list_items_key, items}, {"total", total}, {"page", page}, {"size", size}});
+      return ok(req, {{knobs.list_items_key, items}});
     }
     if (req.method() == http::verb::get && path == "/dropdown/workspaces")
       return ok(req, {{"workspaces", json::array{json::object{{"workspaceId", "ws-1"}, {"workspaceName", "Demo"}}}}});
@@ -586,6 +653,7 @@ struct Simulator::State {
         co_return;
       }
       const auto fault = pick_fault(req);
+      close_after_reply = false;
       if (api_call && over_rate()) {
         ++stats.rate_limited;
         res = fail(req, http::status::too_many_requests, 429, "rate limit exceeded");
@@ -621,6 +689,11 @@ struct Simulator::State {
           break;
         case Fault::none:
           res = handle(req);
+          if (close_after_reply) {  // it took effect; the reply is lost on the way
+            close_after_reply = false;
+            beast::get_lowest_layer(stream).close();
+            co_return;
+          }
       }
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
       auto [wec, w] = co_await http::async_write(stream, res, asio::as_tuple(use_awaitable));

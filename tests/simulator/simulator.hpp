@@ -63,6 +63,19 @@ struct Knobs {
   // total, page and size. Without it, only the first page is ever shown.
   bool list_paged = false;
 
+  // Creates (they are not idempotent: each one makes a project). What real
+  // APIs were seen to do to names, lists and create replies.
+  std::string list_items_key = "items";  // the key the list's items are under ("rows": one exportd does not read)
+  bool list_refused = false;             // list calls answered 404 with the error envelope
+  bool list_oldest_first = false;        // oldest first: a new project is on the last page
+  std::size_t seed_projects = 0;         // projects that exist from the start (others' work), listed too
+  bool name_html_escaped = false;        // names stored HTML-escaped (& < > " ')
+  bool name_squeezed = false;            // runs of spaces stored as one, ends trimmed
+  std::size_t name_max = 0;              // names stored cut to this many bytes (0: whole)
+  double create_garbled = 0;             // share of creates that take effect and are answered with garbage:
+  std::string create_garble = "mixed";   // "html" (a 200 page), "cut" (a JSON cut short), "500", "drop" (no reply), "mixed"
+  bool record_progress_times = false;    // Stats::progress_at_ms
+
   // The webhook (SPEC §9): each export with a webhookUrl is called back at 100 %.
   std::string hook_method = "POST";  // POST (JSON body), GET (query string) or mixed
   double hook_lost = 0;              // share of exports whose hook never comes
@@ -101,6 +114,10 @@ struct Stats {
   std::uint64_t outage_requests = 0;  // requests that met the outage
   std::uint64_t max_per_second = 0;   // most API calls in any one wall-clock second
   std::uint64_t dropped_exports = 0;  // export/create requests dropped by drop_exports
+  std::uint64_t create_requests = 0;  // create calls that made a project
+  std::unordered_map<std::string, std::uint32_t> creates_by_tag;  // exportd's tag in the name -> projects made
+  std::uint64_t garbled_creates = 0;  // creates answered with garbage by create_garbled
+  std::vector<std::int64_t> progress_at_ms;  // steady-clock ms of each progress call (record_progress_times)
   std::unordered_map<std::string, std::string> resolutions;  // project id -> resolution its last export asked for
   std::uint64_t duplicate_exports = 0;  // exports of a project that was exported before
   std::uint64_t projects_exported = 0;  // distinct projects

@@ -182,6 +182,104 @@ TEST(JobMachine, ASweptJobIsReadOnlyAsASafetyNetUntilTheListIsWrongAboutIt) {
   EXPECT_FALSE(m.on_swept(queued, t0)) << "a job not polling is not swept";
 }
 
+// Issue 26, the create's idempotence in the job machine: a create is in
+// doubt after any failure that may have made a project, and an in-doubt
+// create is sent again only after a lookup said "absent".
+TEST(JobMachine, ACreateIsInDoubtAfterAnyReplyThatMayHaveMadeAProject) {
+  auto m = machine();
+  const auto sent_and = [&](const ApiError& e, bool creates) {
+    ExportJob j;
+    j.creates = creates;
+    m.on_failure(j, e, t0, 0.5);
+    return j;
+  };
+  const auto e500 = ApiError{Errc::overloaded, 500, "http_500", "oops", {}};
+  const auto html = ApiError{Errc::malformed, 200, "malformed", "HTML", {}};
+  for (const auto& e : {e500, html}) {
+    const auto create = sent_and(e, true);
+    EXPECT_EQ(create.state, JobState::in_doubt) << e.code;
+    EXPECT_EQ(create.reach, CreateReach::maybe);
+    EXPECT_EQ(m.step(create, t0 + 1h), StepKind::probe);
+    EXPECT_EQ(sent_and(e, false).state, JobState::queued) << e.code;  // an export is sent again as before
+  }
+  const auto refused = sent_and(ApiError{Errc::overloaded, 429, "http_429", "slow down", {}}, true);
+  EXPECT_EQ(refused.state, JobState::queued);
+  EXPECT_EQ(refused.reach, CreateReach::none);
+}
+
+TEST(JobMachine, AnInDoubtCreateIsSentAgainOnlyAfterALookupSaidAbsent) {
+  auto m = machine(3);
+  ExportJob j;
+  j.creates = true;
+  m.on_failure(j, ApiError{Errc::overloaded, 502, "http_502", "gateway", {}}, t0, 0.5);
+  ASSERT_EQ(j.state, JobState::in_doubt);
+  // The lookup could not say (a refused list): tried again, still in doubt.
+  auto ev = m.on_failure(j, ApiError{Errc::transport, 0, "list_refused", "404", {}}, t0 + 1s, 0.5);
+  EXPECT_EQ(ev.kind, JobEvent::Kind::retrying);
+  EXPECT_EQ(j.state, JobState::in_doubt);
+  // ... until the tries run out: failed, and the doubt kept for a later run.
+  ev = m.on_failure(j, ApiError{Errc::transport, 0, "list_refused", "404", {}}, t0 + 2s, 0.5);
+  EXPECT_EQ(ev.kind, JobEvent::Kind::failed);
+  EXPECT_EQ(ev.error->code, "create_in_doubt");
+  EXPECT_EQ(j.reach, CreateReach::maybe);
+
+  // Absent: sent again, nothing in doubt any more.
+  ExportJob k;
+  k.creates = true;
+  m.on_failure(k, ApiError{Errc::overloaded, 500, "http_500", "oops", {}}, t0, 0.5);
+  EXPECT_EQ(m.on_probe(k, std::nullopt, t0 + 1s, 0.5).kind, JobEvent::Kind::resubmit);
+  EXPECT_EQ(k.state, JobState::queued);
+  EXPECT_EQ(k.reach, CreateReach::none);
+  // Found: adopted, never sent again.
+  ExportJob f;
+  f.creates = true;
+  m.on_failure(f, ApiError{Errc::overloaded, 500, "http_500", "oops", {}}, t0, 0.5);
+  EXPECT_EQ(m.on_probe(f, std::string("prj-4"), t0 + 1s, 0.5).kind, JobEvent::Kind::adopted);
+  EXPECT_EQ(f.project_id, "prj-4");
+  EXPECT_EQ(f.state, JobState::polling);
+}
+
+TEST(JobMachine, ACreateAcceptedWithoutAnIdIsLookedUpAndNeverSentAgain) {
+  auto m = machine(3);
+  ExportJob j;
+  j.creates = true;
+  auto ev = m.on_submitted(j, SubmitReply{""}, t0);
+  EXPECT_EQ(ev.kind, JobEvent::Kind::in_doubt);
+  EXPECT_EQ(j.state, JobState::in_doubt);
+  EXPECT_EQ(j.reach, CreateReach::accepted);
+  EXPECT_EQ(m.step(j, t0), StepKind::probe);
+  // Not listed (yet): looked up again later, never sent again.
+  ev = m.on_probe(j, std::nullopt, t0 + 1s, 0.5);
+  EXPECT_EQ(ev.kind, JobEvent::Kind::retrying);
+  EXPECT_EQ(j.state, JobState::in_doubt);
+  EXPECT_EQ(m.on_probe(j, std::nullopt, t0 + 5s, 0.5).kind, JobEvent::Kind::retrying);
+  ev = m.on_probe(j, std::nullopt, t0 + 20s, 0.5);  // the third try of retry.max_attempts 3
+  EXPECT_EQ(ev.kind, JobEvent::Kind::failed);
+  EXPECT_EQ(ev.error->code, "create_in_doubt");
+  EXPECT_EQ(j.reach, CreateReach::accepted);
+  // Listed: adopted.
+  ExportJob k;
+  k.creates = true;
+  m.on_submitted(k, SubmitReply{""}, t0);
+  EXPECT_EQ(m.on_probe(k, std::string("prj-5"), t0 + 1s, 0.5).kind, JobEvent::Kind::adopted);
+  EXPECT_EQ(k.reach, CreateReach::none);
+  // An export job accepted without an id polls its own project, as before.
+  ExportJob e;
+  EXPECT_EQ(m.on_submitted(e, SubmitReply{""}, t0, "own").kind, JobEvent::Kind::submitted);
+}
+
+TEST(JobMachine, ARecoveredCreateInDoubtKeepsWhatItMayHaveDone) {
+  auto m = machine();
+  ExportJob j;
+  j.creates = true;
+  m.on_recovered(j, JobState::in_doubt, "", {}, CreateReach::accepted);
+  EXPECT_EQ(j.reach, CreateReach::accepted);
+  ExportJob k;
+  k.creates = true;
+  m.on_recovered(k, JobState::in_doubt, "", {}, CreateReach::none);
+  EXPECT_EQ(k.reach, CreateReach::maybe);  // in doubt at a restart: at least maybe
+}
+
 TEST(JobMachine, PerJobStateStaysSmall) { EXPECT_LE(sizeof(ExportJob), 128u); }
 
 }  // namespace
