@@ -154,7 +154,9 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
     return {JobEvent::Kind::failed,
             {},
             {},
-            ApiError{error.kind, error.http_status, "create_in_doubt",
+            // Not "unreachable" (exit 75): the API answered, or the run's own rules would have
+            // held it; what is missing is an answer only a later run (or the operator) can get.
+            ApiError{Errc::rejected, error.http_status, "create_in_doubt",
                      std::string(job.reach == CreateReach::accepted ? "the API accepted the create"
                                                                     : "the create may have made a project") +
                          " and the project list never showed it (last: " + error.code + " " + error.message +

@@ -8,11 +8,21 @@
 // the end every file's SHA-256 against the simulator's, no .part left, and
 // the bytes sent within 1.5 times the videos' total.
 //
+// With --creates, every job creates its project from a scenes file (the
+// create call, which is not idempotent): the verdict asks for exactly one
+// project per job, counted by the simulator per exportd tag. --list-page
+// pages the project list (the lookups of in-doubt creates read it page by
+// page), --list-refused-ms refuses it for that long every ten seconds, and
+// --create-garbled answers that share of creates with a lost or garbled reply.
+//
 //   exportd-kill-soak [--jobs 2000] [--files 40] [--kills 30] [--seed N]
 //                     [--video-mib-min 1 --video-mib-max 0] [--video-rate-mib 0]
+//                     [--creates [--list-page 50] [--list-refused-ms 0] [--create-garbled 0]]
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 #include <map>
 #include <random>
 
@@ -42,7 +52,11 @@ int main(int argc, char** argv) {
       "video-rate-mib", po::value<std::uint64_t>()->default_value(0), "bytes per second per video reply, MiB (0: no cap)")(
       "no-416", "the simulator answers a range from a video's end with 200 and the whole video, not 416")(
       "damage", "after each kill, 4 KiB of every NAME.part (and of any video not yet in the results) zeroed at a "
-                "random place, as a machine crash or a disk error may leave them");
+                "random place, as a machine crash or a disk error may leave them")(
+      "creates", "create jobs (a project from a scenes file each), not exports of existing projects")(
+      "list-page", po::value<std::size_t>()->default_value(50), "with --creates: the project list in pages of this size (0: one page)")(
+      "list-refused-ms", po::value<int>()->default_value(0), "with --creates: the list refused (404) this long every 10 s")(
+      "create-garbled", po::value<double>()->default_value(0), "with --creates: share of creates whose reply is lost or garbled");
   po::variables_map vm;
   if (const auto exit = testing::parse_bench_options(argc, argv, o, vm)) return *exit;
   const int jobs = vm["jobs"].as<int>(), files = vm["files"].as<int>(), kills = vm["kills"].as<int>();
@@ -58,6 +72,12 @@ int main(int argc, char** argv) {
     k.video_rate = vm["video-rate-mib"].as<std::uint64_t>() << 20;
     k.range_at_end_416 = !vm.count("no-416");
   }
+  const bool creates = vm.count("creates") > 0;
+  if (creates) {
+    k.list_page = vm["list-page"].as<std::size_t>();
+    k.list_paged = k.list_page > 0;
+    k.create_garbled = vm["create-garbled"].as<double>();
+  }
   sim::Simulator sim(k);
   testing::Workspace ws("kill-soak");
   ws.write("user_key", "demo-key\n");
@@ -65,9 +85,35 @@ int main(int argc, char** argv) {
                               "\n  app_id: demo-app\n  user_key_file: user_key\nstate_dir: state\n"
                               "limits:\n  max_active_jobs: 300\n  requests_per_second: 0\n"
                               "polling:\n  first_poll_after: 1s\n  min_interval: 250ms\n  max_interval: 3s\n" +
-                              (videos ? "download:\n  dir: videos\n  max_concurrent: 8\n" : ""));
+                              (videos ? "download:\n  dir: videos\n  max_concurrent: 8\n" : "") +
+                              (creates ? "jobs:\n  scenes_root: scenes\n" : ""));
   const int per_file = jobs / files;
-  for (int f = 0; f < files; ++f) testing::drop_job_file(ws, "soak" + std::to_string(f) + ".yaml", f * per_file, per_file, "s");
+  ws.write("scenes/welcome.json", R"([{"sceneIdx":0,"clips":[{"type":"text","script":{"org":"Hello"}}]}])");
+  for (int f = 0; f < files; ++f) {
+    const auto name = "soak" + std::to_string(f) + ".yaml";
+    if (creates)
+      testing::drop_create_file(ws, name, f * per_file, per_file, ws.path("scenes/welcome.json"));
+    else
+      testing::drop_job_file(ws, name, f * per_file, per_file, "s");
+  }
+  // The list refused for a while, again and again.
+  std::atomic<bool> soaking{true};
+  std::thread refuser;
+  int refusals = 0;
+  if (const int refused_ms = vm["list-refused-ms"].as<int>(); creates && refused_ms > 0) {
+    refuser = std::thread([&, refused_ms] {
+      auto knobs = k;
+      while (soaking) {
+        for (int i = 0; i < 100 && soaking; ++i) std::this_thread::sleep_for(Millis(100));
+        knobs.list_refused = true;
+        sim.set_knobs(knobs);
+        ++refusals;
+        std::this_thread::sleep_for(Millis(refused_ms));
+        knobs.list_refused = false;
+        sim.set_knobs(knobs);
+      }
+    });
+  }
   const auto total = static_cast<std::size_t>(per_file * files);
   // After each kill: whatever is under a final name is whole.
   int incomplete_at_kills = 0;
@@ -108,6 +154,8 @@ int main(int argc, char** argv) {
   };
   const auto fig = testing::kill_and_restart(ws, kills, total, Millis(200), Millis(1500), Millis(600'000),
                                              vm["seed"].as<std::uint64_t>(), after_kill);
+  soaking = false;
+  if (refuser.joinable()) refuser.join();
   std::map<std::string, int> per_key, per_status;
   for (const auto& r : ws.results()) {
     ++per_key[std::string(r.at("job").as_string())];
@@ -126,6 +174,18 @@ int main(int argc, char** argv) {
   std::printf("  succeeded             %d\n", per_status["succeeded"]);
   std::printf("  projects exported     %llu, exported twice: %llu\n",
               static_cast<unsigned long long>(s.projects_exported), static_cast<unsigned long long>(s.duplicate_exports));
+  bool creates_ok = true;
+  if (creates) {
+    std::size_t once = 0, more = 0;
+    for (const auto& [tag, n] : s.creates_by_tag) (n == 1 ? once : more) += 1;
+    std::printf("  projects created      %llu for %zu tags: %zu tags once, %zu more than once\n",
+                static_cast<unsigned long long>(s.create_requests), s.creates_by_tag.size(), once, more);
+    std::printf("  list                  %llu calls, pages of %zu; refused for %d ms %d times; %llu create replies "
+                "lost or garbled\n",
+                static_cast<unsigned long long>(s.list_requests), k.list_page, vm["list-refused-ms"].as<int>(), refusals,
+                static_cast<unsigned long long>(s.garbled_creates));
+    creates_ok = more == 0 && once == total && s.create_requests == total;
+  }
   bool videos_ok = true;
   if (videos) {
     std::uint64_t total_bytes = 0;
@@ -158,7 +218,7 @@ int main(int argc, char** argv) {
     videos_ok = wrong == 0 && parts == 0 && incomplete_at_kills == 0 && ratio <= 1.5;
   }
   const bool ok = per_key.size() == total && repeated == 0 && per_status["succeeded"] == static_cast<int>(total) &&
-                  s.duplicate_exports == 0 && fig.final_exit == 0 && videos_ok;
+                  s.duplicate_exports == 0 && fig.final_exit == 0 && videos_ok && creates_ok;
   std::printf("  verdict               %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

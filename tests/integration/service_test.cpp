@@ -17,6 +17,7 @@
 #include <signal.h>
 
 #include "measure.hpp"
+#include "notify_socket.hpp"
 #include "process.hpp"
 #include "simulator.hpp"
 #include "spool_driver.hpp"
@@ -28,52 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Workspace;
 
-// The receiving end of NOTIFY_SOCKET: collects every datagram.
-class NotifySocket {
- public:
-  explicit NotifySocket(const std::string& path) : path_(path) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    ::unlink(path.c_str());
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
-    timeval tv{0, 100'000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    reader_ = std::thread([this] {
-      char buf[4096];
-      while (!done_) {
-        const auto n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) continue;
-        std::lock_guard lock(mu_);
-        messages_.emplace_back(buf, static_cast<std::size_t>(n));
-      }
-    });
-  }
-  ~NotifySocket() {
-    done_ = true;
-    reader_.join();
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  std::vector<std::string> messages() {
-    std::lock_guard lock(mu_);
-    return messages_;
-  }
-  std::size_t count(const std::string& what) {
-    std::size_t n = 0;
-    for (const auto& m : messages()) n += m.find(what) != std::string::npos;
-    return n;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::atomic<bool> done_{false};
-  std::thread reader_;
-  std::mutex mu_;
-  std::vector<std::string> messages_;
-};
+using testing::NotifySocket;
 
 TEST(Service, NotifiesReadyStatusWatchdogReloadingAndStopping) {
   sim::Knobs k;

@@ -15,6 +15,17 @@ namespace exportd::testing {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+void drop_text(const Workspace& ws, const std::string& name, const std::string& text) {
+  fs::create_directories(ws.path("state/incoming"));
+  const auto tmp = ws.path("state/incoming/." + name + ".tmp");
+  std::ofstream(tmp, std::ios::binary) << text;
+  fs::rename(tmp, ws.path("state/incoming/" + name));
+}
+
+}  // namespace
+
 void drop_job_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& prefix) {
   std::string text = "jobs:\n";
   char id[48];
@@ -22,10 +33,23 @@ void drop_job_file(const Workspace& ws, const std::string& name, int first, int 
     std::snprintf(id, sizeof id, "%s%04d", prefix.c_str(), i);
     text += std::string("  - project_id: ") + id + "\n";
   }
-  fs::create_directories(ws.path("state/incoming"));
-  const auto tmp = ws.path("state/incoming/." + name + ".tmp");
-  std::ofstream(tmp, std::ios::binary) << text;
-  fs::rename(tmp, ws.path("state/incoming/" + name));
+  drop_text(ws, name, text);
+}
+
+void drop_create_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& scenes) {
+  std::string text = "jobs:\n";
+  for (int i = first; i < first + count; ++i)
+    text += "  - scenes_file: " + scenes + "\n    name: Soak " + std::to_string(i) + "\n    id: c" + std::to_string(i) + "\n";
+  drop_text(ws, name, text);
+}
+
+std::string many_clips_scenes(std::size_t bytes) {
+  std::string scenes = R"([{"sceneIdx":0,"clips":[)";
+  for (int i = 0; scenes.size() < bytes; ++i) {
+    if (i > 0) scenes += ",";
+    scenes += R"({"t":[1,2,{"x":0.5}],"i":)" + std::to_string(i) + "}";
+  }
+  return scenes + "]}]";
 }
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

@@ -19,6 +19,14 @@ namespace exportd::testing {
 // through a dot-name and a rename, as SPEC §5 asks of writers.
 void drop_job_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& prefix);
 
+// Writes `count` create jobs c<first>.. naming `scenes` (an absolute path
+// the config's jobs.scenes_root allows) into incoming/NAME, the same way.
+void drop_create_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& scenes);
+
+// A scenes file of about `bytes`: one scene with many small clips, the
+// shape that costs a JSON parser most (issue 26's large-template intake).
+std::string many_clips_scenes(std::size_t bytes);
+
 // Polls `done` every 20 ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
