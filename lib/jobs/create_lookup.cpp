@@ -64,7 +64,8 @@ CreateLookup::Step CreateLookup::on_page(const ApiResult<boost::json::object>& r
   items_ += page.items.size();
   if (page.items.empty()) return complete();
   if (asked_.size() > 1 && fresh == 0)
-    return unknown("list_paging", "a page of the project list repeats items read before: it ignores the page asked for");
+    return unknown("list_paging",
+                   "a page of the project list repeats items read before: it ignores the page asked for");
   const auto& paging = page.paging;
   ListQuery query;
   if (!paging.next_target.empty()) {
@@ -76,8 +77,8 @@ CreateLookup::Step CreateLookup::on_page(const ApiResult<boost::json::object>& r
     return complete();
   } else if (paging.page) {
     if (asked.page > 0 && *paging.page != asked.page)
-      return unknown("list_paging", "the project list answered page " + std::to_string(*paging.page) +
-                                        " when page " + std::to_string(asked.page) + " was asked for");
+      return unknown("list_paging", "the project list answered page " + std::to_string(*paging.page) + " when page " +
+                                        std::to_string(asked.page) + " was asked for");
     const bool full = paging.size && page.items.size() >= *paging.size;
     if (!paging.total && !paging.more && !full) return complete();
     query.page = *paging.page + 1;

@@ -54,10 +54,10 @@ class CreateLookup {
 
   struct Step {
     enum class Kind : std::uint8_t {
-      found,   // `project`: the create took effect; adopt it
-      next,    // ask for `query`
-      absent,  // the whole list was read and the tag is not in it: the create may be sent
-      unknown, // `why`: the list could not say; try the lookup again later (never "absent")
+      found,    // `project`: the create took effect; adopt it
+      next,     // ask for `query`
+      absent,   // the whole list was read and the tag is not in it: the create may be sent
+      unknown,  // `why`: the list could not say; try the lookup again later (never "absent")
     } kind;
     std::string project;
     ListQuery query;

@@ -50,8 +50,8 @@ Result<FolderBelow> folder_below(int root, std::string_view rest, const std::str
 }
 
 std::optional<std::string> relative_below(const std::string& root, const std::string& path) {
-  const auto rel = std::filesystem::path(path).lexically_normal().lexically_relative(
-      std::filesystem::path(root).lexically_normal());
+  const auto rel =
+      std::filesystem::path(path).lexically_normal().lexically_relative(std::filesystem::path(root).lexically_normal());
   if (rel.empty() || rel.is_absolute() || *rel.begin() == ".." || rel == ".") return std::nullopt;
   auto text = rel.string();
   while (!text.empty() && text.back() == '/') text.pop_back();

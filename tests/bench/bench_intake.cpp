@@ -81,7 +81,8 @@ Figures run(const std::string& binary, int jobs, const std::string& scenes) {
   for (auto t : sim.stats().progress_at_ms) read_ms.push_back(static_cast<double>(t));
   f.progress_gap_ms = longest_gap_ms(read_ms, sim_origin_ms);
   std::vector<double> ping_ms;
-  for (auto t : notify.times("WATCHDOG=1")) ping_ms.push_back(std::chrono::duration<double, std::milli>(t - origin).count());
+  for (auto t : notify.times("WATCHDOG=1"))
+    ping_ms.push_back(std::chrono::duration<double, std::milli>(t - origin).count());
   f.ping_gap_ms = longest_gap_ms(ping_ms, 0);
   daemon.signal(SIGTERM);
   f.ok = daemon.wait(30s).exit_code == 0;
@@ -103,11 +104,11 @@ int main(int argc, char** argv) {
   po::variables_map vm;
   if (const auto exit = testing::parse_bench_options(argc, argv, o, vm)) return *exit;
   const int jobs = vm["jobs"].as<int>();
-  const auto scenes =
-      testing::many_clips_scenes(static_cast<std::size_t>(vm["scenes-mib"].as<double>() * 1024 * 1024));
-  std::printf("exportd-bench-intake: %d create jobs naming one %.1f MiB scenes file; one job polled every 250 ms, "
-              "WatchdogSec=2s\n",
-              jobs, static_cast<double>(scenes.size()) / (1 << 20));
+  const auto scenes = testing::many_clips_scenes(static_cast<std::size_t>(vm["scenes-mib"].as<double>() * 1024 * 1024));
+  std::printf(
+      "exportd-bench-intake: %d create jobs naming one %.1f MiB scenes file; one job polled every 250 ms, "
+      "WatchdogSec=2s\n",
+      jobs, static_cast<double>(scenes.size()) / (1 << 20));
   std::optional<Figures> base;
   if (vm.count("baseline")) {
     base = run(vm["baseline"].as<std::string>(), jobs, scenes);

@@ -26,8 +26,8 @@ using testing::Workspace;
 // Fast polls and retries, so a test that retries a lookup a few times stays short.
 std::string fast(int max_attempts = 8, const std::string& timeout = "10m", const std::string& limits = "") {
   return "limits:\n  requests_per_second: 0\n" + limits +
-         "polling:\n  first_poll_after: 250ms\n  min_interval: 250ms\n  max_interval: 1s\n  job_timeout: " +
-         timeout + "\nretry:\n  max_attempts: " + std::to_string(max_attempts) +
+         "polling:\n  first_poll_after: 250ms\n  min_interval: 250ms\n  max_interval: 1s\n  job_timeout: " + timeout +
+         "\nretry:\n  max_attempts: " + std::to_string(max_attempts) +
          "\n  initial_backoff: 100ms\n  max_backoff: 1s\n";
 }
 
@@ -48,9 +48,8 @@ std::string create_jobs(const Workspace& ws, const std::string& file, int count,
 }
 
 std::size_t count_status(const std::vector<boost::json::object>& results, const std::string& status) {
-  return static_cast<std::size_t>(std::count_if(results.begin(), results.end(), [&](const auto& r) {
-    return r.at("status").as_string() == status;
-  }));
+  return static_cast<std::size_t>(std::count_if(results.begin(), results.end(),
+                                                [&](const auto& r) { return r.at("status").as_string() == status; }));
 }
 
 std::size_t count_code(const std::vector<boost::json::object>& results, const std::string& code) {
@@ -234,8 +233,9 @@ TEST(Create, C06_ARestartNeedsNoScenesFileOfASentJob) {
   Workspace ws("create-restart");
   ws.write_config(sim.port(), false, "demo-key", fast(8, "10m", "  max_active_jobs: 1\n"));
   for (const char* f : {"a.json", "b.json", "c.json"}) ws.write(f, R"([{"sceneIdx":0,"clips":[]}])");
-  ws.write("c.yaml", "jobs:\n  - scenes_file: a.json\n    id: a\n  - scenes_file: b.json\n    id: b\n"
-                     "  - scenes_file: c.json\n    id: c\n");
+  ws.write("c.yaml",
+           "jobs:\n  - scenes_file: a.json\n    id: a\n  - scenes_file: b.json\n    id: b\n"
+           "  - scenes_file: c.json\n    id: c\n");
   {
     testing::ChildProcess daemon(testing::run_argv(ws, {"--once", "--queue", ws.path("c.yaml")}));
     ASSERT_TRUE(testing::wait_until(
@@ -278,8 +278,8 @@ TEST(Create, C07_AScenesFileSwappedForALinkIsNotFollowed) {
   // The export job first: the create waits for its turn (max_active_jobs 1).
   ws.write("state/incoming/.j.tmp", "jobs:\n  - project_id: p0000\n  - scenes_file: s.json\n    id: made\n");
   std::filesystem::rename(ws.path("state/incoming/.j.tmp"), ws.path("state/incoming/j.yaml"));
-  ASSERT_TRUE(testing::wait_until([&] { return daemon.err_so_far().find("claimed file=j.yaml") != std::string::npos; },
-                                  30s));
+  ASSERT_TRUE(
+      testing::wait_until([&] { return daemon.err_so_far().find("claimed file=j.yaml") != std::string::npos; }, 30s));
   std::filesystem::remove(ws.path("state/incoming/s.json"));
   std::filesystem::create_symlink(ws.path("outside.json"), ws.path("state/incoming/s.json"));
   ASSERT_TRUE(testing::wait_until([&] { return testing::result_lines(ws) >= 2; }, 60s)) << daemon.err_so_far();
@@ -318,8 +318,8 @@ TEST(Create, C08_ALargeScenesFileDoesNotHoldUpPolling) {
   ws.write("state/incoming/.big.tmp", jobs);
   const auto dropped = sim.stats().progress_at_ms.back();
   std::filesystem::rename(ws.path("state/incoming/.big.tmp"), ws.path("state/incoming/big.yaml"));
-  ASSERT_TRUE(testing::wait_until([&] { return daemon.err_so_far().find("claimed file=big.yaml") != std::string::npos; },
-                                  120s));
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return daemon.err_so_far().find("claimed file=big.yaml") != std::string::npos; }, 120s));
   const auto before = sim.stats().progress_requests;
   ASSERT_TRUE(testing::wait_until([&] { return sim.stats().progress_requests >= before + 2; }, 30s));
   const auto times = sim.stats().progress_at_ms;

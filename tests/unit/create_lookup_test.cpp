@@ -23,9 +23,11 @@ ApiError http_error(Errc kind, int status) { return ApiError{kind, status, "http
 TEST(CreateRule, OnlyAnAnswerThatSaysNotProcessedLetsACreateGoAgain) {
   // May have made a project: HTTP 500, 503, 502, 504; a 200 that is an HTML page or a cut-short envelope;
   // a reply lost after the request went out.
-  for (int status : {500, 502, 503, 504}) EXPECT_TRUE(create_may_have_taken_effect(http_error(Errc::overloaded, status)));
+  for (int status : {500, 502, 503, 504})
+    EXPECT_TRUE(create_may_have_taken_effect(http_error(Errc::overloaded, status)));
   EXPECT_TRUE(create_may_have_taken_effect(http_error(Errc::malformed, 200)));  // HTML, or a JSON cut short
-  EXPECT_TRUE(create_may_have_taken_effect(http_error(Errc::malformed, 404)));  // a proxy's page, not the API's envelope
+  EXPECT_TRUE(
+      create_may_have_taken_effect(http_error(Errc::malformed, 404)));  // a proxy's page, not the API's envelope
   ApiError lost{Errc::transport, 0, "transport", "reading reply: end of stream", {}};
   lost.maybe_processed = true;
   EXPECT_TRUE(create_may_have_taken_effect(lost));
@@ -78,9 +80,9 @@ TEST(CreateLookup, ReadsEveryPageUntilItsTag) {
                      list_path);
   ASSERT_EQ(s.kind, CreateLookup::Step::Kind::next);
   EXPECT_EQ(s.query.page, 3u);
-  s = lookup.on_page(
-      page(R"({"items":)" + items({{"e", "E"}, {"prj-9", "[" + tag + "] Welcome"}}) + R"(,"total":6,"page":3,"size":2})"),
-      list_path);
+  s = lookup.on_page(page(R"({"items":)" + items({{"e", "E"}, {"prj-9", "[" + tag + "] Welcome"}}) +
+                          R"(,"total":6,"page":3,"size":2})"),
+                     list_path);
   ASSERT_EQ(s.kind, CreateLookup::Step::Kind::found);
   EXPECT_EQ(s.project, "prj-9");
 
@@ -90,16 +92,17 @@ TEST(CreateLookup, ReadsEveryPageUntilItsTag) {
                          list_path)
                 .kind,
             CreateLookup::Step::Kind::next);
-  EXPECT_EQ(none.on_page(page(R"({"items":)" + items({{"c", "C"}}) + R"(,"total":3,"page":2,"size":2})"), list_path).kind,
-            CreateLookup::Step::Kind::absent);
+  EXPECT_EQ(
+      none.on_page(page(R"({"items":)" + items({{"c", "C"}}) + R"(,"total":3,"page":2,"size":2})"), list_path).kind,
+      CreateLookup::Step::Kind::absent);
   EXPECT_EQ(none.pages(), 2u);
 }
 
 TEST(CreateLookup, FollowsNextLinksAndHasMoreAndEndsOnAShortOrEmptyPage) {
   const std::string tag = "exportd-00112233aabbccdd";
   CreateLookup by_link(tag, {});
-  auto s = by_link.on_page(page(R"({"items":)" + items({{"a", "A"}}) + R"(,"next":"/api/odin/v3/editor/project?cursor=xyz"})"),
-                           list_path);
+  auto s = by_link.on_page(
+      page(R"({"items":)" + items({{"a", "A"}}) + R"(,"next":"/api/odin/v3/editor/project?cursor=xyz"})"), list_path);
   ASSERT_EQ(s.kind, CreateLookup::Step::Kind::next);
   EXPECT_EQ(s.query.next_target, "/api/odin/v3/editor/project?cursor=xyz");
   EXPECT_EQ(by_link.on_page(page(R"({"items":)" + items({{"b", "B"}}) + R"(,"next":null})"), list_path).kind,
@@ -154,10 +157,12 @@ TEST(CreateLookup, AListThatLeavesOutAKnownProjectOrLoopsCannotSay) {
             CreateLookup::Step::Kind::absent);
   // A reply for another page than the one asked for.
   CreateLookup ignores(tag, {});
-  ASSERT_EQ(ignores.on_page(page(R"({"items":)" + items({{"a", "A"}}) + R"(,"total":9,"page":1,"size":1})"), list_path).kind,
-            CreateLookup::Step::Kind::next);
-  EXPECT_EQ(ignores.on_page(page(R"({"items":)" + items({{"a", "A"}}) + R"(,"total":9,"page":1,"size":1})"), list_path).kind,
-            CreateLookup::Step::Kind::unknown);
+  ASSERT_EQ(
+      ignores.on_page(page(R"({"items":)" + items({{"a", "A"}}) + R"(,"total":9,"page":1,"size":1})"), list_path).kind,
+      CreateLookup::Step::Kind::next);
+  EXPECT_EQ(
+      ignores.on_page(page(R"({"items":)" + items({{"a", "A"}}) + R"(,"total":9,"page":1,"size":1})"), list_path).kind,
+      CreateLookup::Step::Kind::unknown);
   // A next link back to a page read before.
   CreateLookup loop(tag, {});
   const auto looped = R"({"items":)" + items({{"a", "A"}}) + R"(,"next":"/api/odin/v3/editor/project?p=2"})";
@@ -168,8 +173,9 @@ TEST(CreateLookup, AListThatLeavesOutAKnownProjectOrLoopsCannotSay) {
             CreateLookup::Step::Kind::unknown);
   // Past the page cap.
   CreateLookup capped(tag, {}, 2);
-  ASSERT_EQ(capped.on_page(page(R"({"items":)" + items({{"a", "A"}}) + R"(,"total":9,"page":1,"size":1})"), list_path).kind,
-            CreateLookup::Step::Kind::next);
+  ASSERT_EQ(
+      capped.on_page(page(R"({"items":)" + items({{"a", "A"}}) + R"(,"total":9,"page":1,"size":1})"), list_path).kind,
+      CreateLookup::Step::Kind::next);
   s = capped.on_page(page(R"({"items":)" + items({{"b", "B"}}) + R"(,"total":9,"page":2,"size":1})"), list_path);
   EXPECT_EQ(s.kind, CreateLookup::Step::Kind::unknown);
   EXPECT_EQ(s.why->code, "list_too_long");
