@@ -169,15 +169,15 @@ class Runner {
     return ec ? 0 : n;
   }
 
-  // The queue files of the config and the command line. `only_changed`
-  // (SIGHUP) skips a file whose content this process has taken already.
-  void take_queue_files(bool only_changed = false) {
+  // The queue files of the config and the command line, at start-up (a
+  // SIGHUP takes the changed ones: take_changed_queue_files).
+  void take_queue_files() {
     std::vector<std::string> files = config_.queue_files;
     files.insert(files.end(), options_.queues.begin(), options_.queues.end());
     for (const auto& f : files) {
-      const bool seen = !seen_queue_content_.insert(f + "\n" + read_file(f)).second;
-      if (only_changed && seen) continue;
-      auto taken = store_.take_queue_file(f, config_.defaults, options_.fresh && !only_changed);
+      auto queued = read_queue_file(f, config_.defaults);
+      seen_queue_content_.insert(f + "\n" + queued.content);
+      auto taken = store_.accept_queue_file(std::move(queued), options_.fresh);
       if (!taken) {
         std::cerr << taken.error().message << "\n";  // FILE:LINE:COL lines, as `exportd check` prints them
         rejected_files_ = true;
@@ -288,7 +288,37 @@ class Runner {
     // Said in the old log settings, so the line is seen whatever the new ones are.
     log_.info("reloaded", {{"config", options_.config}, {"changed", plan.live.empty() ? "nothing" : join(plan.live)}});
     log_.set_settings(config_.log);
-    take_queue_files(true);
+    // Read on the intake thread: a large queue file or scenes file holds up no poll.
+    if (!queue_intake_running_) {
+      queue_intake_running_ = true;
+      asio::co_spawn(io_, take_changed_queue_files(), supervised("queue file intake"));
+    } else {
+      queue_intake_again_ = true;  // a SIGHUP while one is read: once more after it
+    }
+  }
+
+  // After a SIGHUP: the queue files whose content this process has not
+  // taken yet, each read off the loop and taken in on it.
+  asio::awaitable<void> take_changed_queue_files() {
+    do {
+      queue_intake_again_ = false;
+      std::vector<std::string> files = config_.queue_files;
+      files.insert(files.end(), options_.queues.begin(), options_.queues.end());
+      for (const auto& f : files) {
+        auto read = [f, defaults = config_.defaults] { return read_queue_file(f, defaults); };
+        auto queued = co_await off_loop(intake_, std::move(read));
+        if (stopping_) break;
+        if (!seen_queue_content_.insert(f + "\n" + queued.content).second) continue;
+        auto taken = store_.accept_queue_file(std::move(queued), false);
+        if (!taken) {
+          std::cerr << taken.error().message << "\n";  // FILE:LINE:COL lines, as at start-up
+          rejected_files_ = true;
+          continue;
+        }
+        if (auto& p = *taken) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
+      }
+    } while (queue_intake_again_ && !stopping_);
+    queue_intake_running_ = false;
   }
 
   // The webhook receiver (SPEC §9), before any job is added: every job
@@ -529,6 +559,8 @@ class Runner {
   bool interrupted_ = false;
   bool stopping_ = false;
   bool rejected_files_ = false;
+  bool queue_intake_running_ = false;  // take_changed_queue_files() is under way
+  bool queue_intake_again_ = false;    // ... and a SIGHUP came meanwhile
   bool status_failing_ = false;  // status.json could not be written last time (said once)
   RateMeter rate_;               // download_rate()
   // Reads dropped files off the loop (take_drop_file_off_loop). Last: joined first, before what it reads with.

@@ -359,16 +359,41 @@ std::optional<PendingBatch> BatchStore::accept_drop(const ClaimedDrop& drop, Dro
 
 Result<std::optional<PendingBatch>> BatchStore::take_queue_file(const std::string& path, const JobDefaults& defaults,
                                                                 bool fresh) {
+  return accept_queue_file(read_queue_file(path, defaults), fresh);
+}
+
+QueueRead read_queue_file(const std::string& path, const JobDefaults& defaults) {
+  QueueRead out{path, {}, Failure{}, Failure{}};
+  try {
+    auto text = read_regular_file(path, max_job_file_bytes);
+    if (!text) {
+      out.jobs = load_job_file(path, defaults);  // says why, as `exportd check` would
+      if (out.jobs) out.jobs = Failure{text.error().code, path + ":1:1: " + text.error().message};
+      out.checked = out.jobs;
+      return out;
+    }
+    out.content = std::move(*text);
+    out.jobs = load_job_file(path, defaults, {}, &out.content, ScenesCheck::path_only);
+    // Scenes files matter only for a new batch (accept_queue_file): the same
+    // batch run again never needs those of its jobs that ended or were sent.
+    if (out.jobs) out.checked = load_job_file(path, defaults, {}, &out.content, ScenesCheck::read);
+  } catch (const std::exception& e) {  // possibly off the loop: nothing may escape the thread
+    out.jobs = Failure{Errc::unreadable, path + ":1:1: cannot be read: " + e.what()};
+    out.checked = out.jobs;
+  }
+  return out;
+}
+
+Result<std::optional<PendingBatch>> BatchStore::accept_queue_file(QueueRead read, bool fresh) {
+  const auto& path = read.path;
   const auto absolute = fs::absolute(path).lexically_normal().string();
   const std::string origin = "queue:" + absolute;
-  // Scenes files are read only for a new batch: the same batch run again
-  // never needs those of its jobs that ended or were sent.
-  auto specs = load_job_file(path, defaults, {}, nullptr, ScenesCheck::path_only);
+  auto& specs = read.jobs;
   if (!specs) {
     last_error_ = std::string(specs.error().first_line());
     return specs.error();
   }
-  const auto content = read_file(path);
+  const auto& content = read.content;
   const auto digest = content_digest(absolute + "\n" + content);
 
   for (auto it = open_.begin(); it != open_.end(); ++it) {
@@ -412,7 +437,7 @@ Result<std::optional<PendingBatch>> BatchStore::take_queue_file(const std::strin
     }
   }
 
-  specs = load_job_file(path, defaults, {}, &content, ScenesCheck::read);
+  specs = std::move(read.checked);  // a new batch: every scenes file it names must be there and sound
   if (!specs) {
     last_error_ = std::string(specs.error().first_line());
     return specs.error();

@@ -39,6 +39,16 @@ struct DropContent {
   Result<std::vector<JobSpec>> specs;
 };
 
+// A queue file as read (on any thread): its text, its jobs with their
+// scenes files only named, and with each distinct one read (what a new batch needs).
+struct QueueRead {
+  std::string path;
+  std::string content;
+  Result<std::vector<JobSpec>> jobs;
+  Result<std::vector<JobSpec>> checked;
+};
+QueueRead read_queue_file(const std::string& path, const JobDefaults& defaults);
+
 // The durable side of the daemon: takes job files into batches, keeps the
 // journal, writes results.jsonl, and after a crash rebuilds what was going
 // on. Implements the exporter's JobLedger.
@@ -74,6 +84,8 @@ class BatchStore final : public JobLedger {
   // A queue file (see above): its jobs still to run, nothing, or a failure
   // when the file is invalid (its problems as FILE:LINE:COL lines).
   Result<std::optional<PendingBatch>> take_queue_file(const std::string& path, const JobDefaults& defaults, bool fresh);
+  // The same in two steps: the read (read_queue_file) anywhere, this on the loop.
+  Result<std::optional<PendingBatch>> accept_queue_file(QueueRead read, bool fresh);
 
   // JobLedger
   boost::asio::awaitable<void> submit_started(const std::string& batch, const std::string& job) override;
