@@ -15,6 +15,7 @@
 #include "process.hpp"
 #include "simulator.hpp"
 #include "spool_driver.hpp"
+#include "test_certs.hpp"
 #include "workspace.hpp"
 
 namespace exportd {
@@ -149,13 +150,16 @@ TEST(Create, C03_ANameTheListRewritesIsStillFound) {
 
 // Finding 4: a create answered by a 200 HTML page, a JSON cut short, a 500
 // or nothing at all may have made a project: it is looked up, not resent.
+// Over HTTPS, as the real API is.
 TEST(Create, C04_AGarbledCreateReplyIsLookedUpNotResent) {
   auto k = quick();
   k.create_garbled = 1.0;
   k.create_garble = "mixed";  // html, cut, 500, drop in turn
-  sim::Simulator sim(k);
   Workspace ws("create-garbled");
-  ws.write_config(sim.port(), false, "demo-key", fast());
+  testing::make_test_certs(ws.path("pki"), "127.0.0.1");  // over HTTPS: a lost reply is a TLS stream cut short
+  const sim::TlsFiles files{ws.path("pki/server.pem"), ws.path("pki/server.key")};
+  sim::Simulator sim(k, "127.0.0.1", 0, &files);
+  ws.write_config(sim.port(), true, "demo-key", fast(), "  ca_file: pki/ca.pem\n");
   ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
   create_jobs(ws, "c.yaml", 8, "welcome.json");
   const auto r = testing::run_once(ws, 60s, {"--queue", ws.path("c.yaml")});

@@ -154,7 +154,8 @@ TEST(Replay, ACreateRunAgainIsLookedUpOrPolledNeverSentAfresh) {
                                 for (const auto& r : compact(replay(text))) compacted += encode(r) + "\n";
                                 return compacted;
                               }()}) {
-    const auto& jobs = replay(journal).batches.at(0).jobs;
+    const auto replayed = replay(journal);
+    const auto& jobs = replayed.batches.at(0).jobs;
     EXPECT_EQ(jobs.at("maybe").state, Recovery::in_doubt);  // looked up before anything is sent
     EXPECT_EQ(jobs.at("maybe").reach, CreateReach::maybe);
     EXPECT_EQ(jobs.at("accepted").state, Recovery::in_doubt);  // looked up, never sent again
