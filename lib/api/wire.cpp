@@ -121,13 +121,20 @@ ApiRequest export_request(const ApiEndpoint& ep, const ExportOrder& job) {
 }
 
 ApiRequest create_request(const ApiEndpoint& ep, const ExportOrder& job, const json::value& scenes) {
-  json::object body{{"scenes", scenes}, {"isExport", true}};
-  put_optional(body, "name", job.name);
-  put_optional(body, "orientation", job.orientation);
-  put_optional(body, "workspaceId", job.workspace_id);
-  put_optional(body, "resolution", job.resolution);
-  put_optional(body, "webhookUrl", job.webhook_url);
-  return post(ep, ApiCall::create_project, "/editor/project", body, true);
+  return create_request(ep, job, SerializedJson{json::serialize(scenes)});
+}
+
+ApiRequest create_request(const ApiEndpoint& ep, const ExportOrder& job, const SerializedJson& scenes) {
+  json::object rest{{"isExport", true}};
+  put_optional(rest, "name", job.name);
+  put_optional(rest, "orientation", job.orientation);
+  put_optional(rest, "workspaceId", job.workspace_id);
+  put_optional(rest, "resolution", job.resolution);
+  put_optional(rest, "webhookUrl", job.webhook_url);
+  // {"scenes":<scenes>,"isExport":true,...}: both parts serialized by Boost.JSON, joined.
+  auto request = post(ep, ApiCall::create_project, "/editor/project", rest, true);
+  request.body = R"({"scenes":)" + scenes.text + "," + request.body.substr(1);
+  return request;
 }
 
 ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id) {

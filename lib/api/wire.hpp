@@ -50,6 +50,12 @@ struct ExportOrder {
 
 ApiRequest export_request(const ApiEndpoint& ep, const ExportOrder& order);
 ApiRequest create_request(const ApiEndpoint& ep, const ExportOrder& order, const boost::json::value& scenes);
+// A JSON value as Boost.JSON serialized it: a scenes array parsed and
+// checked once, then sent by many creates without being held parsed.
+struct SerializedJson {
+  std::string text;
+};
+ApiRequest create_request(const ApiEndpoint& ep, const ExportOrder& order, const SerializedJson& scenes);
 ApiRequest progress_request(const ApiEndpoint& ep, std::string_view project_id);
 // Which page of the project list to ask for: nothing (the list as it comes),
 // a page number and size (sent as ?page=&size=), or a path the previous

@@ -110,7 +110,12 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobContext& contex
     if (p.is_relative()) p = fs::path(origin.base_dir) / p;
     job.scenes_file = p.lexically_normal().string();
     const auto root = scenes_root_of(origin, job.scenes_file);
-    if (!root) {
+    if (!root && context.check == ScenesCheck::path_only) {
+      // Taken in before under other roots (jobs.scenes_root changed since):
+      // the file is not set aside for it; a job of it not yet sent fails
+      // alone when it is sent, as its file is not below the drop folder.
+      job.scenes_root = fs::path(origin.scenes_roots.front()).lexically_normal().string();
+    } else if (!root) {
       // Said the same whether or not the file exists: a dropped file must not probe the disk.
       diags.add(m.value_mark("scenes_file"),
                 "scenes_file '" + *scenes_file + "' is outside " + origin.scenes_roots.front() +

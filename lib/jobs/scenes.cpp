@@ -1,6 +1,7 @@
 #include "jobs/scenes.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 namespace exportd {
 
@@ -41,17 +42,17 @@ Result<boost::json::value> load_scenes(const std::string& path, const std::strin
   return read_scenes(path, *file);
 }
 
-Result<std::shared_ptr<const boost::json::value>> ScenesCache::read(const std::string& path, const std::string& root) {
+Result<std::shared_ptr<const SerializedJson>> ScenesCache::read(const std::string& path, const std::string& root) {
   auto file = open_scenes(path, root);
   if (!file) return file.error();
   if (scenes_ && path == path_ && root == root_ && file->stamp == stamp_) return scenes_;
-  scenes_.reset();  // one parsed file held at a time
+  scenes_.reset();  // one file held at a time
   auto scenes = read_scenes(path, *file);
   if (!scenes) return scenes.error();
   path_ = path;
   root_ = root;
   stamp_ = file->stamp;
-  scenes_ = std::make_shared<const boost::json::value>(std::move(*scenes));
+  scenes_ = std::make_shared<const SerializedJson>(SerializedJson{boost::json::serialize(*scenes)});
   return scenes_;
 }
 

@@ -8,6 +8,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "api/wire.hpp"
 #include "error/error.hpp"
 #include "ops/file_read.hpp"
 
@@ -20,16 +21,17 @@ namespace exportd {
 Result<boost::json::value> load_scenes(const std::string& path, const std::string& root);
 
 // The scenes of create requests as they are sent (on a file thread, never
-// the event loop): the last file parsed is kept while it is unchanged (the
-// same file, size and time), so a thousand jobs naming one file parse it once.
+// the event loop): the last file read is kept, serialized, while it is
+// unchanged (the same file, size and time), so a thousand jobs naming one
+// file read and parse it once, and it is held as text (at most 8 MiB), not parsed.
 class ScenesCache {
  public:
-  Result<std::shared_ptr<const boost::json::value>> read(const std::string& path, const std::string& root);
+  Result<std::shared_ptr<const SerializedJson>> read(const std::string& path, const std::string& root);
 
  private:
   std::string path_, root_;
   FileStamp stamp_;
-  std::shared_ptr<const boost::json::value> scenes_;
+  std::shared_ptr<const SerializedJson> scenes_;
 };
 
 }  // namespace exportd

@@ -2,11 +2,19 @@
 // failures put a create in doubt, where its tag goes, and the lookup that
 // settles the doubt, page by page. Pure code: replies in, a verdict out.
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "jobs/create_lookup.hpp"
+#include "jobs/job_file.hpp"
+#include "jobs/scenes.hpp"
 
 namespace exportd {
 namespace {
@@ -179,6 +187,111 @@ TEST(CreateLookup, AListThatLeavesOutAKnownProjectOrLoopsCannotSay) {
   s = capped.on_page(page(R"({"items":)" + items({{"b", "B"}}) + R"(,"total":9,"page":2,"size":1})"), list_path);
   EXPECT_EQ(s.kind, CreateLookup::Step::Kind::unknown);
   EXPECT_EQ(s.why->code, "list_too_long");
+}
+
+}  // namespace
+}  // namespace exportd
+
+namespace exportd {
+namespace {
+
+class ScenesFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("exportd-scenes-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "drop" / "sub");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+  std::string root() const { return (dir_ / "drop").string(); }
+  std::filesystem::path dir_;
+};
+
+// Finding 8: many jobs naming one unchanged file parse it once; a changed file is read again.
+TEST_F(ScenesFiles, OneUnchangedFileIsParsedOnceAndAChangedOneAgain) {
+  const auto path = write("drop/s.json", R"([{"sceneIdx":0}])");
+  ScenesCache cache;
+  auto first = cache.read(path, root());
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ((*first)->text, R"([{"sceneIdx":0}])");
+  auto second = cache.read(path, root());
+  ASSERT_TRUE(second);
+  EXPECT_EQ(first->get(), second->get());  // the same text, not parsed again
+  write("drop/s.json", R"({"scenes":[{"sceneIdx":1},{"sceneIdx":2}]})");
+  auto third = cache.read(path, root());
+  ASSERT_TRUE(third);
+  EXPECT_NE(first->get(), third->get());
+  EXPECT_EQ((*third)->text, R"([{"sceneIdx":1},{"sceneIdx":2}])");
+  write("drop/s.json", "[");
+  EXPECT_FALSE(cache.read(path, root()));  // broken now: the job fails, nothing is sent
+}
+
+// Finding 7: below its folder, no link is followed, wherever on the way it is swapped in.
+TEST_F(ScenesFiles, ALinkBelowTheFolderIsRefusedNotFollowed) {
+  const auto outside = write("outside.json", R"([{"secret":1}])");
+  std::filesystem::create_symlink(outside, dir_ / "drop" / "s.json");
+  ScenesCache cache;
+  auto read = cache.read((dir_ / "drop" / "s.json").string(), root());
+  ASSERT_FALSE(read);
+  EXPECT_NE(read.error().message.find("never read through a link"), std::string::npos) << read.error().message;
+  // A folder on the way swapped for a link.
+  std::filesystem::create_directories(dir_ / "elsewhere");
+  write("elsewhere/s.json", R"([{"secret":2}])");
+  std::filesystem::remove_all(dir_ / "drop" / "sub");
+  std::filesystem::create_directory_symlink(dir_ / "elsewhere", dir_ / "drop" / "sub");
+  read = cache.read((dir_ / "drop" / "sub" / "s.json").string(), root());
+  ASSERT_FALSE(read);
+  EXPECT_NE(read.error().message.find("symbolic link"), std::string::npos) << read.error().message;
+  // Not below the folder at all.
+  EXPECT_FALSE(cache.read(outside, root()));
+  // The operator's own files (no folder): links are theirs to use.
+  EXPECT_TRUE(cache.read((dir_ / "drop" / "s.json").string(), ""));
+}
+
+// Finding 6: a restart reads a batch's job file by paths only. A job whose
+// scenes file is gone does not set the file aside; nor does one taken in under
+// a jobs.scenes_root since changed: that job, if not yet sent, fails alone.
+TEST_F(ScenesFiles, ARestartReadsAJobFileByPathsOnly) {
+  std::filesystem::create_directories(dir_ / "extra");
+  const auto extra = write("extra/x.json", R"([{"sceneIdx":0}])");
+  const auto job_file = write("drop/j.yaml",
+                              "jobs:\n  - scenes_file: gone.json\n    id: a\n"
+                              "  - scenes_file: " +
+                                  extra + "\n    id: b\n");
+  JobDefaults defaults;
+  defaults.drop_scenes_root = (dir_ / "extra").string();
+  // Taken in: every scenes file read; the missing one refuses the file.
+  auto intake = load_job_file(job_file, defaults, drop_file_origin("j.yaml", root(), defaults));
+  ASSERT_FALSE(intake);
+  EXPECT_NE(intake.error().message.find("j.yaml:2:18: cannot open scenes file"), std::string::npos)
+      << intake.error().message;
+  // At a restart, with jobs.scenes_root since removed: read by paths only.
+  const JobDefaults now;
+  auto recovered =
+      load_job_file(job_file, now, drop_file_origin("j.yaml", root(), now), nullptr, ScenesCheck::path_only);
+  ASSERT_TRUE(recovered) << recovered.error().message;
+  ASSERT_EQ(recovered->size(), 2u);
+  EXPECT_EQ((*recovered)[1].scenes_root, root());
+  ScenesCache cache;
+  EXPECT_FALSE(cache.read((*recovered)[1].scenes_file, (*recovered)[1].scenes_root));  // fails alone when sent
+}
+
+TEST(CreateRequest, TheScenesTextIsSentAsTheParsedScenesWouldBe) {
+  const ApiEndpoint ep = *parse_endpoint("https://app.aistudios.com");
+  ExportOrder order{"", "[exportd-00112233aabbccdd] Tom & \"Jerry\"", "portrait", "1080", "ws", "https://h/x"};
+  const auto scenes = json::parse(R"([{"sceneIdx":0,"clips":[{"script":{"org":"<b>hi</b>"}}]}])");
+  const auto parsed = create_request(ep, order, scenes);
+  const auto text = create_request(ep, order, SerializedJson{json::serialize(scenes)});
+  EXPECT_EQ(parsed.body, text.body);
+  const auto body = json::parse(text.body).as_object();
+  EXPECT_EQ(body.at("scenes"), scenes);
+  EXPECT_EQ(body.at("isExport"), true);
+  EXPECT_EQ(body.at("name").as_string(), order.name);
 }
 
 }  // namespace
