@@ -62,7 +62,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     if (back.state) {
       const bool accepted = *back.state != JobState::in_doubt;
       machine_.on_recovered(job, *back.state, accepted ? r.project_id : "",
-                            accepted ? clocks_.steady(r.submitted_at()) : TimePoint{}, r.reach);
+                            accepted ? clocks_.steady(r.submitted_at()) : TimePoint{}, r.reach, time_.now());
     }
     if (back.state == JobState::downloading)  // it resumes from the bytes on disk
       downloader_.stage().resume(index, r.download.url, r.download.file, r.download.validator, r.download.total,

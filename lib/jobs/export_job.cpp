@@ -42,11 +42,13 @@ bool may_have_taken_effect(const ExportJob& job, const ApiError& e) {
   return job.creates ? create_may_have_taken_effect(e) : e.maybe_processed;
 }
 
-// A submit failed while queued: one that may have taken effect is in doubt from now.
-void note_doubt(ExportJob& job, const ApiError& e) {
-  if (job.state != JobState::queued || !may_have_taken_effect(job, e)) return;
+// A submit failed while queued: one that may have taken effect is in doubt
+// from now. A create's lookup waits create_settle: true when it must.
+bool note_doubt(ExportJob& job, const ApiError& e) {
+  if (job.state != JobState::queued || !may_have_taken_effect(job, e)) return false;
   job.state = JobState::in_doubt;
   if (job.creates) job.reach = CreateReach::maybe;
+  return job.creates;
 }
 
 }  // namespace
@@ -73,7 +75,7 @@ JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, Time
     // Made, surely: found again by its tag, never made a second time.
     job.state = JobState::in_doubt;
     job.reach = CreateReach::accepted;
-    job.due = now;
+    job.due = now + create_settle;
     return {JobEvent::Kind::in_doubt,
             {},
             {},
@@ -164,18 +166,18 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
                      {}}};
   }
   // A submit that may have taken effect is verified before it is sent again.
-  note_doubt(job, error);
+  const bool settle = note_doubt(job, error);
   if (counts_down(job.state) && now + *wait >= poll_.deadline(job.submitted_at)) {
     job.due = poll_.deadline(job.submitted_at);
   } else {
-    job.due = now + *wait;
+    job.due = now + (settle ? std::max(*wait, create_settle) : *wait);
   }
-  return {JobEvent::Kind::retrying, *wait, {}, error};
+  return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
 }
 
 JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const {
-  note_doubt(job, error);
-  job.due = std::max(retry_at, now);
+  const bool settle = note_doubt(job, error);
+  job.due = std::max(retry_at, settle ? now + create_settle : now);
   if (counts_down(job.state)) job.due = std::min(job.due, poll_.deadline(job.submitted_at));
   return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
 }
@@ -277,9 +279,12 @@ JobEvent JobMachine::on_no_file(ExportJob& job, std::string why, std::string dow
 }
 
 void JobMachine::on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at,
-                              CreateReach reach) const {
+                              CreateReach reach, TimePoint now) const {
   job.state = state;
-  if (state == JobState::in_doubt && job.creates) job.reach = reach == CreateReach::none ? CreateReach::maybe : reach;
+  if (state == JobState::in_doubt && job.creates) {
+    job.reach = reach == CreateReach::none ? CreateReach::maybe : reach;
+    job.due = now + create_settle;
+  }
   if (!counts_down(state)) return;
   job.project_id = std::move(project_id);
   job.submitted_at = submitted_at;

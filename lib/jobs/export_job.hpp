@@ -152,9 +152,10 @@ class JobMachine {
   // in_doubt (probe before sending again), polling or downloading the
   // export of `project_id` accepted at `submitted_at` (its deadline counts
   // from there). Nothing is sent again for an accepted export.
-  // `reach`: what an in_doubt create may have done (accepted: never sent again).
+  // `reach`: what an in_doubt create may have done (accepted: never sent
+  // again); its lookup waits create_settle from `now`.
   void on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at,
-                    CreateReach reach) const;
+                    CreateReach reach, TimePoint now) const;
 
   const PollPolicy& poll_policy() const { return poll_; }
 
@@ -166,5 +167,9 @@ class JobMachine {
 
 // How long a download waits for disk space before it looks again.
 inline constexpr Millis disk_full_pause{10'000};
+// How long after a create may have reached the API its first lookup waits
+// (after a restart too): a list may show a new project a little late, and
+// a lookup that says "absent" lets the create go again.
+inline constexpr Millis create_settle{5'000};
 
 }  // namespace exportd

@@ -148,6 +148,25 @@ TEST(Create, C03_ANameTheListRewritesIsStillFound) {
   expect_one_project_each(sim.stats(), 4);
 }
 
+// A list that shows a new project only a few seconds after it was made:
+// an in-doubt create is looked up only after create_settle (5 s), so the
+// lookup does not say "absent" of a project the list does not show yet.
+TEST(Create, C09_AListThatShowsANewProjectLateIsWaitedFor) {
+  auto k = quick();
+  k.list_lag = 3000ms;
+  k.create_garbled = 1.0;
+  k.create_garble = "drop";
+  sim::Simulator sim(k);
+  Workspace ws("create-lag");
+  ws.write_config(sim.port(), false, "demo-key", fast());
+  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  create_jobs(ws, "c.yaml", 4, "welcome.json");
+  const auto r = testing::run_once(ws, 60s, {"--queue", ws.path("c.yaml")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_status(ws.results(), "succeeded"), 4u);
+  expect_one_project_each(sim.stats(), 4);
+}
+
 // Finding 4: a create answered by a 200 HTML page, a JSON cut short, a 500
 // or nothing at all may have made a project: it is looked up, not resent.
 // Over HTTPS, as the real API is.

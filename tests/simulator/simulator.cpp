@@ -542,7 +542,9 @@ struct Simulator::State {
       json::array items;
       // Newest first, and only the first page of them when list_page is set.
       std::vector<std::pair<const std::string*, Export*>> order;
-      for (auto& [id, e] : exports) order.emplace_back(&id, &e);
+      const auto listed_before = std::chrono::steady_clock::now() - knobs.list_lag;
+      for (auto& [id, e] : exports)
+        if (e.started <= listed_before) order.emplace_back(&id, &e);
       std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
         return knobs.list_oldest_first ? a.second->started < b.second->started : a.second->started > b.second->started;
       });

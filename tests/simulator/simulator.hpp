@@ -68,6 +68,7 @@ struct Knobs {
   std::string list_items_key = "items";  // the key the list's items are under ("rows": one exportd does not read)
   bool list_refused = false;             // list calls answered 404 with the error envelope
   bool list_oldest_first = false;        // oldest first: a new project is on the last page
+  Millis list_lag{0};                    // a new project shows in the list only this long after it was made
   std::size_t seed_projects = 0;         // projects that exist from the start (others' work), listed too
   bool name_html_escaped = false;        // names stored HTML-escaped (& < > " ')
   bool name_squeezed = false;            // runs of spaces stored as one, ends trimmed

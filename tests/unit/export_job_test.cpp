@@ -200,6 +200,7 @@ TEST(JobMachine, ACreateIsInDoubtAfterAnyReplyThatMayHaveMadeAProject) {
     EXPECT_EQ(create.state, JobState::in_doubt) << e.code;
     EXPECT_EQ(create.reach, CreateReach::maybe);
     EXPECT_EQ(m.step(create, t0 + 1h), StepKind::probe);
+    EXPECT_GE(create.due, t0 + create_settle);  // looked up only once a list may show it
     EXPECT_EQ(sent_and(e, false).state, JobState::queued) << e.code;  // an export is sent again as before
   }
   const auto refused = sent_and(ApiError{Errc::overloaded, 429, "http_429", "slow down", {}}, true);
@@ -245,6 +246,7 @@ TEST(JobMachine, ACreateAcceptedWithoutAnIdIsLookedUpAndNeverSentAgain) {
   j.creates = true;
   auto ev = m.on_submitted(j, SubmitReply{""}, t0);
   EXPECT_EQ(ev.kind, JobEvent::Kind::in_doubt);
+  EXPECT_EQ(j.due, t0 + create_settle);
   EXPECT_EQ(j.state, JobState::in_doubt);
   EXPECT_EQ(j.reach, CreateReach::accepted);
   EXPECT_EQ(m.step(j, t0), StepKind::probe);
@@ -272,11 +274,12 @@ TEST(JobMachine, ARecoveredCreateInDoubtKeepsWhatItMayHaveDone) {
   auto m = machine();
   ExportJob j;
   j.creates = true;
-  m.on_recovered(j, JobState::in_doubt, "", {}, CreateReach::accepted);
+  m.on_recovered(j, JobState::in_doubt, "", {}, CreateReach::accepted, t0);
   EXPECT_EQ(j.reach, CreateReach::accepted);
+  EXPECT_EQ(j.due, t0 + create_settle);  // a list may show a new project late
   ExportJob k;
   k.creates = true;
-  m.on_recovered(k, JobState::in_doubt, "", {}, CreateReach::none);
+  m.on_recovered(k, JobState::in_doubt, "", {}, CreateReach::none, t0);
   EXPECT_EQ(k.reach, CreateReach::maybe);  // in doubt at a restart: at least maybe
 }
 
