@@ -39,6 +39,14 @@ sim::Knobs quick() {
   return k;
 }
 
+// Every create takes effect and its reply is lost: every create job is in doubt.
+sim::Knobs replies_lost() {
+  auto k = quick();
+  k.create_garbled = 1.0;
+  k.create_garble = "drop";
+  return k;
+}
+
 // `count` create jobs c0..c(n-1), each naming `scenes` (relative to the job file), named `name`.
 std::string create_jobs(const Workspace& ws, const std::string& file, int count, const std::string& scenes,
                         const std::string& name = "Welcome") {
@@ -67,35 +75,40 @@ void expect_one_project_each(const sim::Stats& s, std::size_t jobs) {
   EXPECT_EQ(s.duplicate_exports, 0u);
 }
 
+// `jobs` create jobs of one scenes file, `run --once` against a simulator
+// with `k`: the run must exit `exit_code`, and every job must have made one
+// project. The results, for more checks.
+std::vector<boost::json::object> run_creates(const sim::Knobs& k, const std::string& name, int jobs, int exit_code,
+                                             const std::string& config = fast(),
+                                             const std::string& job_name = "Welcome") {
+  sim::Simulator sim(k);
+  Workspace ws(name);
+  ws.write_config(sim.port(), false, "demo-key", config);
+  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  create_jobs(ws, "c.yaml", jobs, "welcome.json", job_name);
+  const auto r = testing::run_once(ws, 90s, {"--queue", ws.path("c.yaml")});
+  EXPECT_EQ(r.exit_code, exit_code) << r.err;
+  expect_one_project_each(sim.stats(), static_cast<std::size_t>(jobs));
+  return ws.results();
+}
+
 // Finding 1: the lookup reads every page. The list is oldest first in pages
 // of 50 behind 120 projects of others: a new project is on page 3.
 TEST(Create, C01_AnInDoubtCreateIsFoundOnPageThree) {
-  auto k = quick();
+  auto k = replies_lost();
   k.seed_projects = 120;
   k.list_oldest_first = true;
   k.list_page = 50;
   k.list_paged = true;
-  k.create_garbled = 1.0;  // every create takes effect and its reply is lost
-  k.create_garble = "drop";
-  sim::Simulator sim(k);
-  Workspace ws("create-pages");
-  ws.write_config(sim.port(), false, "demo-key", fast());
-  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
-  create_jobs(ws, "c.yaml", 6, "welcome.json");
-  const auto r = testing::run_once(ws, 90s, {"--queue", ws.path("c.yaml")});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(count_status(ws.results(), "succeeded"), 6u);
-  const auto s = sim.stats();
-  expect_one_project_each(s, 6);
-  EXPECT_GE(s.list_requests, 6u * 3);  // each lookup went to page 3
+  const auto results = run_creates(k, "create-pages", 6, 0);
+  EXPECT_EQ(count_status(results, "succeeded"), 6u);
+  for (const auto& r : results) EXPECT_GE(r.at("requests").as_int64(), 4);  // the create, 3 pages, a poll
 }
 
 // Finding 2: a refused list, or one whose items are under a key exportd does
 // not read, is "unknown": looked up again, never taken as "not there".
 TEST(Create, C02_ARefusedOrUnreadableListIsNeverNotThere) {
-  auto k = quick();
-  k.create_garbled = 1.0;
-  k.create_garble = "drop";
+  auto k = replies_lost();
   k.list_refused = true;
   sim::Simulator sim(k);
   Workspace ws("create-refused");
@@ -113,58 +126,31 @@ TEST(Create, C02_ARefusedOrUnreadableListIsNeverNotThere) {
   expect_one_project_each(sim.stats(), 4);
 
   // Items under "rows": the lookups can never say; the jobs end in doubt, never created twice.
-  auto rows = quick();
-  rows.create_garbled = 1.0;
-  rows.create_garble = "drop";
+  auto rows = replies_lost();
   rows.list_items_key = "rows";
-  sim::Simulator sim2(rows);
-  Workspace ws2("create-rows");
-  ws2.write_config(sim2.port(), false, "demo-key", fast(3));
-  ws2.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
-  create_jobs(ws2, "c.yaml", 4, "welcome.json");
-  const auto r = testing::run_once(ws2, 60s, {"--queue", ws2.path("c.yaml")});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_EQ(count_code(ws2.results(), "create_in_doubt"), 4u);
-  expect_one_project_each(sim2.stats(), 4);
+  const auto results = run_creates(rows, "create-rows", 4, 1, fast(3));
+  EXPECT_EQ(count_code(results, "create_in_doubt"), 4u);
 }
 
 // Finding 3: the tag alone is compared, and it leads the name: a list that
 // HTML-escapes, squeezes and trims spaces, and cuts names to 80 bytes still shows it.
 TEST(Create, C03_ANameTheListRewritesIsStillFound) {
-  auto k = quick();
+  auto k = replies_lost();
   k.name_html_escaped = true;
   k.name_squeezed = true;
   k.name_max = 80;
-  k.create_garbled = 1.0;
-  k.create_garble = "drop";
-  sim::Simulator sim(k);
-  Workspace ws("create-names");
-  ws.write_config(sim.port(), false, "demo-key", fast());
-  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
-  create_jobs(ws, "c.yaml", 4, "welcome.json", "  Tom &  Jerry's <welcome>   " + std::string(90, 'x') + "  ");
-  const auto r = testing::run_once(ws, 60s, {"--queue", ws.path("c.yaml")});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(count_status(ws.results(), "succeeded"), 4u);
-  expect_one_project_each(sim.stats(), 4);
+  const auto results =
+      run_creates(k, "create-names", 4, 0, fast(), "  Tom &  Jerry's <welcome>   " + std::string(90, 'x') + "  ");
+  EXPECT_EQ(count_status(results, "succeeded"), 4u);
 }
 
 // A list that shows a new project only a few seconds after it was made:
 // an in-doubt create is looked up only after create_settle (5 s), so the
 // lookup does not say "absent" of a project the list does not show yet.
 TEST(Create, C09_AListThatShowsANewProjectLateIsWaitedFor) {
-  auto k = quick();
+  auto k = replies_lost();
   k.list_lag = 3000ms;
-  k.create_garbled = 1.0;
-  k.create_garble = "drop";
-  sim::Simulator sim(k);
-  Workspace ws("create-lag");
-  ws.write_config(sim.port(), false, "demo-key", fast());
-  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
-  create_jobs(ws, "c.yaml", 4, "welcome.json");
-  const auto r = testing::run_once(ws, 60s, {"--queue", ws.path("c.yaml")});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(count_status(ws.results(), "succeeded"), 4u);
-  expect_one_project_each(sim.stats(), 4);
+  EXPECT_EQ(count_status(run_creates(k, "create-lag", 4, 0), "succeeded"), 4u);
 }
 
 // Finding 4: a create answered by a 200 HTML page, a JSON cut short, a 500
@@ -194,9 +180,7 @@ TEST(Create, C04_AGarbledCreateReplyIsLookedUpNotResent) {
 // the API accepted without an id.
 TEST(Create, C05_RunningTheQueueFileAgainNeverCreatesTwice) {
   // An in-doubt create whose lookups stayed down: failed in doubt, then found by the rerun.
-  auto k = quick();
-  k.create_garbled = 1.0;
-  k.create_garble = "drop";
+  auto k = replies_lost();
   k.list_refused = true;
   sim::Simulator sim(k);
   Workspace ws("create-rerun");
@@ -235,15 +219,7 @@ TEST(Create, C05_RunningTheQueueFileAgainNeverCreatesTwice) {
   // Accepted without an id: found by its tag in the same run.
   auto no_id = quick();
   no_id.submit_data = "{}";
-  sim::Simulator sim3(no_id);
-  Workspace ws3("create-no-id");
-  ws3.write_config(sim3.port(), false, "demo-key", fast());
-  ws3.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
-  create_jobs(ws3, "c.yaml", 3, "welcome.json");
-  const auto r = testing::run_once(ws3, 60s, {"--queue", ws3.path("c.yaml")});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(count_status(ws3.results(), "succeeded"), 3u);
-  expect_one_project_each(sim3.stats(), 3);
+  EXPECT_EQ(count_status(run_creates(no_id, "create-no-id", 3, 0), "succeeded"), 3u);
 }
 
 // Finding 6: a restart resumes sent jobs from the journal without their
