@@ -172,19 +172,29 @@ class Runner {
   // The queue files of the config and the command line, at start-up (a
   // SIGHUP takes the changed ones: take_changed_queue_files).
   void take_queue_files() {
-    std::vector<std::string> files = config_.queue_files;
-    files.insert(files.end(), options_.queues.begin(), options_.queues.end());
-    for (const auto& f : files) {
+    for (const auto& f : queue_files()) {
       auto queued = read_queue_file(f, config_.defaults);
       seen_queue_content_.insert(f + "\n" + queued.content);
-      auto taken = store_.accept_queue_file(std::move(queued), options_.fresh);
-      if (!taken) {
-        std::cerr << taken.error().message << "\n";  // FILE:LINE:COL lines, as `exportd check` prints them
-        rejected_files_ = true;
-        continue;
-      }
-      if (auto& p = *taken) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
+      accept_queue_file(std::move(queued), options_.fresh);
     }
+  }
+
+  // The queue files of the config, then those of the command line.
+  std::vector<std::string> queue_files() const {
+    std::vector<std::string> files = config_.queue_files;
+    files.insert(files.end(), options_.queues.begin(), options_.queues.end());
+    return files;
+  }
+
+  // A queue file read (read_queue_file): its jobs to the exporter, or its problems to stderr.
+  void accept_queue_file(QueueRead queued, bool fresh) {
+    auto taken = store_.accept_queue_file(std::move(queued), fresh);
+    if (!taken) {
+      std::cerr << taken.error().message << "\n";  // FILE:LINE:COL lines, as `exportd check` prints them
+      rejected_files_ = true;
+      return;
+    }
+    if (auto& p = *taken) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
   }
 
   std::function<void(std::exception_ptr)> supervised(std::string task) { return supervisor_.watch(std::move(task)); }
@@ -204,11 +214,17 @@ class Runner {
     try {
       if (auto p = store_.take_drop_file(name, config_.defaults)) exporter_.add_batch(p->id, std::move(p->specs));
     } catch (const std::exception& e) {
-      const auto* sys = dynamic_cast<const std::system_error*>(&e);
-      if (sys != nullptr && is_storage_failure(sys->code())) throw;  // the spool itself is failing: stop rather than lose state
-      log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
-      set_aside_drop(name, e.what());
+      drop_failed(name, e);
     }
+  }
+
+  // Taking a dropped file in threw: the file is set aside with the reason,
+  // unless the spool itself is failing (rethrown: stop rather than lose state).
+  void drop_failed(const std::string& name, const std::exception& e) {
+    const auto* sys = dynamic_cast<const std::system_error*>(&e);
+    if (sys != nullptr && is_storage_failure(sys->code())) throw;
+    log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
+    set_aside_drop(name, e.what());
   }
 
   void set_aside_drop(const std::string& name, const std::string& why) {
@@ -241,10 +257,7 @@ class Runner {
       if (stopping_) co_return;  // claimed, not journaled: taken in again at the next start
       if (auto p = store_.accept_drop(*claimed, std::move(content))) exporter_.add_batch(p->id, std::move(p->specs));
     } catch (const std::exception& e) {
-      const auto* sys = dynamic_cast<const std::system_error*>(&e);
-      if (sys != nullptr && is_storage_failure(sys->code())) throw;
-      log_.error("drop_failed", {{"file", name}, {"error", e.what()}});
-      set_aside_drop(name, e.what());
+      drop_failed(name, e);
     }
   }
 
@@ -302,20 +315,12 @@ class Runner {
   asio::awaitable<void> take_changed_queue_files() {
     do {
       queue_intake_again_ = false;
-      std::vector<std::string> files = config_.queue_files;
-      files.insert(files.end(), options_.queues.begin(), options_.queues.end());
-      for (const auto& f : files) {
+      for (const auto& f : queue_files()) {
         auto read = [f, defaults = config_.defaults] { return read_queue_file(f, defaults); };
         auto queued = co_await off_loop(intake_, std::move(read));
         if (stopping_) break;
         if (!seen_queue_content_.insert(f + "\n" + queued.content).second) continue;
-        auto taken = store_.accept_queue_file(std::move(queued), false);
-        if (!taken) {
-          std::cerr << taken.error().message << "\n";  // FILE:LINE:COL lines, as at start-up
-          rejected_files_ = true;
-          continue;
-        }
-        if (auto& p = *taken) exporter_.add_batch(p->id, std::move(p->specs), std::move(p->states));
+        accept_queue_file(std::move(queued), false);
       }
     } while (queue_intake_again_ && !stopping_);
     queue_intake_running_ = false;
