@@ -1,7 +1,12 @@
 // exportd: bulk export of AI Studios video projects. This file only parses
 // the command line and hands over to a command.
 
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
+#include <iterator>
+#include <string_view>
+#include <utility>
 
 #include <boost/program_options.hpp>
 
@@ -49,23 +54,33 @@ int main(int argc, char** argv) {
       std::cout << usage;
       return vm.count("help") ? exportd::exit_ok : exportd::exit_usage;
     }
-    const auto command = vm["command"].as<std::string>();
+    const auto word = vm["command"].as<std::string>();
+    // The command word read once, into what it names.
+    enum class Command : std::uint8_t { run, check, submit, status };
+    static constexpr std::pair<std::string_view, Command> commands[] = {
+        {"run", Command::run}, {"check", Command::check}, {"submit", Command::submit}, {"status", Command::status}};
+    const auto* named = std::find_if(std::begin(commands), std::end(commands), [&](const auto& c) { return c.first == word; });
+    if (named == std::end(commands)) return usage_error("unknown command '" + word + "'");
+    const Command command = named->second;
     auto rest = po::collect_unrecognized(parsed.options, po::include_positional);
     rest.erase(rest.begin());  // the command itself
 
-    po::options_description opts(command);
+    po::options_description opts(word);
     opts.add_options()("config,c", po::value<std::string>()->required(), "config file");
     po::positional_options_description files;
     files.add("file", -1);
-    if (command == "run") {
-      opts.add_options()("once", "run one batch and exit")("fresh", "start new batches for queue files")(
-          "queue", po::value<std::vector<std::string>>(), "an extra queue file");
-    } else if (command == "check" || command == "submit") {
-      opts.add_options()("file", po::value<std::vector<std::string>>(), "job file");
-    } else if (command == "status") {
-      opts.add_options()("json", "print JSON");
-    } else {
-      return usage_error("unknown command '" + command + "'");
+    switch (command) {
+      case Command::run:
+        opts.add_options()("once", "run one batch and exit")("fresh", "start new batches for queue files")(
+            "queue", po::value<std::vector<std::string>>(), "an extra queue file");
+        break;
+      case Command::check:
+      case Command::submit:
+        opts.add_options()("file", po::value<std::vector<std::string>>(), "job file");
+        break;
+      case Command::status:
+        opts.add_options()("json", "print JSON");
+        break;
     }
     po::variables_map cvm;
     po::store(po::command_line_parser(rest).options(opts).positional(files).run(), cvm);
@@ -73,9 +88,9 @@ int main(int argc, char** argv) {
     const auto config = cvm["config"].as<std::string>();
     std::vector<std::string> job_files;
     if (cvm.count("file")) job_files = cvm["file"].as<std::vector<std::string>>();
-    if (command == "check") return exportd::check_command(config, job_files);
-    if (command == "submit") return exportd::submit_command(config, job_files);
-    if (command == "status") return exportd::status_command(config, cvm.count("json") > 0);
+    if (command == Command::check) return exportd::check_command(config, job_files);
+    if (command == Command::submit) return exportd::submit_command(config, job_files);
+    if (command == Command::status) return exportd::status_command(config, cvm.count("json") > 0);
     exportd::RunOptions run{config, cvm.count("once") > 0, cvm.count("fresh") > 0, {}};
     if (cvm.count("queue")) run.queues = cvm["queue"].as<std::vector<std::string>>();
     return exportd::run_command(run);

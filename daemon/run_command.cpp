@@ -18,7 +18,7 @@
 
 #include "commands.hpp"
 #include "config/config.hpp"
-#include "download/fetch.hpp"
+#include "download/download_threads.hpp"
 #include "engine/exporter.hpp"
 #include "engine/paced_transport.hpp"
 #include "engine/reload.hpp"
@@ -65,12 +65,12 @@ class Runner {
         io_(1),
         store_(io_.get_executor(), spool, log_),
         http_(io_.get_executor(),
-              {config_.api.endpoint, config_.api.request_timeout, config_.limits.max_connections, tls}),
-        paced_(io_.get_executor(), http_, config_.limits.requests_per_second),
+              {config_.api.endpoint, config_.api.request_timeout, config_.limits.max_connections, tls}, time_),
+        paced_(io_.get_executor(), http_, config_.limits.requests_per_second, time_),
         tokens_(io_.get_executor(), paced_, config_.api.endpoint, config_.api.app_id, std::move(user_key),
-                config_.api.token_refresh_after),
+                config_.api.token_refresh_after, time_),
         exporter_(io_.get_executor(), config_, paced_, tokens_, store_, log_,
-                  options.once ? RunMode::batch : RunMode::daemon, time_),
+                  options.once ? RunMode::batch : RunMode::daemon, time_, default_unit_random()),
         spool_(spool),
         signals_(io_, SIGINT, SIGTERM, SIGHUP) {
     if (draw_) log_.attach(&line_);
@@ -96,11 +96,10 @@ class Runner {
       }
       FetchOptions o;
       o.timeout = config_.api.request_timeout;
-      o.time = &time_;
       o.tls = make_client_tls_context(config_.api.ca_file);  // the system store, plus api.ca_file
       o.root = std::move(*root);
       o.max_bytes = config_.download.max_bytes;
-      fetcher_.emplace(std::move(o), 2);  // two download threads
+      fetcher_.emplace(std::move(o), time_, 2);  // two download threads
       exporter_.use_downloads(*fetcher_);
     }
     if (config_.webhook.enabled()) {
@@ -365,7 +364,7 @@ class Runner {
         [this](const Incoming& request) {
           namespace http = boost::beast::http;
           const auto path = request.target.substr(0, request.target.find('?'));
-          if (path != "/metrics")
+          if (path != metrics_path)
             return Answer{http::status::not_found, "text/plain", "only /metrics is served here\n"};
           if (request.method != http::verb::get && request.method != http::verb::head)
             return Answer{http::status::method_not_allowed, "text/plain", "GET /metrics\n"};
@@ -438,6 +437,7 @@ class Runner {
   void write_status(const std::string& state, const std::string& error = {}) {
     if (options_.once) return;
     const auto c = exporter_.counts();
+    const auto health = exporter_.health();
     boost::json::object o{
         {"pid", static_cast<std::int64_t>(::getpid())},
         {"state", state},
@@ -451,10 +451,8 @@ class Runner {
                                           {"paused_disk_full", c.downloads_paused},
                                           {"bytes", c.download_bytes},
                                           {"bytes_per_second", static_cast<std::uint64_t>(download_rate())}}},
-        {"api", exporter_.health()},
-        {"last_error", !error.empty()               ? error
-                       : exporter_.health() != "ok" ? exporter_.health()
-                                                    : store_.last_error()}};
+        {"api", health.text()},
+        {"last_error", !error.empty() ? error : health.held ? health.why : store_.last_error()}};
     const auto written = write_status_file(spool_.status_path(), o);
     if (!written && !status_failing_)
       log_.warning("status_unwritable", {{"error", written.error().message},
@@ -467,7 +465,7 @@ class Runner {
     if (c.downloading > 0) line += "; " + std::to_string(c.downloading) + " downloading";
     if (c.downloads_paused > 0)
       line += "; " + std::to_string(c.downloads_paused) + " downloads paused: download.dir is full";
-    if (exporter_.health() != "ok") line += "; " + exporter_.health();
+    if (health.held) line += "; " + health.why;
     notifier_.status(line);
   }
 

@@ -12,9 +12,9 @@
 #include <boost/system/system_error.hpp>
 #include <boost/throw_exception.hpp>
 #include <boost/url/encode.hpp>
-#include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
+#include "api/video_link.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -191,8 +191,8 @@ std::optional<std::vector<ProjectListing>> list_items(const json::object& data) 
       for (std::string_view id_key : {"id", "_id", "projectId"})
         if (const auto* v = o.if_contains(id_key); v != nullptr && p.id.empty()) p.id = id_text(*v);
       if (const auto* v = o.if_contains("name"); v != nullptr && v->is_string()) p.name = to_utf8(v->as_string());
-      if (const auto* v = o.if_contains("state"); v != nullptr && v->is_string() && v->as_string().size() <= 64)
-        p.state = to_utf8(v->as_string());
+      if (const auto* v = o.if_contains("state"); v != nullptr && v->is_string() && lower(v->as_string()) == "exported")
+        p.state = ListedState::exported;
       if (!p.id.empty()) out.push_back(std::move(p));
     }
     return out;
@@ -377,18 +377,6 @@ std::optional<double> parse_progress_value(const json::value& v) {
   return p;
 }
 
-bool is_download_link(std::string_view url) {
-  if (url.size() > max_url_bytes || has_control(url) || url.find(' ') != std::string_view::npos) return false;
-  auto u = boost::urls::parse_absolute_uri(url);
-  if (!u || !u->has_authority() || u->host().empty()) return false;
-  const auto scheme = lower(u->scheme());
-  if (scheme == "https") return true;
-  // Plain http only to this machine (the simulator, a local cache).
-  const auto host = lower(u->host());
-  return scheme == "http" &&
-         (host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host.rfind("127.", 0) == 0);
-}
-
 ApiResult<ProgressReply> read_progress(const json::object& data) {
   ProgressReply out;
   const auto* p = data.if_contains("progress");
@@ -398,9 +386,11 @@ ApiResult<ProgressReply> read_progress(const json::object& data) {
   out.progress = *value;
   for (std::string_view key : {"downloadUrl", "download_url"}) {
     if (const auto* u = data.if_contains(key); u != nullptr && u->is_string() && !u->as_string().empty()) {
-      if (!is_download_link(u->as_string()))
-        return malformed(200, "data." + std::string(key) + " is not an https:// link: \"" +
-                                  bounded_text(u->as_string(), 120) + "\"");
+      // The fetch's own rule: a link it would refuse fails the reply here,
+      // where the API is asked again, not at the download.
+      if (auto link = parse_video_url(u->as_string()); !link)
+        return malformed(200, "data." + std::string(key) + " cannot be downloaded (" + link.error().message +
+                                  "): \"" + bounded_text(u->as_string(), 120) + "\"");
       out.download_url = std::string(u->as_string());
       break;
     }

@@ -135,10 +135,16 @@ struct ProgressReply {
   bool failed_state() const;
 };
 
+// A listed project's state, read where the list is parsed.
+enum class ListedState : std::uint8_t {
+  exported,  // "exported": its video is ready (SPEC §1)
+  other,     // any other value, or none (undocumented)
+};
+
 struct ProjectListing {
   std::string id;
   std::string name;
-  std::string state;  // "exported" when its video is ready (SPEC §1); other values undocumented
+  ListedState state = ListedState::other;
 };
 
 // What a list reply says of its paging. Undocumented, so what it carries is
@@ -176,9 +182,6 @@ ApiResult<ProgressReply> parse_progress_reply(const HttpReply& reply, std::chron
 // data.progress parsed strictly: a finite number from 0 to 100, or a string
 // that is one in plain decimal. Nothing otherwise ("NaN", "100abc", 150).
 std::optional<double> parse_progress_value(const boost::json::value& v);
-// A link the API may hand out for a finished video: https://, or http:// to
-// this machine; no control characters or spaces, bounded.
-bool is_download_link(std::string_view url);
 
 // Retry-After as delta-seconds or an HTTP date; nothing if unreadable.
 std::optional<Millis> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);

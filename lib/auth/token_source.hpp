@@ -20,7 +20,7 @@ namespace exportd {
 class TokenSource {
  public:
   TokenSource(boost::asio::any_io_executor ex, Transport& transport, ApiEndpoint endpoint, std::string app_id,
-              std::string user_key, Millis refresh_after, EngineTime& time = real_time());
+              std::string user_key, Millis refresh_after, EngineTime& time);
 
   boost::asio::awaitable<ApiResult<std::string>> get();
   // Report that a call made with `token` was refused as unauthorised.

@@ -24,7 +24,7 @@ Result<std::shared_ptr<const DownloadRoot>> DownloadRoot::open(const std::string
 }
 
 Result<VideoFolder> DownloadRoot::folder_of(std::string_view file, bool make) const {
-  const std::string prefix = path_ == "/" ? path_ : path_ + "/";
+  const std::string prefix = path_.ends_with('/') ? path_ : path_ + "/";  // only "/" itself ends with one
   if (!file.starts_with(prefix) || file.size() == prefix.size())
     return Failure{Errc::invalid_input, std::string(file) + " is not below download.dir " + path_};
   auto below = folder_below(fd_.get(), file.substr(prefix.size()), path_, make,

@@ -17,29 +17,15 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 
-#include "api/endpoint.hpp"
 #include "config/settings.hpp"
 #include "download/download_root.hpp"
+#include "download/part_file.hpp"
 #include "download/resume.hpp"
 #include "error/error.hpp"
-#include "ops/digest.hpp"
 #include "schedule/engine_time.hpp"
 #include "time/duration.hpp"
 
 namespace exportd {
-
-// A link that may be fetched: https, or http to a loopback host; no user
-// info; a port from 1 to 65535.
-struct VideoUrl {
-  ApiEndpoint endpoint;  // scheme, host and port
-  std::string target;    // path and query, as sent
-};
-Result<VideoUrl> parse_video_url(std::string_view url);
-
-// Why a redirect from `from` to `to` is not followed ("" when it is): never
-// from https to http, never from a host that is not loopback to one that
-// is (a video host must not point exportd at this machine's own services).
-std::string redirect_refusal(const VideoUrl& from, const VideoUrl& to);
 
 struct FetchOptions {
   Millis timeout{30'000};  // to connect and get a reply's head; and the longest silence mid-body (any byte counts)
@@ -54,36 +40,35 @@ struct FetchOptions {
   // ... or once this much time has passed with at least a MiB more: a video
   // smaller than checkpoint_bytes still resumes after a kill.
   Millis checkpoint_every{1'000};
-  // The clock the timeouts are read on and waited for (a manual one in
-  // tests). Its alarms are made on the thread the try runs on.
-  EngineTime* time = &real_time();
+  // The clock the timeouts are read on and waited for: the daemon's wiring
+  // gives the real one, a test a manual one. Its alarms are made on the
+  // thread the try runs on.
+  EngineTime* time = nullptr;
 };
 
-// A download under way: NAME.part beside NAME.
-struct VideoFile {
-  std::string path;  // NAME, absolute, below download.dir
-  PartialFile part;
-  // Of the first hash.bytes() bytes of NAME.part: all of them while they
-  // stream in; none after a restart, until NAME.part is checked.
-  Sha256 hash;
-  Checkpoint checkpoint;  // the latest the journal holds
-  std::uint64_t most = 0;  // the most NAME.part has held in this run: a try moves on only past it
-  bool in_place = false;   // NAME is whole already (renamed before a crash), its digest checked
-  std::string part_path() const { return path + ".part"; }
+// What ended a try, as a type (its words are in FetchOutcome::why).
+enum class FetchCause : std::uint8_t {
+  none,         // nothing went wrong: whole, in place, or a redirect to follow
+  cut,          // the connection closed or failed part-way
+  silent,       // nothing from the host for the fetch timeout
+  deadline,     // the job's deadline (polling.job_timeout) came
+  unreachable,  // the name did not resolve, or the host refused the connection
+  tls_verify,   // the host's certificate did not verify
+  link,         // the link or a redirect cannot be fetched (scheme, port, loopback, too many hops)
+  reply,        // the reply's status or headers said so (resume.hpp's verdict)
+  too_long,     // longer than download.max_bytes
+  disk_full,    // NAME.part could not grow: no space (or quota) left
+  changed,      // NAME.part changed under the download (shorter than it left it): starting over
+  local,        // a local file error: NAME not a regular file, a link below download.dir, cannot open
 };
 
 struct FetchOutcome {
   FetchEnd end = FetchEnd::failed;
+  FetchCause cause = FetchCause::none;
   std::string why;             // in words, for the log and a failed job's error
   std::uint64_t received = 0;  // body bytes written to NAME.part by this try
   std::string discarded;       // what was found wrong with the bytes on disk and thrown away ("" = nothing)
 };
-
-// Fills in `file.part` from what the journal recorded: the validator, the
-// length and the latest checkpoint (empty, nullopt, {}: none). The part is
-// checked against the checkpoint by the next try, before it asks for more.
-void adopt_partial_file(VideoFile& file, std::string validator, std::optional<std::uint64_t> total,
-                        Checkpoint checkpoint);
 
 // One try: asks `url` for what NAME.part still lacks and writes what comes,
 // until `deadline` at the latest (the part is kept). `record` is awaited
@@ -94,14 +79,7 @@ boost::asio::awaitable<FetchOutcome> fetch_video(boost::asio::any_io_executor fi
                                                  std::string url, VideoFile& file, TimePoint deadline,
                                                  std::function<boost::asio::awaitable<void>(const VideoFile&)> record);
 
-struct FinishedVideo {
-  std::string path;
-  std::uint64_t bytes = 0;
-  std::string sha256;  // hex
-};
-
-// A whole NAME.part into place below `root`: fsync, rename to NAME, fsync of
-// the folder. Checks the length against what the server said.
+// finish_part (part_file.hpp) run on `files`.
 boost::asio::awaitable<Result<FinishedVideo>> finish_video(boost::asio::any_io_executor files,
                                                            const DownloadRoot& root, VideoFile& file);
 
@@ -114,43 +92,6 @@ class VideoFetcher {
   virtual boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, TimePoint deadline,
                                                      Record record) = 0;
   virtual boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) = 0;
-};
-
-// The threads downloads run on: an io_context each, so one download's
-// socket, writes and hashing stay on one thread and need no strand. Stopped
-// and joined on destruction.
-class DownloadThreads {
- public:
-  explicit DownloadThreads(std::size_t count);
-  ~DownloadThreads();
-  DownloadThreads(const DownloadThreads&) = delete;
-  DownloadThreads& operator=(const DownloadThreads&) = delete;
-  // The next thread's executor, in turn.
-  boost::asio::any_io_executor next();
-
- private:
-  struct Thread;
-  std::vector<std::unique_ptr<Thread>> threads_;
-  std::size_t next_ = 0;
-};
-
-// Each try runs whole on one of its download threads: socket, writes and
-// hashing together, off the event loop; `record` is carried out back on the
-// caller's executor. `file` is the caller's, untouched by the caller until
-// the try ends.
-class NetworkVideoFetcher final : public VideoFetcher {
- public:
-  NetworkVideoFetcher(FetchOptions options, std::size_t threads = 2)
-      : threads_(threads), options_(std::move(options)) {}
-  boost::asio::awaitable<FetchOutcome> fetch(const std::string& url, VideoFile& file, TimePoint deadline,
-                                             Record record) override;
-  boost::asio::awaitable<Result<FinishedVideo>> finish(VideoFile& file) override {
-    return finish_video(threads_.next(), *options_.root, file);
-  }
-
- private:
-  DownloadThreads threads_;
-  FetchOptions options_;
 };
 
 }  // namespace exportd

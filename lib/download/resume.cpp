@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <boost/beast/core/string.hpp>
+
 namespace exportd {
 
 namespace {
@@ -61,12 +63,14 @@ Judgement judge_reply(const PartialFile& part, const ReplyHead& head, std::uint6
   const bool body = head.status == 200 || head.status == 206;
   // Only identity is asked for (Accept-Encoding: identity): a gzip'd body
   // is not the video, and its digest would not be the video's.
-  if (body && !head.content_encoding.empty() && head.content_encoding != "identity")
+  if (body && !head.content_encoding.empty() && !boost::beast::iequals(head.content_encoding, "identity"))
     return verdict(Verdict::fail, "the video host sent the video with Content-Encoding '" +
                                       head.content_encoding.substr(0, 32) + "', though only identity was asked for");
   const auto too_long = [&](std::uint64_t total) {
-    return verdict(Verdict::fail, "the video is " + std::to_string(total) + " bytes, over download.max_bytes (" +
-                                      std::to_string(max_bytes) + ")");
+    auto j = verdict(Verdict::fail, "the video is " + std::to_string(total) + " bytes, over download.max_bytes (" +
+                                        std::to_string(max_bytes) + ")");
+    j.too_long = true;
+    return j;
   };
   switch (head.status) {
     case 200: {

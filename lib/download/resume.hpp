@@ -67,6 +67,7 @@ struct Judgement {
   std::optional<std::uint64_t> total;  // write: the whole video's length, if known
   std::string validator;               // write: what to record before the first byte ("" = cannot resume)
   std::string why;                     // restart, retry_later, fail: in words, for the log
+  bool too_long = false;               // fail: the video is longer than max_bytes
 };
 
 // `max_bytes`: the largest video taken (download.max_bytes); a reply that

@@ -74,7 +74,7 @@ awaitable<std::optional<JobEvent>> Downloader::step(std::uint32_t index) {
       d.done = std::move(*finished);
       co_return machine_.on_downloaded(job);
     }
-    out = {FetchEnd::retry_later, finished.error().message, out.received, {}};
+    out = {FetchEnd::retry_later, FetchCause::local, finished.error().message, out.received, {}};
   }
   co_return machine_.on_fetch(job, out.end, moved, out.why, time_.now(), random_());
 }

@@ -139,7 +139,7 @@ void Exporter::stop() {
   downloader_.stop();
 }
 
-std::string Exporter::health() const { return calls_.rules().health(time_.now()); }
+ApiHealth Exporter::health() const { return calls_.rules().health(time_.now()); }
 
 void Exporter::reconfigure(const Config& config) {
   config_ = config;

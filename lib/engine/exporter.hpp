@@ -46,8 +46,7 @@ class Exporter final : private SweepTarget {
   using Mode = RunMode;  // batch: run() returns when every job has ended; daemon: only after stop()
 
   Exporter(boost::asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
-           JobLedger& ledger, Logger& log, Mode mode, EngineTime& time = real_time(),
-           UnitRandom random = default_unit_random());
+           JobLedger& ledger, Logger& log, Mode mode, EngineTime& time, UnitRandom random);
   ~Exporter() override = default;
 
   // Adds the jobs of one batch. `recovered` is empty (all fresh) or has one
@@ -80,8 +79,8 @@ class Exporter final : private SweepTarget {
 
   BatchCounts counts() const;
   std::uint64_t requests() const { return calls_.requests(); }
-  // "ok", or why calls are held (API unreachable, credentials refused) and until when.
-  std::string health() const;
+  // Whether calls are held (API unreachable, credentials refused), why, and until when.
+  ApiHealth health() const;
   bool calls_held() const { return calls_.rules().held(); }  // every API call held (the breaker is open)
 
  private:

@@ -13,7 +13,7 @@ namespace exportd {
 class PacedTransport final : public Transport {
  public:
   PacedTransport(boost::asio::any_io_executor ex, Transport& inner, std::uint32_t requests_per_second,
-                 EngineTime& time = real_time())
+                 EngineTime& time)
       : ex_(ex), inner_(inner), budget_(requests_per_second), time_(time) {}
 
   boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest& request, std::string_view token) override {

@@ -67,10 +67,10 @@ void RunRules::stop(std::optional<ApiError> why) {
   if (why && !fatal_) fatal_ = std::move(why);
 }
 
-std::string RunRules::health(TimePoint now) const {
-  if (!breaker_.is_open()) return "ok";
+ApiHealth RunRules::health(TimePoint now) const {
+  if (!breaker_.is_open()) return {};
   const auto in = std::chrono::duration_cast<Millis>(breaker_.next_probe() - now);
-  return held_because_ + "; next try in " + format_eta(std::max(in, Millis(0)));
+  return {true, held_because_ + "; next try in " + format_eta(std::max(in, Millis(0)))};
 }
 
 void RunRules::reconfigure(Settings s) {

@@ -17,6 +17,14 @@
 
 namespace exportd {
 
+// Whether the run holds its API calls (the breaker is open), as the status
+// file, the progress line and the service status show it.
+struct ApiHealth {
+  bool held = false;
+  std::string why;  // held: why, and when the next try is
+  std::string text() const { return held ? why : "ok"; }
+};
+
 enum class RunMode : std::uint8_t {
   batch,   // run --once: ends when every job has ended, or gives up
   daemon,  // runs until stopped; waits out anything the operator can fix
@@ -95,8 +103,8 @@ class RunRules {
   bool stopping() const { return stopping_; }
   const std::optional<ApiError>& fatal() const { return fatal_; }
 
-  // "ok", or why calls are held and until when.
-  std::string health(TimePoint now) const;
+  // Whether calls are held, and why and until when.
+  ApiHealth health(TimePoint now) const;
   bool held() const { return breaker_.is_open(); }
   TimePoint next_probe() const { return breaker_.next_probe(); }
   std::uint32_t failed_probes() const { return breaker_.failed_probes(); }

@@ -116,7 +116,7 @@ awaitable<bool> Sweeper::sweep() {
     }
     machine_.on_page();
     auto page = read_project_list_page(*data, list_path);
-    for (auto& p : page.items) exported[std::move(p.id)] = p.state == "exported";
+    for (auto& p : page.items) exported[std::move(p.id)] = p.state == ListedState::exported;
     unlisted = 0;
     for (const auto& job : jobs_) unlisted += candidate(job) && !exported.contains(job.project_id);
     auto next = pager.next(query, page.paging, page.items.size(), unlisted);

@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <optional>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 
+#include "http/connection.hpp"
 #include "http/tls.hpp"
 #include "text/safe_text.hpp"
 
@@ -20,25 +15,12 @@ namespace exportd {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using asio::awaitable;
-using asio::use_awaitable;
-using boost::system::error_code;
-using namespace boost::asio::experimental::awaitable_operators;
 
-struct HttpClient::Connection {
-  Connection(asio::any_io_executor ex, asio::ssl::context* ctx) {
-    if (ctx != nullptr)
-      tls.emplace(ex, *ctx);
-    else
-      plain.emplace(ex);
-  }
-  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
-
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
-  beast::flat_buffer buffer;
-  bool open = false;
+struct HttpClient::Pooled {
+  Pooled(asio::any_io_executor ex, EngineTime& time, std::shared_ptr<asio::ssl::context> tls)
+      : link(ex, time, std::move(tls)) {}
+  Connection link;
   TimePoint last_used{};
 };
 
@@ -54,39 +36,42 @@ struct HttpClient::Attempt {
 
 namespace {
 
-ApiError transport_error(std::string message, bool maybe_processed = false) {
+ApiError transport_error(std::string message, bool maybe_processed) {
   ApiError e{Errc::transport, 0, "transport", std::move(message), std::nullopt};
   e.maybe_processed = maybe_processed;
   return e;
 }
 
-std::string describe(const error_code& ec, Millis timeout) {
-  if (ec == beast::error::timeout) return "no reply within " + format_duration(timeout) + " (api.request_timeout)";
-  return ec.message();
+// A connection's failure as the API caller reads it. A certificate that does
+// not verify is Errc::tls: every call goes to the one API host, so the run
+// stops and says why (a video host's bad certificate fails one job instead).
+ApiError api_error(const NetError& e, Millis timeout) {
+  if (e.fault == NetFault::tls_verify) return ApiError{Errc::tls, 0, "tls_verify", e.message, std::nullopt};
+  // Past the request's first byte the API may have acted on it.
+  const bool maybe_processed = e.written > 0;
+  if (e.timed_out())
+    return transport_error("no reply within " + format_duration(timeout) + " (api.request_timeout) while " +
+                               std::string(stage_name(e.stage)),
+                           maybe_processed);
+  return transport_error(e.message, maybe_processed);
 }
-
-bool is_stale_connection_error(const error_code& ec) {
-  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
-}
-
-template <class Stream>
-awaitable<HttpClient::Attempt> send_and_receive(Stream& stream, beast::flat_buffer& buffer,
-                                                http::request<http::string_body>& req, std::size_t body_limit,
-                                                Millis timeout, bool reused);
 
 }  // namespace
 
-HttpClient::HttpClient(asio::any_io_executor ex, Options options)
-    : ex_(ex), options_(std::move(options)), released_(ex) {
+HttpClient::HttpClient(asio::any_io_executor ex, Options options, EngineTime& time)
+    : ex_(ex), options_(std::move(options)), time_(time), released_(ex) {
   if (options_.endpoint.tls && !options_.tls) options_.tls = make_client_tls_context("");
 }
 
 HttpClient::~HttpClient() = default;
 
-awaitable<std::unique_ptr<HttpClient::Connection>> HttpClient::acquire() {
+std::unique_ptr<HttpClient::Pooled> HttpClient::fresh() const {
+  return std::make_unique<Pooled>(ex_, time_, options_.endpoint.tls ? options_.tls : nullptr);
+}
+
+awaitable<std::unique_ptr<HttpClient::Pooled>> HttpClient::acquire() {
   for (;;) {
-    const auto now = Clock::now();
+    const auto now = time_.now();
     while (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
@@ -95,7 +80,7 @@ awaitable<std::unique_ptr<HttpClient::Connection>> HttpClient::acquire() {
     }
     if (open_ < options_.max_connections) {
       ++open_;
-      co_return std::make_unique<Connection>(ex_, options_.endpoint.tls ? options_.tls.get() : nullptr);
+      co_return fresh();
     }
     co_await released_.wait();
   }
@@ -110,83 +95,15 @@ void HttpClient::set_max_connections(std::size_t n) {
   released_.notify_all();  // waiters may go on a larger pool
 }
 
-void HttpClient::release(std::unique_ptr<Connection> conn, bool keep) {
-  if (keep && conn->open && open_ <= options_.max_connections) {
-    conn->last_used = Clock::now();
+void HttpClient::release(std::unique_ptr<Pooled> conn, bool keep) {
+  if (keep && conn->link.is_open() && open_ <= options_.max_connections) {
+    conn->last_used = time_.now();
     idle_.push_back(std::move(conn));
   } else {
     --open_;
   }
   released_.notify_all();
 }
-
-awaitable<ApiResult<void>> HttpClient::connect(Connection& conn) {
-  const auto& ep = options_.endpoint;
-  tcp::resolver resolver(ex_);
-  // The resolve has the same deadline as the rest of the exchange: a DNS
-  // server that never answers must not hold a connection slot for good.
-  // (|| cancels the loser and waits for it, so nothing outlives this frame.)
-  asio::steady_timer deadline(ex_, options_.timeout);
-  auto raced = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), asio::as_tuple(use_awaitable)) ||
-                         deadline.async_wait(asio::as_tuple(use_awaitable)));
-  if (raced.index() == 1)
-    co_return transport_error("cannot resolve " + ep.host + ": no answer within " + format_duration(options_.timeout));
-  auto [rec, results] = std::get<0>(std::move(raced));
-  if (rec) co_return transport_error("cannot resolve " + ep.host + ": " + rec.message());
-  auto [cec, endpoint] = co_await conn.tcp().async_connect(results, asio::as_tuple(use_awaitable));
-  if (cec)
-    co_return transport_error("connect to " + ep.host + ":" + std::to_string(ep.port) + ": " +
-                              describe(cec, options_.timeout));
-  conn.tcp().socket().set_option(tcp::no_delay(true));
-  ++connections_opened_;
-  if (conn.tls) {
-    if (!prepare_tls_session(conn.tls->native_handle(), ep.host))
-      co_return ApiError{Errc::tls, 0, "tls", "cannot set up TLS name checking for " + ep.host, std::nullopt};
-    auto [hec] = co_await conn.tls->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(use_awaitable));
-    if (hec) {
-      const auto reason = verify_failure_reason(conn.tls->native_handle());
-      if (!reason.empty())
-        co_return ApiError{Errc::tls, 0, "tls_verify",
-                           "TLS certificate verification failed for " + ep.host + ": " + reason, std::nullopt};
-      co_return transport_error("TLS handshake with " + ep.host + " failed: " + describe(hec, options_.timeout));
-    }
-  }
-  conn.open = true;
-  co_return ApiResult<void>{};
-}
-
-namespace {
-
-template <class Stream>
-awaitable<HttpClient::Attempt> send_and_receive(Stream& stream, beast::flat_buffer& buffer,
-                                                http::request<http::string_body>& req, std::size_t body_limit,
-                                                Millis timeout, bool reused) {
-  HttpClient::Attempt out;
-  auto [wec, written] = co_await http::async_write(stream, req, asio::as_tuple(use_awaitable));
-  if (wec) {
-    out.stale = reused && is_stale_connection_error(wec);
-    out.outcome = transport_error("sending request: " + describe(wec, timeout), written > 0);
-    co_return out;
-  }
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(body_limit);
-  auto [rec, read] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
-  if (rec) {
-    out.stale = reused && read == 0 && is_stale_connection_error(rec);
-    out.outcome = transport_error("reading reply: " + describe(rec, timeout), true);
-    co_return out;
-  }
-  auto res = parser.release();
-  HttpReply reply;
-  reply.status = static_cast<int>(res.result_int());
-  if (auto it = res.find(http::field::retry_after); it != res.end()) reply.retry_after = std::string(it->value());
-  reply.body = std::move(res.body());
-  out.keep_alive = res.keep_alive();
-  out.outcome = std::move(reply);
-  co_return out;
-}
-
-}  // namespace
 
 namespace {
 
@@ -219,19 +136,46 @@ ApiResult<http::request<http::string_body>> build_request(const ApiRequest& requ
 
 }  // namespace
 
-awaitable<HttpClient::Attempt> HttpClient::attempt(Connection& conn, const ApiRequest& request,
-                                                   std::string_view token) {
+awaitable<HttpClient::Attempt> HttpClient::attempt(Pooled& conn, const ApiRequest& request, std::string_view token) {
   auto built = build_request(request, token, options_.endpoint.host_header());
   if (!built) co_return Attempt{built.error(), false, false};
-  auto& req = *built;
-  const bool reused = conn.open;
-  conn.tcp().expires_after(options_.timeout);  // one deadline for connect, handshake, write and read
-  if (!conn.open) {
-    if (auto connected = co_await connect(conn); !connected) co_return Attempt{connected.error(), false, false};
-  }
-  if (conn.tls)
-    co_return co_await send_and_receive(*conn.tls, conn.buffer, req, options_.body_limit, options_.timeout, reused);
-  co_return co_await send_and_receive(*conn.plain, conn.buffer, req, options_.body_limit, options_.timeout, reused);
+  const auto& req = *built;
+  auto& link = conn.link;
+  const bool reused = link.is_open();
+  Attempt out;
+  // A failure before any reply byte on a kept-alive connection the server closed.
+  const auto stale = [&](const NetError& e) { return reused && e.fault == NetFault::closed && e.read == 0; };
+  co_await link.run(Deadlines::total(time_.now(), options_.timeout), [&]() -> awaitable<void> {
+    if (!reused) {
+      if (auto failed = co_await link.open(options_.endpoint, false)) {
+        out.outcome = api_error(*failed, options_.timeout);
+        co_return;
+      }
+      ++connections_opened_;
+    }
+    if (auto failed = co_await link.write(req)) {
+      out.stale = stale(*failed);
+      out.outcome = api_error(*failed, options_.timeout);
+      co_return;
+    }
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options_.body_limit);
+    auto failed = co_await link.read_head(parser);
+    if (!failed) failed = co_await link.read_body(parser);
+    if (failed) {
+      out.stale = stale(*failed);
+      out.outcome = api_error(*failed, options_.timeout);
+      co_return;
+    }
+    auto res = parser.release();
+    HttpReply reply;
+    reply.status = static_cast<int>(res.result_int());
+    if (auto it = res.find(http::field::retry_after); it != res.end()) reply.retry_after = std::string(it->value());
+    reply.body = std::move(res.body());
+    out.keep_alive = res.keep_alive();
+    out.outcome = std::move(reply);
+  });
+  co_return out;
 }
 
 awaitable<ApiResult<HttpReply>> HttpClient::exchange(const ApiRequest& request, std::string_view token) {
@@ -242,7 +186,7 @@ awaitable<ApiResult<HttpReply>> HttpClient::exchange(const ApiRequest& request, 
     // The server closed the idle connection under us. Only a GET is sent
     // again blindly; a POST may have been processed and is left to the
     // caller, who verifies before resending.
-    conn = std::make_unique<Connection>(ex_, options_.endpoint.tls ? options_.tls.get() : nullptr);
+    conn = fresh();
     result = co_await attempt(*conn, request, token);
     if (metrics_ != nullptr) metrics_->api_request(request.call, call_outcome(result.outcome));
   }

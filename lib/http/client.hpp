@@ -12,15 +12,17 @@
 #include "api/transport.hpp"
 #include "ops/metrics.hpp"
 #include "schedule/clock.hpp"
+#include "schedule/engine_time.hpp"
 #include "schedule/signal.hpp"
 #include "time/duration.hpp"
 
 namespace exportd {
 
-// An HTTP/1.1 client for one API host, shared by all jobs: at most
-// `max_connections` kept-alive connections (plain or TLS), handed out one
-// exchange at a time; callers beyond that wait for one to come free. Every
-// exchange has one deadline covering connect, handshake, write and read.
+// An HTTP/1.1 client for one API host, shared by all jobs: a pool of at most
+// `max_connections` kept-alive connections (plain or TLS, http/connection.hpp),
+// handed out one exchange at a time; callers beyond that wait for one to come
+// free. Every exchange has one budget (api.request_timeout) covering connect,
+// handshake, write and read, kept on the injected EngineTime.
 class HttpClient final : public Transport {
  public:
   struct Options {
@@ -32,7 +34,7 @@ class HttpClient final : public Transport {
     Millis idle_limit{15'000};  // close a kept-alive connection unused this long
   };
 
-  HttpClient(boost::asio::any_io_executor ex, Options options);
+  HttpClient(boost::asio::any_io_executor ex, Options options, EngineTime& time);
   ~HttpClient() override;
 
   boost::asio::awaitable<ApiResult<HttpReply>> exchange(const ApiRequest& request, std::string_view token) override;
@@ -48,16 +50,17 @@ class HttpClient final : public Transport {
   struct Attempt;  // the outcome of one try on one connection (client.cpp)
 
  private:
-  struct Connection;
+  struct Pooled;  // a connection and when it was last used
 
-  boost::asio::awaitable<std::unique_ptr<Connection>> acquire();
-  void release(std::unique_ptr<Connection> conn, bool keep);
-  boost::asio::awaitable<Attempt> attempt(Connection& conn, const ApiRequest& request, std::string_view token);
-  boost::asio::awaitable<ApiResult<void>> connect(Connection& conn);
+  boost::asio::awaitable<std::unique_ptr<Pooled>> acquire();
+  std::unique_ptr<Pooled> fresh() const;
+  void release(std::unique_ptr<Pooled> conn, bool keep);
+  boost::asio::awaitable<Attempt> attempt(Pooled& conn, const ApiRequest& request, std::string_view token);
 
   boost::asio::any_io_executor ex_;
   Options options_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  EngineTime& time_;
+  std::vector<std::unique_ptr<Pooled>> idle_;
   std::size_t open_ = 0;  // connections in use or idle
   Signal released_;
   std::uint64_t connections_opened_ = 0;

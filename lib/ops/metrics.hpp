@@ -64,6 +64,9 @@ struct MetricsGauges {
   std::int64_t started_at = 0;  // unix seconds
 };
 
+// The one path the metrics listener serves.
+inline constexpr std::string_view metrics_path = "/metrics";
+
 class Metrics {
  public:
   // Upper bounds of the completion lag buckets, seconds.

@@ -50,7 +50,7 @@ std::uint64_t BatchStore::results_size() const {
   return ec ? 0 : size;
 }
 
-JournalRecord BatchStore::batch_header(const std::string& id, const std::string& name, const std::string& origin,
+JournalRecord BatchStore::batch_header(const std::string& id, const std::string& name, const BatchOrigin& origin,
                                        const std::string& base_dir, const std::string& digest) {
   if (results_) results_->flush();  // the offset must cover every line already ended
   JournalRecord h;
@@ -79,7 +79,7 @@ Result<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& head
       return Failure{Errc::invalid_input, "changed after it was claimed"};
     content = std::move(*read);
   }
-  const auto origin = header.origin == "drop" ? drop_file_origin(header.name, header.base_dir, defaults)
+  const auto origin = header.origin.kind == BatchOrigin::Kind::drop ? drop_file_origin(header.name, header.base_dir, defaults)
                                               : JobFileOrigin{header.name, header.base_dir, {}, {}};
   auto specs = load_job_file(path, defaults, origin, content ? &*content : nullptr, scenes);
   if (!specs) return Failure{specs.error().code, "cannot be read back: " + specs.error().message};
@@ -253,7 +253,7 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
       continue;
     }
     const auto name = name_from_batch_id(id);
-    auto header = batch_header(id, name, "drop", spool_.incoming(), "");
+    auto header = batch_header(id, name, BatchOrigin::drop(), spool_.incoming(), "");
     auto specs = load_snapshot(header, defaults, ScenesCheck::read);  // never begun: taken in as a new drop
     if (!specs) {
       spool_.reject_batch(id, "active/" + id + " " + specs.error().message + "\n");
@@ -349,7 +349,7 @@ std::optional<PendingBatch> BatchStore::accept_drop(const ClaimedDrop& drop, Dro
                               {"first", first}});
     return std::nullopt;
   }
-  auto header = batch_header(batch, name, "drop", spool_.incoming(), "");
+  auto header = batch_header(batch, name, BatchOrigin::drop(), spool_.incoming(), "");
   header.snapshot_digest = content_digest(read.content ? *read.content : read_file(spool_.snapshot(batch)));
   journal_->commit_now(header);
   open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
@@ -387,7 +387,7 @@ QueueRead read_queue_file(const std::string& path, const JobDefaults& defaults) 
 Result<std::optional<PendingBatch>> BatchStore::accept_queue_file(QueueRead read, bool fresh) {
   const auto& path = read.path;
   const auto absolute = fs::absolute(path).lexically_normal().string();
-  const std::string origin = "queue:" + absolute;
+  const auto origin = BatchOrigin::queue(absolute);
   auto& specs = read.jobs;
   if (!specs) {
     last_error_ = std::string(specs.error().first_line());

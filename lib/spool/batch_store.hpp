@@ -121,7 +121,7 @@ class BatchStore final : public JobLedger {
     JournalRecord header;
     std::map<std::string, EndedJob> ended;  // for jobs that have ended: how, and what a create left
     std::uint32_t unfinished = 0;       // jobs handed to the exporter, not ended
-    bool queue() const { return header.origin.rfind("queue:", 0) == 0; }
+    bool queue() const { return header.origin.kind == BatchOrigin::Kind::queue; }
   };
 
   // The batch's jobs from active/<batch>, or why not (changed since the
@@ -131,7 +131,7 @@ class BatchStore final : public JobLedger {
   // A batch that cannot be run from its file: a failed result for each job
   // the journal knows was started, the file to rejected/ with the reason.
   void set_aside(const RecoveredBatch& b, const std::string& why);
-  JournalRecord batch_header(const std::string& id, const std::string& name, const std::string& origin,
+  JournalRecord batch_header(const std::string& id, const std::string& name, const BatchOrigin& origin,
                              const std::string& base_dir, const std::string& digest);
   void repair_results(const RecoveredBatch& b);
   void close(const std::string& batch);

@@ -57,6 +57,12 @@ RecoveredJob run_again(const EndedJob& e, std::int64_t at_ms) {
   return r;
 }
 
+BatchOrigin BatchOrigin::from_text(std::string_view text) {
+  constexpr std::string_view queue_prefix = "queue:";
+  if (text.starts_with(queue_prefix)) return queue(std::string(text.substr(queue_prefix.size())));
+  return drop();  // "drop", and anything a build of ours never wrote
+}
+
 std::string encode(const JournalRecord& r) {
   // Identities are written byte for byte: a batch id names a file in active/
   // and a job key must match its job file, so nothing here may rewrite them.
@@ -68,7 +74,7 @@ std::string encode(const JournalRecord& r) {
   switch (r.kind) {
     case RecordKind::batch:
       o["name"] = r.name;
-      o["origin"] = r.origin;
+      o["origin"] = r.origin.text();
       o["base_dir"] = r.base_dir;
       o["digest"] = r.digest;
       if (!r.snapshot_digest.empty()) o["snapshot_digest"] = r.snapshot_digest;
@@ -154,7 +160,7 @@ std::optional<JournalRecord> decode(std::string_view line) {
   r.reach = create_reach_from(str(o, "reach")).value_or(CreateReach::none);
   r.created = str(o, "created");
   r.name = str(o, "name");
-  r.origin = str(o, "origin");
+  r.origin = BatchOrigin::from_text(str(o, "origin"));
   r.base_dir = str(o, "base_dir");
   r.digest = str(o, "digest");
   r.snapshot_digest = str(o, "snapshot_digest");

@@ -26,6 +26,22 @@ enum class RecordKind : std::uint8_t {
   reopened,   // a parked queue batch runs again: its failed jobs start afresh
 };
 
+// Where a batch came from, read from the journal's "origin" once.
+struct BatchOrigin {
+  enum class Kind : std::uint8_t {
+    drop,   // a file dropped in incoming/ (or `exportd submit`)
+    queue,  // a queue file named in the config or on the command line
+  };
+  Kind kind = Kind::drop;
+  std::string queue_file;  // queue: its absolute path
+  static BatchOrigin drop() { return {}; }
+  static BatchOrigin queue(std::string absolute_path) { return {Kind::queue, std::move(absolute_path)}; }
+  // "drop" or "queue:<absolute path>", as journaled.
+  std::string text() const { return kind == Kind::queue ? "queue:" + queue_file : "drop"; }
+  static BatchOrigin from_text(std::string_view text);
+  bool operator==(const BatchOrigin&) const = default;
+};
+
 struct JournalRecord {
   RecordKind kind = RecordKind::batch;
   std::string batch;                 // every kind
@@ -38,7 +54,7 @@ struct JournalRecord {
   DownloadRecord download;           // download
   // batch only:
   std::string name;                  // the job file's own name (keys are name#id)
-  std::string origin;                // "drop" or "queue:<absolute path>"
+  BatchOrigin origin;
   std::string base_dir;              // where relative paths in the file resolve
   std::string digest;                // content digest, to recognise a re-run queue file
   std::string snapshot_digest;       // digest of active/<batch> as claimed: a file changed there is not run

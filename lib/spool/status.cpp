@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "jobs/job_file.hpp"
+#include "ops/results.hpp"
 #include "ops/progress_line.hpp"
 #include "ops/retention.hpp"
 #include "ops/time_format.hpp"
@@ -88,10 +89,10 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
           break;
         case Recovery::ended: {
           const auto* s = job.result.if_contains("status");
-          const std::string status = s && s->is_string() ? std::string(s->as_string()) : "";
-          if (status == "succeeded")
+          const auto status = s && s->is_string() ? job_outcome_from(s->as_string()) : std::nullopt;
+          if (status == JobOutcome::succeeded)
             ++succeeded;
-          else if (status == "timed_out")
+          else if (status == JobOutcome::timed_out)
             ++timed_out;
           else
             ++failed;
@@ -177,7 +178,8 @@ std::string format_spool_report(const json::object& r) {
                                           : "") +
                "\n";
     }
-    if (s("last_error") != "-" && !s("last_error").empty()) out += "last error: " + s("last_error") + "\n";
+    if (const auto* e = o.if_contains("last_error"); e != nullptr && e->is_string() && !e->as_string().empty())
+      out += "last error: " + std::string(e->as_string()) + "\n";
   }
   if (const auto* rb = r.if_contains("recent_batches"); rb != nullptr && rb->is_array())
     out += format_recent_batches(rb->as_array());

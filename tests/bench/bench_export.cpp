@@ -98,8 +98,10 @@ double heap_bytes_per_job(int jobs) {
   config.limits.max_active_jobs = static_cast<std::uint32_t>(jobs);
   config.log.level = LogLevel::error;
   Logger log(config.log);
-  TokenSource tokens(io.get_executor(), transport, {}, "app", "key", std::chrono::hours(23));
-  Exporter exporter(io.get_executor(), config, transport, tokens, ledger, log, RunMode::batch);
+  // A benchmark measures the real thing: the real clock and random source, as the daemon wires them.
+  TokenSource tokens(io.get_executor(), transport, {}, "app", "key", std::chrono::hours(23), real_time());
+  Exporter exporter(io.get_executor(), config, transport, tokens, ledger, log, RunMode::batch, real_time(),
+                    default_unit_random());
   const auto before = mallinfo2().uordblks;
   std::vector<JobSpec> specs;
   char id[32];

@@ -10,6 +10,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "api/video_link.hpp"
 #include "api/wire.hpp"
 #include "text/safe_text.hpp"
 
@@ -56,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto p = parse_progress_reply(reply, now);
   if (auto* pr = p ? &*p : nullptr) {
     require(std::isfinite(pr->progress) && pr->progress >= 0 && pr->progress <= 100);
-    require(pr->download_url.empty() || is_download_link(pr->download_url));
+    require(pr->download_url.empty() || parse_video_url(pr->download_url).has_value());
   } else {
     check_error(p.error());
   }

@@ -36,6 +36,7 @@ class Download : public ::testing::Test {
     options_.buffer_bytes = 64 * 1024;
     options_.tls = make_client_tls_context("");
     options_.root = DownloadRoot::open(dir_.string()).value();
+    options_.time = &real_time();  // the hosts here are real; TheSilenceTimeoutKeepsTheInjectedClock sets a manual one
   }
   void TearDown() override { fs::remove_all(dir_); }
 

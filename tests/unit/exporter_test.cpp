@@ -371,7 +371,7 @@ struct FakeVideoHost final : VideoFetcher {
     auto& left = script[file.path];
     const auto how = left.empty() ? FetchEnd::complete : left.front();
     if (!left.empty()) left.pop_front();
-    FetchOutcome out{how, "scripted", 0, {}};
+    FetchOutcome out{how, FetchCause::none, "scripted", 0, {}};
     if (how == FetchEnd::complete || how == FetchEnd::cut) {
       file.part.validator = "\"v1\"";
       file.part.total = size;
@@ -507,13 +507,15 @@ TEST(Exporter, TheBreakerTripsAndProbesOneAtATimeThenEverybodyGoesOn) {
   for (std::size_t i = 5; i < e.api.log.size(); ++i) ++per_moment[e.api.log[i].first];
   for (const auto& [t, n] : per_moment) EXPECT_EQ(n, 1) << "a second call while the breaker was open";
   EXPECT_LE(during, 5u + 8u) << "a minute down costs the trip and a few probes, not a storm";
-  EXPECT_NE(e.exporter->health().find("API unreachable"), std::string::npos) << e.exporter->health();
+  EXPECT_TRUE(e.exporter->health().held);
+  EXPECT_NE(e.exporter->health().why.find("API unreachable"), std::string::npos) << e.exporter->health().why;
   EXPECT_TRUE(e.ledger.results.empty()) << "waiting out an outage is held against no job";
 
   e.api.down = false;
   ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 40; }, 30min));
   EXPECT_EQ(e.ledger.count("succeeded"), 40u);
-  EXPECT_EQ(e.exporter->health(), "ok");
+  EXPECT_FALSE(e.exporter->health().held);
+  EXPECT_EQ(e.exporter->health().text(), "ok");
   EXPECT_EQ(e.api.duplicates(), 0);
   e.exporter->stop();
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
@@ -566,7 +568,7 @@ TEST(Exporter, RefusedCredentialsHoldTheDaemonUntilTheyAreFixed) {
   }
   EXPECT_FALSE(e.finished());
   EXPECT_TRUE(e.ledger.results.empty()) << "no job is to blame";
-  EXPECT_NE(e.exporter->health().find("refused the credentials"), std::string::npos) << e.exporter->health();
+  EXPECT_NE(e.exporter->health().why.find("refused the credentials"), std::string::npos) << e.exporter->health().why;
 
   e.api.refuse_credentials = false;  // the operator fixed the key
   ASSERT_TRUE(e.run_until([&] { return e.ledger.results.size() == 10; }, 30min));

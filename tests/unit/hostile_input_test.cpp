@@ -15,12 +15,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/video_link.hpp"
 #include "api/wire.hpp"
 #include "auth/token_source.hpp"
 #include "jobs/export_job.hpp"
 #include "jobs/job_file.hpp"
 #include "ops/results.hpp"
 #include "schedule/backoff.hpp"
+#include "manual_time.hpp"
 #include "scripted_transport.hpp"
 #include "spool/journal_record.hpp"
 #include "temp_dir.hpp"
@@ -190,7 +192,8 @@ TEST(Hardening, F09_AnApiErrorThatEchoesTheUserKeyDoesNotCarryIt) {
                              {"error", json::object{{"code", "E1"}, {"msg", "bad request: " + r.body}}}};
     return HttpReply{200, json::serialize(reply), ""};
   });
-  TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "user-key-SECRET", 23h);
+  testing::ManualTime time;
+  TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "user-key-SECRET", 23h, time);
   std::optional<ApiResult<std::string>> got;
   boost::asio::co_spawn(
       io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); }, boost::asio::detached);
@@ -205,7 +208,8 @@ TEST(Hardening, F09_AShortUserKeyIsCutFromMessagesButNeverBreaksTheTokenReply) {
   ScriptedTransport transport([](const ApiRequest&, std::string_view) -> ApiResult<HttpReply> {
     return ok_json(R"({"token":"data-token-a"})");
   });
-  TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "a", 23h);  // a key that is in every reply
+  testing::ManualTime time;
+  TokenSource tokens(io.get_executor(), transport, ApiEndpoint{}, "app", "a", 23h, time);  // a key that is in every reply
   std::optional<ApiResult<std::string>> got;
   boost::asio::co_spawn(
       io, [&]() -> boost::asio::awaitable<void> { got = co_await tokens.get(); }, boost::asio::detached);
@@ -227,6 +231,29 @@ TEST(Hardening, F11_OnlyHttpsLinksCountAsADownloadUrl) {
   auto r = read_progress(json::object{{"progress", 100}, {"downloadUrl", "https://cdn.example.com/v.mp4?sig=a%20b"}});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r.value().download_url, "https://cdn.example.com/v.mp4?sig=a%20b");
+}
+
+// One link rule where the reply is read and where the fetch starts
+// (api/video_link.hpp): a link the fetch would refuse makes the progress
+// reply malformed, so the API is asked again instead of the job failing at
+// its download. `http://127.x.example` once passed here by its "127." prefix
+// and was refused only by the fetch.
+TEST(Hardening, ALinkTheFetchRefusesIsRefusedWhereTheReplyIsRead) {
+  for (const char* url : {"http://127.x.example/v.mp4", "http://127.0.0.1.example.com/v.mp4", "http://cdn.example.com/v.mp4",
+                          "https://user:pw@cdn.example.com/v.mp4", "https://cdn.example.com:65616/v.mp4",
+                          "https://cdn.example.com:0/v.mp4"}) {
+    EXPECT_FALSE(parse_video_url(url)) << url;
+    auto r = read_progress(json::object{{"progress", 100}, {"downloadUrl", url}});
+    ASSERT_FALSE(r.has_value()) << url << " was taken as a download link";
+    EXPECT_EQ(r.error().kind, Errc::malformed) << url;
+  }
+  for (const char* url : {"http://127.0.0.1:8080/v.mp4", "http://localhost/v.mp4", "http://[::1]:9/v",
+                          "https://cdn.example.com/v.mp4?sig=a%20b"}) {
+    ASSERT_TRUE(parse_video_url(url)) << url;
+    auto r = read_progress(json::object{{"progress", 100}, {"downloadUrl", url}});
+    ASSERT_TRUE(r.has_value()) << url;
+    EXPECT_EQ(r->download_url, url);
+  }
 }
 
 // F13: results.jsonl deleted or rotated under the daemon: later results land in a new file.

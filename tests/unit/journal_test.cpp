@@ -23,7 +23,7 @@ std::string header(const std::string& batch, const std::string& name = "jobs.yam
   r.kind = RecordKind::batch;
   r.batch = batch;
   r.name = name;
-  r.origin = "drop";
+  r.origin = BatchOrigin::drop();
   return encode(r) + "\n";
 }
 
@@ -51,7 +51,7 @@ TEST(JournalRecord, EveryKindRoundTrips) {
     r.at_ms = 42;
     r.result = json::object{{"status", "failed"}};
     r.name = "f.yaml";
-    r.origin = "queue:/etc/q.yaml";
+    r.origin = BatchOrigin::queue("/etc/q.yaml");
     r.results_offset = 77;
     r.download = DownloadRecord{"https://cdn/v.mp4?sig=1", "/srv/v/a.mp4", "\"e1\"", 12345,
                                 Checkpoint{4096, std::string(64, 'c')}};

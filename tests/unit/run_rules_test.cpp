@@ -32,7 +32,7 @@ TEST(RunRules, FiveApiFaultsInARowHoldEveryCallAndOneProbeGoes) {
   EXPECT_TRUE(back.back_now);
   EXPECT_EQ(back.held_for, 2s);
   EXPECT_EQ(r.gate(t0 + 2s).kind, RunRules::Gate::Kind::go);
-  EXPECT_EQ(r.health(t0 + 2s), "ok");
+  EXPECT_FALSE(r.health(t0 + 2s).held);
 }
 
 // A sweep's list call that fails does not hold every call by itself: while
@@ -85,7 +85,7 @@ TEST(RunRules, RefusedCredentialsStopABatchButHoldADaemon) {
   const auto d = daemon.on_call(&creds, false, t0);
   EXPECT_TRUE(d.held_now);
   EXPECT_TRUE(d.api_down) << "not held against any job";
-  EXPECT_NE(daemon.health(t0).find("refused the credentials"), std::string::npos);
+  EXPECT_NE(daemon.health(t0).why.find("refused the credentials"), std::string::npos);
 }
 
 TEST(RunRules, AnUnauthorizedCallIsReplayedOnceWithAFreshToken) {

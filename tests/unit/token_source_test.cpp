@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "auth/token_source.hpp"
+#include "manual_time.hpp"
 #include "scripted_transport.hpp"
 
 namespace exportd {
@@ -23,7 +24,8 @@ struct Fixture {
     if (refuse) return HttpReply{200, R"({"success":false,"error":{"code":"E1","msg":"invalid userKey"}})", ""};
     return ok_json(R"({"token":"tok-)" + std::to_string(++issued) + "\"}");
   }};
-  TokenSource tokens{io.get_executor(), transport, ApiEndpoint{}, "app", "key", std::chrono::hours(23)};
+  testing::ManualTime time;
+  TokenSource tokens{io.get_executor(), transport, ApiEndpoint{}, "app", "key", std::chrono::hours(23), time};
 
   std::vector<ApiResult<std::string>> get_many(int n) {
     std::vector<ApiResult<std::string>> out(static_cast<std::size_t>(n));
