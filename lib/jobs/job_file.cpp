@@ -56,6 +56,7 @@ struct JobContext {
   const JobDefaults& defaults;
   ScenesCheck check;
   ScenesVerdicts& verdicts;
+  Diagnostics* scenes_apart;  // where a scenes file's faults go, when kept apart from the file's own
 };
 
 std::optional<JobSpec> read_job(const YAML::Node& node, const JobContext& context, Diagnostics& diags) {
@@ -129,7 +130,8 @@ std::optional<JobSpec> read_job(const YAML::Node& node, const JobContext& contex
           auto scenes = load_scenes(job.scenes_file, job.scenes_root);
           if (!scenes) it->second = scenes.error().message;
         }
-        if (!it->second.empty()) diags.add(m.value_mark("scenes_file"), it->second);
+        if (!it->second.empty())
+          (context.scenes_apart != nullptr ? *context.scenes_apart : diags).add(m.value_mark("scenes_file"), it->second);
       }
     }
     job.name = name.value_or("");
@@ -167,8 +169,10 @@ JobFileOrigin drop_file_origin(const std::string& name, const std::string& incom
   return o;
 }
 
-Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
-                                           const JobFileOrigin& given, const std::string* text, ScenesCheck check) {
+namespace {
+
+Result<std::vector<JobSpec>> read_jobs(const std::string& path, const JobDefaults& defaults, const JobFileOrigin& given,
+                                       const std::string* text, ScenesCheck check, Diagnostics* scenes_apart) {
   Diagnostics diags(given.shown.empty() ? path : given.shown);
   JobFileOrigin origin = given;
   if (origin.name.empty()) origin.name = fs::path(path).filename().string();
@@ -184,7 +188,7 @@ Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDef
   std::set<std::string> keys;
   std::map<std::string, std::string> files;  // video file -> the job id writing it
   ScenesVerdicts verdicts;
-  const JobContext context{origin, defaults, check, verdicts};
+  const JobContext context{origin, defaults, check, verdicts, scenes_apart};
   auto add = [&](const YAML::Node& node) {
     if (auto job = read_job(node, context, diags)) {
       const auto job_id = job->key.substr(job->key.find('#') + 1);
@@ -219,6 +223,20 @@ Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDef
   }
   if (!diags.empty()) return diags.failure();
   return jobs;
+}
+
+}  // namespace
+
+Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDefaults& defaults,
+                                           const JobFileOrigin& origin, const std::string* text, ScenesCheck check) {
+  return read_jobs(path, defaults, origin, text, check, nullptr);
+}
+
+JobFileRead read_job_file_once(const std::string& path, const JobDefaults& defaults, const std::string& text) {
+  Diagnostics scenes(path);
+  JobFileRead out{read_jobs(path, defaults, {}, &text, ScenesCheck::read, &scenes), std::nullopt};
+  if (out.jobs && !scenes.empty()) out.scenes = scenes.failure();
+  return out;
 }
 
 }  // namespace exportd

@@ -45,4 +45,14 @@ Result<std::vector<JobSpec>> load_job_file(const std::string& path, const JobDef
                                            const JobFileOrigin& origin = {}, const std::string* text = nullptr,
                                            ScenesCheck scenes = ScenesCheck::read);
 
+// A queue file's text parsed once: its jobs with their scenes files located
+// (as ScenesCheck::path_only), and apart from them what reading each
+// distinct scenes file found, FILE:LINE:COL at its job's scenes_file. A
+// batch run again needs only the jobs; a new batch needs the scenes sound.
+struct JobFileRead {
+  Result<std::vector<JobSpec>> jobs;
+  std::optional<Failure> scenes;  // nothing: every scenes file read is sound
+};
+JobFileRead read_job_file_once(const std::string& path, const JobDefaults& defaults, const std::string& text);
+
 }  // namespace exportd

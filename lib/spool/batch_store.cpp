@@ -363,23 +363,23 @@ Result<std::optional<PendingBatch>> BatchStore::take_queue_file(const std::strin
 }
 
 QueueRead read_queue_file(const std::string& path, const JobDefaults& defaults) {
-  QueueRead out{path, {}, Failure{}, Failure{}};
+  QueueRead out{path, {}, Failure{}, std::nullopt};
   try {
     auto text = read_regular_file(path, max_job_file_bytes);
     if (!text) {
-      out.jobs = load_job_file(path, defaults);  // says why, as `exportd check` would
-      if (out.jobs) out.jobs = Failure{text.error().code, path + ":1:1: " + text.error().message};
-      out.checked = out.jobs;
+      out.jobs = Failure{text.error().code, path + ":1:1: " + text.error().message};
       return out;
     }
+    // Read once, parsed once: the jobs that run are the ones in the bytes
+    // the journal keeps (accept_queue_file writes these to active/).
     out.content = std::move(*text);
-    out.jobs = load_job_file(path, defaults, {}, &out.content, ScenesCheck::path_only);
+    auto read = read_job_file_once(path, defaults, out.content);
+    out.jobs = std::move(read.jobs);
     // Scenes files matter only for a new batch (accept_queue_file): the same
     // batch run again never needs those of its jobs that ended or were sent.
-    if (out.jobs) out.checked = load_job_file(path, defaults, {}, &out.content, ScenesCheck::read);
+    out.scenes = std::move(read.scenes);
   } catch (const std::exception& e) {  // possibly off the loop: nothing may escape the thread
     out.jobs = Failure{Errc::unreadable, path + ":1:1: cannot be read: " + e.what()};
-    out.checked = out.jobs;
   }
   return out;
 }
@@ -437,10 +437,9 @@ Result<std::optional<PendingBatch>> BatchStore::accept_queue_file(QueueRead read
     }
   }
 
-  specs = std::move(read.checked);  // a new batch: every scenes file it names must be there and sound
-  if (!specs) {
-    last_error_ = std::string(specs.error().first_line());
-    return specs.error();
+  if (read.scenes) {  // a new batch: every scenes file it names must be there and sound
+    last_error_ = std::string(read.scenes->first_line());
+    return *read.scenes;
   }
   const auto name = fs::path(path).filename().string();
   const auto batch = utc_stamp() + "-q" + digest + "-" + bounded_text(name, 180);

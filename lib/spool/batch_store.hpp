@@ -43,9 +43,9 @@ struct DropContent {
 // scenes files only named, and with each distinct one read (what a new batch needs).
 struct QueueRead {
   std::string path;
-  std::string content;
-  Result<std::vector<JobSpec>> jobs;
-  Result<std::vector<JobSpec>> checked;
+  std::string content;                // the bytes read: the ones parsed, and the ones journaled
+  Result<std::vector<JobSpec>> jobs;  // parsed from `content`, once
+  std::optional<Failure> scenes;      // what its scenes files hold wrong (a new batch is refused for it)
 };
 QueueRead read_queue_file(const std::string& path, const JobDefaults& defaults);
 

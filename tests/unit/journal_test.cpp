@@ -318,6 +318,37 @@ TEST_F(Store, RecoveryTellsHowLongExportsTookAndWhenTheDaemonWasLastUp) {
   EXPECT_EQ(facts.last_alive, std::chrono::system_clock::time_point(std::chrono::milliseconds(1'795'000'000'250)));
 }
 
+// A queue file is read once: the bytes parsed are the bytes journaled. The
+// file rewritten between the read (off the loop) and the take-in (on it)
+// changes nothing: the batch runs what was read, active/ keeps those bytes,
+// and a restart runs them again, not the file as it is now.
+TEST_F(Store, AQueueFileRewrittenBetweenTheStepsRunsTheSnapshotRead) {
+  const auto queue = (dir_ / "nightly.yaml").string();
+  const std::string first = "jobs:\n  - project_id: a\n  - project_id: b\n";
+  write("nightly.yaml", first);
+  auto queued = read_queue_file(queue, {});
+  ASSERT_TRUE(queued.jobs) << queued.jobs.error().message;
+  write("nightly.yaml", "jobs:\n  - project_id: x\n  - project_id: y\n  - project_id: z\n");
+  std::string batch;
+  {
+    BatchStore store(io_.get_executor(), *spool_, log_);
+    store.recover({});
+    auto taken = store.accept_queue_file(std::move(queued), false);
+    ASSERT_TRUE(taken) << taken.error().message;
+    ASSERT_TRUE(*taken);
+    const auto& p = **taken;
+    batch = p.id;
+    ASSERT_EQ(p.specs.size(), 2u);
+    EXPECT_EQ(p.specs[0].key, "nightly.yaml#a");
+    EXPECT_EQ(p.specs[1].key, "nightly.yaml#b");
+  }
+  EXPECT_EQ(read("active/" + batch), first) << "the journaled snapshot is the bytes that were parsed";
+  const auto again = recover();  // a restart: the snapshot runs, not the file as it is now
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_EQ(again[0].specs.size(), 2u);
+  EXPECT_EQ(again[0].specs[1].key, "nightly.yaml#b");
+}
+
 TEST_F(Store, ABatchWhoseJobsAllEndedIsFiledAway) {
   write("active/" + batch_id, "jobs:\n  - project_id: a\n");
   write("journal.jsonl", header(batch_id) + rec(RecordKind::ended, batch_id, "jobs.yaml#a", "failed"));
