@@ -11,6 +11,7 @@
 //   exportd-bench-intake [--jobs 100] [--scenes-mib 7.5] [--baseline PATH]
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
