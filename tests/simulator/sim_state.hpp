@@ -75,7 +75,7 @@ struct Simulator::State {
   std::uint64_t in_second = 0;  // API calls in it
   tcp::acceptor acceptor;
   std::unique_ptr<asio::ssl::context> tls;
-  std::unique_ptr<asio::ssl::context> hook_tls;  // client side, for https:// hook URLs
+  std::shared_ptr<asio::ssl::context> hook_tls;  // client side, for https:// hook URLs
 
   bool close_after_reply = false;  // the reply to the request just handled is never sent (create_garble "drop")
   std::uint64_t garbles = 0;       // garbled creates so far ("mixed" takes each kind in turn)
