@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "config/config.hpp"
 #include "jobs/job_file.hpp"
+#include "preflight.hpp"
 
 namespace exportd {
 
@@ -18,6 +19,10 @@ std::optional<Config> load_config_or_report(const std::string& path) {
 int check_command(const std::string& config_path, const std::vector<std::string>& job_files) {
   auto config = load_config_or_report(config_path);
   if (!config) return exit_usage;
+  // What run checks at start, from the same place (preflight.hpp).
+  const auto checked = preflight(*config);
+  for (const auto& p : checked.config_problems) std::cerr << p << "\n";
+  for (const auto& p : checked.folder_problems) std::cerr << p << "\n";
   std::vector<std::string> files = config->queue_files;
   files.insert(files.end(), job_files.begin(), job_files.end());
   std::size_t ok = 0, rejected = 0, jobs = 0;
@@ -30,9 +35,9 @@ int check_command(const std::string& config_path, const std::vector<std::string>
       ++rejected;
     }
   }
-  std::cout << config_path << ": ok\n";
+  if (checked.ok()) std::cout << config_path << ": ok\n";
   if (!files.empty()) std::cout << ok << " job file(s) ok with " << jobs << " job(s), " << rejected << " rejected\n";
-  return rejected == 0 ? exit_ok : exit_usage;
+  return rejected == 0 && checked.ok() ? exit_ok : exit_usage;
 }
 
 }  // namespace exportd

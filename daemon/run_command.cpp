@@ -26,6 +26,7 @@
 #include "listeners.hpp"
 #include "ops/metrics.hpp"
 #include "ops/supervisor.hpp"
+#include "preflight.hpp"
 #include "results_table.hpp"
 #include "spool/batch_store.hpp"
 #include "status_report.hpp"
@@ -54,11 +55,12 @@ class Runner {
          Spool& spool)
       : options_(options),
         config_(std::move(config)),
+        tls_(std::move(tls)),
         log_(config_.log),
         io_(1),
         store_(io_.get_executor(), spool, log_),
         http_(io_.get_executor(),
-              {config_.api.endpoint, config_.api.request_timeout, config_.limits.max_connections, tls}, time_),
+              {config_.api.endpoint, config_.api.request_timeout, config_.limits.max_connections, tls_}, time_),
         paced_(io_.get_executor(), http_, config_.limits.requests_per_second, time_),
         tokens_(io_.get_executor(), paced_, config_.api.endpoint, config_.api.app_id, std::move(user_key),
                 config_.api.token_refresh_after, time_),
@@ -90,7 +92,7 @@ class Runner {
       }
       FetchOptions o;
       o.timeout = config_.api.request_timeout;
-      o.tls = make_client_tls_context(config_.api.ca_file);  // the system store, plus api.ca_file
+      o.tls = tls_;  // the system store, plus api.ca_file (preflight)
       o.root = std::move(*root);
       o.max_bytes = config_.download.max_bytes;
       fetcher_.emplace(std::move(o), time_, 2);  // two download threads
@@ -276,6 +278,7 @@ class Runner {
 
   const RunOptions& options_;
   Config config_;
+  std::shared_ptr<asio::ssl::context> tls_;  // the system store plus api.ca_file, for the API and the videos
   // The one place the real clock is chosen: the engine's, the API client's,
   // the downloads', the progress line's and the rate meter's.
   EngineTime& time_ = real_time();
@@ -309,18 +312,14 @@ class Runner {
 int run_command(const RunOptions& options) {
   auto config = load_config_or_report(options.config);
   if (!config) return exit_usage;
-  auto user_key = read_user_key(config->api);
-  if (!user_key) {
-    std::cerr << "exportd: " << user_key.error().message << "\n";
-    return exit_usage;
-  }
-  std::shared_ptr<asio::ssl::context> tls;
-  try {
-    if (config->api.endpoint.tls) tls = make_client_tls_context(config->api.ca_file);
-  } catch (const std::exception& e) {
-    std::cerr << "exportd: " << e.what() << "\n";
-    return exit_usage;
-  }
+  // The checks `exportd check` makes, from the same place: a config
+  // problem exits 2, a folder that cannot be written 75 (it may be mounted
+  // by the next start).
+  auto checked = preflight(*config);
+  for (const auto& p : checked.config_problems) std::cerr << p << "\n";
+  for (const auto& p : checked.folder_problems) std::cerr << p << "\n";
+  if (!checked.config_problems.empty()) return exit_usage;
+  if (!checked.folder_problems.empty()) return exit_temporary;
   std::optional<Spool> spool;
   std::optional<StateLock> lock;  // one process per state_dir, for the whole run
   try {
@@ -331,7 +330,7 @@ int run_command(const RunOptions& options) {
     return exit_temporary;
   }
   try {
-    Runner runner(options, std::move(*config), std::move(*user_key), tls, *spool);
+    Runner runner(options, std::move(*config), std::move(checked.user_key), checked.tls, *spool);
     return runner.run();
   } catch (const std::exception& e) {
     std::cerr << "exportd: stopped: " << e.what() << "\n";

@@ -26,7 +26,16 @@ std::string resolve_against(const std::string& base_file, const std::string& p) 
   return (fs::path(base_file).parent_path() / p).lexically_normal().string();
 }
 
+// Notes where `key` of `m` was written, as `setting`, if it was.
+void note_place(Config& c, const std::string& setting, const YamlMap& m, std::string_view key) {
+  if (!m.has(key)) return;
+  const auto mark = m.value_mark(key);
+  c.places[setting] = {mark.line >= 0 ? mark.line + 1 : 1, mark.column >= 0 ? mark.column + 1 : 1};
+}
+
 void read_api(YamlMap& m, Config& c, Diagnostics& diags) {
+  for (std::string_view key : {"user_key_file", "user_key_env", "user_key_credential", "ca_file"})
+    note_place(c, "api." + std::string(key), m, key);
   ApiSettings& a = c.api;
   if (auto v = m.string("base_url")) a.base_url = *v;
   if (auto v = m.string("app_id")) a.app_id = *v;
@@ -91,6 +100,7 @@ Result<Config> load_config(const std::string& path) {
     diags.add(top.mark(), "the config needs an 'api' section (base_url, app_id, user_key_file)");
   }
   if (auto v = top.string("state_dir")) c.state_dir = *v;
+  note_place(c, "state_dir", top, "state_dir");
   c.state_dir = resolve_against(path, c.state_dir);
   if (auto v = top.string_list("queue_files"))
     for (auto& q : *v) c.queue_files.push_back(resolve_against(path, q));
@@ -192,6 +202,7 @@ Result<Config> load_config(const std::string& path) {
     YamlMap m(*n, "download", diags);
     if (m.valid()) {
       auto& d = c.download;
+      note_place(c, "download.dir", m, "dir");
       if (auto v = m.string("dir")) {
         if (v->empty() || has_control(*v))
           diags.add(m.value_mark("dir"), "download.dir is empty or holds control characters");

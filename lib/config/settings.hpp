@@ -4,6 +4,7 @@
 // YAML here (config.hpp reads it), so a policy header stays light.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,8 +98,22 @@ struct RetentionSettings {
   std::uint32_t done_max_files = 10000; // job files kept in done/ and in rejected/, the oldest removed first (0 = all)
 };
 
+// Where a setting was written in the config file (1-based).
+struct SettingPlace {
+  int line = 1;
+  int column = 1;
+};
+
 struct Config {
   std::string path;  // the file it was read from
+  // Where the settings the preflight checks on disk were written
+  // ("api.user_key_file", "state_dir", "download.dir", ...): a problem with
+  // one is reported at its FILE:LINE:COL. A setting left out is at 1:1.
+  std::map<std::string, SettingPlace, std::less<>> places;
+  SettingPlace place_of(std::string_view setting) const {
+    const auto it = places.find(setting);
+    return it == places.end() ? SettingPlace{} : it->second;
+  }
   ApiSettings api;
   std::string state_dir = "/var/lib/exportd";
   std::vector<std::string> queue_files;  // absolute, or relative to the config's folder

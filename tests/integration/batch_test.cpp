@@ -1,6 +1,8 @@
 // exportd run --once against the simulator over loopback, HTTP and HTTPS.
 // Every exportd run is bounded by its own timeout.
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
@@ -331,6 +333,52 @@ TEST(Check, BrokenFilesAreReportedWithFileLineColumnAndExitTwo) {
     EXPECT_EQ(r.exit_code, 2) << text;
     EXPECT_NE(r.err.find(path + expected), std::string::npos) << r.err;
   }
+}
+
+// `exportd check` is a preflight, like `nginx -t`: what `run` would refuse at
+// start, check refuses, at the setting's FILE:LINE:COL, with exit 2; and run
+// says the same lines (one place makes both checks). On the main before this
+// test, check said "ok" to every config here.
+TEST(Check, APreflightRefusesWhatRunWouldRefuseAtTheSettingsLine) {
+  Workspace ws("check-preflight");
+  const std::string secret = "user-key-SECRET-42";
+  ws.write("user_key", secret + "\n");
+  ws.write("bad.pem", "not a certificate\n");
+  ws.write("a-file", "a file, not a folder\n");
+  struct Case {
+    std::string config;
+    std::string expected;  // after the config's path
+  };
+  const std::vector<Case> cases = {
+      {"api:\n  app_id: a\n  user_key_file: missing_key\nstate_dir: s\n", ":3:18: cannot read the user key file"},
+      {"api:\n  app_id: a\n  user_key_file: user_key\n  ca_file: bad.pem\nstate_dir: s\n", ":4:12: api.ca_file"},
+      {"api:\n  app_id: a\n  user_key_file: user_key\nstate_dir: a-file\n", ":4:12: state_dir: cannot create"},
+      {"api:\n  app_id: a\n  user_key_file: user_key\nstate_dir: s\ndownload:\n  dir: /proc/nope\n",
+       ":6:8: download.dir: cannot create /proc/nope"},
+      {"api:\n  app_id: a\n  user_key_file: user_key\nstate_dir: s\ndownload:\n  dir: a-file/videos\n",
+       ":6:8: download.dir: cannot create"},
+  };
+  for (const auto& c : cases) {
+    const auto path = ws.write("config.yaml", c.config);
+    auto r = run_process({testing::exportd_binary(), "check", "-c", path}, 10s);
+    EXPECT_EQ(r.exit_code, 2) << c.config << r.err;
+    EXPECT_NE(r.err.find(path + c.expected), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find(": ok"), std::string::npos) << r.out;
+    EXPECT_EQ((r.out + r.err).find(secret), std::string::npos) << "the key's content was printed";
+    // run makes the same checks at start and says the same line.
+    auto run = run_process({testing::exportd_binary(), "run", "-c", path, "--once"}, 20s);
+    EXPECT_NE(run.exit_code, 0);
+    EXPECT_NE(run.err.find(path + c.expected), std::string::npos) << run.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(ws.path("s"))) << "check made state_dir: a preflight leaves nothing behind";
+  // A sound config passes, and a state_dir that does not exist yet is fine: it can be made.
+  const auto good = ws.write("config.yaml", "api:\n  app_id: a\n  user_key_file: user_key\nstate_dir: s/deeper\n"
+                                            "download:\n  dir: videos\n");
+  auto ok = run_process({testing::exportd_binary(), "check", "-c", good}, 10s);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find(good + ": ok"), std::string::npos) << ok.out;
+  EXPECT_FALSE(std::filesystem::exists(ws.path("videos"))) << "check made download.dir";
+  EXPECT_FALSE(std::filesystem::exists(ws.path("s"))) << "check made state_dir";
 }
 
 TEST(Cli, UsageErrorsExitTwo) {
