@@ -94,6 +94,8 @@ struct ApiError {
   friend bool operator==(const ApiError&, const ApiError&) = default;
 };
 std::ostream& operator<<(std::ostream& os, const ApiError& e);  // tests print results
+// An API reply's failure as the job is left with it.
+inline JobError job_error(const ApiError& e) { return {e.kind, e.code, e.message, e.http_status}; }
 
 // What an API call (or a step of one) gives back: the value, or why not.
 template <class T>

@@ -73,7 +73,7 @@ void ApiCaller::carry_out(const RunRules::Decision& d) {
   if (d.stop) stop_run(*d.stop);
 }
 
-void ApiCaller::stop_run(const ApiError& error) {
+void ApiCaller::stop_run(const JobError& error) {
   if (!rules_.fatal()) log_.error("stopped", {{"reason", error.code}, {"message", error.message}});
   rules_.stop(error);
   held_until_->cancel();

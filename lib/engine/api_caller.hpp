@@ -39,13 +39,13 @@ class ApiCaller {
                                                               const ApiRequest& request);
 
   // The run stops with `error` (the first one given is kept and logged).
-  void stop_run(const ApiError& error);
+  void stop_run(const JobError& error);
   // No call goes out from now; calls waiting at the gate return.
   void stop();
   void reconfigure(RunRules::Settings rules) { rules_.reconfigure(rules); }
 
   const RunRules& rules() const { return rules_; }
-  bool stops_run(const ApiError& error) const { return rules_.stops_run(error); }
+  bool stops_run(Errc kind) const { return rules_.stops_run(kind); }
   std::uint64_t requests() const { return requests_; }  // sent, the token's aside
 
  private:

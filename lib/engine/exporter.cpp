@@ -379,7 +379,7 @@ JobEvent Exporter::failure_event(ExportJob& job, const ApiError& error, TimePoin
 
 awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
   ExportJob& job = jobs_[index];
-  if (event.error && calls_.stops_run(*event.error)) {
+  if (event.error && calls_.stops_run(event.error->kind)) {
     // Not the job's fault: it stays as the journal has it and the run stops.
     calls_.stop_run(*event.error);
     co_return;

@@ -4,7 +4,7 @@
 
 namespace exportd {
 
-bool is_fatal(const ApiError& e) { return e.kind == Errc::credentials || e.kind == Errc::tls; }
+bool is_fatal(Errc kind) { return kind == Errc::credentials || kind == Errc::tls; }
 
 ExitCode exit_code_for(const RunSummary& s, bool rejected_files, bool interrupted, RunMode mode) {
   if (interrupted) return mode == RunMode::daemon ? exit_ok : exit_temporary;  // SIGTERM is the daemon's normal way out
@@ -28,7 +28,7 @@ RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimeP
   // What says the API itself is in trouble; a 429 is throttling, handled by the pacer.
   const bool api_fault = error != nullptr && (error->kind == Errc::transport || error->kind == Errc::malformed ||
                                               (error->kind == Errc::overloaded && error->http_status != 429));
-  const bool refused = error != nullptr && is_fatal(*error);
+  const bool refused = error != nullptr && is_fatal(error->kind);
   if (refused && s_.mode == RunMode::daemon) {
     // The daemon waits for someone to fix the key or the certificate.
     breaker_.hold(now);
@@ -48,12 +48,9 @@ RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimeP
     if (api_fault || refused) d.api_down = s_.mode == RunMode::daemon || !refused;
     d.held_now = !was_open || api_fault || refused;
     if (s_.mode == RunMode::batch && breaker_.failed_probes() >= s_.give_up_after) {
-      d.stop = ApiError{Errc::transport,
-                        0,
-                        "unreachable",
+      d.stop = JobError{Errc::transport, "unreachable",
                         held_because_ + ": " + std::to_string(breaker_.failed_probes()) +
-                            " probes failed; unfinished jobs resume at the next run",
-                        {}};
+                            " probes failed; unfinished jobs resume at the next run"};
       stop(d.stop);
     }
   }
@@ -62,7 +59,7 @@ RunRules::Decision RunRules::on_call(const ApiError* error, bool replayed, TimeP
   return d;
 }
 
-void RunRules::stop(std::optional<ApiError> why) {
+void RunRules::stop(std::optional<JobError> why) {
   stopping_ = true;
   if (why && !fatal_) fatal_ = std::move(why);
 }

@@ -45,7 +45,7 @@ struct RunSummary {
   std::uint64_t failed = 0;
   std::uint64_t timed_out = 0;
   std::uint64_t unreachable = 0;  // failed only because transient errors ran out
-  std::optional<ApiError> fatal;  // credentials refused, TLS verification failed, API given up on
+  std::optional<JobError> fatal;  // credentials refused, TLS verification failed, API given up on
   std::uint64_t requests = 0;     // API calls sent (the token's aside)
 };
 
@@ -53,7 +53,7 @@ struct RunSummary {
 ExitCode exit_code_for(const RunSummary& s, bool rejected_files, bool interrupted, RunMode mode);
 
 // Credentials refused or TLS verification failed: no job is to blame.
-bool is_fatal(const ApiError& e);
+bool is_fatal(Errc kind);
 
 class RunRules {
  public:
@@ -86,7 +86,7 @@ class RunRules {
     bool held_now = false;      // calls are held from now on (log "api_held")
     bool back_now = false;      // calls flow again after being held (log "api_back")
     Millis held_for{0};         // with back_now: how long they were held
-    std::optional<ApiError> stop;  // the run stops with this (batch mode gave up on the API)
+    std::optional<JobError> stop;  // the run stops with this (batch mode gave up on the API)
   };
   // `replayed`: this call is not to be replayed again (CallSteps::max_replays).
   // `trips_breaker`: false for a sweep's list call, whose faults alone do not
@@ -97,11 +97,11 @@ class RunRules {
 
   // A job's event carries `error`: does the run stop on it? (Batch mode, a
   // fatal error: the job stays as the journal has it.)
-  bool stops_run(const ApiError& error) const { return s_.mode == RunMode::batch && is_fatal(error); }
+  bool stops_run(Errc kind) const { return s_.mode == RunMode::batch && is_fatal(kind); }
 
-  void stop(std::optional<ApiError> why = std::nullopt);
+  void stop(std::optional<JobError> why = std::nullopt);
   bool stopping() const { return stopping_; }
-  const std::optional<ApiError>& fatal() const { return fatal_; }
+  const std::optional<JobError>& fatal() const { return fatal_; }
 
   // Whether calls are held, and why and until when.
   ApiHealth health(TimePoint now) const;
@@ -118,7 +118,7 @@ class RunRules {
   CircuitBreaker breaker_;
   std::string held_because_;
   bool stopping_ = false;
-  std::optional<ApiError> fatal_;
+  std::optional<JobError> fatal_;
 };
 
 }  // namespace exportd

@@ -6,7 +6,7 @@
 
 namespace exportd {
 
-boost::asio::awaitable<ApiResult<ApiRequest>> SubmitRequests::make(const ApiEndpoint& endpoint, const JobSpec& spec,
+boost::asio::awaitable<boost::system::result<ApiRequest, JobError>> SubmitRequests::make(const ApiEndpoint& endpoint, const JobSpec& spec,
                                                                    const std::string& batch, std::string webhook_url) {
   auto order = export_order(spec);
   if (!webhook_url.empty()) order.webhook_url = std::move(webhook_url);
@@ -16,10 +16,10 @@ boost::asio::awaitable<ApiResult<ApiRequest>> SubmitRequests::make(const ApiEndp
   // large scenes file never holds up the event loop.
   // Named: g++ 12 destroys a lambda temporary inside co_await twice.
   auto build = [this, endpoint, order = std::move(order), path = spec.scenes_file,
-                root = spec.scenes_root]() -> ApiResult<ApiRequest> {
+                root = spec.scenes_root]() -> boost::system::result<ApiRequest, JobError> {
     auto scenes = scenes_.read(path, root);
     // The job's own input is at fault: it fails, nothing is sent.
-    if (!scenes) return ApiError{Errc::invalid_input, 0, "scenes_file", scenes.error().message, {}};
+    if (!scenes) return JobError{Errc::invalid_input, "scenes_file", scenes.error().message};
     return create_request(endpoint, order, **scenes);
   };
   auto built = co_await off_loop(files_, std::move(build));

@@ -25,7 +25,7 @@ class SubmitRequests {
 
   // `webhook_url`: what the API is told (the job's own, or our receiver's).
   // An error: the job's own input is at fault (its scenes file); nothing is to be sent.
-  boost::asio::awaitable<ApiResult<ApiRequest>> make(const ApiEndpoint& endpoint, const JobSpec& spec,
+  boost::asio::awaitable<boost::system::result<ApiRequest, JobError>> make(const ApiEndpoint& endpoint, const JobSpec& spec,
                                                      const std::string& batch, std::string webhook_url);
 
  private:

@@ -84,4 +84,12 @@ void throw_exception_from_error(const Failure& f, const boost::source_location& 
   boost::throw_exception(boost::system::system_error(f.code, f.message), where);
 }
 
+std::ostream& operator<<(std::ostream& os, const JobError& e) {
+  return os << to_string(e.kind) << " " << e.code << ": " << e.message;
+}
+
+void throw_exception_from_error(const JobError& e, const boost::source_location& where) {
+  boost::throw_exception(boost::system::system_error(make_error_code(e.kind), e.code + ": " + e.message), where);
+}
+
 }  // namespace exportd

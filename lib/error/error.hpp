@@ -79,6 +79,21 @@ using Result = boost::system::result<T, Failure>;
 // result::value() on a failure: the message travels with the exception.
 [[noreturn]] void throw_exception_from_error(const Failure& f, const boost::source_location& where);
 
+// Why a job failed, as its event, its journal record and its results line
+// carry it: an API reply's failure (api/wire.hpp: job_error) or the job's
+// own (a scenes file, a download, the deadline). ApiError stays for what an
+// API reply said; this is what the job is left with.
+struct JobError {
+  Errc kind = Errc::rejected;
+  std::string code;     // results.jsonl error.code: the API's, or ours ("scenes_file", "timed_out")
+  std::string message;  // results.jsonl error.message
+  int http_status = 0;  // the reply's, when an API reply caused it
+
+  friend bool operator==(const JobError&, const JobError&) = default;
+};
+std::ostream& operator<<(std::ostream& os, const JobError& e);  // tests print results
+[[noreturn]] void throw_exception_from_error(const JobError& e, const boost::source_location& where);
+
 }  // namespace exportd
 
 template <>

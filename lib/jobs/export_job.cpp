@@ -79,22 +79,20 @@ JobEvent JobMachine::on_submitted(ExportJob& job, const SubmitReply& reply, Time
     return {JobEvent::Kind::in_doubt,
             {},
             {},
-            ApiError{Errc::malformed, 200, "accepted_without_id",
+            JobError{Errc::malformed, "accepted_without_id",
                      "the API accepted the create but gave no usable projectId; its project is looked up by its tag "
                      "and is not created again",
-                     {}}};
+                     200}};
   }
   if (reply.project_id.empty() && own_project.empty()) {
     job.state = JobState::failed;
     return {JobEvent::Kind::failed,
             {},
             {},
-            ApiError{Errc::rejected,
-                     200,
-                     "accepted_without_id",
+            JobError{Errc::rejected, "accepted_without_id",
                      "the API accepted the request but gave no usable projectId; it is not sent again "
                      "(look for the project in AI Studios)",
-                     {}}};
+                     200}};
   }
   job.state = JobState::polling;
   job.reach = CreateReach::none;  // its project is known
@@ -125,7 +123,7 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
     return {JobEvent::Kind::failed,
             {},
             {},
-            ApiError{Errc::rejected, 0, "export_failed", "the API reports the export as '" + reply.state + "'", {}}};
+            JobError{Errc::rejected, "export_failed", "the API reports the export as '" + reply.state + "'"}};
   }
   if (reply.progress >= 100.0 && !reply.download_url.empty()) {
     if (downloads_) return download_from(job, reply.download_url, now);
@@ -151,19 +149,19 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
     note_doubt(job, error);
     const bool doubt = job.state == JobState::in_doubt && job.reach != CreateReach::none;
     job.state = JobState::failed;
-    if (!doubt) return {JobEvent::Kind::failed, {}, {}, error};
+    if (!doubt) return {JobEvent::Kind::failed, {}, {}, job_error(error)};
     // Its reach is kept (the journal has it): a later run of the batch looks it up before any new create.
     return {JobEvent::Kind::failed,
             {},
             {},
             // Not "unreachable" (exit 75): the API answered, or the run's own rules would have
             // held it; what is missing is an answer only a later run (or the operator) can get.
-            ApiError{Errc::rejected, error.http_status, "create_in_doubt",
+            JobError{Errc::rejected, "create_in_doubt",
                      std::string(job.reach == CreateReach::accepted ? "the API accepted the create"
                                                                     : "the create may have made a project") +
                          " and the project list never showed it (last: " + error.code + " " + error.message +
                          "); it is not created again: running the job file again looks for it first",
-                     {}}};
+                     error.http_status}};
   }
   // A submit that may have taken effect is verified before it is sent again.
   const bool settle = note_doubt(job, error);
@@ -172,14 +170,26 @@ JobEvent JobMachine::on_failure(ExportJob& job, const ApiError& error, TimePoint
   } else {
     job.due = now + (settle ? std::max(*wait, create_settle) : *wait);
   }
-  return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
+  return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, job_error(error)};
+}
+
+JobEvent JobMachine::retry_download(ExportJob& job, JobError error, TimePoint now, double unit_random) const {
+  ++job.call_failures;
+  const auto wait = retry_.retry_after(error.kind, std::nullopt, job.call_failures, unit_random);
+  if (!wait) {
+    job.state = JobState::failed;
+    error.message = "the download failed " + std::to_string(job.call_failures) + " times in a row: " + error.message;
+    return {JobEvent::Kind::failed, {}, {}, std::move(error), true};
+  }
+  job.due = std::min(now + *wait, poll_.deadline(job.submitted_at));  // the deadline holds mid-download
+  return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, std::move(error)};
 }
 
 JobEvent JobMachine::on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const {
   const bool settle = note_doubt(job, error);
   job.due = std::max(retry_at, settle ? now + create_settle : now);
   if (counts_down(job.state)) job.due = std::min(job.due, poll_.deadline(job.submitted_at));
-  return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, error};
+  return {JobEvent::Kind::retrying, std::chrono::duration_cast<Millis>(job.due - now), {}, job_error(error)};
 }
 
 JobEvent JobMachine::on_probe(ExportJob& job, const std::optional<std::string>& running_project, TimePoint now,
@@ -228,7 +238,7 @@ bool JobMachine::on_swept(ExportJob& job, TimePoint now) const {
 
 JobEvent JobMachine::on_fetch(ExportJob& job, FetchEnd end, bool progressed, std::string_view why, TimePoint now,
                               double unit_random) const {
-  const auto error = [&](Errc kind, const char* code) { return ApiError{kind, 0, code, std::string(why), {}}; };
+  const auto error = [&](Errc kind, const char* code) { return JobError{kind, code, std::string(why)}; };
   if (progressed) job.call_failures = 0;  // bytes came: the tries in a row start over
   switch (end) {
     case FetchEnd::complete:
@@ -258,13 +268,7 @@ JobEvent JobMachine::on_fetch(ExportJob& job, FetchEnd end, bool progressed, std
       job.state = JobState::failed;
       return {JobEvent::Kind::failed, {}, {}, error(Errc::rejected, "download_failed"), true};
   }
-  auto e = error(Errc::transport, "download_failed");
-  auto event = on_failure(job, e, now, unit_random);
-  if (event.kind == JobEvent::Kind::failed) {
-    event.error->message = "the download failed " + std::to_string(job.call_failures) + " times in a row: " + std::string(why);
-    event.download_failed = true;
-  }
-  return event;
+  return retry_download(job, error(Errc::transport, "download_failed"), now, unit_random);
 }
 
 JobEvent JobMachine::on_downloaded(ExportJob& job) const {
@@ -275,7 +279,7 @@ JobEvent JobMachine::on_downloaded(ExportJob& job) const {
 JobEvent JobMachine::on_no_file(ExportJob& job, std::string why, std::string download_url) const {
   job.state = JobState::failed;
   return {JobEvent::Kind::failed, {}, std::move(download_url),
-          ApiError{Errc::invalid_input, 0, "download_failed", std::move(why), {}}, true};
+          JobError{Errc::invalid_input, "download_failed", std::move(why)}, true};
 }
 
 void JobMachine::on_recovered(ExportJob& job, JobState state, std::string project_id, TimePoint submitted_at,
@@ -290,7 +294,7 @@ void JobMachine::on_recovered(ExportJob& job, JobState state, std::string projec
   job.submitted_at = submitted_at;
 }
 
-JobEvent JobMachine::on_unsendable(ExportJob& job, const ApiError& why) const {
+JobEvent JobMachine::on_unsendable(ExportJob& job, const JobError& why) const {
   job.state = JobState::failed;
   return {JobEvent::Kind::failed, {}, {}, why};
 }
@@ -300,7 +304,7 @@ JobEvent JobMachine::expire(ExportJob& job) const {
   return {JobEvent::Kind::timed_out,
           {},
           {},
-          ApiError{Errc::rejected, 0, "timed_out", "not finished within polling.job_timeout", {}}};
+          JobError{Errc::rejected, "timed_out", "not finished within polling.job_timeout"}};
 }
 
 }  // namespace exportd

@@ -89,7 +89,7 @@ struct JobEvent {
   } kind;
   Millis delay{0};
   std::string download_url;
-  std::optional<ApiError> error;
+  std::optional<JobError> error;
   bool download_failed = false;  // failed: its video could not be downloaded (metrics count these)
 };
 
@@ -112,7 +112,7 @@ class JobMachine {
   JobEvent expire(ExportJob& job) const;
   // The request cannot even be built (its scenes file is gone or changed
   // since it was checked): the job fails, nothing is sent.
-  JobEvent on_unsendable(ExportJob& job, const ApiError& why) const;
+  JobEvent on_unsendable(ExportJob& job, const JobError& why) const;
   // The API is unreachable (breaker open): try again at `retry_at`, without
   // holding it against the job.
   JobEvent on_unavailable(ExportJob& job, const ApiError& error, TimePoint retry_at, TimePoint now) const;
@@ -160,6 +160,9 @@ class JobMachine {
   const PollPolicy& poll_policy() const { return poll_; }
 
  private:
+  // A download's try failed (not an API call): tried again after the
+  // retry policy's wait, or the job fails with `error`.
+  JobEvent retry_download(ExportJob& job, JobError error, TimePoint now, double unit_random) const;
   PollPolicy poll_;
   RetryPolicy retry_;
   bool downloads_ = false;

@@ -29,7 +29,7 @@ struct JobResult {
   std::string project_id;
   JobOutcome status = JobOutcome::failed;
   std::string download_url;
-  std::optional<ApiError> error;
+  std::optional<JobError> error;
   std::optional<std::chrono::system_clock::time_point> submitted_at;
   std::chrono::system_clock::time_point finished_at;
   std::uint32_t attempts = 0;

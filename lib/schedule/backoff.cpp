@@ -24,12 +24,17 @@ Millis Backoff::delay(std::uint32_t attempt, double unit) const {
 }
 
 std::optional<Millis> RetryPolicy::retry_after(const ApiError& error, std::uint32_t attempt, double unit) const {
-  if (!is_transient(error.kind)) return std::nullopt;
+  return retry_after(error.kind, error.retry_after, attempt, unit);
+}
+
+std::optional<Millis> RetryPolicy::retry_after(Errc kind, std::optional<Millis> server_says, std::uint32_t attempt,
+                                               double unit) const {
+  if (!is_transient(kind)) return std::nullopt;
   if (attempt >= max_attempts_) return std::nullopt;
   Millis wait = backoff_.delay(attempt, unit);
   // The server knows best when it can take us again; never come back sooner.
   // Honoured in full up to retry_after_limit, even past max_backoff.
-  if (error.retry_after) wait = std::max(wait, std::min(*error.retry_after, retry_after_limit));
+  if (server_says) wait = std::max(wait, std::min(*server_says, retry_after_limit));
   return wait;
 }
 

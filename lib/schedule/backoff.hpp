@@ -40,6 +40,9 @@ class RetryPolicy {
   // `attempt` counts the failed tries of this call so far (1 after the first).
   // Nothing means: give up, the failure is final.
   std::optional<Millis> retry_after(const ApiError& error, std::uint32_t attempt, double unit) const;
+  // The same for a failure of a kind, with the server's Retry-After if it sent one.
+  std::optional<Millis> retry_after(Errc kind, std::optional<Millis> server_says, std::uint32_t attempt,
+                                    double unit) const;
 
   std::uint32_t max_attempts() const { return max_attempts_; }
   const Backoff& backoff() const { return backoff_; }

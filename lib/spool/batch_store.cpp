@@ -99,13 +99,10 @@ void BatchStore::set_aside(const RecoveredBatch& b, const std::string& why) {
     r.project_id = job.project_id;
     r.status = JobOutcome::failed;
     r.error =
-        ApiError{Errc::rejected,
-                 0,
-                 "job_file_changed",
+        JobError{Errc::rejected, "job_file_changed",
                  "its job file in active/ " + why + "; this job was " +
                      (export_accepted(job.state) ? "exported (project " + job.project_id + ")" : "possibly exported") +
-                     " and is no longer followed",
-                 {}};
+                     " and is no longer followed"};
     r.download_url = job.download.url;
     if (export_accepted(job.state))
       r.submitted_at = job.submitted_at();

@@ -175,7 +175,7 @@ TEST(JobReport, AResultKeepsAFailedDownloadsLinkAndCountsFaultsAsUnreachable) {
   spec.key = "night.yaml#a";
   JobEvent ended;
   ended.kind = JobEvent::Kind::failed;
-  ended.error = ApiError{Errc::rejected, 0, "download_failed", "gave up", {}};
+  ended.error = JobError{Errc::rejected, "download_failed", "gave up"};
   DownloadStage::Active d;
   d.url = "https://cdn.example/v.mp4";
   d.done = FinishedVideo{"/srv/v.mp4", 10, "ab"};
@@ -188,7 +188,7 @@ TEST(JobReport, AResultKeepsAFailedDownloadsLinkAndCountsFaultsAsUnreachable) {
 
   RunSummary s;
   count_result(s, r);
-  ended.error = ApiError{Errc::transport, 0, "transport", "reset", {}};
+  ended.error = JobError{Errc::transport, "transport", "reset"};
   count_result(s, job_result(job, spec, "b1", ended, nullptr, std::nullopt, at));
   job.state = JobState::succeeded;
   JobEvent done;

@@ -800,8 +800,8 @@ TEST(Exporter, ExitCodesByOutcomeAndMode) {
   RunSummary ok{3, 0, 0, 0, {}};
   RunSummary failed{2, 1, 0, 0, {}};
   RunSummary unreachable{0, 2, 0, 2, {}};
-  RunSummary creds{0, 0, 0, 0, ApiError{Errc::credentials, 200, "E1", "bad key", {}}};
-  RunSummary tls{0, 0, 0, 0, ApiError{Errc::tls, 0, "tls", "mismatch", {}}};
+  RunSummary creds{0, 0, 0, 0, JobError{Errc::credentials, "E1", "bad key", 200}};
+  RunSummary tls{0, 0, 0, 0, JobError{Errc::tls, "tls", "mismatch"}};
   EXPECT_EQ(exit_code_for(ok, false, false, RunMode::batch), exit_ok);
   EXPECT_EQ(exit_code_for(failed, false, false, RunMode::batch), exit_jobs_failed);
   EXPECT_EQ(exit_code_for(unreachable, false, false, RunMode::batch), exit_temporary);

@@ -85,7 +85,7 @@ TEST(Hardening, F01_JournalAndResultsStayReadableWhateverBytesAKeyHolds) {
   res.job = r.job;
   res.project_id = r.project;
   res.status = JobOutcome::failed;
-  res.error = ApiError{Errc::rejected, 200, "c\xff", "m\xfe\x01\x1b[2J", {}};
+  res.error = JobError{Errc::rejected, "c\xff", "m\xfe\x01\x1b[2J", 200};
   EXPECT_TRUE(valid_json_line(to_json_line(res))) << to_json_line(res);
 }
 

@@ -63,7 +63,7 @@ TEST(RunRules, ABatchGivesUpAfterTheConfiguredProbesWithAnUnreachableError) {
   auto r = rules(RunMode::batch, 3);
   auto e = err(Errc::transport);
   for (int i = 0; i < 5; ++i) r.on_call(&e, false, t0);
-  std::optional<ApiError> stop;
+  std::optional<JobError> stop;
   for (int probe = 0; probe < 3 && !stop; ++probe) {
     const auto at = r.next_probe();
     ASSERT_EQ(r.gate(at).kind, RunRules::Gate::Kind::go);  // this caller is the probe
@@ -78,10 +78,10 @@ TEST(RunRules, ABatchGivesUpAfterTheConfiguredProbesWithAnUnreachableError) {
 TEST(RunRules, RefusedCredentialsStopABatchButHoldADaemon) {
   auto batch = rules(RunMode::batch);
   auto creds = err(Errc::credentials);
-  EXPECT_TRUE(batch.stops_run(creds));
+  EXPECT_TRUE(batch.stops_run(creds.kind));
   EXPECT_FALSE(batch.on_call(&creds, false, t0).held_now);
   auto daemon = rules(RunMode::daemon);
-  EXPECT_FALSE(daemon.stops_run(creds));
+  EXPECT_FALSE(daemon.stops_run(creds.kind));
   const auto d = daemon.on_call(&creds, false, t0);
   EXPECT_TRUE(d.held_now);
   EXPECT_TRUE(d.api_down) << "not held against any job";
