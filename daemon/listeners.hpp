@@ -16,7 +16,7 @@
 #include "auth/token_source.hpp"
 #include "config/config.hpp"
 #include "engine/exporter.hpp"
-#include "engine/paced_transport.hpp"
+#include "http/paced_transport.hpp"
 #include "hooks/hook_keys.hpp"
 #include "http/listener.hpp"
 #include "ops/log.hpp"

@@ -20,7 +20,7 @@
 #include "config/settings.hpp"
 #include "download/download_root.hpp"
 #include "download/part_file.hpp"
-#include "download/resume.hpp"
+#include "jobs/resume.hpp"
 #include "error/error.hpp"
 #include "schedule/engine_time.hpp"
 #include "time/duration.hpp"

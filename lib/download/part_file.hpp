@@ -12,7 +12,7 @@
 #include <string>
 
 #include "download/download_root.hpp"
-#include "download/resume.hpp"
+#include "jobs/resume.hpp"
 #include "error/error.hpp"
 #include "ops/digest.hpp"
 #include "ops/unique_fd.hpp"

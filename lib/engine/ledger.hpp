@@ -8,7 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
-#include "download/resume.hpp"
+#include "jobs/resume.hpp"
 #include "ops/results.hpp"
 
 namespace exportd {

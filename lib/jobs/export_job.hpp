@@ -19,7 +19,7 @@
 #include <string>
 
 #include "api/wire.hpp"
-#include "download/resume.hpp"
+#include "jobs/resume.hpp"
 #include "schedule/backoff.hpp"
 #include "schedule/clock.hpp"
 #include "schedule/poll_policy.hpp"

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "download/resume.hpp"
+#include "jobs/resume.hpp"
 
 namespace exportd {
 namespace {

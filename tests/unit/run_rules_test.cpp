@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/reload.hpp"
+#include "config/reload.hpp"
 #include "engine/run_rules.hpp"
 
 namespace exportd {

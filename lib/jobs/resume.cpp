@@ -1,4 +1,4 @@
-#include "download/resume.hpp"
+#include "jobs/resume.hpp"
 
 #include <charconv>
 

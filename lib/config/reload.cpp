@@ -1,4 +1,4 @@
-#include "engine/reload.hpp"
+#include "config/reload.hpp"
 
 #include <functional>
 
