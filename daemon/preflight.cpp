@@ -47,7 +47,8 @@ std::string folder_problem(const std::string& dir) {
     return "";
   }
   // The nearest folder that exists must take a new one.
-  fs::path up = fs::path(dir).lexically_normal();
+  std::error_code ec;
+  fs::path up = fs::absolute(dir, ec).lexically_normal();
   while (up.has_parent_path() && up != up.parent_path()) {
     up = up.parent_path();
     if (::stat(up.c_str(), &st) != 0) continue;
