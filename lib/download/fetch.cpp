@@ -253,6 +253,9 @@ awaitable<FetchOutcome> fetch_once(Session& s) {
   // Connect, handshake and the exchange, all under the one watchdog: no
   // silence longer than the timeout, nothing past the job's deadline.
   co_await link.run(Deadlines::quiet_for(s.options.timeout, s.deadline), [&]() -> awaitable<void> {
+    // Only the watchdog's close ends it: a cancelled wait could leave a
+    // write on the files thread or a journal record half done.
+    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
     if (auto failed = co_await link.open(s.url.endpoint, true)) {
       result = net_outcome(*failed, s);
       co_return;

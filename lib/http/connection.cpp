@@ -4,7 +4,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -24,7 +25,6 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 using boost::system::error_code;
-using namespace boost::asio::experimental::awaitable_operators;
 
 std::string_view stage_name(NetStage stage) {
   switch (stage) {
@@ -52,12 +52,16 @@ struct Connection::Streams {
 };
 
 // What the watchdog keeps: the limits, when a byte last moved, and why it
-// closed the connection (if it did).
+// closed the connection (if it did). One alarm for the whole exchange, not
+// one per read: a watchdog coroutine sleeps on it while the body runs.
 struct Connection::Watch {
+  explicit Watch(std::unique_ptr<Alarm> a) : alarm(std::move(a)) {}
+  std::unique_ptr<Alarm> alarm;
   Deadlines limits;
   TimePoint last{};
-  bool body_done = false;
-  std::optional<NetFault> ended;  // silent, deadline or cancelled
+  bool body_done = true;
+  std::optional<NetFault> ended;  // silent or deadline
+  Connection* owner = nullptr;    // closed by the watchdog; only while a body runs
 };
 
 namespace {
@@ -100,8 +104,7 @@ Connection::Connection(asio::any_io_executor ex, EngineTime& time, std::shared_p
       time_(time),
       tls_context_(std::move(tls)),
       streams_(std::make_unique<Streams>(ex)),
-      watch_(std::make_unique<Watch>()),
-      alarm_(time.alarm(ex)) {}
+      watch_(std::make_shared<Watch>(time.alarm(ex))) {}
 
 Connection::~Connection() = default;
 
@@ -134,28 +137,22 @@ NetError Connection::fault(NetStage stage, const error_code& ec, std::string wha
   return e;
 }
 
-awaitable<void> Connection::watchdog() {
-  auto& w = *watch_;
+// Closes the connection once nothing has moved for the silence limit or the
+// deadline has come, which ends whatever the body waits on; leaves when the
+// body has ended (run() wakes it then). Spawned apart from the body, it
+// holds the Watch, not the connection.
+awaitable<void> Connection::watchdog(std::shared_ptr<Watch> w, EngineTime& time) {
   for (;;) {
-    if (w.body_done) co_return;
-    const auto silent_at = w.limits.silence ? w.last + *w.limits.silence : TimePoint::max();
-    const auto due = std::min(silent_at, w.limits.by);
-    if (time_.now() >= due) {
-      w.ended = w.limits.by <= silent_at ? NetFault::deadline : NetFault::silent;
-      close();
+    if (w->body_done) co_return;
+    const auto silent_at = w->limits.silence ? w->last + *w->limits.silence : TimePoint::max();
+    const auto due = std::min(silent_at, w->limits.by);
+    if (time.now() >= due) {
+      w->ended = w->limits.by <= silent_at ? NetFault::deadline : NetFault::silent;
+      w->owner->close();
       co_return;
     }
-    alarm_->expires_at(due);
-    co_await alarm_->wait();
-    if (w.body_done) co_return;
-    const auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) {
-      // The caller stopped waiting: the connection goes, and the step under
-      // way ends with it (the body itself cannot be cancelled).
-      w.ended = NetFault::cancelled;
-      close();
-      co_return;
-    }
+    w->alarm->expires_at(due);
+    co_await w->alarm->wait();
   }
 }
 
@@ -165,19 +162,19 @@ awaitable<void> Connection::run(Deadlines deadlines, std::function<awaitable<voi
   w.last = time_.now();
   w.body_done = false;
   w.ended.reset();
+  w.owner = this;
   written_ = 0;
   read_ = 0;
-  auto guarded = [&]() -> awaitable<void> {
-    // Only the watchdog's close ends it: a cancelled wait could leave a
-    // write on a files thread or a journal record half done.
-    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
-    struct Done {
-      Watch& w;
-      ~Done() { w.body_done = true; }
-    } done{w};
-    co_await body();
-  };
-  co_await (guarded() || watchdog());
+  asio::co_spawn(ex_, watchdog(watch_, time_), asio::detached);
+  struct Done {
+    Watch& w;
+    ~Done() {
+      w.body_done = true;
+      w.owner = nullptr;
+      w.alarm->cancel();  // the watchdog wakes and leaves
+    }
+  } done{w};
+  co_await body();
   if (w.ended) open_ = false;
 }
 

@@ -84,10 +84,11 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs `body` (the steps below) under `deadlines`: when a limit is reached,
-  // or the caller is cancelled, the connection is closed, which ends the step
-  // under way with its fault. `body` is never cancelled in the middle of its
-  // own work (a file write, a journal record): it runs to its end.
+  // Runs `body` (the steps below) under `deadlines`: when a limit is reached
+  // the connection is closed, which ends the step under way with its fault;
+  // `body` itself runs to its end (a file write, a journal record is never
+  // cut in the middle). A caller's cancellation reaches the step under way
+  // (NetFault::cancelled) unless `body` disabled it.
   boost::asio::awaitable<void> run(Deadlines deadlines, std::function<boost::asio::awaitable<void>()> body);
 
   // Resolves, connects (no Nagle) and, for https, handshakes with name
@@ -121,14 +122,13 @@ class Connection {
   template <class Op>
   boost::asio::awaitable<std::pair<std::optional<NetError>, std::size_t>> step(NetStage stage, Op op);
   NetError fault(NetStage stage, const boost::system::error_code& ec, std::string what) const;
-  boost::asio::awaitable<void> watchdog();
+  static boost::asio::awaitable<void> watchdog(std::shared_ptr<Watch> w, EngineTime& time);
 
   boost::asio::any_io_executor ex_;
   EngineTime& time_;
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
   std::unique_ptr<Streams> streams_;
-  std::unique_ptr<Watch> watch_;
-  std::unique_ptr<Alarm> alarm_;
+  std::shared_ptr<Watch> watch_;  // shared with the watchdog, which may wake after the connection is gone
   boost::beast::flat_buffer buffer_;  // bytes read past what a step used (a body's first bytes after the head)
   std::string host_;                  // for messages
   bool open_ = false;
