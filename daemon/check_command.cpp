@@ -20,9 +20,10 @@ int check_command(const std::string& config_path, const std::vector<std::string>
   auto config = load_config_or_report(config_path);
   if (!config) return exit_usage;
   // What run checks at start, from the same place (preflight.hpp).
-  const auto checked = preflight(*config);
+  const auto checked = preflight(*config, PreflightFor::check);
   for (const auto& p : checked.config_problems) std::cerr << p << "\n";
   for (const auto& p : checked.folder_problems) std::cerr << p << "\n";
+  for (const auto& n : checked.notes) std::cerr << n << "\n";
   std::vector<std::string> files = config->queue_files;
   files.insert(files.end(), job_files.begin(), job_files.end());
   std::size_t ok = 0, rejected = 0, jobs = 0;

@@ -1,6 +1,7 @@
 #include "preflight.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -60,11 +61,17 @@ std::string folder_problem(const std::string& dir) {
   return "cannot create " + dir + ": no folder of its path exists";
 }
 
-Preflight preflight(const Config& c) {
+Preflight preflight(const Config& c, PreflightFor purpose) {
   Preflight out;
   const auto& api = c.api;
   auto key = read_user_key(api);
-  if (key) {
+  if (!key && purpose == PreflightFor::check && !api.user_key_credential.empty() &&
+      std::getenv("CREDENTIALS_DIRECTORY") == nullptr) {
+    out.notes.push_back(at(c, "api.user_key_credential",
+                           "not checked: the key comes from systemd (LoadCredential=), which this shell does not have; "
+                           "`systemd-run --pipe -p LoadCredential=" +
+                               api.user_key_credential + ":/path/to/key exportd check -c " + c.path + "` checks it"));
+  } else if (key) {
     out.user_key = std::move(*key);
   } else {
     const auto* setting = !api.user_key_credential.empty() ? "api.user_key_credential"

@@ -8,6 +8,7 @@
 // loads. The listen addresses were checked when the config was read. Each
 // problem is one FILE:LINE:COL line at the setting that caused it.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,10 +28,15 @@ struct Preflight {
   // be there at the next start).
   std::vector<std::string> config_problems;
   std::vector<std::string> folder_problems;
+  // What could not be checked here, and how to check it (`check` only).
+  std::vector<std::string> notes;
   bool ok() const { return config_problems.empty() && folder_problems.empty(); }
 };
 
-Preflight preflight(const Config& config);
+// `check`: what only the service's own environment provides (a systemd
+// credential) is noted, not held against the config; `run` needs it.
+enum class PreflightFor : std::uint8_t { check, run };
+Preflight preflight(const Config& config, PreflightFor purpose);
 
 // Why `dir` cannot be used as a folder exportd writes in ("" when it can):
 // it exists and a file can be made in it, or it can be made (the nearest

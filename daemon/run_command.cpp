@@ -315,7 +315,7 @@ int run_command(const RunOptions& options) {
   // The checks `exportd check` makes, from the same place: a config
   // problem exits 2, a folder that cannot be written 75 (it may be mounted
   // by the next start).
-  auto checked = preflight(*config);
+  auto checked = preflight(*config, PreflightFor::run);
   for (const auto& p : checked.config_problems) std::cerr << p << "\n";
   for (const auto& p : checked.folder_problems) std::cerr << p << "\n";
   if (!checked.config_problems.empty()) return exit_usage;

@@ -86,6 +86,17 @@ FetchOutcome net_outcome(const NetError& e, const Session& s) {
   return outcome(FetchEnd::cut, FetchCause::cut, e.message);
 }
 
+// How a try ends when the reply's head sends no body to write.
+FetchOutcome no_body(const Judgement& j) {
+  if (j.verdict == Verdict::complete) return outcome(FetchEnd::complete, FetchCause::none, "");
+  if (j.verdict == Verdict::redirect) return outcome(FetchEnd::retry_later, FetchCause::none, "redirect");
+  const bool later = j.verdict == Verdict::restart || j.verdict == Verdict::retry_later;
+  const auto end = later                                ? FetchEnd::retry_later
+                   : j.verdict == Verdict::refresh_link ? FetchEnd::refresh_link
+                                                        : FetchEnd::failed;
+  return outcome(end, j.too_long ? FetchCause::too_long : FetchCause::reply, j.why);
+}
+
 // The bytes written so far vouched for: their digest journaled. They are
 // not synced here: a checkpoint whose bytes a machine crash lost does not
 // match at the restart, which then fetches them again. The check keeps a
@@ -137,23 +148,10 @@ awaitable<FetchOutcome> exchange(Connection& link, Session& s) {
   if (head.last_modified.size() > 64) head.last_modified.clear();
 
   const auto judged = judge_reply(file.part, head, options.max_bytes);
-  switch (judged.verdict) {
-    case Verdict::complete:
-      co_return outcome(FetchEnd::complete, FetchCause::none, "");
-    case Verdict::redirect:
-      s.location = head.location;
-      co_return outcome(FetchEnd::retry_later, FetchCause::none, "redirect");
-    case Verdict::restart:
-      start_over(file);
-      co_return outcome(FetchEnd::retry_later, FetchCause::reply, judged.why);
-    case Verdict::refresh_link:
-      co_return outcome(FetchEnd::refresh_link, FetchCause::reply, judged.why);
-    case Verdict::retry_later:
-      co_return outcome(FetchEnd::retry_later, FetchCause::reply, judged.why);
-    case Verdict::fail:
-      co_return outcome(FetchEnd::failed, judged.too_long ? FetchCause::too_long : FetchCause::reply, judged.why);
-    case Verdict::write:
-      break;
+  if (judged.verdict != Verdict::write) {
+    if (judged.verdict == Verdict::redirect) s.location = head.location;
+    if (judged.verdict == Verdict::restart) start_over(file);
+    co_return no_body(judged);
   }
 
   // Where the bytes go, on disk before the first of them.
