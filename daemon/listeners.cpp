@@ -12,14 +12,17 @@ namespace exportd {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
-int Listeners::start_receiver(Exporter& exporter) {
+int Listeners::open_hook_keys() {
   auto keys = HookKeys::open(config_.state_dir);
   if (!keys) {
     std::cerr << "exportd: " << keys.error().message << "\n";
     return exit_temporary;
   }
   hook_keys_.emplace(std::move(*keys));
-  exporter.use_hooks(*hook_keys_, config_.webhook.public_url);
+  return exit_ok;
+}
+
+int Listeners::start_receiver(Exporter& exporter) {
   const auto where = parse_listen_address(config_.webhook.listen);  // checked when the config was read
   auto bound = HttpListener::bind(
       io_.get_executor(), "webhook.listen", where->host, where->port,

@@ -16,9 +16,9 @@
 #include "auth/token_source.hpp"
 #include "config/config.hpp"
 #include "engine/exporter.hpp"
-#include "http/paced_transport.hpp"
 #include "hooks/hook_keys.hpp"
 #include "http/listener.hpp"
+#include "http/paced_transport.hpp"
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
 #include "spool/batch_store.hpp"
@@ -41,8 +41,11 @@ class Listeners {
   Listeners(boost::asio::io_context& io, const Config& config, Metrics& metrics, Logger& log, Supervise supervise)
       : io_(io), config_(config), metrics_(metrics), log_(log), supervise_(std::move(supervise)) {}
 
-  // The webhook receiver: every job added from now on is sent with its hook
-  // URL. exit_ok, or the exit code after saying why on stderr.
+  // The webhook's keys (state_dir/hook.key), before the exporter is made:
+  // exit_ok, or the exit code after saying why on stderr.
+  int open_hook_keys();
+  const HookKeys* hook_keys() const { return hook_keys_ ? &*hook_keys_ : nullptr; }
+  // The webhook receiver, answering from `exporter` (made with hook_keys()).
   int start_receiver(Exporter& exporter);
   // /metrics.
   int start_metrics(MetricsSources sources);

@@ -16,11 +16,11 @@
 
 #include "commands.hpp"
 #include "config/config.hpp"
+#include "config/reload.hpp"
 #include "download/download_threads.hpp"
 #include "engine/exporter.hpp"
-#include "http/paced_transport.hpp"
-#include "config/reload.hpp"
 #include "http/client.hpp"
+#include "http/paced_transport.hpp"
 #include "http/tls.hpp"
 #include "intake.hpp"
 #include "listeners.hpp"
@@ -64,16 +64,10 @@ class Runner {
         paced_(io_.get_executor(), http_, config_.limits.requests_per_second, time_),
         tokens_(io_.get_executor(), paced_, config_.api.endpoint, config_.api.app_id, std::move(user_key),
                 config_.api.token_refresh_after, time_),
-        exporter_(io_.get_executor(), config_, paced_, tokens_, store_, log_,
-                  options.once ? RunMode::batch : RunMode::daemon, time_, default_unit_random()),
         spool_(spool),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
-        status_(io_, time_, log_, {exporter_, store_, spool_}, options.once,
-                options.once && ::isatty(STDERR_FILENO) == 1),
-        listeners_(io_, config_, metrics_, log_, supervise()),
-        intake_(io_, options_, config_, store_, exporter_, spool_, log_, supervise()) {
+        listeners_(io_, config_, metrics_, log_, supervise()) {
     http_.count_into(metrics_);
-    exporter_.use_metrics(metrics_);
     store_.retain(config_.retention);
   }
 
@@ -96,55 +90,69 @@ class Runner {
       o.root = std::move(*root);
       o.max_bytes = config_.download.max_bytes;
       fetcher_.emplace(std::move(o), time_, 2);  // two download threads
-      exporter_.use_downloads(*fetcher_);
     }
     if (config_.webhook.enabled()) {
-      if (const int rc = listeners_.start_receiver(exporter_); rc != exit_ok) return rc;
-    }
-    if (config_.metrics.enabled()) {
-      const MetricsSources sources{exporter_, tokens_, paced_, store_, time_.wall_now()};
-      if (const int rc = listeners_.start_metrics(sources); rc != exit_ok) return rc;
+      if (const int rc = listeners_.open_hook_keys(); rc != exit_ok) return rc;
     }
     auto recovered = store_.recover(config_.defaults);
     store_.prune(std::chrono::system_clock::now());  // retention: at start-up, then hourly
-    exporter_.after_restart(store_.restart_facts());
-    for (auto& p : recovered) exporter_.add_batch(p.id, std::move(p.specs), std::move(p.states));
-    intake_.take_at_start();
+    // The engine, made with every part it has (ExporterParts), then what
+    // watches it and feeds it: none of them exists before its parts do.
+    ExporterParts parts;
+    parts.hook_keys = listeners_.hook_keys();
+    parts.public_url = config_.webhook.public_url;
+    parts.fetcher = fetcher_ ? &*fetcher_ : nullptr;
+    parts.metrics = &metrics_;
+    parts.restart = store_.restart_facts();
+    exporter_.emplace(io_.get_executor(), config_, paced_, tokens_, store_, log_,
+                      options_.once ? RunMode::batch : RunMode::daemon, time_, default_unit_random(), std::move(parts));
+    status_.emplace(io_, time_, log_, StatusReport::Sources{*exporter_, store_, spool_}, options_.once,
+                    options_.once && ::isatty(STDERR_FILENO) == 1);
+    intake_.emplace(io_, options_, config_, store_, *exporter_, spool_, log_, supervise());
+    if (config_.webhook.enabled()) {
+      if (const int rc = listeners_.start_receiver(*exporter_); rc != exit_ok) return rc;
+    }
+    if (config_.metrics.enabled()) {
+      const MetricsSources sources{*exporter_, tokens_, paced_, store_, time_.wall_now()};
+      if (const int rc = listeners_.start_metrics(sources); rc != exit_ok) return rc;
+    }
+    for (auto& p : recovered) exporter_->add_batch(p.id, std::move(p.specs), std::move(p.states));
+    intake_->take_at_start();
     ::malloc_trim(0);  // hand the parsers' scratch memory back before the long run
 
-    auto& notifier = status_.notifier();
+    auto& notifier = status_->notifier();
     if (!options_.once) {
-      intake_.watch();
-      asio::co_spawn(io_, status_.publish(), supervised("status writer"));
+      intake_->watch();
+      asio::co_spawn(io_, status_->publish(), supervised("status writer"));
       asio::co_spawn(io_, prune_hourly(), supervised("retention"));
     }
     notifier.ready();  // the spool is recovered and the watcher is up
-    if (notifier.watchdog_interval().count() > 0) asio::co_spawn(io_, status_.feed_watchdog(), supervised("watchdog"));
+    if (notifier.watchdog_interval().count() > 0) asio::co_spawn(io_, status_->feed_watchdog(), supervised("watchdog"));
     wait_for_signal();
     // Supervised like every other task: an engine that throws is logged
     // (task_failed) and stops the daemon with exit 75.
-    asio::co_spawn(io_, exporter_.run(), [this, watch = supervised("engine")](std::exception_ptr e, RunSummary s) {
+    asio::co_spawn(io_, exporter_->run(), [this, watch = supervised("engine")](std::exception_ptr e, RunSummary s) {
       summary_ = s;
       stop_helpers();
       if (grace_) grace_->cancel();
       watch(e);
     });
-    if (status_.drawing()) asio::co_spawn(io_, status_.draw_progress(), supervised("progress line"));
+    if (status_->drawing()) asio::co_spawn(io_, status_->draw_progress(), supervised("progress line"));
     const auto started = time_.now();
     try {
       io_.run();
     } catch (const std::exception& e) {
       stop_downloads();
-      status_.finish_line(std::chrono::duration_cast<Millis>(time_.now() - started));
+      status_->finish_line(std::chrono::duration_cast<Millis>(time_.now() - started));
       std::cerr << "exportd: stopped: " << e.what() << "\n";
-      status_.write("stopped", e.what());
+      status_->write("stopped", e.what());
       return exit_temporary;
     }
     stop_downloads();
-    status_.finish_line(std::chrono::duration_cast<Millis>(time_.now() - started));
+    status_->finish_line(std::chrono::duration_cast<Millis>(time_.now() - started));
     if (!supervisor_.failure().empty()) {
       std::cerr << "exportd: stopped: " << supervisor_.failure() << "\n";
-      status_.write("stopped", supervisor_.failure());
+      status_->write("stopped", supervisor_.failure());
       return exit_temporary;  // non-zero: systemd restarts the daemon
     }
     return finish(std::chrono::duration<double>(time_.now() - started).count());
@@ -166,7 +174,7 @@ class Runner {
   // A supervised task threw: stop everything, exit non-zero (systemd restarts us).
   void stop_for_failure() {
     stop_helpers();
-    exporter_.stop();
+    if (exporter_) exporter_->stop();
     grace_.emplace(io_, shutdown_grace);
     grace_->async_wait([this](boost::system::error_code) { io_.stop(); });
   }
@@ -174,7 +182,7 @@ class Runner {
   void wait_for_signal() {
     signals_.async_wait([this](boost::system::error_code ec, int sig) {
       if (ec) return;
-      auto& notifier = status_.notifier();
+      auto& notifier = status_->notifier();
       if (sig == SIGHUP) {
         notifier.reloading();
         reload();
@@ -187,7 +195,7 @@ class Runner {
                                 {"what", "no new work; jobs in flight resume at the next start"}});
       interrupted_ = true;
       stop_helpers();
-      exporter_.stop();
+      exporter_->stop();
       // Workers leave at their next step; one stuck in a slow request is cut off.
       grace_.emplace(io_, shutdown_grace);
       grace_->async_wait([this](boost::system::error_code) { io_.stop(); });
@@ -207,12 +215,12 @@ class Runner {
     config_ = std::move(plan.next);
     paced_.set_rate(config_.limits.requests_per_second);
     http_.set_max_connections(config_.limits.max_connections);
-    exporter_.reconfigure(config_);
+    exporter_->reconfigure(config_);
     store_.retain(config_.retention);
     // Said in the old log settings, so the line is seen whatever the new ones are.
     log_.info("reloaded", {{"config", options_.config}, {"changed", plan.live.empty() ? "nothing" : join(plan.live)}});
     log_.set_settings(config_.log);
-    intake_.queue_files_changed();
+    intake_->queue_files_changed();
   }
 
   // Retention (SPEC §11): done/, rejected/ and rotated results files, hourly.
@@ -235,15 +243,15 @@ class Runner {
   void stop_helpers() {
     stopping_ = true;
     listeners_.stop();
-    intake_.stop();
-    status_.stop();
+    if (intake_) intake_->stop();
+    if (status_) status_->stop();
     if (prune_timer_) prune_timer_->cancel();
     signals_.cancel();
   }
 
   int finish(double seconds) {
-    status_.write("stopped");
-    const auto counts = exporter_.counts();
+    status_->write("stopped");
+    const auto counts = exporter_->counts();
     if (options_.once) {
       // This run's lines: from where results.jsonl stood at the start, through the files rotated since.
       auto files = store_.rotated_results();
@@ -254,8 +262,8 @@ class Runner {
           "token request(s) in %.1f s\n",
           static_cast<unsigned long long>(counts.total), static_cast<unsigned long long>(summary_.succeeded),
           static_cast<unsigned long long>(summary_.failed), static_cast<unsigned long long>(summary_.timed_out),
-          static_cast<unsigned long long>(exporter_.requests()),
-          counts.total ? static_cast<double>(exporter_.requests()) / static_cast<double>(counts.total) : 0.0,
+          static_cast<unsigned long long>(exporter_->requests()),
+          counts.total ? static_cast<double>(exporter_->requests()) / static_cast<double>(counts.total) : 0.0,
           static_cast<unsigned long long>(tokens_.requests()), seconds);
       std::fflush(stdout);
     }
@@ -272,7 +280,7 @@ class Runner {
                            {"token_requests", std::to_string(tokens_.requests())},
                            {"requests", std::to_string(paced_.sent())}});
     if (interrupted_ && options_.once) std::cerr << "exportd: interrupted; jobs in flight resume at the next run\n";
-    return exit_code_for(summary_, intake_.rejected_files(), interrupted_,
+    return exit_code_for(summary_, intake_->rejected_files(), interrupted_,
                          options_.once ? RunMode::batch : RunMode::daemon);
   }
 
@@ -291,7 +299,7 @@ class Runner {
   TokenSource tokens_;
   // Downloads (SPEC §10): their own TLS context and two threads (socket, writing, hashing).
   std::optional<NetworkVideoFetcher> fetcher_;
-  Exporter exporter_;
+  std::optional<Exporter> exporter_;  // made in run(), once its parts are known
   Spool& spool_;
   asio::signal_set signals_;
   std::optional<asio::steady_timer> prune_timer_;
@@ -301,10 +309,10 @@ class Runner {
   RunSummary summary_;
   bool interrupted_ = false;
   bool stopping_ = false;
-  StatusReport status_;
   Listeners listeners_;
+  std::optional<StatusReport> status_;  // made with the exporter
   // Last: destroyed first, its reader thread joined before what it reads with.
-  Intake intake_;
+  std::optional<Intake> intake_;
 };
 
 }  // namespace

@@ -24,7 +24,7 @@ ApiResult<Reply> read_as(const ApiResult<boost::json::object>& data, Reader read
 }  // namespace
 
 Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
-                   JobLedger& ledger, Logger& log, Mode mode, EngineTime& time, UnitRandom random)
+                   JobLedger& ledger, Logger& log, Mode mode, EngineTime& time, UnitRandom random, ExporterParts parts)
     : ex_(ex),
       config_(config),
       ledger_(ledger),
@@ -39,7 +39,15 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       downloader_(config_, jobs_, machine_, ledger, log, time, random_, own_metrics_),
       schedule_(ex, time, jobs_, machine_, downloader_.stage().due()),
       crew_(ex),
-      clocks_(time) {}
+      clocks_(time) {
+  if (parts.hook_keys != nullptr) hooks_.use(*parts.hook_keys, parts.public_url);
+  if (parts.fetcher != nullptr) downloader_.use(*parts.fetcher);
+  if (parts.metrics != nullptr) {
+    metrics_ = parts.metrics;
+    downloader_.use_metrics(*parts.metrics);
+  }
+  restart_ = std::move(parts.restart);
+}
 
 RunRules::Settings Exporter::rules_settings() const {
   return {mode_, Backoff(config_.retry.initial_backoff, config_.retry.max_backoff), 5, config_.retry.max_attempts};
@@ -55,8 +63,8 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
     job.hooked = hooks_.on() && specs[i].webhook_url.empty();
     static const RecoveredJob fresh;
     const RecoveredJob& r = i < recovered.size() ? recovered[i] : fresh;
-    const auto back = comeback(r, downloader_.on(), job.hooked, restart_, clocks_.wall(time_.now()),
-                               config_.webhook.safety_poll);
+    const auto back =
+        comeback(r, downloader_.on(), job.hooked, restart_, clocks_.wall(time_.now()), config_.webhook.safety_poll);
     job.submissions = r.submissions;
     job.creates = specs[i].kind == JobKind::create_project;
     if (back.state) {
@@ -99,8 +107,6 @@ void Exporter::admit() {
     schedule_.schedule(index);
   }
 }
-
-void Exporter::use_hooks(const HookKeys& keys, const std::string& public_url) { hooks_.use(keys, public_url); }
 
 HookAnswer Exporter::hint(std::string_view token) {
   const auto found = hooks_.find(token);
@@ -327,8 +333,9 @@ awaitable<std::optional<ProbeFinding>> Exporter::look_up(std::uint32_t index) {
       case CreateLookup::Step::Kind::found:
         co_return ProbeFinding{std::move(step.project), {}};
       case CreateLookup::Step::Kind::absent:
-        log_.info("create_not_found",
-                  {{"job", spec.key}, {"pages", std::to_string(lookup.pages())}, {"why", "the whole project list was read"}});
+        log_.info(
+            "create_not_found",
+            {{"job", spec.key}, {"pages", std::to_string(lookup.pages())}, {"why", "the whole project list was read"}});
         co_return ProbeFinding{};
       case CreateLookup::Step::Kind::unknown:
         co_return ProbeFinding{{}, std::move(step.why)};

@@ -33,6 +33,22 @@
 
 namespace exportd {
 
+// The exporter's optional parts, given when it is made: a part can never
+// come after the jobs it should have served (a hook URL a job was sent
+// without, a download a job finished without).
+struct ExporterParts {
+  // Jobs without a webhook_url of their own are sent with
+  // public_url/hooks/<token> and polled only as a safety net (SPEC §9).
+  const HookKeys* hook_keys = nullptr;
+  std::string public_url;
+  // With download.dir set: finished exports' videos are fetched through it (SPEC §10).
+  VideoFetcher* fetcher = nullptr;
+  // Counters for /metrics (SPEC §11); without it they go to a private set nobody reads.
+  Metrics* metrics = nullptr;
+  // After a restart: which waiting jobs are read at once (SPEC §9; see read_after_restart).
+  std::optional<RestartFacts> restart;
+};
+
 // Drives every job on one executor. A fixed set of workers (one per pooled
 // connection) takes whichever job is due next from one due-time queue,
 // carries out the step the job machine asks for, and feeds the reply back;
@@ -46,7 +62,7 @@ class Exporter final : private SweepTarget {
   using Mode = RunMode;  // batch: run() returns when every job has ended; daemon: only after stop()
 
   Exporter(boost::asio::any_io_executor ex, const Config& config, Transport& transport, TokenSource& tokens,
-           JobLedger& ledger, Logger& log, Mode mode, EngineTime& time, UnitRandom random);
+           JobLedger& ledger, Logger& log, Mode mode, EngineTime& time, UnitRandom random, ExporterParts parts = {});
   ~Exporter() override = default;
 
   // Adds the jobs of one batch. `recovered` is empty (all fresh) or has one
@@ -60,20 +76,6 @@ class Exporter final : private SweepTarget {
   // New polling, retry and limit settings (SIGHUP); jobs keep their state.
   void reconfigure(const Config& config);
 
-  // Jobs added from now on without a webhook_url of their own are sent with
-  // public_url/hooks/<token> and polled only as a safety net (SPEC §9).
-  void use_hooks(const HookKeys& keys, const std::string& public_url);
-  // With download.dir set: finished exports' videos are fetched through
-  // `fetcher` (SPEC §10) before their jobs succeed. Before run().
-  void use_downloads(VideoFetcher& fetcher) { downloader_.use(fetcher); }
-  // After a restart, before the recovered batches are added: which waiting
-  // jobs are read at once (SPEC §9; see read_after_restart).
-  void after_restart(const RestartFacts& facts) { restart_ = facts; }
-  // Counters for /metrics (SPEC §11); without it they go to a private set nobody reads.
-  void use_metrics(Metrics& metrics) {
-    metrics_ = &metrics;
-    downloader_.use_metrics(metrics);
-  }
   // A call to the receiver: the job's progress is read now (once, however many hooks come).
   HookAnswer hint(std::string_view token);
 
@@ -110,7 +112,7 @@ class Exporter final : private SweepTarget {
   JobEvent failure_event(ExportJob& job, const ApiError& error, TimePoint now);
   boost::asio::awaitable<void> apply(std::uint32_t index, JobEvent event);
   boost::asio::awaitable<void> finish(std::uint32_t index, const JobEvent& event);
-  void forget_hook(std::uint32_t index);  // the job ended: its token answers "ended" from now on
+  void forget_hook(std::uint32_t index);              // the job ended: its token answers "ended" from now on
   std::string hook_token(std::uint32_t index) const;  // a hooked job's token (computed, never stored)
   void admit();
   bool idle() const { return jobs_.idle(); }
@@ -124,7 +126,7 @@ class Exporter final : private SweepTarget {
   EngineTime& time_;
   UnitRandom random_;
   JobMachine machine_;
-  ApiCaller calls_;  // every API call: gate, token, transport, the run's rules
+  ApiCaller calls_;      // every API call: gate, token, transport, the run's rules
   Metrics own_metrics_;  // counters nobody reads, until use_metrics()
   Metrics* metrics_ = &own_metrics_;
   JobTable jobs_;
@@ -140,12 +142,12 @@ class Exporter final : private SweepTarget {
   // The workers that carry the run out, and what they wait on.
   struct Crew {
     explicit Crew(boost::asio::any_io_executor ex) : left(ex) {}
-    std::uint32_t spawned = 0;               // running, of every kind
-    std::uint32_t api = 0;                   // API workers (one per pooled connection) not leaving after a reload
-    std::uint32_t downloaders = 0;           // download workers (download.max_concurrent), the same
-    std::uint32_t sweepers = 0;              // the sweeper (one)
-    Signal left;                             // a coroutine finished
-    bool stopping = false;                   // no more steps: run() returns once they have left
+    std::uint32_t spawned = 0;      // running, of every kind
+    std::uint32_t api = 0;          // API workers (one per pooled connection) not leaving after a reload
+    std::uint32_t downloaders = 0;  // download workers (download.max_concurrent), the same
+    std::uint32_t sweepers = 0;     // the sweeper (one)
+    Signal left;                    // a coroutine finished
+    bool stopping = false;          // no more steps: run() returns once they have left
   } crew_;
   WallMapping clocks_;
 };

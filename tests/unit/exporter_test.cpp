@@ -199,9 +199,11 @@ struct Engine {
   }
 
   void start(RunMode mode, int jobs, const std::string& prefix = "p",
-             const std::function<void(Exporter&)>& setup = {}) {
-    exporter.emplace(io.get_executor(), config, transport, tokens, ledger, log, mode, time, [] { return 0.5; });
-    if (setup) setup(*exporter);
+             const std::function<void(ExporterParts&)>& setup = {}) {
+    ExporterParts parts;
+    if (setup) setup(parts);
+    exporter.emplace(io.get_executor(), config, transport, tokens, ledger, log, mode, time, [] { return 0.5; },
+                     std::move(parts));
     add(jobs, prefix);
     asio::co_spawn(io, exporter->run(), [this](std::exception_ptr e, RunSummary s) {
       if (e) std::rethrow_exception(e);
@@ -247,7 +249,10 @@ TEST(Exporter, AHookedJobIsReadOnceOnItsHookAndOtherwiseOnlyAsASafetyNet) {
       hook_urls.emplace_back(json::parse(r.body).as_object().at("webhookUrl").as_string());
     return std::nullopt;
   };
-  e.start(RunMode::daemon, 3, "p", [&](Exporter& x) { x.use_hooks(keys, "https://hooks.example.com/exportd"); });
+  e.start(RunMode::daemon, 3, "p", [&](ExporterParts& x) {
+    x.hook_keys = &keys;
+    x.public_url = "https://hooks.example.com/exportd";
+  });
   ASSERT_TRUE(e.run_until([&] { return e.api.exports.size() == 3; }, 1min));
   const auto token = [&](int i) { return keys.token_for("batch-p", "jobs.yaml#p" + std::to_string(i)); };
   ASSERT_EQ(hook_urls.size(), 3u);
@@ -316,9 +321,7 @@ TEST(Exporter, AfterARestartOnlyJobsWhoseHookMayHaveComeWhileDownAreReadAtOnce) 
     e.api.exports[id] = e.time.now() - ago;
   }
   e.exporter.emplace(e.io.get_executor(), e.config, e.transport, e.tokens, e.ledger, e.log, RunMode::daemon, e.time,
-                     [] { return 0.5; });
-  e.exporter->use_hooks(keys, "https://hooks.example.com/exportd");
-  e.exporter->after_restart(facts);
+                     [] { return 0.5; }, ExporterParts{&keys, "https://hooks.example.com/exportd", nullptr, nullptr, facts});
   e.exporter->add_batch("batch-r", std::move(specs), std::move(recovered));
   asio::co_spawn(e.io, e.exporter->run(), [&](std::exception_ptr ex, RunSummary s) {
     if (ex) std::rethrow_exception(ex);
@@ -395,7 +398,7 @@ TEST(Exporter, AFinishedExportIsDownloadedBeforeItsJobSucceeds) {
   e.config.download.dir = "/srv/videos";
   e.config.download.max_concurrent = 2;
   FakeVideoHost host(e.time, e.io.get_executor());
-  e.start(RunMode::batch, 6, "p", [&](Exporter& x) { x.use_downloads(host); });
+  e.start(RunMode::batch, 6, "p", [&](ExporterParts& x) { x.fetcher = &host; });
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   EXPECT_EQ(e.summary->succeeded, 6u);
   const auto& r = e.ledger.results.at("jobs.yaml#p3");
@@ -426,7 +429,7 @@ TEST(Exporter, ADownloadResumesAfterCutsGetsAFreshLinkWhenRefusedAndWaitsOutAFul
   host.script["/srv/videos/jobs/p0.mp4"] = {FetchEnd::cut,          FetchEnd::cut,       FetchEnd::cut,
                                             FetchEnd::refresh_link, FetchEnd::disk_full, FetchEnd::disk_full,
                                             FetchEnd::disk_full,    FetchEnd::disk_full, FetchEnd::disk_full};
-  e.start(RunMode::batch, 1, "p", [&](Exporter& x) { x.use_downloads(host); });
+  e.start(RunMode::batch, 1, "p", [&](ExporterParts& x) { x.fetcher = &host; });
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   ASSERT_EQ(e.summary->succeeded, 1u);
   EXPECT_EQ(host.tries, 10);
@@ -447,7 +450,7 @@ TEST(Exporter, TriesThatDoNotMoveThePartOnBackOffAndEndInDownloadFailed) {
   host.takes = 1s;
   host.ignores_range = true;
   host.script["/srv/videos/jobs/p0.mp4"] = std::deque<FetchEnd>(1000, FetchEnd::cut);
-  e.start(RunMode::batch, 1, "p", [&](Exporter& x) { x.use_downloads(host); });
+  e.start(RunMode::batch, 1, "p", [&](ExporterParts& x) { x.fetcher = &host; });
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   EXPECT_EQ(e.summary->failed, 1u);
   EXPECT_EQ(e.summary->timed_out, 0u);
@@ -465,7 +468,7 @@ TEST(Exporter, TwoBatchesWritingOneFileTakeTurnsNeverWritingItTogether) {
   FakeVideoHost host(e.time, e.io.get_executor());
   host.takes = 30s;
   // The same job file taken twice: both batches' p0 download to /srv/videos/jobs/p0.mp4.
-  e.start(RunMode::batch, 1, "p", [&](Exporter& x) { x.use_downloads(host); });
+  e.start(RunMode::batch, 1, "p", [&](ExporterParts& x) { x.fetcher = &host; });
   std::vector<JobSpec> again(1);
   again[0].project_id = "p0";
   again[0].key = "jobs.yaml#p0";
@@ -482,7 +485,7 @@ TEST(Exporter, ADownloadThatNeverWorksFailsAsDownloadFailedWithItsLinkKept) {
   FakeVideoHost host(e.time, e.io.get_executor());
   host.script["/srv/videos/jobs/p0.mp4"] = std::deque<FetchEnd>(10, FetchEnd::retry_later);
   host.script["/srv/videos/jobs/p1.mp4"] = {FetchEnd::failed};
-  e.start(RunMode::batch, 2, "p", [&](Exporter& x) { x.use_downloads(host); });
+  e.start(RunMode::batch, 2, "p", [&](ExporterParts& x) { x.fetcher = &host; });
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   EXPECT_EQ(e.summary->failed, 2u);
   for (const auto* job : {"jobs.yaml#p0", "jobs.yaml#p1"}) {
@@ -678,8 +681,7 @@ TEST(Exporter, TheMetricsCountEveryRetryAndEveryEndingByStageAndStatus) {
   };
   e.config.retry.max_attempts = 8;
   e.exporter.emplace(e.io.get_executor(), e.config, e.transport, e.tokens, e.ledger, e.log, RunMode::batch, e.time,
-                     [] { return 0.5; });
-  e.exporter->use_metrics(metrics);
+                     [] { return 0.5; }, ExporterParts{nullptr, "", nullptr, &metrics, std::nullopt});
   std::vector<JobSpec> specs(3);
   for (int i = 0; i < 3; ++i) {
     specs[i].project_id = i == 2 ? "missing-2" : "p" + std::to_string(i);  // the API does not know missing-2
@@ -706,9 +708,10 @@ TEST(Exporter, TheLagOfAHookedJobRunsFromItsHookAndOfAPolledOneFromItsLastReadBe
   e.config.webhook.safety_poll = 10min;
   const HookKeys keys(std::string(32, 'k'));
   Metrics metrics;
-  e.start(RunMode::daemon, 2, "p", [&](Exporter& x) {
-    x.use_hooks(keys, "https://hooks.example.com/exportd");
-    x.use_metrics(metrics);
+  e.start(RunMode::daemon, 2, "p", [&](ExporterParts& x) {
+    x.hook_keys = &keys;
+    x.public_url = "https://hooks.example.com/exportd";
+    x.metrics = &metrics;
   });
   ASSERT_TRUE(e.run_until([&] { return e.api.exports.size() == 2; }, 1min));
   e.run_until([] { return false; }, 5min);  // both finished at 20 s; no hook yet
@@ -818,7 +821,7 @@ TEST(Exporter, ExitCodesByOutcomeAndMode) {
 TEST(Exporter, ManyPolledJobsAreWatchedBySweepsAndEachEndsOnOneConfirmingRead) {
   Engine e;
   Metrics metrics;
-  e.start(RunMode::batch, 40, "p", [&](Exporter& x) { x.use_metrics(metrics); });
+  e.start(RunMode::batch, 40, "p", [&](ExporterParts& x) { x.metrics = &metrics; });
   const auto began = e.time.now();
   ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
   EXPECT_EQ(e.summary->succeeded, 40u);
