@@ -127,7 +127,7 @@ class Exporter final : private SweepTarget {
   UnitRandom random_;
   JobMachine machine_;
   ApiCaller calls_;      // every API call: gate, token, transport, the run's rules
-  Metrics own_metrics_;  // counters nobody reads, until use_metrics()
+  Metrics own_metrics_;  // counters nobody reads, when no ExporterParts::metrics was given
   Metrics* metrics_ = &own_metrics_;
   JobTable jobs_;
   Sweeper sweeper_;
