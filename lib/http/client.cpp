@@ -143,30 +143,22 @@ awaitable<HttpClient::Attempt> HttpClient::attempt(Pooled& conn, const ApiReques
   auto& link = conn.link;
   const bool reused = link.is_open();
   Attempt out;
-  // A failure before any reply byte on a kept-alive connection the server closed.
-  const auto stale = [&](const NetError& e) { return reused && e.fault == NetFault::closed && e.read == 0; };
+  const auto fail = [&](const NetError& e) {
+    // Stale: a kept-alive connection the server closed before any reply byte.
+    out.stale = reused && e.fault == NetFault::closed && e.read == 0;
+    out.outcome = api_error(e, options_.timeout);
+  };
   co_await link.run(Deadlines::total(time_.now(), options_.timeout), [&]() -> awaitable<void> {
     if (!reused) {
-      if (auto failed = co_await link.open(options_.endpoint, false)) {
-        out.outcome = api_error(*failed, options_.timeout);
-        co_return;
-      }
+      if (auto failed = co_await link.open(options_.endpoint, false)) co_return fail(*failed);
       ++connections_opened_;
-    }
-    if (auto failed = co_await link.write(req)) {
-      out.stale = stale(*failed);
-      out.outcome = api_error(*failed, options_.timeout);
-      co_return;
     }
     http::response_parser<http::string_body> parser;
     parser.body_limit(options_.body_limit);
-    auto failed = co_await link.read_head(parser);
+    auto failed = co_await link.write(req);
+    if (!failed) failed = co_await link.read_head(parser);
     if (!failed) failed = co_await link.read_body(parser);
-    if (failed) {
-      out.stale = stale(*failed);
-      out.outcome = api_error(*failed, options_.timeout);
-      co_return;
-    }
+    if (failed) co_return fail(*failed);
     auto res = parser.release();
     HttpReply reply;
     reply.status = static_cast<int>(res.result_int());

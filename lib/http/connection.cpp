@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -59,9 +59,12 @@ struct Connection::Watch {
   std::unique_ptr<Alarm> alarm;
   Deadlines limits;
   TimePoint last{};
-  bool body_done = true;
   std::optional<NetFault> ended;  // silent or deadline
-  Connection* owner = nullptr;    // closed by the watchdog; only while a body runs
+  Connection* owner = nullptr;    // closed by the watchdog; set only while a body runs
+  // Which exchange is under way: a watchdog left from the last one (its
+  // wake still queued when the next run() began) must leave, not watch
+  // beside the new one on the same alarm, each re-arming it under the other.
+  std::uint64_t exchange = 0;
 };
 
 namespace {
@@ -141,9 +144,9 @@ NetError Connection::fault(NetStage stage, const error_code& ec, std::string wha
 // deadline has come, which ends whatever the body waits on; leaves when the
 // body has ended (run() wakes it then). Spawned apart from the body, it
 // holds the Watch, not the connection.
-awaitable<void> Connection::watchdog(std::shared_ptr<Watch> w, EngineTime& time) {
+awaitable<void> Connection::watchdog(std::shared_ptr<Watch> w, EngineTime& time, std::uint64_t exchange) {
   for (;;) {
-    if (w->body_done) co_return;
+    if (w->owner == nullptr || w->exchange != exchange) co_return;
     const auto silent_at = w->limits.silence ? w->last + *w->limits.silence : TimePoint::max();
     const auto due = std::min(silent_at, w->limits.by);
     if (time.now() >= due) {
@@ -160,16 +163,15 @@ awaitable<void> Connection::run(Deadlines deadlines, std::function<awaitable<voi
   auto& w = *watch_;
   w.limits = deadlines;
   w.last = time_.now();
-  w.body_done = false;
   w.ended.reset();
   w.owner = this;
+  ++w.exchange;
   written_ = 0;
   read_ = 0;
-  asio::co_spawn(ex_, watchdog(watch_, time_), asio::detached);
+  asio::co_spawn(ex_, watchdog(watch_, time_, w.exchange), asio::detached);
   struct Done {
     Watch& w;
     ~Done() {
-      w.body_done = true;
       w.owner = nullptr;
       w.alarm->cancel();  // the watchdog wakes and leaves
     }

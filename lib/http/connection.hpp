@@ -122,7 +122,7 @@ class Connection {
   template <class Op>
   boost::asio::awaitable<std::pair<std::optional<NetError>, std::size_t>> step(NetStage stage, Op op);
   NetError fault(NetStage stage, const boost::system::error_code& ec, std::string what) const;
-  static boost::asio::awaitable<void> watchdog(std::shared_ptr<Watch> w, EngineTime& time);
+  static boost::asio::awaitable<void> watchdog(std::shared_ptr<Watch> w, EngineTime& time, std::uint64_t exchange);
 
   boost::asio::any_io_executor ex_;
   EngineTime& time_;
