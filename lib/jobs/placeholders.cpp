@@ -1,0 +1,127 @@
+#include "jobs/placeholders.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
+
+namespace exportd {
+
+namespace json = boost::json;
+
+PlaceholderUse placeholders_in(std::string_view text) {
+  PlaceholderUse out;
+  for (std::size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", at)) {
+    const auto close = text.find("}}", at + 2);
+    if (close == std::string_view::npos) {
+      out.fault = std::pair{at, std::string("a '{{' is never closed with '}}'")};
+      return out;
+    }
+    const auto name = text.substr(at + 2, close - at - 2);
+    if (name.empty()) {
+      out.fault = std::pair{at, std::string("'{{}}' names no column")};
+      return out;
+    }
+    bool seen = false;
+    for (const auto& c : out.columns) seen = seen || c == name;
+    if (!seen) out.columns.emplace_back(name);
+    at = close + 2;
+  }
+  return out;
+}
+
+std::optional<std::string> fill(std::string_view text, const ColumnValue& value) {
+  std::string out;
+  std::size_t from = 0;
+  for (std::size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", from)) {
+    const auto close = text.find("}}", at + 2);
+    if (close == std::string_view::npos) break;
+    const auto v = value(text.substr(at + 2, close - at - 2));
+    if (!v) return std::nullopt;
+    out.append(text.substr(from, at - from));
+    out.append(*v);
+    from = close + 2;
+  }
+  out.append(text.substr(from));
+  return out;
+}
+
+std::string html_escaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Fills `v` in place; `path` the keys and indexes above it. False when a name has no value.
+bool fill_in(json::value& v, std::vector<std::string_view>& path, const ColumnValue& value) {
+  if (v.is_string()) {
+    // A clip's script: .../clips/<n>/script/org.
+    const auto n = path.size();
+    const bool script = n >= 4 && path[n - 1] == "org" && path[n - 2] == "script" && path[n - 4] == "clips";
+    if (!script) {
+      auto filled = fill(v.as_string(), value);
+      if (!filled) return false;
+      v = json::string(*filled);
+      return true;
+    }
+    std::vector<std::string> held;  // the escaped values live here while fill() reads them
+    auto filled = fill(v.as_string(), [&](std::string_view name) -> std::optional<std::string_view> {
+      const auto raw = value(name);
+      if (!raw) return std::nullopt;
+      held.push_back(html_escaped(*raw));
+      return std::string_view(held.back());
+    });
+    if (!filled) return false;
+    v = json::string(*filled);
+    return true;
+  }
+  if (v.is_object()) {
+    for (auto& [key, item] : v.as_object()) {
+      path.push_back(key);
+      const bool ok = fill_in(item, path, value);
+      path.pop_back();
+      if (!ok) return false;
+    }
+  } else if (v.is_array()) {
+    for (auto& item : v.as_array()) {
+      path.push_back("#");  // an index: only its place in the path matters
+      const bool ok = fill_in(item, path, value);
+      path.pop_back();
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<json::value> fill_template(const json::value& scenes, const ColumnValue& value) {
+  json::value out = scenes;
+  std::vector<std::string_view> path;
+  if (!fill_in(out, path, value)) return std::nullopt;
+  return out;
+}
+
+}  // namespace exportd
