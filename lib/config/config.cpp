@@ -114,6 +114,7 @@ Result<Config> load_config(const std::string& path) {
         c.limits.max_connections = static_cast<std::uint32_t>(*v);
       if (auto v = m.unsigned_int("requests_per_second", 0, 1'000'000))
         c.limits.requests_per_second = static_cast<std::uint32_t>(*v);
+      if (auto v = m.unsigned_int("max_rows", 1, 10'000'000)) c.defaults.max_rows = static_cast<std::uint32_t>(*v);
       m.reject_unknown();
     }
   }

@@ -39,6 +39,7 @@ const std::vector<Key>& keys() {
       key("limits.max_active_jobs", true, EXPORTD_FIELD(limits.max_active_jobs)),
       key("limits.max_connections", true, EXPORTD_FIELD(limits.max_connections)),
       key("limits.requests_per_second", true, EXPORTD_FIELD(limits.requests_per_second)),
+      key("limits.max_rows", true, EXPORTD_FIELD(defaults.max_rows)),
       key("polling.first_poll_after", true, EXPORTD_FIELD(polling.first_poll_after)),
       key("polling.min_interval", true, EXPORTD_FIELD(polling.min_interval)),
       key("polling.max_interval", true, EXPORTD_FIELD(polling.max_interval)),

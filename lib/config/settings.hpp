@@ -62,6 +62,8 @@ struct JobDefaults {
   // download.name while downloads are on ("" = off): every job's video file
   // name is made and checked when its job file is read.
   std::string download_name;
+  // limits.max_rows: the rows a template job's CSV may hold (SPEC §12).
+  std::uint32_t max_rows = 100'000;
 };
 
 inline constexpr std::uint64_t default_max_video_bytes = 64ull << 30;  // download.max_bytes: 64 GiB

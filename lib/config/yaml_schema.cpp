@@ -13,6 +13,7 @@
 namespace exportd {
 
 std::string Diagnostic::str() const {
+  if (line == 0) return message;  // a whole line from another file's reader
   return terminal_safe(file) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
 
@@ -25,6 +26,8 @@ void Diagnostics::add_at(int line, int column, std::string message) {
   // Messages quote what the file said: bounded and safe for a terminal.
   items_.push_back({file_, line, column, bounded_text(message, 1024)});
 }
+
+void Diagnostics::add_line(std::string line) { items_.push_back({"", 0, 0, bounded_text(line, 1024)}); }
 
 std::string Diagnostics::str() const {
   std::string out;

@@ -30,6 +30,9 @@ class Diagnostics {
 
   void add(const YAML::Mark& mark, std::string message);
   void add_at(int line, int column, std::string message);
+  // A problem of another file this one names, already a whole
+  // "FILE:LINE:COL: message" line (a rows file's cell, a scenes file's pointer).
+  void add_line(std::string line);
   bool empty() const { return items_.empty(); }
   const std::vector<Diagnostic>& items() const { return items_; }
   const std::string& file() const { return file_; }

@@ -70,6 +70,7 @@ JobResult job_result(const ExportJob& job, const JobSpec& spec, const std::strin
                      std::chrono::system_clock::time_point finished) {
   JobResult r;
   r.job = spec.key;
+  r.row = spec.row_line();
   r.batch = batch;
   r.project_id = job.project_id.empty() ? spec.project_id : job.project_id;
   r.status = job.state == JobState::succeeded   ? JobOutcome::succeeded

@@ -1,6 +1,7 @@
 #include "engine/submit_requests.hpp"
 
 #include "jobs/create_lookup.hpp"
+#include "jobs/placeholders.hpp"
 #include "jobs/scenes.hpp"
 #include "ops/off_loop.hpp"
 
@@ -15,8 +16,9 @@ boost::asio::awaitable<boost::system::result<ApiRequest, JobError>> SubmitReques
   // Read, parsed and made into the request's body on the file thread: a
   // large scenes file never holds up the event loop.
   // Named: g++ 12 destroys a lambda temporary inside co_await twice.
-  auto build = [this, endpoint, order = std::move(order), path = spec.scenes_file,
-                root = spec.scenes_root]() -> boost::system::result<ApiRequest, JobError> {
+  auto build = [this, endpoint, order = std::move(order), path = spec.scenes_file, root = spec.scenes_root,
+                rows = spec.rows, row = spec.row]() -> boost::system::result<ApiRequest, JobError> {
+    if (rows) return from_template(endpoint, order, path, root, *rows, row);
     auto scenes = scenes_.read(path, root);
     // The job's own input is at fault: it fails, nothing is sent.
     if (!scenes) return JobError{Errc::invalid_input, "scenes_file", scenes.error().message};
@@ -24,6 +26,28 @@ boost::asio::awaitable<boost::system::result<ApiRequest, JobError>> SubmitReques
   };
   auto built = co_await off_loop(files_, std::move(build));
   co_return built;
+}
+
+boost::system::result<ApiRequest, JobError> SubmitRequests::from_template(const ApiEndpoint& endpoint,
+                                                                         const ExportOrder& order,
+                                                                         const std::string& path,
+                                                                         const std::string& root,
+                                                                         const TemplateRows& rows, std::size_t row) {
+  // A template changed since the batch was taken in is read and checked
+  // again (load_scenes); one that now names a column the rows lack fails
+  // its job alone, as a scenes file gone bad does.
+  auto scenes = templates_.read(path, root);
+  if (!scenes) return JobError{Errc::invalid_input, "template", scenes.error().message};
+  std::string missing;
+  auto filled = fill_template(**scenes, [&](std::string_view name) -> std::optional<std::string_view> {
+    auto v = rows.value(row, name);
+    if (!v && missing.empty()) missing = name;
+    return v;
+  });
+  if (!filled)
+    return JobError{Errc::invalid_input, "template",
+                    "template " + path + ": {{" + missing + "}} names no column of " + rows.rows_file};
+  return create_request(endpoint, order, *filled);
 }
 
 }  // namespace exportd

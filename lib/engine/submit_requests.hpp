@@ -3,7 +3,9 @@
 // The request that sends a job's export: the export call, or the create
 // call with the job's scenes file, which (up to 8 MiB) is read, parsed and
 // made into the request on a file thread of its own, never on the event
-// loop, and parsed once for the many jobs that name one unchanged file.
+// loop, and parsed once for the many jobs that name one unchanged file. A
+// template job's body is built from its template (parsed once) and its row
+// as it is sent, so a batch of 100,000 rows holds one template, not 100,000 bodies.
 
 #include <string>
 
@@ -29,7 +31,12 @@ class SubmitRequests {
                                                      const std::string& batch, std::string webhook_url);
 
  private:
-  ScenesCache scenes_;  // touched on the file thread only
+  boost::system::result<ApiRequest, JobError> from_template(const ApiEndpoint& endpoint, const ExportOrder& order,
+                                                            const std::string& path, const std::string& root,
+                                                            const TemplateRows& rows, std::size_t row);
+
+  ScenesCache scenes_;       // touched on the file thread only
+  TemplateCache templates_;  // the same
   boost::asio::thread_pool files_{1};
 };
 

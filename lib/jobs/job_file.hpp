@@ -53,6 +53,11 @@ struct JobFileRead {
   Result<std::vector<JobSpec>> jobs;
   std::optional<Failure> scenes;  // nothing: every scenes file read is sound
 };
+// What the rows files of a batch's template jobs held when they were read
+// ("" when it has none): a batch taken in from some rows is never run on
+// from others, whose ids (and so job keys) may differ.
+std::string rows_digest(const std::vector<JobSpec>& jobs);
+
 JobFileRead read_job_file_once(const std::string& path, const JobDefaults& defaults, const std::string& text);
 
 }  // namespace exportd

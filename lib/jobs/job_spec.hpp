@@ -1,7 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "api/wire.hpp"
 
@@ -9,7 +13,24 @@ namespace exportd {
 
 enum class JobKind : std::uint8_t {
   export_project,  // export an existing project (project_id)
-  create_project,  // create a project from a scenes file, exported on creation
+  create_project,  // create a project from a scenes file (or a template and a row), exported on creation
+};
+
+// A personalized batch's rows (SPEC §12): one CSV, read and checked once,
+// held once for all the jobs of its `template:` entry; each job names its
+// row, and its request is built from the template and the row when it is sent.
+struct TemplateRows {
+  std::string rows_file;               // absolute
+  std::string digest;                  // of the file as read: a batch is never run on from a changed one
+  std::vector<std::string> columns;    // the first line's names
+  std::vector<std::string> cells;      // row-major, columns.size() per row
+  std::vector<std::uint32_t> lines;    // the line each row begins on
+  std::size_t size() const { return lines.size(); }
+  std::optional<std::string_view> value(std::size_t row, std::string_view column) const {
+    for (std::size_t c = 0; c < columns.size(); ++c)
+      if (columns[c] == column) return std::string_view(cells[row * columns.size() + c]);
+    return std::nullopt;
+  }
 };
 
 // What an operator asked for: one entry of a job file, validated, with the
@@ -31,6 +52,12 @@ struct JobSpec {
   // Where its video is downloaded to, below download.dir ("" when downloads
   // are off, or until a create job's project id is known to download.name).
   std::string file_name;
+  // A template job (create_project, scenes_file = the template): its rows and
+  // which of them it is. Null for every other job.
+  std::shared_ptr<const TemplateRows> rows;
+  std::uint32_t row = 0;
+  // The CSV line its row begins on (results' `row`), 0 when not a template job.
+  std::uint32_t row_line() const { return rows ? rows->lines[row] : 0; }
 };
 
 // The request a job's spec asks for (`name` as given: a create job's tag is the exporter's to add).

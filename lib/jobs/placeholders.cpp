@@ -115,7 +115,40 @@ bool fill_in(json::value& v, std::vector<std::string_view>& path, const ColumnVa
   return true;
 }
 
+// A JSON pointer's reference token (RFC 6901: '~' as ~0, '/' as ~1).
+std::string pointer_token(std::string_view key) {
+  std::string out;
+  for (const char c : key) {
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
+  }
+  return out;
+}
+
+void scan(const json::value& v, const std::string& pointer, TemplateUse& out) {
+  if (v.is_string()) {
+    auto use = placeholders_in(v.as_string());
+    if (use.fault) out.faults.push_back(pointer + ": " + use.fault->second);
+    for (auto& c : use.columns) out.uses.push_back({pointer, std::move(c)});
+  } else if (v.is_object()) {
+    for (const auto& [key, item] : v.as_object()) scan(item, pointer + "/" + pointer_token(key), out);
+  } else if (v.is_array()) {
+    std::size_t i = 0;
+    for (const auto& item : v.as_array()) scan(item, pointer + "/" + std::to_string(i++), out);
+  }
+}
+
 }  // namespace
+
+TemplateUse placeholders_in_template(const json::value& scenes, std::string_view pointer) {
+  TemplateUse out;
+  scan(scenes, std::string(pointer), out);
+  return out;
+}
 
 std::optional<json::value> fill_template(const json::value& scenes, const ColumnValue& value) {
   json::value out = scenes;

@@ -25,6 +25,19 @@ struct PlaceholderUse {
 };
 PlaceholderUse placeholders_in(std::string_view text);
 
+// Every placeholder of a scenes template, each with the JSON pointer of the
+// string value holding it (`pointer` is where the scenes stand in the file),
+// and what cannot be read ("<pointer>: why").
+struct TemplatePlaceholder {
+  std::string pointer;
+  std::string column;
+};
+struct TemplateUse {
+  std::vector<TemplatePlaceholder> uses;
+  std::vector<std::string> faults;
+};
+TemplateUse placeholders_in_template(const boost::json::value& scenes, std::string_view pointer);
+
 // `text` with each {{name}} replaced by value(name); nothing when a name has
 // no value (the caller checked every name beforehand).
 using ColumnValue = std::function<std::optional<std::string_view>(std::string_view name)>;

@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "jobs/scenes_schema.hpp"
+
 namespace exportd {
 
 namespace {
@@ -10,16 +12,24 @@ namespace {
 constexpr std::string_view scenes_link_rule =
     "scenes files of a dropped job file are never read through a link below the drop folder (or jobs.scenes_root)";
 
-Result<boost::json::value> parse_scenes(const std::string& path, const std::string& text) {
+Result<LoadedScenes> parse_scenes(const std::string& path, const std::string& text) {
   boost::system::error_code ec;
   auto v = boost::json::parse(text, ec);
   if (ec) return Failure{Errc::invalid_input, "scenes file " + path + " is not valid JSON: " + ec.message()};
-  if (v.is_object() && v.as_object().contains("scenes")) v = v.as_object()["scenes"];
+  const bool wrapped = v.is_object() && v.as_object().contains("scenes");
+  if (wrapped) v = v.as_object()["scenes"];
   if (!v.is_array() || v.as_array().empty())
     return Failure{
         Errc::invalid_input,
         "scenes file " + path + " must hold a non-empty JSON array of scenes (or an object with one under \"scenes\")"};
-  return v;
+  // The documented schema, before a credit is spent: one line per problem, at its JSON pointer.
+  const auto problems = scenes_schema_problems(v, wrapped ? "/scenes" : "");
+  if (!problems.empty()) {
+    std::string text;
+    for (const auto& p : problems) text += (text.empty() ? "" : "\n") + path + ": " + p;
+    return Failure{Errc::invalid_input, text};
+  }
+  return LoadedScenes{std::move(v), wrapped ? "/scenes" : ""};
 }
 
 Result<OpenedFile> open_scenes(const std::string& path, const std::string& root) {
@@ -28,7 +38,7 @@ Result<OpenedFile> open_scenes(const std::string& path, const std::string& root)
   return file;
 }
 
-Result<boost::json::value> read_scenes(const std::string& path, const OpenedFile& file) {
+Result<LoadedScenes> read_scenes(const std::string& path, const OpenedFile& file) {
   const auto text = read_opened(file, max_scenes_file_bytes);
   if (!text) return Failure{text.error().code, "cannot read scenes file " + path + ": " + text.error().message};
   return parse_scenes(path, *text);
@@ -36,10 +46,31 @@ Result<boost::json::value> read_scenes(const std::string& path, const OpenedFile
 
 }  // namespace
 
-Result<boost::json::value> load_scenes(const std::string& path, const std::string& root) {
+Result<LoadedScenes> load_scenes_at(const std::string& path, const std::string& root) {
   auto file = open_scenes(path, root);
   if (!file) return file.error();
   return read_scenes(path, *file);
+}
+
+Result<boost::json::value> load_scenes(const std::string& path, const std::string& root) {
+  auto loaded = load_scenes_at(path, root);
+  if (!loaded) return loaded.error();
+  return std::move(loaded->scenes);
+}
+
+Result<std::shared_ptr<const boost::json::value>> TemplateCache::read(const std::string& path,
+                                                                      const std::string& root) {
+  auto file = open_scenes(path, root);
+  if (!file) return file.error();
+  if (scenes_ && path == path_ && root == root_ && file->stamp == stamp_) return scenes_;
+  scenes_.reset();  // one template held at a time
+  auto loaded = read_scenes(path, *file);
+  if (!loaded) return loaded.error();
+  path_ = path;
+  root_ = root;
+  stamp_ = file->stamp;
+  scenes_ = std::make_shared<const boost::json::value>(std::move(loaded->scenes));
+  return scenes_;
 }
 
 Result<std::shared_ptr<const SerializedJson>> ScenesCache::read(const std::string& path, const std::string& root) {
@@ -52,7 +83,7 @@ Result<std::shared_ptr<const SerializedJson>> ScenesCache::read(const std::strin
   path_ = path;
   root_ = root;
   stamp_ = file->stamp;
-  scenes_ = std::make_shared<const SerializedJson>(SerializedJson{boost::json::serialize(*scenes)});
+  scenes_ = std::make_shared<const SerializedJson>(SerializedJson{boost::json::serialize(scenes->scenes)});
   return scenes_;
 }
 

@@ -19,6 +19,25 @@ namespace exportd {
 // max_scenes_file_bytes is read; with `root`, only below it and through no
 // symbolic link below it.
 Result<boost::json::value> load_scenes(const std::string& path, const std::string& root);
+// The same, and where the array stands in the file: "/scenes" or "" (a bare
+// array), the prefix of a JSON pointer into the file.
+struct LoadedScenes {
+  boost::json::value scenes;
+  std::string pointer;
+};
+Result<LoadedScenes> load_scenes_at(const std::string& path, const std::string& root);
+
+// A template's scenes as rows are sent (on the file thread): the last file
+// read kept parsed (once, for every row) while it is unchanged.
+class TemplateCache {
+ public:
+  Result<std::shared_ptr<const boost::json::value>> read(const std::string& path, const std::string& root);
+
+ private:
+  std::string path_, root_;
+  FileStamp stamp_;
+  std::shared_ptr<const boost::json::value> scenes_;
+};
 
 // The scenes of create requests as they are sent (on a file thread, never
 // the event loop): the last file read is kept, serialized, while it is

@@ -14,6 +14,7 @@ namespace exportd {
 // (README: "Limits"). A larger file is refused before it is read.
 inline constexpr std::size_t max_job_file_bytes = 8u << 20;     // job, queue and config files
 inline constexpr std::size_t max_scenes_file_bytes = 8u << 20;  // a create job's scenes JSON
+inline constexpr std::size_t max_rows_file_bytes = 256u << 20;  // a template job's CSV of rows
 inline constexpr std::size_t max_key_file_bytes = 64u << 10;    // the user key
 
 // Reads a regular file whole. Anything else (a FIFO, a device, a folder) is

@@ -51,6 +51,7 @@ boost::json::object to_json(const JobResult& r) {
   o["finished_at"] = rfc3339(r.finished_at);
   o["attempts"] = r.attempts;
   o["requests"] = r.requests;
+  if (r.row != 0) o["row"] = r.row;
   if (r.video) {
     o["file"] = to_utf8(r.video->file);
     o["bytes"] = r.video->bytes;

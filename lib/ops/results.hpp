@@ -34,6 +34,7 @@ struct JobResult {
   std::chrono::system_clock::time_point finished_at;
   std::uint32_t attempts = 0;
   std::uint32_t requests = 0;
+  std::uint32_t row = 0;  // a template job's CSV line (SPEC §12), 0 for any other
   // With downloads on, the video it left on disk.
   struct Video {
     std::string file;  // absolute path

@@ -83,6 +83,11 @@ Result<std::vector<JobSpec>> BatchStore::load_snapshot(const JournalRecord& head
                                               : JobFileOrigin{header.name, header.base_dir, {}, {}};
   auto specs = load_job_file(path, defaults, origin, content ? &*content : nullptr, scenes);
   if (!specs) return Failure{specs.error().code, "cannot be read back: " + specs.error().message};
+  if (rows_digest(*specs) != header.rows_digest)
+    return Failure{Errc::invalid_input,
+                   "names a rows file (CSV) that changed after the batch was taken in: its rows are not the ones "
+                   "checked and journaled; leave a batch's rows file as it is until the batch ends, and put changed "
+                   "rows in a new file"};
   return specs;
 }
 
@@ -259,6 +264,7 @@ std::vector<PendingBatch> BatchStore::recover(const JobDefaults& defaults) {
     }
     if (auto content = read_file(spool_.snapshot(id)); !content.empty())
       header.snapshot_digest = content_digest(content);
+    header.rows_digest = rows_digest(*specs);
     journal_->commit_now(header);
     OpenBatch open{header, {}, static_cast<std::uint32_t>(specs->size())};
     open_[id] = std::move(open);
@@ -348,6 +354,7 @@ std::optional<PendingBatch> BatchStore::accept_drop(const ClaimedDrop& drop, Dro
   }
   auto header = batch_header(batch, name, BatchOrigin::drop(), spool_.incoming(), "");
   header.snapshot_digest = content_digest(read.content ? *read.content : read_file(spool_.snapshot(batch)));
+  header.rows_digest = rows_digest(*specs);
   journal_->commit_now(header);
   open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
   log_.info("claimed", {{"file", name}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});
@@ -391,7 +398,10 @@ Result<std::optional<PendingBatch>> BatchStore::accept_queue_file(QueueRead read
     return specs.error();
   }
   const auto& content = read.content;
-  const auto digest = content_digest(absolute + "\n" + content);
+  // Its rows files are part of its content: the same queue file over
+  // changed rows is a new batch (a run again of the old one would skip the new ids).
+  const auto rows = rows_digest(*specs);
+  const auto digest = content_digest(absolute + "\n" + content + (rows.empty() ? "" : "\nrows " + rows));
 
   for (auto it = open_.begin(); it != open_.end(); ++it) {
     auto& b = it->second;
@@ -443,6 +453,7 @@ Result<std::optional<PendingBatch>> BatchStore::accept_queue_file(QueueRead read
   spool_.write_snapshot(batch, content);
   auto header = batch_header(batch, name, origin, fs::path(absolute).parent_path().string(), digest);
   header.snapshot_digest = content_digest(content);
+  header.rows_digest = rows;
   journal_->commit_now(header);
   open_[batch] = OpenBatch{header, {}, static_cast<std::uint32_t>(specs->size())};
   log_.info("queued", {{"file", path}, {"batch", batch}, {"jobs", std::to_string(specs->size())}});

@@ -78,6 +78,7 @@ std::string encode(const JournalRecord& r) {
       o["base_dir"] = r.base_dir;
       o["digest"] = r.digest;
       if (!r.snapshot_digest.empty()) o["snapshot_digest"] = r.snapshot_digest;
+      if (!r.rows_digest.empty()) o["rows_digest"] = r.rows_digest;
       o["results_offset"] = r.results_offset;
       if (r.at_ms != 0) o["at"] = r.at_ms;  // when it began: which rotated results files may hold its lines
       break;
@@ -164,6 +165,7 @@ std::optional<JournalRecord> decode(std::string_view line) {
   r.base_dir = str(o, "base_dir");
   r.digest = str(o, "digest");
   r.snapshot_digest = str(o, "snapshot_digest");
+  r.rows_digest = str(o, "rows_digest");
   r.results_offset = static_cast<std::uint64_t>(num(o, "results_offset"));
   return r;
 }

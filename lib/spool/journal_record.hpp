@@ -58,6 +58,7 @@ struct JournalRecord {
   std::string base_dir;              // where relative paths in the file resolve
   std::string digest;                // content digest, to recognise a re-run queue file
   std::string snapshot_digest;       // digest of active/<batch> as claimed: a file changed there is not run
+  std::string rows_digest;           // of the rows files its template jobs read: a batch is not run on from changed rows
   std::uint64_t results_offset = 0;  // size of results.jsonl when the batch began
 };
 

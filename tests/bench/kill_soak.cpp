@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
                               (videos ? "download:\n  dir: videos\n  max_concurrent: 8\n" : "") +
                               (creates ? "jobs:\n  scenes_root: scenes\n" : ""));
   const int per_file = jobs / files;
-  ws.write("scenes/welcome.json", R"([{"sceneIdx":0,"clips":[{"type":"text","script":{"org":"Hello"}}]}])");
+  ws.write("scenes/welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[{"id":"m","type":"aiModel","height":2229,"width":679,"left":630,"top":146,"layer":1,"script":{"org":"Hello"}}]}])");
   for (int f = 0; f < files; ++f) {
     const auto name = "soak" + std::to_string(f) + ".yaml";
     if (creates)

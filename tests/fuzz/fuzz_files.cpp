@@ -23,7 +23,7 @@ const std::string& scratch(const char* name) {
   static const std::string dir = [] {
     std::string d = "/tmp/exportd-fuzz-" + std::to_string(::getpid());
     ::mkdir(d.c_str(), 0700);
-    std::ofstream(d + "/scenes.json") << R"([{"sceneIdx":0}])";
+    std::ofstream(d + "/scenes.json") << R"([{"sceneIdx":0,"background":{},"clips":[]}])";
     return d;
   }();
   static std::string path;

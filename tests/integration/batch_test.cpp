@@ -53,7 +53,7 @@ TEST(Batch, ExportAndCreateJobsAllSucceedWithOneTokenAndOneExportEach) {
   Workspace ws("batch-small");
   ws.write_config(sim.port(), false, "demo-key", fast);
   ws.write_export_jobs("exports.yaml", 30);
-  ws.write("scenes/welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  ws.write("scenes/welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   ws.write("creates.yaml", "jobs:\n  - scenes_file: scenes/welcome.json\n    name: A\n    id: a\n"
                            "  - scenes_file: scenes/welcome.json\n    name: B\n    id: b\n");
   auto r = run_once(ws, 60s, {"--queue", ws.path("exports.yaml"), "--queue", ws.path("creates.yaml")});

@@ -84,7 +84,7 @@ std::vector<boost::json::object> run_creates(const sim::Knobs& k, const std::str
   sim::Simulator sim(k);
   Workspace ws(name);
   ws.write_config(sim.port(), false, "demo-key", config);
-  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  ws.write("welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   create_jobs(ws, "c.yaml", jobs, "welcome.json", job_name);
   const auto r = testing::run_once(ws, 90s, {"--queue", ws.path("c.yaml")});
   EXPECT_EQ(r.exit_code, exit_code) << r.err;
@@ -113,7 +113,7 @@ TEST(Create, C02_ARefusedOrUnreadableListIsNeverNotThere) {
   sim::Simulator sim(k);
   Workspace ws("create-refused");
   ws.write_config(sim.port(), false, "demo-key", fast());
-  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  ws.write("welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   create_jobs(ws, "c.yaml", 4, "welcome.json");
   testing::ChildProcess daemon(testing::run_argv(ws, {"--once", "--queue", ws.path("c.yaml")}));
   // Refused for a while: the lookups are retried...
@@ -165,7 +165,7 @@ TEST(Create, C04_AGarbledCreateReplyIsLookedUpNotResent) {
   const sim::TlsFiles files{ws.path("pki/server.pem"), ws.path("pki/server.key")};
   sim::Simulator sim(k, "127.0.0.1", 0, &files);
   ws.write_config(sim.port(), true, "demo-key", fast(), "  ca_file: pki/ca.pem\n");
-  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  ws.write("welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   create_jobs(ws, "c.yaml", 8, "welcome.json");
   const auto r = testing::run_once(ws, 60s, {"--queue", ws.path("c.yaml")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -185,7 +185,7 @@ TEST(Create, C05_RunningTheQueueFileAgainNeverCreatesTwice) {
   sim::Simulator sim(k);
   Workspace ws("create-rerun");
   ws.write_config(sim.port(), false, "demo-key", fast(2));
-  ws.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  ws.write("welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   create_jobs(ws, "c.yaml", 3, "welcome.json");
   auto first = testing::run_once(ws, 60s, {"--queue", ws.path("c.yaml")});
   EXPECT_EQ(first.exit_code, 1) << first.err;
@@ -205,7 +205,7 @@ TEST(Create, C05_RunningTheQueueFileAgainNeverCreatesTwice) {
   sim::Simulator sim2(slow);
   Workspace ws2("create-rerun-timeout");
   ws2.write_config(sim2.port(), false, "demo-key", fast(8, "1s"));
-  ws2.write("welcome.json", R"([{"sceneIdx":0,"clips":[]}])");
+  ws2.write("welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   create_jobs(ws2, "c.yaml", 3, "welcome.json");
   first = testing::run_once(ws2, 60s, {"--queue", ws2.path("c.yaml")});
   EXPECT_EQ(first.exit_code, 1) << first.err;
@@ -231,7 +231,7 @@ TEST(Create, C06_ARestartNeedsNoScenesFileOfASentJob) {
   sim::Simulator sim(k);
   Workspace ws("create-restart");
   ws.write_config(sim.port(), false, "demo-key", fast(8, "10m", "  max_active_jobs: 1\n"));
-  for (const char* f : {"a.json", "b.json", "c.json"}) ws.write(f, R"([{"sceneIdx":0,"clips":[]}])");
+  for (const char* f : {"a.json", "b.json", "c.json"}) ws.write(f, R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   ws.write("c.yaml",
            "jobs:\n  - scenes_file: a.json\n    id: a\n  - scenes_file: b.json\n    id: b\n"
            "  - scenes_file: c.json\n    id: c\n");
@@ -273,7 +273,7 @@ TEST(Create, C07_AScenesFileSwappedForALinkIsNotFollowed) {
   ws.write("outside.json", R"([{"sceneIdx":0,"secret":"outside the drop folder"}])");
   testing::ChildProcess daemon(testing::run_argv(ws));
   ASSERT_TRUE(testing::wait_ready(ws));
-  ws.write("state/incoming/s.json", R"([{"sceneIdx":0,"clips":[]}])");
+  ws.write("state/incoming/s.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   // The export job first: the create waits for its turn (max_active_jobs 1).
   ws.write("state/incoming/.j.tmp", "jobs:\n  - project_id: p0000\n  - scenes_file: s.json\n    id: made\n");
   std::filesystem::rename(ws.path("state/incoming/.j.tmp"), ws.path("state/incoming/j.yaml"));

@@ -44,7 +44,7 @@ void drop(const Workspace& ws, const std::string& name, const std::string& text)
 TEST(Reload, EachLiveKeyTakesEffectOnSighupAndRestartKeysAreNamedAndKept) {
   sim::Simulator sim(quick());
   Workspace ws("reload-keys");
-  ws.write("scenes/s.json", R"([{"sceneIdx":0}])");
+  ws.write("scenes/s.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   ws.write("q.yaml", "jobs:\n  - project_id: queued0\n  - project_id: queued1\n");
   ws.write_config(sim.port(), false, "demo-key", polling + "defaults:\n  resolution: \"1080\"\n");
   ChildProcess daemon(run_argv(ws));

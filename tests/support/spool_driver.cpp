@@ -44,10 +44,11 @@ void drop_create_file(const Workspace& ws, const std::string& name, int first, i
 }
 
 std::string many_clips_scenes(std::size_t bytes) {
-  std::string scenes = R"([{"sceneIdx":0,"clips":[)";
+  std::string scenes = R"([{"sceneIdx":0,"background":{},"clips":[)";
   for (int i = 0; scenes.size() < bytes; ++i) {
     if (i > 0) scenes += ",";
-    scenes += R"({"t":[1,2,{"x":0.5}],"i":)" + std::to_string(i) + "}";
+    scenes += R"({"type":"shape","height":1,"width":1,"left":0,"top":0,"layer":1,"t":[1,2,{"x":0.5}],"id":"c)" +
+              std::to_string(i) + "\"}";
   }
   return scenes + "]}]";
 }

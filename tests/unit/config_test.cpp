@@ -233,7 +233,7 @@ TEST_F(ConfigFile, UserKeyComesFromFileOrEnvironmentTrimmed) {
 using JobFile = TempDir;
 
 TEST_F(JobFile, ReadsBothKindsWithDefaultsAndKeys) {
-  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "clips": []}]})");
+  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "background": {}, "clips": []}]})");
   const auto path = write("batch.yaml", R"(jobs:
   - project_id: 65fa6b07dca2e367461a2925
     resolution: 4k
@@ -270,7 +270,7 @@ TEST_F(JobFile, ASingleJobNeedsNoList) {
 }
 
 TEST_F(JobFile, EachJobsVideoFileIsMadeWhenTheFileIsRead) {
-  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "clips": []}]})");
+  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "background": {}, "clips": []}]})");
   const auto path = write("nightly.yaml", R"(jobs:
   - project_id: p1
   - project_id: p2
@@ -295,7 +295,7 @@ TEST_F(JobFile, EachJobsVideoFileIsMadeWhenTheFileIsRead) {
 }
 
 TEST_F(JobFile, AVideoNameThatWouldLeaveTheFolderOrClashIsRefusedWithItsLine) {
-  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "clips": []}]})");
+  write("welcome.json", R"({"scenes": [{"sceneIdx": 0, "background": {}, "clips": []}]})");
   const BadConfig cases[] = {
       // A scenes_file job with no id: its id is the path, which holds '/'.
       {"jobs:\n  - scenes_file: ./welcome.json\n", 2, 18, "{id} holds '/'"},

@@ -214,26 +214,26 @@ class ScenesFiles : public ::testing::Test {
 
 // Finding 8: many jobs naming one unchanged file parse it once; a changed file is read again.
 TEST_F(ScenesFiles, OneUnchangedFileIsParsedOnceAndAChangedOneAgain) {
-  const auto path = write("drop/s.json", R"([{"sceneIdx":0}])");
+  const auto path = write("drop/s.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   ScenesCache cache;
   auto first = cache.read(path, root());
   ASSERT_TRUE(first) << first.error().message;
-  EXPECT_EQ((*first)->text, R"([{"sceneIdx":0}])");
+  EXPECT_EQ((*first)->text, R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   auto second = cache.read(path, root());
   ASSERT_TRUE(second);
   EXPECT_EQ(first->get(), second->get());  // the same text, not parsed again
-  write("drop/s.json", R"({"scenes":[{"sceneIdx":1},{"sceneIdx":2}]})");
+  write("drop/s.json", R"({"scenes":[{"sceneIdx":1,"background":{},"clips":[]},{"sceneIdx":2,"background":{},"clips":[]}]})");
   auto third = cache.read(path, root());
   ASSERT_TRUE(third);
   EXPECT_NE(first->get(), third->get());
-  EXPECT_EQ((*third)->text, R"([{"sceneIdx":1},{"sceneIdx":2}])");
+  EXPECT_EQ((*third)->text, R"([{"sceneIdx":1,"background":{},"clips":[]},{"sceneIdx":2,"background":{},"clips":[]}])");
   write("drop/s.json", "[");
   EXPECT_FALSE(cache.read(path, root()));  // broken now: the job fails, nothing is sent
 }
 
 // Finding 7: below its folder, no link is followed, wherever on the way it is swapped in.
 TEST_F(ScenesFiles, ALinkBelowTheFolderIsRefusedNotFollowed) {
-  const auto outside = write("outside.json", R"([{"secret":1}])");
+  const auto outside = write("outside.json", R"([{"sceneIdx":0,"background":{},"clips":[],"secret":1}])");
   std::filesystem::create_symlink(outside, dir_ / "drop" / "s.json");
   ScenesCache cache;
   auto read = cache.read((dir_ / "drop" / "s.json").string(), root());
@@ -258,7 +258,7 @@ TEST_F(ScenesFiles, ALinkBelowTheFolderIsRefusedNotFollowed) {
 // a jobs.scenes_root since changed: that job, if not yet sent, fails alone.
 TEST_F(ScenesFiles, ARestartReadsAJobFileByPathsOnly) {
   std::filesystem::create_directories(dir_ / "extra");
-  const auto extra = write("extra/x.json", R"([{"sceneIdx":0}])");
+  const auto extra = write("extra/x.json", R"([{"sceneIdx":0,"background":{},"clips":[]}])");
   const auto job_file = write("drop/j.yaml",
                               "jobs:\n  - scenes_file: gone.json\n    id: a\n"
                               "  - scenes_file: " +

@@ -65,7 +65,7 @@ TEST(Requests, TokenExportCreateProgress) {
 
   job.name = "Welcome";
   job.orientation = "portrait";
-  auto c = create_request(ep, job, json::parse(R"([{"sceneIdx":0}])"));
+  auto c = create_request(ep, job, json::parse(R"([{"sceneIdx":0,"background":{},"clips":[]}])"));
   EXPECT_EQ(c.target, "/api/odin/v3/editor/project");
   const auto body = json::parse(c.body).as_object();
   EXPECT_EQ(body.at("isExport"), true);
