@@ -1,6 +1,7 @@
 // The simulator's answers to the API's calls (SPEC §7), faults and knobs included.
 
 #include <ctime>
+#include <set>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,49 @@
 #include "videos.hpp"
 
 namespace exportd::sim {
+
+namespace {
+
+// What the create call's documented table refuses in a body, "" when nothing
+// (written from seeds/create-project.md, apart from exportd's own check, so
+// that a scenes fault exportd lets through shows in a test as a refusal).
+std::string scenes_fault(const json::object& body) {
+  const auto* scenes = body.if_contains("scenes");
+  if (scenes == nullptr || !scenes->is_array() || scenes->as_array().empty()) return "scenes is required";
+  const auto integer = [](const json::value* v) { return v != nullptr && (v->is_int64() || v->is_uint64()); };
+  const auto number = [](const json::value* v) { return v != nullptr && v->is_number(); };
+  std::size_t si = 0;
+  for (const auto& scene : scenes->as_array()) {
+    const auto at = "scenes[" + std::to_string(si++) + "]";
+    if (!scene.is_object()) return at + " must be an object";
+    const auto& s = scene.as_object();
+    if (!integer(s.if_contains("sceneIdx"))) return at + ".sceneIdx must be an Int";
+    const auto* bg = s.if_contains("background");
+    if (bg == nullptr || !bg->is_object()) return at + ".background must be Json";
+    const auto* clips = s.if_contains("clips");
+    if (clips == nullptr || !clips->is_array()) return at + ".clips must be an Array";
+    std::size_t ci = 0;
+    for (const auto& clip : clips->as_array()) {
+      const auto cat = at + ".clips[" + std::to_string(ci++) + "]";
+      if (!clip.is_object()) return cat + " must be Json";
+      const auto& c = clip.as_object();
+      const auto* id = c.if_contains("id");
+      if (id == nullptr || !id->is_string()) return cat + ".id must be a String";
+      const auto* type = c.if_contains("type");
+      static const std::set<std::string_view> types{"aiModel", "shape", "image", "textImage", "videoImage", "audio"};
+      if (type == nullptr || !type->is_string() || types.count(type->as_string()) == 0)
+        return cat + ".type is not a known clip type";
+      for (const char* f : {"height", "width", "left", "top"})
+        if (!number(c.if_contains(f))) return cat + "." + f + " must be a Float";
+      if (!integer(c.if_contains("layer"))) return cat + ".layer must be an Int";
+      for (const char* f : {"scaleX", "scaleY"})
+        if (c.contains(f) && !number(c.if_contains(f))) return cat + "." + f + " must be a Float";
+    }
+  }
+  return "";
+}
+
+}  // namespace
 
 Simulator::State::State(asio::io_context& io, Knobs k) : knobs(std::move(k)), rng(knobs.seed), acceptor(io) {
   // Others' projects, older than anything exportd makes: a list with seed_projects is longer than a page.
@@ -279,9 +323,13 @@ http::response<http::string_body> Simulator::State::handle(const http::request<h
     return ok(req, {{"projectId", polled}});
   }
   if (req.method() == http::verb::post && path == "/editor/project") {
-    const auto* scenes = body.if_contains("scenes");
-    if (scenes == nullptr || !scenes->is_array() || scenes->as_array().empty())
-      return fail(req, http::status::ok, "INVALID_PARAMETER", "scenes is required");
+    if (knobs.record_create_bodies) stats.create_bodies.push_back(req.body());
+    // The create page's table (seeds/create-project.md), as the API would
+    // refuse it: the first field that breaks it, in an error envelope.
+    if (const auto why = scenes_fault(body); !why.empty()) {
+      ++stats.invalid_creates;
+      return fail(req, http::status::ok, "INVALID_PARAMETER", why);
+    }
     if (!resolution_ok()) return fail(req, http::status::ok, "INVALID_PARAMETER", "bad resolution");
     const auto id = "prj" + std::to_string(next_id++);
     ++stats.create_requests;

@@ -76,6 +76,7 @@ struct Knobs {
   double create_garbled = 0;             // share of creates that take effect and are answered with garbage:
   std::string create_garble = "mixed";   // "html" (a 200 page), "cut" (a JSON cut short), "500", "drop" (no reply), "mixed"
   bool record_progress_times = false;    // Stats::progress_at_ms
+  bool record_create_bodies = false;     // Stats::create_bodies
 
   // The webhook (SPEC §9): each export with a webhookUrl is called back at 100 %.
   std::string hook_method = "POST";  // POST (JSON body), GET (query string) or mixed
@@ -118,6 +119,8 @@ struct Stats {
   std::uint64_t create_requests = 0;  // create calls that made a project
   std::unordered_map<std::string, std::uint32_t> creates_by_tag;  // exportd's tag in the name -> projects made
   std::uint64_t garbled_creates = 0;  // creates answered with garbage by create_garbled
+  std::uint64_t invalid_creates = 0;  // creates refused for scenes that break the documented schema
+  std::vector<std::string> create_bodies;  // each create call's body as received (record_create_bodies)
   std::vector<std::int64_t> progress_at_ms;  // steady-clock ms of each progress call (record_progress_times)
   std::unordered_map<std::string, std::string> resolutions;  // project id -> resolution its last export asked for
   std::uint64_t duplicate_exports = 0;  // exports of a project that was exported before
