@@ -18,7 +18,7 @@ boost::asio::awaitable<boost::system::result<ApiRequest, JobError>> SubmitReques
   // Named: g++ 12 destroys a lambda temporary inside co_await twice.
   auto build = [this, endpoint, order = std::move(order), path = spec.scenes_file, root = spec.scenes_root,
                 rows = spec.rows, row = spec.row]() -> boost::system::result<ApiRequest, JobError> {
-    if (rows) return from_template(endpoint, order, path, root, *rows, row);
+    if (rows) return from_template(endpoint, order, *rows, row);
     auto scenes = scenes_.read(path, root);
     // The job's own input is at fault: it fails, nothing is sent.
     if (!scenes) return JobError{Errc::invalid_input, "scenes_file", scenes.error().message};
@@ -30,13 +30,12 @@ boost::asio::awaitable<boost::system::result<ApiRequest, JobError>> SubmitReques
 
 boost::system::result<ApiRequest, JobError> SubmitRequests::from_template(const ApiEndpoint& endpoint,
                                                                          const ExportOrder& order,
-                                                                         const std::string& path,
-                                                                         const std::string& root,
                                                                          const TemplateRows& rows, std::size_t row) {
+  const auto& path = rows.template_file;
   // A template changed since the batch was taken in is read and checked
   // again (load_scenes); one that now names a column the rows lack fails
   // its job alone, as a scenes file gone bad does.
-  auto scenes = templates_.read(path, root);
+  auto scenes = templates_.read(path, rows.template_root);
   if (!scenes) return JobError{Errc::invalid_input, "template", scenes.error().message};
   std::string missing;
   auto filled = fill_template(**scenes, [&](std::string_view name) -> std::optional<std::string_view> {

@@ -32,7 +32,6 @@ class SubmitRequests {
 
  private:
   boost::system::result<ApiRequest, JobError> from_template(const ApiEndpoint& endpoint, const ExportOrder& order,
-                                                            const std::string& path, const std::string& root,
                                                             const TemplateRows& rows, std::size_t row);
 
   ScenesCache scenes_;       // touched on the file thread only

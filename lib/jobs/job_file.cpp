@@ -316,34 +316,38 @@ void read_template_job(YamlMap& m, const JobFields& written, const std::string& 
   }
   if (diags.items().size() != before) return;
 
+  // The cells' texts move into the rows the jobs share; the table keeps
+  // only where each cell stands, for the messages below.
   auto rows = std::make_shared<TemplateRows>();
+  rows->template_file = template_path;
+  rows->template_root = *template_root;
   rows->rows_file = rows_path;
   rows->digest = content_digest(*text);
+  *text = std::string();
   for (const auto& h : table->header) rows->columns.push_back(h.text);
-  rows->cells.reserve(table->rows.size() * table->header.size());
+  const auto width = rows->columns.size();
+  rows->cells.reserve(table->rows.size() * width);
   rows->lines.reserve(table->rows.size());
-  for (const auto& row : table->rows) {
-    for (const auto& cell : row) rows->cells.push_back(cell.text);
+  for (auto& row : table->rows) {
+    for (auto& cell : row) rows->cells.push_back(std::move(cell.text));
     rows->lines.push_back(row.front().line);
   }
-  text->clear();
-  text->shrink_to_fit();
 
   RowProblems problems(rows_path);
-  std::vector<JobSpec> made;
-  made.reserve(table->rows.size());
   for (std::size_t r = 0; r < table->rows.size(); ++r) {
+    if (r > 0) std::vector<CsvCell>().swap(table->rows[r - 1]);  // its positions are no longer needed
     const auto& cells = table->rows[r];
+    const auto cell_text = [&](std::size_t c) -> const std::string& { return rows->cells[r * width + c]; };
     bool empty = false;
     for (const auto& [c, where] : used)
-      if (cells[c].text.empty()) {
+      if (cell_text(c).empty()) {
         problems.add(cells[c], "the cell of column '" + rows->columns[c] + "' is empty, and {{" + rows->columns[c] +
                                    "}} is used in " + where);
         empty = true;
       }
     if (empty) continue;
     const auto value = [&](std::string_view name) -> std::optional<std::string_view> {
-      if (auto c = column_of(name)) return std::string_view(cells[*c].text);
+      if (auto c = column_of(name)) return std::string_view(cell_text(*c));
       return std::nullopt;
     };
     JobFields filled = written;
@@ -364,8 +368,6 @@ void read_template_job(YamlMap& m, const JobFields& written, const std::string& 
     const auto& id = *filled.id;
     job.kind = JobKind::create_project;
     job.key = origin.name + "#" + id;
-    job.scenes_file = template_path;
-    job.scenes_root = *template_root;
     job.rows = rows;
     job.row = static_cast<std::uint32_t>(r);
     const auto at_id = [&](std::string message) { problems.add(cell_of("id"), message); };

@@ -20,6 +20,8 @@ enum class JobKind : std::uint8_t {
 // held once for all the jobs of its `template:` entry; each job names its
 // row, and its request is built from the template and the row when it is sent.
 struct TemplateRows {
+  std::string template_file;           // absolute: the scenes with {{column}} placeholders
+  std::string template_root;           // the folder it is read below, as a scenes_file's ("" = anywhere)
   std::string rows_file;               // absolute
   std::string digest;                  // of the file as read: a batch is never run on from a changed one
   std::vector<std::string> columns;    // the first line's names
@@ -39,7 +41,7 @@ struct JobSpec {
   std::string key;          // "<job file name>#<id>", unique per batch
   JobKind kind = JobKind::export_project;
   std::string project_id;   // export_project
-  std::string scenes_file;  // create_project: absolute path to the JSON scenes
+  std::string scenes_file;  // create_project: absolute path to the JSON scenes ("" for a template job: see rows)
   // create_project: the folder the scenes file is read below, never through
   // a symbolic link below it (a dropped file's: the drop folder or
   // jobs.scenes_root); "" = anywhere (the operator's own queue files).
@@ -52,8 +54,8 @@ struct JobSpec {
   // Where its video is downloaded to, below download.dir ("" when downloads
   // are off, or until a create job's project id is known to download.name).
   std::string file_name;
-  // A template job (create_project, scenes_file = the template): its rows and
-  // which of them it is. Null for every other job.
+  // A template job (create_project): its template and rows, held once for
+  // all of its entry's jobs, and which row it is. Null for every other job.
   std::shared_ptr<const TemplateRows> rows;
   std::uint32_t row = 0;
   // The CSV line its row begins on (results' `row`), 0 when not a template job.

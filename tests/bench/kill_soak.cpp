@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
       "damage", "after each kill, 4 KiB of every NAME.part (and of any video not yet in the results) zeroed at a "
                 "random place, as a machine crash or a disk error may leave them")(
       "creates", "create jobs (a project from a scenes file each), not exports of existing projects")(
+      "template", "with --creates: each file is one template job over a CSV of its rows (SPEC §12), not a "
+                  "scenes_file job per project")(
       "list-page", po::value<std::size_t>()->default_value(50), "with --creates: the project list in pages of this size (0: one page)")(
       "list-refused-ms", po::value<int>()->default_value(0), "with --creates: the list refused (404) this long every 10 s")(
       "create-garbled", po::value<double>()->default_value(0), "with --creates: share of creates whose reply is lost or garbled");
@@ -89,9 +91,21 @@ int main(int argc, char** argv) {
                               (creates ? "jobs:\n  scenes_root: scenes\n" : ""));
   const int per_file = jobs / files;
   ws.write("scenes/welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[{"id":"m","type":"aiModel","height":2229,"width":679,"left":630,"top":146,"layer":1,"script":{"org":"Hello"}}]}])");
+  ws.write("scenes/template.json", R"([{"sceneIdx":0,"background":{},"clips":[{"id":"m","type":"aiModel","height":2229,"width":679,"left":630,"top":146,"layer":1,"script":{"org":"Hello, {{first_name}}"}}]}])");
+  const bool templates = vm.count("template") > 0;
   for (int f = 0; f < files; ++f) {
     const auto name = "soak" + std::to_string(f) + ".yaml";
-    if (creates)
+    if (creates && templates) {
+      // One template job per file over its own rows, names with '&', quotes and non-ASCII letters.
+      std::string rows = "customer_id,first_name\r\n";
+      for (int i = f * per_file; i < (f + 1) * per_file; ++i)
+        rows += "c" + std::to_string(i) + ",\"Zoë \"\"" + std::to_string(i) + "\"\" & Ñ\"\r\n";
+      ws.write("scenes/rows" + std::to_string(f) + ".csv", rows);
+      testing::drop_text(ws, name,
+                         "jobs:\n  - template: " + ws.path("scenes/template.json") + "\n    rows: " +
+                             ws.path("scenes/rows" + std::to_string(f) + ".csv") +
+                             "\n    id: \"{{customer_id}}\"\n    name: \"Soak {{first_name}}\"\n");
+    } else if (creates)
       testing::drop_create_file(ws, name, f * per_file, per_file, ws.path("scenes/welcome.json"));
     else
       testing::drop_job_file(ws, name, f * per_file, per_file, "s");

@@ -15,8 +15,6 @@ namespace exportd::testing {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 void drop_text(const Workspace& ws, const std::string& name, const std::string& text) {
   fs::create_directories(ws.path("state/incoming"));
   const auto tmp = ws.path("state/incoming/." + name + ".tmp");
@@ -24,7 +22,6 @@ void drop_text(const Workspace& ws, const std::string& name, const std::string& 
   fs::rename(tmp, ws.path("state/incoming/" + name));
 }
 
-}  // namespace
 
 void drop_job_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& prefix) {
   std::string text = "jobs:\n";

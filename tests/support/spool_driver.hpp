@@ -15,6 +15,9 @@
 
 namespace exportd::testing {
 
+// Writes `text` into incoming/NAME through a dot-name and a rename.
+void drop_text(const Workspace& ws, const std::string& name, const std::string& text);
+
 // Writes `count` export jobs for projects prefix0000.. into incoming/NAME,
 // through a dot-name and a rename, as SPEC §5 asks of writers.
 void drop_job_file(const Workspace& ws, const std::string& name, int first, int count, const std::string& prefix);

@@ -69,7 +69,7 @@ TEST_F(TemplateJob, EachRowIsOneCreateJobKeyedByItsIdAndNamingItsLine) {
   EXPECT_EQ(c2.key, "batch.yaml#c2");
   EXPECT_EQ(c2.kind, JobKind::create_project);
   EXPECT_EQ(c2.name, "Welcome, Tom, Jr.");
-  EXPECT_EQ(c2.scenes_file, path("welcome.json"));
+  EXPECT_EQ(c2.rows->template_file, path("welcome.json"));
   EXPECT_EQ(c2.file_name, "batch/c2.mp4");
   EXPECT_EQ(c2.row_line(), 3u);
   EXPECT_EQ((*r)[2].row_line(), 4u);
