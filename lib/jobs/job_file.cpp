@@ -189,15 +189,17 @@ class RowProblems {
   explicit RowProblems(std::string file) : file_(std::move(file)) {}
   void add(const CsvCell& cell, const std::string& what) {
     rows_.insert(cell.line);
-    if (++count_ > shown) return;
+    if (++count_ == shown + 1) hidden_at_ = std::to_string(cell.line) + ":" + std::to_string(cell.column);
+    if (count_ > shown) return;
     lines_.push_back(file_ + ":" + std::to_string(cell.line) + ":" + std::to_string(cell.column) + ": " + what);
   }
   std::size_t count() const { return count_; }
   void report(Diagnostics& diags) const {
     for (const auto& l : lines_) diags.add_line(l);
     if (count_ > shown)
-      diags.add_line(file_ + ": " + std::to_string(count_ - shown) + " more problems not shown (" +
-                     std::to_string(rows_.size()) + " rows have problems in all); the file is rejected whole");
+      diags.add_line(file_ + ":" + hidden_at_ + ": and " + std::to_string(count_ - shown) +
+                     " more problems from here on, not shown (" + std::to_string(rows_.size()) +
+                     " rows have problems in all); the file is rejected whole");
   }
 
  private:
@@ -206,6 +208,7 @@ class RowProblems {
   std::vector<std::string> lines_;
   std::set<std::uint32_t> rows_;  // the lines of the rows with a problem
   std::size_t count_ = 0;
+  std::string hidden_at_;  // LINE:COL of the first problem not shown
 };
 
 std::string columns_list(const std::vector<CsvCell>& header) {

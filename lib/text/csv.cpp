@@ -13,14 +13,16 @@ class Problems {
  public:
   explicit Problems(const std::string& file) : file_(file) {}
   void add(std::uint32_t line, std::uint32_t column, std::string_view what) {
-    if (++count_ > max_problems) return;
+    if (++count_ == max_problems + 1) hidden_at_ = std::to_string(line) + ":" + std::to_string(column);
+    if (count_ > max_problems) return;
     text_ += file_ + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + std::string(what) + "\n";
   }
   bool any() const { return count_ > 0; }
   Failure failure() const {
     std::string out = text_;
     if (count_ > max_problems)
-      out += file_ + ": " + std::to_string(count_ - max_problems) + " more problems not shown\n";
+      out += file_ + ":" + hidden_at_ + ": and " + std::to_string(count_ - max_problems) +
+             " more problems from here on, not shown\n";
     out.pop_back();
     return Failure{Errc::invalid_input, out};
   }
@@ -29,6 +31,7 @@ class Problems {
   const std::string& file_;
   std::string text_;
   std::size_t count_ = 0;
+  std::string hidden_at_;  // LINE:COL of the first problem not shown
 };
 
 // Reads the text a byte at a time, keeping the line and the column (in code points).

@@ -24,6 +24,11 @@ const std::string& scratch(const char* name) {
     std::string d = "/tmp/exportd-fuzz-" + std::to_string(::getpid());
     ::mkdir(d.c_str(), 0700);
     std::ofstream(d + "/scenes.json") << R"([{"sceneIdx":0,"background":{},"clips":[]}])";
+    // A template and its rows, for job files that name them (template: template.json, rows: rows.csv).
+    std::ofstream(d + "/template.json")
+        << R"([{"sceneIdx":0,"background":{},"clips":[{"id":"m","type":"aiModel","layer":1,"top":0,"left":0,)"
+           R"("height":1,"width":1,"script":{"org":"<p>{{name}}</p>"}}]}])";
+    std::ofstream(d + "/rows.csv") << "id,name\r\na,\"Tom & \"\"J\"\"\"\r\nb,Zoë\r\nc,Cy\r\n";
     return d;
   }();
   static std::string path;
@@ -39,8 +44,11 @@ void check(const exportd::Failure& f, const std::string& path) {
     const auto line = rest.substr(0, rest.find('\n'));
     rest.remove_prefix(std::min(rest.size(), line.size() + 1));
     int l = 0, c = 0;
-    if (line.substr(0, path.size() + 1) != path + ":" ||
-        std::sscanf(std::string(line.substr(path.size() + 1)).c_str(), "%d:%d", &l, &c) != 2 || l < 1 || c < 1 ||
+    // A problem of the job file, or of the rows file it names (a cell's line and column).
+    const std::string rows = scratch("rows.csv");
+    const auto& file = line.substr(0, rows.size() + 1) == rows + ":" ? rows : path;
+    if (line.substr(0, file.size() + 1) != file + ":" ||
+        std::sscanf(std::string(line.substr(file.size() + 1)).c_str(), "%d:%d", &l, &c) != 2 || l < 1 || c < 1 ||
         !exportd::is_utf8(line) || exportd::has_control(line))
       std::abort();
   }
