@@ -58,33 +58,32 @@ Result<boost::json::value> load_scenes(const std::string& path, const std::strin
   return std::move(loaded->scenes);
 }
 
-Result<std::shared_ptr<const boost::json::value>> TemplateCache::read(const std::string& path,
-                                                                      const std::string& root) {
+namespace {
+
+// The form each cache holds a file in.
+SerializedJson held_as(LoadedScenes&& loaded, const SerializedJson*) {
+  return SerializedJson{boost::json::serialize(loaded.scenes)};
+}
+boost::json::value held_as(LoadedScenes&& loaded, const boost::json::value*) { return std::move(loaded.scenes); }
+
+}  // namespace
+
+template <typename Held>
+Result<std::shared_ptr<const Held>> LastScenes<Held>::read(const std::string& path, const std::string& root) {
   auto file = open_scenes(path, root);
   if (!file) return file.error();
-  if (scenes_ && path == path_ && root == root_ && file->stamp == stamp_) return scenes_;
-  scenes_.reset();  // one template held at a time
+  if (held_ && path == path_ && root == root_ && file->stamp == stamp_) return held_;
+  held_.reset();  // one file held at a time
   auto loaded = read_scenes(path, *file);
   if (!loaded) return loaded.error();
   path_ = path;
   root_ = root;
   stamp_ = file->stamp;
-  scenes_ = std::make_shared<const boost::json::value>(std::move(loaded->scenes));
-  return scenes_;
+  held_ = std::make_shared<const Held>(held_as(std::move(*loaded), static_cast<const Held*>(nullptr)));
+  return held_;
 }
 
-Result<std::shared_ptr<const SerializedJson>> ScenesCache::read(const std::string& path, const std::string& root) {
-  auto file = open_scenes(path, root);
-  if (!file) return file.error();
-  if (scenes_ && path == path_ && root == root_ && file->stamp == stamp_) return scenes_;
-  scenes_.reset();  // one file held at a time
-  auto scenes = read_scenes(path, *file);
-  if (!scenes) return scenes.error();
-  path_ = path;
-  root_ = root;
-  stamp_ = file->stamp;
-  scenes_ = std::make_shared<const SerializedJson>(SerializedJson{boost::json::serialize(scenes->scenes)});
-  return scenes_;
-}
+template class LastScenes<SerializedJson>;
+template class LastScenes<boost::json::value>;
 
 }  // namespace exportd

@@ -27,30 +27,25 @@ struct LoadedScenes {
 };
 Result<LoadedScenes> load_scenes_at(const std::string& path, const std::string& root);
 
-// A template's scenes as rows are sent (on the file thread): the last file
-// read kept parsed (once, for every row) while it is unchanged.
-class TemplateCache {
+// The last scenes file read, kept while it is unchanged (the same file,
+// size and time) in the form `Held` its users need; one file held at a time.
+// Read on a file thread, never the event loop.
+template <typename Held>
+class LastScenes {
  public:
-  Result<std::shared_ptr<const boost::json::value>> read(const std::string& path, const std::string& root);
+  Result<std::shared_ptr<const Held>> read(const std::string& path, const std::string& root);
 
  private:
   std::string path_, root_;
   FileStamp stamp_;
-  std::shared_ptr<const boost::json::value> scenes_;
+  std::shared_ptr<const Held> held_;
 };
 
-// The scenes of create requests as they are sent (on a file thread, never
-// the event loop): the last file read is kept, serialized, while it is
-// unchanged (the same file, size and time), so a thousand jobs naming one
-// file read and parse it once, and it is held as text (at most 8 MiB), not parsed.
-class ScenesCache {
- public:
-  Result<std::shared_ptr<const SerializedJson>> read(const std::string& path, const std::string& root);
-
- private:
-  std::string path_, root_;
-  FileStamp stamp_;
-  std::shared_ptr<const SerializedJson> scenes_;
-};
+// The scenes of create requests as they are sent: a thousand jobs naming
+// one file read and parse it once, and it is held as text (at most 8 MiB),
+// not parsed.
+using ScenesCache = LastScenes<SerializedJson>;
+// A template's scenes as its rows are sent: parsed once, for every row.
+using TemplateCache = LastScenes<boost::json::value>;
 
 }  // namespace exportd

@@ -56,21 +56,6 @@ std::string csv_quoted(const std::string& v) {
   return out + "\"";
 }
 
-std::string html(const std::string& v) {
-  std::string out;
-  for (const char c : v) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 // Must show 2: a value holding " \ a line break & < ' and non-ASCII letters
 // reaches the API exactly as meant: JSON-escaped everywhere (the body
 // parses back to it), HTML-escaped in script.org only. Its video is
@@ -100,7 +85,9 @@ TEST(Template, P01_AHostileValueArrivesInTheBodyExactlyAsIntended) {
     const std::string text_clip(clips.at(1).at("text").as_string());
     if (text_clip != hostile) continue;
     seen = true;
-    EXPECT_EQ(clips.at(0).at("script").at("org").as_string(), "<p>Hello, " + html(hostile) + "!</p>");
+    // HTML-escaped in the script, and only there.
+    EXPECT_EQ(clips.at(0).at("script").at("org").as_string(),
+              "<p>Hello, Tom &quot;T&quot; \\ O&#39;Brien &amp; &lt;Jerry&gt;\nZoë Ñandú 東京!</p>");
     EXPECT_TRUE(clips.at(1).as_object().contains("{{who}}"));  // a key is never filled
     EXPECT_EQ(clips.at(1).at("{{who}}").as_string(), "keys are never filled");
     const std::string name(body.at("name").as_string());

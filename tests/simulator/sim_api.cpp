@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/url/parse.hpp>
 
+#include "jobs/placeholders.hpp"
 #include "sim_state.hpp"
 #include "videos.hpp"
 
@@ -69,31 +70,7 @@ Simulator::State::State(asio::io_context& io, Knobs k) : knobs(std::move(k)), rn
 
 // A name as the API stores (and lists) it, under the name knobs.
 std::string Simulator::State::stored_name(std::string name) const {
-  if (knobs.name_html_escaped) {
-    std::string out;
-    for (char c : name) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
-        default:
-          out += c;
-      }
-    }
-    name = std::move(out);
-  }
+  if (knobs.name_html_escaped) name = html_escaped(name);
   if (knobs.name_squeezed) {
     std::string out;
     for (char c : name)
