@@ -59,8 +59,14 @@ std::optional<std::string> scenes_root_of(const JobFileOrigin& origin, const std
 using ScenesVerdicts = std::map<std::pair<std::string, std::string>, std::string>;
 
 // The jobs a file has admitted so far: keys and video files are unique in a file.
+// Where a job's key was given: its job entry, or a row of a rows file.
+struct KeyGiven {
+  const std::string* rows_file = nullptr;  // the rows' own copy of the path: nothing for a job entry
+  std::uint32_t line = 0;
+};
+
 struct Admitted {
-  std::map<std::string, std::string> keys;   // job key -> where it was given ("" = its job entry)
+  std::map<std::string, KeyGiven> keys;      // job key -> where it was given
   std::map<std::string, std::string> files;  // video file -> the job id writing it
 };
 
@@ -150,11 +156,14 @@ std::optional<std::string> video_file(const JobSpec& job, const std::string& job
 
 // Takes `job` into the file's jobs unless its key or its video file is
 // another's: then `problem` says so. `where`: where its key was given.
-void admit(JobSpec job, const JobContext& context, const std::string& where,
-           const std::function<void(std::string)>& problem) {
+void admit(JobSpec job, const JobContext& context, KeyGiven where, const std::function<void(std::string)>& problem) {
   const auto job_id = job.key.substr(job.key.find('#') + 1);
   if (const auto [it, fresh] = context.admitted.keys.emplace(job.key, where); !fresh) {
-    problem("duplicate job id '" + job_id + "' in this file" + (it->second.empty() ? "" : " (also " + it->second + ")") +
+    const auto& first = it->second;
+    problem("duplicate job id '" + job_id + "' in this file" +
+            (first.rows_file == nullptr
+                 ? ""
+                 : " (also the row at line " + std::to_string(first.line) + " of " + *first.rows_file + ")") +
             "; give each job a distinct 'id'");
     return;
   }
@@ -274,8 +283,9 @@ void read_template_job(YamlMap& m, const JobFields& written, const std::string& 
   // A batch run on after a restart is not held to a limit lowered since it was taken in.
   const CsvLimits limits{64 * 1024, context.check == ScenesCheck::read ? context.defaults.max_rows : 10'000'000};
   auto table = read_csv(*text, rows_path, limits);
-  if (!table) {
-    add_lines(diags, m.value_mark("rows"), table.error().message);
+  if (!table) {  // already one FILE:LINE:COL line per problem, in the rows file
+    std::istringstream lines(table.error().message);
+    for (std::string line; std::getline(lines, line);) diags.add_line(line);
     return;
   }
   if (table->rows.empty()) {
@@ -337,6 +347,7 @@ void read_template_job(YamlMap& m, const JobFields& written, const std::string& 
   }
 
   RowProblems problems(rows_path);
+  context.jobs.reserve(context.jobs.size() + table->rows.size());  // one allocation, not a doubling copy
   for (std::size_t r = 0; r < table->rows.size(); ++r) {
     if (r > 0) std::vector<CsvCell>().swap(table->rows[r - 1]);  // its positions are no longer needed
     const auto& cells = table->rows[r];
@@ -376,7 +387,7 @@ void read_template_job(YamlMap& m, const JobFields& written, const std::string& 
     const auto at_id = [&](std::string message) { problems.add(cell_of("id"), message); };
     if (auto file = video_file(job, id, context, at_id)) job.file_name = std::move(*file);
     if (problems.count() != row_before) continue;
-    admit(std::move(job), context, "the row at line " + std::to_string(cells.front().line) + " of " + rows_path, at_id);
+    admit(std::move(job), context, {&rows->rows_file, cells.front().line}, at_id);
   }
   problems.report(diags);
 }
@@ -455,7 +466,7 @@ void read_job(const YAML::Node& node, const JobContext& context, Diagnostics& di
   const auto here = [&](std::string message) { diags.add(m.value_mark(key), std::move(message)); };
   if (auto file = video_file(job, job_id, context, here)) job.file_name = std::move(*file);
   if (diags.items().size() != before) return;
-  admit(std::move(job), context, "", [&](std::string message) { diags.add(m.mark(), std::move(message)); });
+  admit(std::move(job), context, {}, [&](std::string message) { diags.add(m.mark(), std::move(message)); });
 }
 
 }  // namespace

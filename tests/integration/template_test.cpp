@@ -223,5 +223,42 @@ TEST(Template, P04_ABatchWhoseRowsChangedIsSetAsideNotRunFromTheNewRows) {
   EXPECT_EQ(daemon.wait(20s).exit_code, 0);
 }
 
+// A template may change between rows: the rows not yet sent use it once it
+// passes the checks again; one that no longer does (a placeholder naming no
+// column) fails those rows alone, with `template`, and sends nothing for them.
+TEST(Template, P05_ATemplateChangedMidBatchIsCheckedAgainBeforeTheNextRowIsSent) {
+  auto k = quick();
+  k.export_min = 1500ms;
+  k.export_max = 1500ms;
+  k.record_create_bodies = true;
+  sim::Simulator sim(k);
+  Workspace ws("template-changed");
+  ws.write_config(sim.port(), false, "demo-key", fast_config(ws, false, "  max_active_jobs: 1\n"));
+  ws.write("welcome.json", welcome);
+  ws.write("people.csv", "customer_id,who\nc1,Ann\nc2,Bo\nc3,Cy\n");
+  ws.write("p.yaml", "jobs:\n  - template: welcome.json\n    rows: people.csv\n    id: \"{{customer_id}}\"\n");
+  testing::ChildProcess daemon(testing::run_argv(ws, {"--once", "--queue", ws.path("p.yaml")}));
+  ASSERT_TRUE(testing::wait_until([&] { return sim.stats().create_requests >= 1; }, 30s));
+  auto broken = std::string(welcome);
+  broken.replace(broken.find("{{who}}!"), 7, "{{nope}}");
+  ws.write("welcome.json", broken);
+  const auto r = daemon.wait(60s);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto results = ws.results();
+  ASSERT_EQ(results.size(), 3u);
+  std::size_t failed = 0;
+  for (const auto& res : results) {
+    if (res.at("status").as_string() == "succeeded") continue;
+    ++failed;
+    EXPECT_EQ(res.at("error").at("code").as_string(), "template") << json::serialize(res);
+    EXPECT_NE(std::string(res.at("error").at("message").as_string()).find("{{nope}} names no column"),
+              std::string::npos);
+    EXPECT_EQ(res.at("submitted_at"), nullptr);
+  }
+  EXPECT_EQ(failed, 3u - sim.stats().create_requests);
+  EXPECT_GE(failed, 1u);
+  EXPECT_EQ(sim.stats().invalid_creates, 0u);
+}
+
 }  // namespace
 }  // namespace exportd
