@@ -55,5 +55,11 @@ TEST(Placeholders, ANameWithoutAValueFillsNothing) {
   EXPECT_EQ(*fill("no placeholders, {{ not closed", row({})), "no placeholders, {{ not closed");
 }
 
+// A value is put in once, never read again for placeholders: a cell holding
+// "{{secret}}" arrives as those characters, not as another column's value.
+TEST(Placeholders, AValueThatLooksLikeAPlaceholderIsNotFilledAgain) {
+  EXPECT_EQ(*fill("Hi {{name}}!", row({{"name", "{{secret}}"}, {"secret", "s3cr3t"}})), "Hi {{secret}}!");
+}
+
 }  // namespace
 }  // namespace exportd
