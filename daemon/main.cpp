@@ -23,6 +23,8 @@ constexpr const char* usage = R"(usage:
   exportd check  -c CONFIG [JOBFILE]...    validate the config and job files
   exportd submit -c CONFIG JOBFILE...      validate, then drop atomically into the spool
   exportd status -c CONFIG [--json]        what the spool holds, per state
+  exportd report -c CONFIG [--since 24h | --batch ID] [-o FILE]
+                                           the morning report: one self-contained HTML page
   exportd --help | --version
 
 exit codes: 0 ok; 1 a job failed or timed out (--once); 2 usage or invalid config/job file;
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
   try {
     po::options_description top("exportd");
     top.add_options()("help,h", "show this help")("version,V", "show the version")(
-        "command", po::value<std::string>(), "run | check | submit | status")("args", po::value<std::vector<std::string>>(), "");
+        "command", po::value<std::string>(), "run | check | submit | status | report")("args", po::value<std::vector<std::string>>(), "");
     po::positional_options_description pos;
     pos.add("command", 1).add("args", -1);
     auto parsed = po::command_line_parser(argc, argv).options(top).positional(pos).allow_unregistered().run();
@@ -56,9 +58,12 @@ int main(int argc, char** argv) {
     }
     const auto word = vm["command"].as<std::string>();
     // The command word read once, into what it names.
-    enum class Command : std::uint8_t { run, check, submit, status };
-    static constexpr std::pair<std::string_view, Command> commands[] = {
-        {"run", Command::run}, {"check", Command::check}, {"submit", Command::submit}, {"status", Command::status}};
+    enum class Command : std::uint8_t { run, check, submit, status, report };
+    static constexpr std::pair<std::string_view, Command> commands[] = {{"run", Command::run},
+                                                                        {"check", Command::check},
+                                                                        {"submit", Command::submit},
+                                                                        {"status", Command::status},
+                                                                        {"report", Command::report}};
     const auto* named = std::find_if(std::begin(commands), std::end(commands), [&](const auto& c) { return c.first == word; });
     if (named == std::end(commands)) return usage_error("unknown command '" + word + "'");
     const Command command = named->second;
@@ -81,6 +86,11 @@ int main(int argc, char** argv) {
       case Command::status:
         opts.add_options()("json", "print JSON");
         break;
+      case Command::report:
+        opts.add_options()("since", po::value<std::string>(), "jobs that ended this long ago or later (24h)")(
+            "batch", po::value<std::string>(), "one batch's jobs")("output,o", po::value<std::string>(),
+                                                                  "the HTML file (standard output if not given)");
+        break;
     }
     po::variables_map cvm;
     po::store(po::command_line_parser(rest).options(opts).positional(files).run(), cvm);
@@ -91,6 +101,11 @@ int main(int argc, char** argv) {
     if (command == Command::check) return exportd::check_command(config, job_files);
     if (command == Command::submit) return exportd::submit_command(config, job_files);
     if (command == Command::status) return exportd::status_command(config, cvm.count("json") > 0);
+    if (command == Command::report) {
+      if (cvm.count("since") && cvm.count("batch")) return usage_error("report: --since and --batch do not go together");
+      const auto text = [&](const char* key) { return cvm.count(key) ? cvm[key].as<std::string>() : std::string(); };
+      return exportd::report_command(config, text("since"), text("batch"), text("output"));
+    }
     exportd::RunOptions run{config, cvm.count("once") > 0, cvm.count("fresh") > 0, {}};
     if (cvm.count("queue")) run.queues = cvm["queue"].as<std::vector<std::string>>();
     return exportd::run_command(run);

@@ -249,6 +249,24 @@ class Runner {
     signals_.cancel();
   }
 
+  // report.path: this run's jobs as the morning report (SPEC §14). A report
+  // that cannot be written is said, and changes no exit code: the jobs are done.
+  void write_run_report(double seconds) {
+    if (config_.report_path.empty()) return;
+    ReportScope scope;
+    scope.since = std::chrono::system_clock::now() -
+                  std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(seconds)) -
+                  std::chrono::seconds(1);
+    scope.what = "this run of exportd run --once";
+    if (auto r = write_report(config_.state_dir, scope, config_.report_path); !r) {
+      log_.warning("report_not_written", {{"path", config_.report_path}, {"why", r.error().message}});
+      return;
+    }
+    log_.info("report_written", {{"path", config_.report_path}});
+    std::printf("the morning report: %s\n", config_.report_path.c_str());
+    std::fflush(stdout);
+  }
+
   int finish(double seconds) {
     status_->write("stopped");
     const auto counts = exporter_->counts();
@@ -266,6 +284,7 @@ class Runner {
           counts.total ? static_cast<double>(exporter_->requests()) / static_cast<double>(counts.total) : 0.0,
           static_cast<unsigned long long>(tokens_.requests()), seconds);
       std::fflush(stdout);
+      write_run_report(seconds);
     }
     if (summary_.fatal) {
       if (summary_.fatal->kind == Errc::credentials)

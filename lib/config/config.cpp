@@ -244,6 +244,18 @@ Result<Config> load_config(const std::string& path) {
                   "metrics.listen must not be webhook.listen: /metrics is never served to the API's hooks");
     }
   }
+  if (auto n = top.node("report")) {
+    YamlMap m(*n, "report", diags);
+    if (m.valid()) {
+      if (auto v = m.string("path")) {
+        if (v->empty() || has_control(*v))
+          diags.add(m.value_mark("path"), "report.path is empty or holds control characters");
+        else
+          c.report_path = resolve_against(path, *v);
+      }
+      m.reject_unknown();
+    }
+  }
   if (auto n = top.node("retention")) {
     YamlMap m(*n, "retention", diags);
     if (m.valid()) {

@@ -53,6 +53,7 @@ const std::vector<Key>& keys() {
       key("defaults.workspace_id", true, EXPORTD_FIELD(defaults.workspace_id)),
       key("defaults.webhook_url", true, EXPORTD_FIELD(defaults.webhook_url)),
       key("jobs.scenes_root", true, EXPORTD_FIELD(defaults.drop_scenes_root)),
+      key("report.path", true, EXPORTD_FIELD(report_path)),
       // The receiver is bound and every hooked job's URL is already with the API.
       key("webhook.listen", false, EXPORTD_FIELD(webhook.listen)),
       key("webhook.public_url", false, EXPORTD_FIELD(webhook.public_url)),

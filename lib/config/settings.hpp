@@ -128,6 +128,9 @@ struct Config {
   MetricsSettings metrics;
   RetentionSettings retention;
   LogSettings log;
+  // report.path: the morning report (SPEC §14) written here after each
+  // `run --once` ("" = not written; `exportd report` writes one any time).
+  std::string report_path;
 };
 
 }  // namespace exportd

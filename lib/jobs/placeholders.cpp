@@ -4,6 +4,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 
+#include "text/safe_text.hpp"
+
 namespace exportd {
 
 namespace json = boost::json;
@@ -42,33 +44,6 @@ std::optional<std::string> fill(std::string_view text, const ColumnValue& value)
     from = close + 2;
   }
   out.append(text.substr(from));
-  return out;
-}
-
-std::string html_escaped(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
   return out;
 }
 

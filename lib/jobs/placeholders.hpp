@@ -14,6 +14,7 @@
 
 #include <boost/json/value.hpp>
 
+
 namespace exportd {
 
 // The column names `text` uses, in order of first use; `why` says what is
@@ -47,8 +48,5 @@ std::optional<std::string> fill(std::string_view text, const ColumnValue& value)
 // where it is a clip's script.org (a path scenes/N/clips/M/script/org, or
 // clips/M/script/org at the top), keys untouched. Nothing when a name has no value.
 std::optional<boost::json::value> fill_template(const boost::json::value& scenes, const ColumnValue& value);
-
-// `&`, `<`, `>`, `"` and `'` as HTML entities.
-std::string html_escaped(std::string_view text);
 
 }  // namespace exportd

@@ -25,6 +25,9 @@ std::string bounded_text(std::string_view s, std::size_t max_bytes);
 // The same with no bound: what may be written to a terminal.
 inline std::string terminal_safe(std::string_view s) { return bounded_text(s, std::string_view::npos); }
 
+// `&`, `<`, `>`, `"` and `'` as HTML entities (a clip's script, the report's text).
+std::string html_escaped(std::string_view text);
+
 // True when `s` holds a control character (C0 or DEL).
 bool has_control(std::string_view s);
 

@@ -8,7 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/url/parse.hpp>
 
-#include "jobs/placeholders.hpp"
+#include "text/safe_text.hpp"
 #include "sim_state.hpp"
 #include "videos.hpp"
 
