@@ -72,7 +72,7 @@ awaitable<std::optional<JobEvent>> Downloader::step(std::uint32_t index) {
     if (finished) {
       metrics_->download_complete();
       d.done = std::move(*finished);
-      co_return machine_.on_downloaded(job);
+      co_return machine_.on_downloaded(job, time_.now());
     }
     out = {FetchEnd::retry_later, FetchCause::local, finished.error().message, out.received, {}};
   }

@@ -236,6 +236,9 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
     case StepKind::download:
       co_await download(index);
       co_return;
+    case StepKind::deliver:
+      // Not wired yet (issue 29): a machine made with delivers=false never gets here.
+      co_return;
   }
 }
 

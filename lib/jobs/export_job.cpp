@@ -14,6 +14,8 @@ std::string_view to_string(JobState s) {
       return "polling";
     case JobState::downloading:
       return "downloading";
+    case JobState::delivering:
+      return "delivering";
     case JobState::succeeded:
       return "succeeded";
     case JobState::failed:
@@ -64,6 +66,8 @@ StepKind JobMachine::step(const ExportJob& job, TimePoint now) const {
     case JobState::downloading:
       if (now >= poll_.deadline(job.submitted_at)) return StepKind::expire;
       return job.link_refused ? StepKind::poll : StepKind::download;
+    case JobState::delivering:
+      return StepKind::deliver;  // the export is done: no deadline cuts its delivery
     default:
       return StepKind::nothing;
   }
@@ -127,8 +131,7 @@ JobEvent JobMachine::on_progress(ExportJob& job, const ProgressReply& reply, Tim
   }
   if (reply.progress >= 100.0 && !reply.download_url.empty()) {
     if (downloads_) return download_from(job, reply.download_url, now);
-    job.state = JobState::succeeded;
-    return {JobEvent::Kind::succeeded, {}, reply.download_url, {}};
+    return finished(job, reply.download_url, now);
   }
   // 100 % without a URL yet: the link may lag the counter, so look again soon.
   if (now >= poll_.deadline(job.submitted_at)) return expire(job);
@@ -271,9 +274,38 @@ JobEvent JobMachine::on_fetch(ExportJob& job, FetchEnd end, bool progressed, std
   return retry_download(job, error(Errc::transport, "download_failed"), now, unit_random);
 }
 
-JobEvent JobMachine::on_downloaded(ExportJob& job) const {
+JobEvent JobMachine::finished(ExportJob& job, std::string download_url, TimePoint now) const {
+  job.call_failures = 0;
+  if (delivers_) {
+    job.state = JobState::delivering;
+    job.due = now;
+    return {JobEvent::Kind::deliver, {}, std::move(download_url), {}};
+  }
   job.state = JobState::succeeded;
-  return {JobEvent::Kind::succeeded, {}, {}, {}};
+  return {JobEvent::Kind::succeeded, {}, std::move(download_url), {}};
+}
+
+JobEvent JobMachine::on_downloaded(ExportJob& job, TimePoint now) const { return finished(job, {}, now); }
+
+JobEvent JobMachine::on_delivered(ExportJob& job, const DeliveryEnd& end, TimePoint now, double unit_random) const {
+  if (end.how == DeliveryEnd::How::delivered) {
+    job.call_failures = 0;
+    job.state = JobState::succeeded;
+    return {JobEvent::Kind::succeeded, {}, {}, {}};
+  }
+  ++job.call_failures;
+  const auto why = end.how == DeliveryEnd::How::timed_out ? "killed at deliver.timeout: " + end.why : end.why;
+  const auto wait = retry_.retry_after(Errc::transport, std::nullopt, job.call_failures, unit_random);
+  if (!wait) {
+    job.state = JobState::failed;
+    return {JobEvent::Kind::failed,
+            {},
+            {},
+            JobError{Errc::rejected, "delivery_failed",
+                     "the delivery command failed " + std::to_string(job.call_failures) + " times in a row: " + why}};
+  }
+  job.due = now + *wait;
+  return {JobEvent::Kind::retrying, *wait, {}, JobError{Errc::transport, "delivery_failed", why}};
 }
 
 JobEvent JobMachine::on_no_file(ExportJob& job, std::string why, std::string download_url) const {
@@ -289,7 +321,8 @@ void JobMachine::on_recovered(ExportJob& job, JobState state, std::string projec
     job.reach = reach == CreateReach::none ? CreateReach::maybe : reach;
     job.due = now + create_settle;
   }
-  if (!counts_down(state)) return;
+  if (state == JobState::delivering) job.due = now;  // delivered again: at least once
+  if (!counts_down(state) && state != JobState::delivering) return;
   job.project_id = std::move(project_id);
   job.submitted_at = submitted_at;
 }

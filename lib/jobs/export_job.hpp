@@ -11,6 +11,12 @@
 //    └─permanent refusal, retries run out, unsendable──▶ failed
 //      polling past the deadline ──▶ timed_out
 //
+// With deliver.command set (SPEC §13), a finished job (its video on disk,
+// or its link) is `delivering` until its command exits 0, then succeeded;
+// a failed or timed-out command is retried like an API call, and when the
+// tries run out the job fails with delivery_failed. The job's deadline does
+// not cut a delivery: the export is done, the command has its own timeout.
+//
 // Inputs are replies and the time; outputs are the next step and an event to
 // log. Nothing here touches a socket, a timer or a file.
 
@@ -32,6 +38,7 @@ enum class JobState : std::uint8_t {
   in_doubt,  // a submit may have reached the API (crash, lost reply): ask it (probe) before sending another
   polling,    // submitted; progress is due
   downloading,  // exported; its video is being downloaded (download.dir set)
+  delivering,   // done (its video on disk, or its link): the delivery command is to run (deliver.command set)
   succeeded,  // progress reached 100 with a download URL (and the video is on disk, with downloads on)
   failed,     // the API refused it, or retries ran out
   timed_out,  // not finished within polling.job_timeout of its submit
@@ -69,6 +76,7 @@ enum class StepKind : std::uint8_t {
   probe,    // find out whether an in-doubt submit reached the API
   poll,     // ask for progress
   download,  // one try of the video download
+  deliver,   // one run of the delivery command
   expire,   // the deadline has passed: end as timed_out
   nothing,  // terminal already
 };
@@ -83,6 +91,7 @@ struct JobEvent {
     progress,   // a poll answered below 100 %
     retrying,   // a transient failure; `delay` until the next try
     exported,   // 100 % with a link: the video is to be downloaded (download_url set)
+    deliver,    // ready to be handed on: the delivery command is to run (download_url set when known)
     succeeded,  // ended well; download_url set
     failed,     // ended badly; error set
     timed_out,  // ended by the deadline
@@ -93,11 +102,22 @@ struct JobEvent {
   bool download_failed = false;  // failed: its video could not be downloaded (metrics count these)
 };
 
+// How one run of the delivery command ended (the engine reads the child's end into this).
+struct DeliveryEnd {
+  enum class How : std::uint8_t {
+    delivered,  // exited 0
+    failed,     // a non-zero exit, a signal, or it could not be started
+    timed_out,  // killed at deliver.timeout, with its process group
+  } how = How::failed;
+  std::string why;  // what it said (its output's end), or why it could not run
+};
+
 class JobMachine {
  public:
   // `downloads`: a finished export's video is downloaded before the job succeeds.
-  JobMachine(PollPolicy poll, RetryPolicy retry, bool downloads = false)
-      : poll_(poll), retry_(retry), downloads_(downloads) {}
+  // `delivers`: then the delivery command runs before the job succeeds.
+  JobMachine(PollPolicy poll, RetryPolicy retry, bool downloads = false, bool delivers = false)
+      : poll_(poll), retry_(retry), downloads_(downloads), delivers_(delivers) {}
 
   StepKind step(const ExportJob& job, TimePoint now) const;
 
@@ -143,8 +163,13 @@ class JobMachine {
   // when retry.max_attempts tries in a row made no progress.
   JobEvent on_fetch(ExportJob& job, FetchEnd end, bool progressed, std::string_view why, TimePoint now,
                     double unit_random) const;
-  // The video is in place: the job has succeeded.
-  JobEvent on_downloaded(ExportJob& job) const;
+  // The video is in place: the job has succeeded, or is to be delivered.
+  JobEvent on_downloaded(ExportJob& job, TimePoint now) const;
+  // How a run of the delivery command ended: succeeded, retried after the
+  // retry policy's wait, or failed (delivery_failed) once retry.max_attempts
+  // runs in a row failed. (A run cut short because exportd stopped is not
+  // reported: the job stays delivering, and the journal delivers it again.)
+  JobEvent on_delivered(ExportJob& job, const DeliveryEnd& end, TimePoint now, double unit_random) const;
   // No file can be named for the video (download.name over a project id
   // that makes no file name): the job fails, its link kept in its result.
   JobEvent on_no_file(ExportJob& job, std::string why, std::string download_url) const;
@@ -166,6 +191,9 @@ class JobMachine {
   PollPolicy poll_;
   RetryPolicy retry_;
   bool downloads_ = false;
+  bool delivers_ = false;
+  // Done with the export (and the download): delivering, or succeeded.
+  JobEvent finished(ExportJob& job, std::string download_url, TimePoint now) const;
 };
 
 // How long a download waits for disk space before it looks again.
