@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include "ops/delivery_command.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -296,6 +298,37 @@ Result<Config> load_config(const std::string& path) {
           diags.add(m.value_mark("format"), "log.format: '" + *v + "' is not one of text, json");
       }
       m.reject_unknown();
+    }
+  }
+  if (auto n = top.node("deliver")) {
+    YamlMap m(*n, "deliver", diags);
+    if (m.valid()) {
+      auto& d = c.deliver;
+      if (auto v = m.string_list("command")) {
+        // Checked against download.dir below, wherever that section stands in the file.
+        d.command = std::move(*v);
+        if (const auto why = delivery_command_problem(d.command, true); !why.empty())
+          diags.add(m.value_mark("command"), why);
+      }
+      if (auto v = m.unsigned_int("max_concurrent", 1, 64)) d.max_concurrent = static_cast<std::uint32_t>(*v);
+      if (auto v = m.duration("timeout")) {
+        if (v->count() <= 0)
+          diags.add(m.value_mark("timeout"), "deliver.timeout must be more than 0s");
+        else
+          d.timeout = *v;
+      }
+      if (auto v = m.string_list("env")) {
+        for (const auto& name : *v)
+          if (!c.api.user_key_env.empty() && name == c.api.user_key_env)
+            diags.add(m.value_mark("env"), "deliver.env must not pass " + name +
+                                               ": it holds the user key, which no delivery command ever gets");
+        d.env = std::move(*v);
+      }
+      m.reject_unknown();
+      if (!d.command.empty() && !c.download.enabled()) {
+        if (const auto why = delivery_command_problem(d.command, false); !why.empty())
+          diags.add(m.value_mark("command"), why);
+      }
     }
   }
   top.reject_unknown();

@@ -54,6 +54,11 @@ const std::vector<Key>& keys() {
       key("defaults.webhook_url", true, EXPORTD_FIELD(defaults.webhook_url)),
       key("jobs.scenes_root", true, EXPORTD_FIELD(defaults.drop_scenes_root)),
       key("report.path", true, EXPORTD_FIELD(report_path)),
+      // Deliveries under way keep the command they started with.
+      key("deliver.command", false, EXPORTD_FIELD(deliver.command)),
+      key("deliver.max_concurrent", false, EXPORTD_FIELD(deliver.max_concurrent)),
+      key("deliver.timeout", false, EXPORTD_FIELD(deliver.timeout)),
+      key("deliver.env", false, EXPORTD_FIELD(deliver.env)),
       // The receiver is bound and every hooked job's URL is already with the API.
       key("webhook.listen", false, EXPORTD_FIELD(webhook.listen)),
       key("webhook.public_url", false, EXPORTD_FIELD(webhook.public_url)),

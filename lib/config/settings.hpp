@@ -85,6 +85,16 @@ struct WebhookSettings {
   bool enabled() const { return !listen.empty() && !public_url.empty(); }
 };
 
+// Delivery (SPEC §13): each finished job's video handed on by a command of
+// the operator's; off unless command is set.
+struct DeliverySettings {
+  std::vector<std::string> command;  // argv, {placeholders} filled per argument; never a shell
+  std::uint32_t max_concurrent = 2;  // deliveries at once
+  Millis timeout = std::chrono::minutes(10);  // a run longer than this is killed with its process group
+  std::vector<std::string> env;      // exportd's own variables passed on, besides PATH, HOME and LANG
+  bool enabled() const { return !command.empty(); }
+};
+
 // /metrics (SPEC §11): off unless listen is set; never the webhook's port.
 struct MetricsSettings {
   std::string listen;  // HOST:PORT
@@ -131,6 +141,7 @@ struct Config {
   // report.path: the morning report (SPEC §14) written here after each
   // `run --once` ("" = not written; `exportd report` writes one any time).
   std::string report_path;
+  DeliverySettings deliver;
 };
 
 }  // namespace exportd
