@@ -19,11 +19,24 @@ enum class Recovery : std::uint8_t {
   in_doubt,   // a submit was sent but its answer never recorded: ask the API before sending another
   submitted,  // resume polling the known project id, no new export
   downloading,  // exported: resume its download from the bytes on disk
+  delivering,   // done, its delivery command started (SPEC §13): delivered again, at least once
   ended,      // done: never redone (its result line is re-appended if it went missing)
 };
 
 // The API accepted the job's export (it is polled or its video downloaded).
-inline bool export_accepted(Recovery r) { return r == Recovery::submitted || r == Recovery::downloading; }
+inline bool export_accepted(Recovery r) {
+  return r == Recovery::submitted || r == Recovery::downloading || r == Recovery::delivering;
+}
+
+// What a delivery needs, journaled before its command first starts: after a
+// crash the same job is delivered again with the same values.
+struct DeliveryRecord {
+  std::string url;     // the video's link
+  std::string file;    // absolute path ("" with downloads off)
+  std::string sha256;  // of the file
+  std::uint64_t bytes = 0;
+  bool operator==(const DeliveryRecord&) const = default;
+};
 
 // A download under way, as the journal keeps it: recorded when the export
 // finished, and again before the first byte of every reply that starts or
@@ -43,6 +56,7 @@ struct RecoveredJob {
   std::uint32_t submissions = 0;  // submit records seen
   boost::json::object result;     // when ended: its results.jsonl object
   DownloadRecord download;        // when downloading
+  DeliveryRecord delivery;        // when delivering
   // A create job's: in_doubt, what its create may have done (accepted: the
   // API said so, without an id); ended, the same when it ended in doubt.
   CreateReach reach = CreateReach::none;

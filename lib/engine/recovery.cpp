@@ -6,6 +6,9 @@ Comeback comeback(const RecoveredJob& r, bool downloads, bool hooked, const std:
                   RestartFacts::SysTime now, std::chrono::milliseconds safety_poll) {
   if (r.state == Recovery::in_doubt) return {"recovered_in_doubt", JobState::in_doubt, {}};
   if (!export_accepted(r.state)) return {};
+  // Delivered again (at least once: its command was started and not seen to
+  // succeed); never exported or downloaded again.
+  if (r.state == Recovery::delivering) return {"recovered_delivering", JobState::delivering, {}};
   // Polling resumes (or the download); no second export.
   if (r.state == Recovery::downloading && downloads) return {"recovered_downloading", JobState::downloading, {}};
   if (hooked && restart) {

@@ -16,7 +16,7 @@ namespace exportd {
 
 struct Comeback {
   // Its log line: accepted (fresh), recovered_in_doubt, recovered_submitted,
-  // recovered_downloading or recovered_awaiting_hook.
+  // recovered_downloading, recovered_delivering or recovered_awaiting_hook.
   const char* how = "accepted";
   std::optional<JobState> state;  // nothing: fresh, submitted like any new job
   // A hooked job whose hook cannot have come while the daemon was down: it

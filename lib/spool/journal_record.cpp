@@ -16,7 +16,7 @@ namespace {
 constexpr std::pair<RecordKind, std::string_view> kind_names[] = {
     {RecordKind::batch, "batch"},   {RecordKind::submit, "submit"}, {RecordKind::submitted, "submitted"},
     {RecordKind::ended, "ended"},   {RecordKind::closed, "closed"}, {RecordKind::reopened, "reopened"},
-    {RecordKind::download, "download"},
+    {RecordKind::download, "download"}, {RecordKind::delivering, "delivering"},
 };
 
 std::string_view name_of(RecordKind k) {
@@ -101,6 +101,15 @@ std::string encode(const JournalRecord& r) {
         o["checked_sha256"] = r.download.checkpoint.sha256;
       }
       break;
+    case RecordKind::delivering:
+      o["job"] = r.job;
+      o["url"] = r.delivery.url;
+      if (!r.delivery.file.empty()) {
+        o["file"] = r.delivery.file;
+        o["sha256"] = r.delivery.sha256;
+        o["bytes"] = r.delivery.bytes;
+      }
+      break;
     case RecordKind::ended:
       o["job"] = r.job;
       o["result"] = r.result;
@@ -137,9 +146,17 @@ std::optional<JournalRecord> decode(std::string_view line) {
   if (!known || r.batch.empty()) return std::nullopt;
   r.job = str(o, "job");
   if ((r.kind == RecordKind::submit || r.kind == RecordKind::submitted || r.kind == RecordKind::download ||
-       r.kind == RecordKind::ended) &&
+       r.kind == RecordKind::delivering || r.kind == RecordKind::ended) &&
       r.job.empty())
     return std::nullopt;
+  if (r.kind == RecordKind::delivering) {
+    r.delivery.url = str(o, "url");
+    r.delivery.file = str(o, "file");
+    r.delivery.sha256 = str(o, "sha256");
+    r.delivery.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, num(o, "bytes")));
+    // A file without a well-formed digest is not one a delivery may vouch for.
+    if (!r.delivery.file.empty() && !is_lower_hex(r.delivery.sha256, 64)) return std::nullopt;
+  }
   if (r.kind == RecordKind::download) {
     r.download.url = str(o, "url");
     r.download.file = str(o, "file");
@@ -244,6 +261,13 @@ JournalReplay replay(std::string_view text) {
         job.download = rec->download;
         break;
       }
+      case RecordKind::delivering: {
+        auto& job = b.jobs[rec->job];
+        if (!export_accepted(job.state)) break;  // out of order: ignored
+        job.state = Recovery::delivering;
+        job.delivery = rec->delivery;
+        break;
+      }
       case RecordKind::ended: {
         auto& job = b.jobs[rec->job];
         job.state = Recovery::ended;
@@ -293,6 +317,11 @@ std::vector<JournalRecord> compact(const JournalReplay& replayed) {
       if (job.state == Recovery::downloading) {
         r.kind = RecordKind::download;
         r.download = job.download;
+        out.push_back(r);
+      }
+      if (job.state == Recovery::delivering) {
+        r.kind = RecordKind::delivering;
+        r.delivery = job.delivery;
         out.push_back(r);
       }
     }

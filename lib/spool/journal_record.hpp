@@ -21,6 +21,7 @@ enum class RecordKind : std::uint8_t {
   submit,     // an export/create request is about to be sent for a job
   submitted,  // the API accepted it; project id known
   download,   // the job's video is being downloaded: link, file, validator and length
+  delivering, // the job's delivery command is about to start: link, file, SHA-256, bytes
   ended,      // the job ended; the result line travels with it
   closed,     // every job of the batch has ended and the batch was filed away
   reopened,   // a parked queue batch runs again: its failed jobs start afresh
@@ -52,6 +53,7 @@ struct JournalRecord {
   std::string created;               // ended: the project a create job made, when known
   boost::json::object result;        // ended: the results.jsonl object
   DownloadRecord download;           // download
+  DeliveryRecord delivery;           // delivering
   // batch only:
   std::string name;                  // the job file's own name (keys are name#id)
   BatchOrigin origin;

@@ -59,7 +59,7 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
                                  {"done", count_files(spool.done(), false)},
                                  {"rejected", count_files(spool.rejected(), false)}};
   const auto rep = replay(Journal::read_all(spool.journal_path()));
-  std::int64_t queued = 0, in_doubt = 0, polling = 0, downloading = 0, succeeded = 0, failed = 0, timed_out = 0,
+  std::int64_t queued = 0, in_doubt = 0, polling = 0, downloading = 0, delivering = 0, succeeded = 0, failed = 0, timed_out = 0,
                open = 0;
   std::int64_t oldest_ms = 0;
   std::string oldest_job;
@@ -78,6 +78,9 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
           break;
         case Recovery::in_doubt:
           ++in_doubt;
+          break;
+        case Recovery::delivering:
+          ++delivering;
           break;
         case Recovery::downloading:
         case Recovery::submitted:
@@ -103,7 +106,7 @@ json::object spool_report(const std::string& state_dir, const JobDefaults& defau
   }
   report["open_batches"] = open;
   report["jobs"] = json::object{{"queued", queued},           {"submitting", in_doubt}, {"polling", polling},
-                                {"downloading", downloading}, {"succeeded", succeeded}, {"failed", failed},
+                                {"downloading", downloading}, {"delivering", delivering}, {"succeeded", succeeded}, {"failed", failed},
                                 {"timed_out", timed_out}};
   if (oldest_ms > 0) {
     const auto now_ms =
@@ -150,7 +153,7 @@ std::string format_spool_report(const json::object& r) {
   out += "files:     " + num(f.at("incoming")) + " incoming, " + num(f.at("active")) + " active, " + num(f.at("done")) +
          " done, " + num(f.at("rejected")) + " rejected\n";
   out += "open:      " + num(j.at("queued")) + " queued, " + num(j.at("submitting")) + " submitting, " +
-         num(j.at("polling")) + " polling, " + num(j.at("downloading")) + " downloading, " + num(j.at("succeeded")) +
+         num(j.at("polling")) + " polling, " + num(j.at("downloading")) + " downloading, " + num(j.at("delivering")) + " delivering, " + num(j.at("succeeded")) +
          " succeeded, " + num(j.at("failed")) + " failed, " + num(j.at("timed_out")) + " timed out, in " +
          num(r.at("open_batches")) + " open batches\n";
   if (const auto* o = r.if_contains("oldest_active"))

@@ -113,6 +113,39 @@ TEST(Replay, ADownloadUnderWayResumesWithItsLatestRecordAndSurvivesCompaction) {
   EXPECT_EQ(again.download.total, 5000u);
 }
 
+// SPEC §13: `delivering` is journaled before a delivery command starts; a
+// restart finds the job delivering (delivered again, with the same values)
+// until its `ended` record says it was delivered: then never again.
+TEST(Replay, AJobDeliveringIsDeliveredAgainUntilItsEndIsJournaled) {
+  auto delivering = [](const std::string& job) {
+    JournalRecord r;
+    r.kind = RecordKind::delivering;
+    r.batch = "b";
+    r.job = job;
+    r.delivery = DeliveryRecord{"https://cdn/" + job, "/srv/v/" + job + " it's.mp4", std::string(64, 'e'), 5000};
+    return encode(r) + "\n";
+  };
+  const std::string text = header("b") + rec(RecordKind::submit, "b", "d") + rec(RecordKind::submitted, "b", "d") +
+                           delivering("d") + rec(RecordKind::submit, "b", "e") + rec(RecordKind::submitted, "b", "e") +
+                           delivering("e") + rec(RecordKind::ended, "b", "e") +
+                           delivering("stray");  // never submitted: ignored
+  auto r = replay(text);
+  const auto& d = r.batches[0].jobs.at("d");
+  EXPECT_EQ(d.state, Recovery::delivering);
+  EXPECT_EQ(d.project_id, "p-d");
+  EXPECT_EQ(d.delivery, (DeliveryRecord{"https://cdn/d", "/srv/v/d it's.mp4", std::string(64, 'e'), 5000}));
+  EXPECT_EQ(r.batches[0].jobs.at("e").state, Recovery::ended);
+  EXPECT_NE(r.batches[0].jobs.at("stray").state, Recovery::delivering);
+  std::string compacted;
+  for (const auto& rec : compact(r)) compacted += encode(rec) + "\n";
+  const auto again = replay(compacted).batches[0].jobs;
+  EXPECT_EQ(again.at("d").state, Recovery::delivering);
+  EXPECT_EQ(again.at("d").delivery, d.delivery);
+  EXPECT_EQ(again.at("e").state, Recovery::ended);
+  // A file without a well-formed digest is never vouched for.
+  EXPECT_FALSE(decode(R"({"r":"delivering","batch":"b","job":"j","url":"u","file":"/v.mp4","sha256":"x"})"));
+}
+
 TEST(JournalRecord, MalformedLinesAreRefused) {
   for (const char* bad : {"", "{", "[]", R"({"r":"submit","batch":"b"})", R"({"r":"nope","batch":"b"})",
                           R"({"r":"submitted","batch":"b"})", R"({"r":"ended","batch":"b","job":"j"})",
