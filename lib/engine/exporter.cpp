@@ -33,10 +33,11 @@ Exporter::Exporter(asio::any_io_executor ex, const Config& config, Transport& tr
       time_(time),
       random_(std::move(random)),
       machine_(PollPolicy(config.polling, config.webhook.safety_poll), RetryPolicy(config.retry),
-               config.download.enabled()),
+               config.download.enabled(), parts.deliverer != nullptr),
       calls_(ex, rules_settings(), transport, tokens, log, time, [this] { stop(); }),
       sweeper_(ex, config_, mode, jobs_, calls_, *this, log, time),
       downloader_(config_, jobs_, machine_, ledger, log, time, random_, own_metrics_),
+      deliveries_(parts.deliverer, ledger),
       schedule_(ex, time, jobs_, machine_, downloader_.stage().due()),
       crew_(ex),
       clocks_(time) {
@@ -72,6 +73,7 @@ void Exporter::add_batch(const std::string& batch_id, std::vector<JobSpec> specs
       machine_.on_recovered(job, *back.state, accepted ? r.project_id : "",
                             accepted ? clocks_.steady(r.submitted_at()) : TimePoint{}, r.reach, time_.now());
     }
+    if (back.state == JobState::delivering) deliveries_.recovered(index, r.delivery);
     if (back.state == JobState::downloading)  // it resumes from the bytes on disk
       downloader_.stage().resume(index, r.download.url, r.download.file, r.download.validator, r.download.total,
                                  r.download.checkpoint);
@@ -161,13 +163,19 @@ void Exporter::reconfigure(const Config& config) {
 
 void Exporter::spawn_workers() {
   // Workers leave on their own when there are more than these (a reload).
-  spawn([this] { return worker(true); }, crew_.downloaders, workers(true));
-  spawn([this] { return worker(false); }, crew_.api, workers(false));
+  using Queue = StepSchedule::Queue;
+  spawn([this] { return worker(Queue::downloads); }, crew_.downloaders, workers(Queue::downloads));
+  spawn([this] { return worker(Queue::deliveries); }, crew_.deliverers, workers(Queue::deliveries));
+  spawn([this] { return worker(Queue::api); }, crew_.api, workers(Queue::api));
   spawn([this] { return sweeper_.run(); }, crew_.sweepers, 1);
 }
 
-std::uint32_t Exporter::workers(bool downloads) const {
-  if (downloads) return downloader_.on() && config_.download.enabled() ? config_.download.max_concurrent : 0;
+std::uint32_t Exporter::workers(StepSchedule::Queue queue) const {
+  if (queue == StepSchedule::Queue::downloads)
+    return downloader_.on() && config_.download.enabled() ? config_.download.max_concurrent : 0;
+  // One delivery worker even without a deliverer: a job the journal had
+  // delivering when delivery was turned off since ends on it.
+  if (queue == StepSchedule::Queue::deliveries) return deliveries_.on() ? config_.deliver.max_concurrent : 1;
   return std::max<std::uint32_t>(1, config_.limits.max_connections);  // one per pooled connection
 }
 
@@ -191,19 +199,20 @@ awaitable<RunSummary> Exporter::run() {
   co_return summary_;
 }
 
-awaitable<void> Exporter::worker(bool downloads) {
-  const auto queue = downloads ? StepSchedule::Queue::downloads : StepSchedule::Queue::api;
-  auto& active = downloads ? crew_.downloaders : crew_.api;
+awaitable<void> Exporter::worker(StepSchedule::Queue queue) {
+  auto& active = queue == StepSchedule::Queue::downloads    ? crew_.downloaders
+                 : queue == StepSchedule::Queue::deliveries ? crew_.deliverers
+                                                            : crew_.api;
   for (;;) {
     if (crew_.stopping) co_return;
-    if (active > workers(downloads)) {
+    if (active > workers(queue)) {
       --active;  // fewer after a reload
       co_return;
     }
     if (mode_ == Mode::batch && idle()) {
       // Every job has ended: the API workers end the run (a list call held
       // at the gate is not sent after it).
-      if (!downloads) stop();
+      if (queue == StepSchedule::Queue::api) stop();
       co_return;
     }
     const auto index = schedule_.take(queue);
@@ -237,7 +246,7 @@ awaitable<void> Exporter::execute(std::uint32_t index) {
       co_await download(index);
       co_return;
     case StepKind::deliver:
-      // Not wired yet (issue 29): a machine made with delivers=false never gets here.
+      co_await deliver(index);
       co_return;
   }
 }
@@ -249,6 +258,21 @@ awaitable<void> Exporter::download(std::uint32_t index) {
     co_await apply(index, std::move(*event));
   else
     schedule_.schedule(index);  // its file is another job's for now
+}
+
+awaitable<void> Exporter::deliver(std::uint32_t index) {
+  ExportJob& job = jobs_[index];
+  if (!deliveries_.on()) {
+    // Delivering in the journal, and delivery turned off since: nothing left to hand it to.
+    co_await apply(index, machine_.on_delivered(job, {DeliveryEnd::How::delivered, ""}, time_.now(), random_()));
+    co_return;
+  }
+  const auto end = co_await deliveries_.run(index, jobs_.spec(job.spec), jobs_.batch_id(job), job.project_id,
+                                            *metrics_, time_.wall_now());
+  if (crew_.stopping) co_return;  // killed with exportd: delivering in the journal, delivered again at the next start
+  if (end.how != DeliveryEnd::How::delivered)
+    log_.warning("delivery_failed_once", {{"job", jobs_.spec(job.spec).key}, {"why", end.why}});
+  co_await apply(index, machine_.on_delivered(job, end, time_.now(), random_()));
 }
 
 awaitable<void> Exporter::submit(std::uint32_t index) {
@@ -403,6 +427,17 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
         schedule_.schedule(index);
       co_return;
     }
+    case JobEvent::Kind::deliver: {
+      // Its values journaled before its command first starts: a restart delivers it again with them.
+      DeliveryRecord record;
+      record.url = event.download_url;
+      if (const auto* d = downloader_.stage().find(index)) {
+        if (record.url.empty()) record.url = d->url;
+        if (d->done) record = {record.url, d->done->path, d->done->sha256, d->done->bytes};
+      }
+      co_await deliveries_.begin(index, jobs_.batch_id(job), jobs_.spec(job.spec).key, std::move(record));
+      break;
+    }
     case JobEvent::Kind::succeeded:
     case JobEvent::Kind::failed:
     case JobEvent::Kind::timed_out:
@@ -425,8 +460,9 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   ExportJob& job = jobs_[index];
   const std::string batch_id = jobs_.batch_id(job);
   const auto submitted = job.submitted_at != TimePoint{} ? std::optional(clocks_.wall(job.submitted_at)) : std::nullopt;
-  const auto r = job_result(job, jobs_.spec(job.spec), batch_id, event, downloader_.stage().find(index), submitted,
-                            time_.wall_now());
+  auto r = job_result(job, jobs_.spec(job.spec), batch_id, event, downloader_.stage().find(index), submitted,
+                      time_.wall_now());
+  deliveries_.complete(index, r, time_.wall_now());
   co_await ledger_.ended(batch_id, r);
   metrics_->ended(r.status, event.download_failed);
   hooks_.forget_hint(index);
@@ -434,6 +470,7 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   log_result(log_, r);
   forget_hook(index);
   downloader_.stage().end(index);
+  deliveries_.end(index);
   // The slot is freed only after the last await: a job placed in it while
   // this one still runs its step would have its step's `busy` cleared.
   if (jobs_.closes_batch(job)) co_await ledger_.batch_ended(batch_id);

@@ -11,6 +11,7 @@
 #include "auth/token_source.hpp"
 #include "config/settings.hpp"
 #include "engine/api_caller.hpp"
+#include "engine/deliveries.hpp"
 #include "engine/downloader.hpp"
 #include "engine/job_table.hpp"
 #include "engine/ledger.hpp"
@@ -47,6 +48,8 @@ struct ExporterParts {
   Metrics* metrics = nullptr;
   // After a restart: which waiting jobs are read at once (SPEC §9; see read_after_restart).
   std::optional<RestartFacts> restart;
+  // With deliver.command set: each finished job is handed on through it before it succeeds (SPEC §13).
+  Deliverer* deliverer = nullptr;
 };
 
 // Drives every job on one executor. A fixed set of workers (one per pooled
@@ -90,9 +93,9 @@ class Exporter final : private SweepTarget {
   void confirm(std::uint32_t index, std::optional<TimePoint> unfinished) override;
   void reschedule(std::uint32_t index, bool safety_net) override;
 
-  // Takes the API's due jobs, or (`downloads`) the downloads'.
-  boost::asio::awaitable<void> worker(bool downloads);
-  std::uint32_t workers(bool downloads) const;  // how many of them the config asks for
+  // Takes the due jobs of one queue: the API's, the downloads' or the deliveries'.
+  boost::asio::awaitable<void> worker(StepSchedule::Queue queue);
+  std::uint32_t workers(StepSchedule::Queue queue) const;  // how many of them the config asks for
   void spawn_workers();
   // Starts `body` workers until `active` reaches `target`.
   void spawn(const std::function<boost::asio::awaitable<void>()>& body, std::uint32_t& active, std::uint32_t target);
@@ -103,6 +106,7 @@ class Exporter final : private SweepTarget {
   boost::asio::awaitable<std::optional<ProbeFinding>> look_up(std::uint32_t index);
   boost::asio::awaitable<void> poll(std::uint32_t index);
   boost::asio::awaitable<void> download(std::uint32_t index);
+  boost::asio::awaitable<void> deliver(std::uint32_t index);
   // One API call of a job read as `Reply`; nothing when the run is stopping
   // or the call failed (the failure applied to the job).
   template <class Reply, class Reader>
@@ -134,6 +138,7 @@ class Exporter final : private SweepTarget {
   // Downloads (SPEC §10): their own queue and workers (download.max_concurrent),
   // outside the API's budget and connection pool.
   Downloader downloader_;
+  Deliveries deliveries_;  // SPEC §13: their own queue and workers (deliver.max_concurrent)
   StepSchedule schedule_;  // when each job is stepped next; the hints
   SubmitRequests requests_;
   std::optional<RestartFacts> restart_;  // set when the spool was recovered
@@ -145,6 +150,7 @@ class Exporter final : private SweepTarget {
     std::uint32_t spawned = 0;      // running, of every kind
     std::uint32_t api = 0;          // API workers (one per pooled connection) not leaving after a reload
     std::uint32_t downloaders = 0;  // download workers (download.max_concurrent), the same
+    std::uint32_t deliverers = 0;   // delivery workers (deliver.max_concurrent), the same
     std::uint32_t sweepers = 0;     // the sweeper (one)
     Signal left;                    // a coroutine finished
     bool stopping = false;          // no more steps: run() returns once they have left

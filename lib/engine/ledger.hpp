@@ -72,6 +72,9 @@ struct RecoveredJob {
 class JobLedger {
  public:
   virtual ~JobLedger() = default;
+  // Before a job's delivery command first starts (SPEC §13).
+  virtual boost::asio::awaitable<void> delivering(const std::string& batch, const std::string& job,
+                                                  const DeliveryRecord& record) = 0;
   // Before an export or create request is sent.
   virtual boost::asio::awaitable<void> submit_started(const std::string& batch, const std::string& job) = 0;
   // After the API accepted it, before its polls are scheduled. An empty

@@ -9,11 +9,17 @@ StepSchedule::StepSchedule(boost::asio::any_io_executor ex, EngineTime& time, Jo
       machine_(machine),
       downloads_(downloads),
       api_wake_(time.alarm(ex)),
-      download_wake_(time.alarm(ex)) {}
+      download_wake_(time.alarm(ex)),
+      deliver_wake_(time.alarm(ex)) {}
 
 void StepSchedule::schedule(std::uint32_t index) {
   const ExportJob& job = jobs_[index];
   const auto at = job.due;
+  if (job.state == JobState::delivering) {
+    deliveries_.push(Lane::poll, at, index);
+    if (at < deliver_wake_->expiry()) deliver_wake_->expires_at(at);
+    return;
+  }
   if (job.state == JobState::downloading && !job.link_refused) {
     downloads_.push(Lane::poll, at, index);
     if (at < download_wake_->expiry()) download_wake_->expires_at(at);
@@ -65,6 +71,7 @@ boost::asio::awaitable<void> StepSchedule::wait(Queue queue) {
 void StepSchedule::wake() {
   api_wake_->cancel();
   download_wake_->cancel();
+  deliver_wake_->cancel();
 }
 
 }  // namespace exportd

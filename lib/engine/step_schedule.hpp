@@ -25,6 +25,7 @@ class StepSchedule {
   enum class Queue : std::uint8_t {
     api,        // submits, probes, polls, expiries: the API workers
     downloads,  // download tries: the download workers
+    deliveries,  // delivery commands: the delivery workers (deliver.max_concurrent)
   };
 
   // `downloads`: the downloads' due queue (DownloadStage's).
@@ -52,8 +53,12 @@ class StepSchedule {
   void wake();
 
  private:
-  DueQueues& due(Queue queue) { return queue == Queue::api ? api_ : downloads_; }
-  Alarm& alarm(Queue queue) { return queue == Queue::api ? *api_wake_ : *download_wake_; }
+  DueQueues& due(Queue queue) {
+    return queue == Queue::api ? api_ : queue == Queue::downloads ? downloads_ : deliveries_;
+  }
+  Alarm& alarm(Queue queue) {
+    return queue == Queue::api ? *api_wake_ : queue == Queue::downloads ? *download_wake_ : *deliver_wake_;
+  }
 
   EngineTime& time_;
   JobTable& jobs_;
@@ -62,6 +67,8 @@ class StepSchedule {
   DueQueues& downloads_;
   std::unique_ptr<Alarm> api_wake_;       // idle API workers: the next due job
   std::unique_ptr<Alarm> download_wake_;  // idle download workers: the next due download
+  DueQueues deliveries_;
+  std::unique_ptr<Alarm> deliver_wake_;  // idle delivery workers: the next due delivery
 };
 
 }  // namespace exportd

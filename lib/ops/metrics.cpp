@@ -201,6 +201,12 @@ std::string Metrics::render(const MetricsGauges& g) const {
   x.family("exportd_downloads_paused", "gauge", "Downloads waiting for space in download.dir.");
   x.sample("exportd_downloads_paused", "", static_cast<double>(c.downloads_paused));
 
+  x.family("exportd_deliveries_total", "counter", "Runs of the delivery command (deliver.command), by how they ended.");
+  for (const auto& [i, outcome] : {std::pair{0, "delivered"}, std::pair{1, "failed"}, std::pair{2, "timed_out"}})
+    x.sample("exportd_deliveries_total", label("outcome", outcome), static_cast<double>(deliveries_[i]));
+  x.family("exportd_delivery_seconds_total", "counter", "Seconds the delivery commands ran, all runs together.");
+  x.sample("exportd_delivery_seconds_total", "", delivery_seconds_);
+
   x.family("exportd_results_rotations_total", "counter",
            "Times results.jsonl was rotated (retention.results_max_size).");
   x.sample("exportd_results_rotations_total", "", static_cast<double>(g.results_rotations));

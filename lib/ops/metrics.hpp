@@ -84,6 +84,11 @@ class Metrics {
   }
   void downloaded(std::uint64_t bytes) { download_bytes_ += bytes; }
   void download_complete() { ++downloads_complete_; }
+  // One run of a delivery command (SPEC §13): "delivered", "failed" or "timed_out", and how long it took.
+  void delivery(std::string_view outcome, double seconds) {
+    ++deliveries_[outcome == "delivered" ? 0 : outcome == "timed_out" ? 2 : 1];
+    delivery_seconds_ += seconds;
+  }
   // From the latest moment the job was known unfinished (a read below 100 %),
   // or from its hook, to the read that saw it done.
   void completion_lag(Millis lag);
@@ -106,6 +111,8 @@ class Metrics {
   std::uint64_t download_failures_ = 0;
   std::uint64_t download_bytes_ = 0;
   std::uint64_t downloads_complete_ = 0;
+  std::array<std::uint64_t, 3> deliveries_{};  // delivered, failed, timed_out
+  double delivery_seconds_ = 0;
   std::array<std::uint64_t, lag_buckets.size()> lag_le_{};  // not cumulative; summed when rendered
   std::uint64_t lag_count_ = 0;
   double lag_sum_ = 0;

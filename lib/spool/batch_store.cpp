@@ -499,6 +499,16 @@ boost::asio::awaitable<void> BatchStore::downloading(const std::string& batch, c
   co_await journal_->commit(r);
 }
 
+boost::asio::awaitable<void> BatchStore::delivering(const std::string& batch, const std::string& job,
+                                                    const DeliveryRecord& record) {
+  JournalRecord r;
+  r.kind = RecordKind::delivering;
+  r.batch = batch;
+  r.job = job;
+  r.delivery = record;
+  co_await journal_->commit(r);
+}
+
 boost::asio::awaitable<void> BatchStore::ended(const std::string& batch, const JobResult& result) {
   JournalRecord r;
   r.kind = RecordKind::ended;

@@ -93,6 +93,8 @@ class BatchStore final : public JobLedger {
                                          std::chrono::system_clock::time_point at) override;
   boost::asio::awaitable<void> downloading(const std::string& batch, const std::string& job,
                                            const DownloadRecord& record) override;
+  boost::asio::awaitable<void> delivering(const std::string& batch, const std::string& job,
+                                          const DeliveryRecord& record) override;
   boost::asio::awaitable<void> ended(const std::string& batch, const JobResult& result) override;
   boost::asio::awaitable<void> batch_ended(const std::string& batch) override;
 

@@ -90,6 +90,9 @@ double heap_bytes_per_job(int jobs) {
     boost::asio::awaitable<void> downloading(const std::string&, const std::string&, const DownloadRecord&) override {
       co_return;
     }
+    boost::asio::awaitable<void> delivering(const std::string&, const std::string&, const DeliveryRecord&) override {
+      co_return;
+    }
     boost::asio::awaitable<void> ended(const std::string&, const JobResult&) override { co_return; }
     boost::asio::awaitable<void> batch_ended(const std::string&) override { co_return; }
   } ledger;

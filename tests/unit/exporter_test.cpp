@@ -56,6 +56,11 @@ struct MemoryLedger final : JobLedger {
     downloads[job].push_back(d);
     co_return;
   }
+  std::map<std::string, std::vector<DeliveryRecord>> deliveries;  // job -> delivering records, in order
+  asio::awaitable<void> delivering(const std::string&, const std::string& job, const DeliveryRecord& d) override {
+    deliveries[job].push_back(d);
+    co_return;
+  }
   asio::awaitable<void> ended(const std::string&, const JobResult& r) override {
     results[r.job] = r;
     co_return;
@@ -1140,6 +1145,99 @@ TEST(Exporter, AListThatShowsPartOfTheBatchIsNoWorseThanNoList) {
   EXPECT_LE(r_newest.lag_p95_s, r_none.lag_p95_s) << "a partial list made the schedule worse";
   EXPECT_LE(r_newest.lag_max_s, std::max(r_none.lag_max_s, 1.5));
   EXPECT_LE(r_paged.lag_max_s, 1.5);
+}
+
+}  // namespace
+}  // namespace exportd
+
+namespace exportd {
+namespace {
+
+// A delivery command as a script in fake time: each run takes `takes`, and
+// `fails[id]` runs fail before one succeeds (forever when negative).
+struct ScriptedDeliverer final : Deliverer {
+  explicit ScriptedDeliverer(ManualTime& t) : time(t) {}
+  asio::awaitable<DeliveryEnd> deliver(const DeliveryValues& v) override {
+    runs.push_back(v);
+    auto alarm = time.alarm(co_await asio::this_coro::executor);
+    alarm->expires_at(time.now() + takes);
+    co_await alarm->wait();
+    auto& left = fails[v.id];
+    if (left != 0) {
+      if (left > 0) --left;
+      co_return DeliveryEnd{DeliveryEnd::How::failed, "exit 1: the bucket is gone"};
+    }
+    co_return DeliveryEnd{DeliveryEnd::How::delivered, ""};
+  }
+  ManualTime& time;
+  Millis takes{2000};
+  std::map<std::string, int> fails;
+  std::vector<DeliveryValues> runs;
+};
+
+TEST(Exporter, EachFinishedJobIsDeliveredJournaledFirstAndRetriedUntilItsCommandSucceeds) {
+  Engine e;
+  ScriptedDeliverer deliverer(e.time);
+  deliverer.fails["p1"] = 2;   // two failed runs, then delivered
+  deliverer.fails["p2"] = -1;  // never: delivery_failed
+  e.config.deliver.command = {"deliver", "{download_url}"};
+  e.config.deliver.max_concurrent = 2;
+  e.start(RunMode::batch, 3, "p", [&](ExporterParts& x) { x.deliverer = &deliverer; });
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 2u);
+  EXPECT_EQ(e.summary->failed, 1u);
+  for (const auto* id : {"p0", "p1", "p2"})  // journaled once, before its first run
+    EXPECT_EQ(e.ledger.deliveries["jobs.yaml#" + std::string(id)].size(), 1u) << id;
+  const auto& p0 = e.ledger.results.at("jobs.yaml#p0");
+  EXPECT_TRUE(p0.delivered_at.has_value());
+  EXPECT_EQ(p0.deliveries, 1u);
+  const auto& p1 = e.ledger.results.at("jobs.yaml#p1");
+  EXPECT_EQ(p1.status, JobOutcome::succeeded);
+  EXPECT_EQ(p1.deliveries, 3u);
+  const auto& p2 = e.ledger.results.at("jobs.yaml#p2");
+  EXPECT_EQ(p2.status, JobOutcome::failed);
+  EXPECT_EQ(p2.error->code, "delivery_failed");
+  EXPECT_FALSE(p2.delivered_at.has_value());
+  EXPECT_FALSE(p2.download_url.empty());  // its link kept
+  EXPECT_EQ(p2.deliveries, e.config.retry.max_attempts);
+  // Each run got the job's values, and one delivery id for all runs of a job.
+  std::set<std::string> ids;
+  for (const auto& v : deliverer.runs)
+    if (v.id == "p1") ids.insert(v.delivery_id);
+  EXPECT_EQ(ids.size(), 1u);
+  // The export was sent once per job, whatever its delivery did.
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 3u);
+}
+
+TEST(Exporter, AJobRecoveredDeliveringIsDeliveredAgainNotExportedAgain) {
+  Engine e;
+  ScriptedDeliverer deliverer(e.time);
+  e.config.deliver.command = {"deliver", "{download_url}"};
+  ExporterParts parts;
+  parts.deliverer = &deliverer;
+  e.exporter.emplace(e.io.get_executor(), e.config, e.transport, e.tokens, e.ledger, e.log, RunMode::batch, e.time,
+                     [] { return 0.5; }, std::move(parts));
+  JobSpec s;
+  s.project_id = "p0";
+  s.key = "jobs.yaml#p0";
+  s.resolution = "1080";
+  RecoveredJob r;
+  r.state = Recovery::delivering;
+  r.project_id = "p0";
+  r.submitted_at_ms = 1'700'000'000'000;
+  r.delivery = DeliveryRecord{"https://cdn/p0.mp4", "", "", 0};
+  e.exporter->add_batch("batch-r", {s}, {r});
+  asio::co_spawn(e.io, e.exporter->run(), [&](std::exception_ptr ex, RunSummary sum) {
+    if (ex) std::rethrow_exception(ex);
+    e.summary = sum;
+  });
+  ASSERT_TRUE(e.run_until([&] { return e.finished(); }));
+  EXPECT_EQ(e.summary->succeeded, 1u);
+  ASSERT_EQ(deliverer.runs.size(), 1u);
+  EXPECT_EQ(deliverer.runs[0].download_url, "https://cdn/p0.mp4");
+  EXPECT_EQ(e.api.calls(ApiCall::export_project), 0u);
+  EXPECT_EQ(e.api.calls(ApiCall::progress), 0u);
+  EXPECT_TRUE(e.ledger.deliveries.empty());  // journaled before the crash already
 }
 
 }  // namespace
