@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "config/config.hpp"
 #include "config/reload.hpp"
+#include "deliver/deliverer.hpp"
 #include "download/download_threads.hpp"
 #include "engine/exporter.hpp"
 #include "http/client.hpp"
@@ -89,7 +90,7 @@ class Runner {
       o.tls = tls_;  // the system store, plus api.ca_file (preflight)
       o.root = std::move(*root);
       o.max_bytes = config_.download.max_bytes;
-      fetcher_.emplace(std::move(o), time_, 2);  // two download threads
+      hand_on_.fetcher.emplace(std::move(o), time_, 2);  // two download threads
     }
     if (config_.webhook.enabled()) {
       if (const int rc = listeners_.open_hook_keys(); rc != exit_ok) return rc;
@@ -101,7 +102,11 @@ class Runner {
     ExporterParts parts;
     parts.hook_keys = listeners_.hook_keys();
     parts.public_url = config_.webhook.public_url;
-    parts.fetcher = fetcher_ ? &*fetcher_ : nullptr;
+    parts.fetcher = hand_on_.fetcher ? &*hand_on_.fetcher : nullptr;
+    if (config_.deliver.enabled()) {
+      hand_on_.delivery.emplace(io_.get_executor(), config_.deliver, log_);
+      parts.deliverer = &hand_on_.delivery->deliverer();
+    }
     parts.metrics = &metrics_;
     parts.restart = store_.restart_facts();
     exporter_.emplace(io_.get_executor(), config_, paced_, tokens_, store_, log_,
@@ -195,6 +200,7 @@ class Runner {
                                 {"what", "no new work; jobs in flight resume at the next start"}});
       interrupted_ = true;
       stop_helpers();
+      if (hand_on_.delivery) hand_on_.delivery->stop();  // its jobs stay delivering: delivered again at the next start
       exporter_->stop();
       // Workers leave at their next step; one stuck in a slow request is cut off.
       grace_.emplace(io_, shutdown_grace);
@@ -238,7 +244,10 @@ class Runner {
   // off by SIGTERM's grace is still under way there): they are stopped and
   // joined before anything of the run is torn down. NAME.part and the
   // journal hold where each got to.
-  void stop_downloads() { fetcher_.reset(); }
+  void stop_downloads() {
+    hand_on_.fetcher.reset();
+    if (hand_on_.delivery) hand_on_.delivery->stop();  // no command outlives the daemon
+  }
 
   void stop_helpers() {
     stopping_ = true;
@@ -316,8 +325,12 @@ class Runner {
   HttpClient http_;
   PacedTransport paced_;
   TokenSource tokens_;
-  // Downloads (SPEC §10): their own TLS context and two threads (socket, writing, hashing).
-  std::optional<NetworkVideoFetcher> fetcher_;
+  // What hands each video on: the downloads (SPEC §10: their own TLS
+  // context and two threads) and the delivery commands (SPEC §13).
+  struct HandOn {
+    std::optional<NetworkVideoFetcher> fetcher;
+    std::optional<CommandDelivery> delivery;
+  } hand_on_;
   std::optional<Exporter> exporter_;  // made in run(), once its parts are known
   Spool& spool_;
   asio::signal_set signals_;

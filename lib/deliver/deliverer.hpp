@@ -39,6 +39,22 @@ class CommandDeliverer final : public Deliverer {
   Logger& log_;
 };
 
+// The daemon's delivery part: its commands' process groups and the deliverer over them.
+class CommandDelivery {
+ public:
+  CommandDelivery(boost::asio::any_io_executor ex, const DeliverySettings& settings, Logger& log)
+      : children_(std::move(ex)), deliverer_(children_, settings, log) {}
+  Deliverer& deliverer() { return deliverer_; }
+  // exportd stops: every command still running is killed with its group
+  // (its job stays delivering in the journal and is delivered again at the next start).
+  void stop() { children_.kill_all(); }
+  std::size_t running() const { return children_.running(); }
+
+ private:
+  Children children_;
+  CommandDeliverer deliverer_;
+};
+
 // What a child's end says as a delivery's (exit 0 delivered; a timeout; anything else failed).
 DeliveryEnd delivery_end(const ChildEnd& end, const DeliverySettings& settings);
 

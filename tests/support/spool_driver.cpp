@@ -106,10 +106,11 @@ std::vector<std::string> run_argv(const Workspace& ws, const std::vector<std::st
   return argv;
 }
 
-ProcessResult run_once(const Workspace& ws, std::chrono::milliseconds timeout, const std::vector<std::string>& extra) {
+ProcessResult run_once(const Workspace& ws, std::chrono::milliseconds timeout, const std::vector<std::string>& extra,
+                       const std::vector<std::string>& env) {
   auto argv = run_argv(ws, {"--once"});
   argv.insert(argv.end(), extra.begin(), extra.end());
-  return run_process(argv, timeout);
+  return run_process(argv, timeout, env);
 }
 
 bool wait_ready(const Workspace& ws, std::chrono::milliseconds timeout) {

@@ -38,7 +38,9 @@ std::size_t result_lines(const Workspace& ws);
 // `exportd run -c <ws>/config.yaml` and `extra`: what a test starts as a daemon.
 std::vector<std::string> run_argv(const Workspace& ws, const std::vector<std::string>& extra = {});
 // `exportd run --once` on the workspace, bounded by `timeout`.
-ProcessResult run_once(const Workspace& ws, std::chrono::milliseconds timeout, const std::vector<std::string>& extra = {});
+// `env`: NAME=VALUE entries added to its environment.
+ProcessResult run_once(const Workspace& ws, std::chrono::milliseconds timeout, const std::vector<std::string>& extra = {},
+                       const std::vector<std::string>& env = {});
 // Waits until a daemon on the workspace has recovered its spool and written state/status.json.
 bool wait_ready(const Workspace& ws, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
