@@ -32,6 +32,7 @@
 
 #include "bench_cli.hpp"
 
+#include "measure.hpp"
 #include "simulator.hpp"
 #include "spool_driver.hpp"
 #include "videos.hpp"
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
       "damage", "after each kill, 4 KiB of every NAME.part (and of any video not yet in the results) zeroed at a "
                 "random place, as a machine crash or a disk error may leave them")(
       "creates", "create jobs (a project from a scenes file each), not exports of existing projects")(
+      "deliver", "with videos: each is handed on by rclone (from the distribution) to a local remote (SPEC §13), "
+                 "through a wrapper that logs each run's start and end")(
       "template", "with --creates: each file is one template job over a CSV of its rows (SPEC §12), not a "
                   "scenes_file job per project")(
       "list-page", po::value<std::size_t>()->default_value(50), "with --creates: the project list in pages of this size (0: one page)")(
@@ -80,15 +83,31 @@ int main(int argc, char** argv) {
     k.list_paged = k.list_page > 0;
     k.create_garbled = vm["create-garbled"].as<double>();
   }
+  const bool deliver = vm.count("deliver") > 0 && videos;
   sim::Simulator sim(k);
   testing::Workspace ws("kill-soak");
+  if (deliver) {
+    // rclone to a local remote, each run's start and end logged with the delivery id (one write each: O_APPEND).
+    ws.write("rclone.conf", "[archive]\ntype = local\n");
+    ws.write("deliver.sh", "#!/bin/sh\n"
+                           "log=" + ws.path("deliveries.log") + "\n"
+                           "echo \"start $(date +%s%3N) $EXPORTD_DELIVERY_ID\" >> \"$log\"\n"
+                           "RCLONE_CONFIG=" + ws.path("rclone.conf") + " rclone copyto \"$1\" \"archive:" +
+                           ws.path("remote") + "/$2\" || exit $?\n"
+                           "echo \"done $(date +%s%3N) $EXPORTD_DELIVERY_ID\" >> \"$log\"\n");
+    std::filesystem::permissions(ws.path("deliver.sh"), std::filesystem::perms::owner_all);
+  }
   ws.write("user_key", "demo-key\n");
   ws.write("config.yaml", "api:\n  base_url: http://127.0.0.1:" + std::to_string(sim.port()) +
                               "\n  app_id: demo-app\n  user_key_file: user_key\nstate_dir: state\n"
                               "limits:\n  max_active_jobs: 300\n  requests_per_second: 0\n"
                               "polling:\n  first_poll_after: 1s\n  min_interval: 250ms\n  max_interval: 3s\n" +
                               (videos ? "download:\n  dir: videos\n  max_concurrent: 8\n" : "") +
-                              (creates ? "jobs:\n  scenes_root: scenes\n" : ""));
+                              (creates ? "jobs:\n  scenes_root: scenes\n" : "") +
+                              (deliver ? "deliver:\n  command: [\"" + ws.path("deliver.sh") +
+                                             "\", \"{file_path}\", \"{file}/{id}.mp4\"]\n  max_concurrent: 4\n"
+                                             "  timeout: 60s\n"
+                                       : ""));
   const int per_file = jobs / files;
   ws.write("scenes/welcome.json", R"([{"sceneIdx":0,"background":{},"clips":[{"id":"m","type":"aiModel","height":2229,"width":679,"left":630,"top":146,"layer":1,"script":{"org":"Hello"}}]}])");
   ws.write("scenes/template.json", R"([{"sceneIdx":0,"background":{},"clips":[{"id":"m","type":"aiModel","height":2229,"width":679,"left":630,"top":146,"layer":1,"script":{"org":"Hello, {{first_name}}"}}]}])");
@@ -231,8 +250,46 @@ int main(int argc, char** argv) {
                 wrong, parts, incomplete_at_kills);
     videos_ok = wrong == 0 && parts == 0 && incomplete_at_kills == 0 && ratio <= 1.5;
   }
+  bool deliveries_ok = true;
+  if (deliver) {
+    // Every job delivered at least once, its remote file equal to the one it downloaded; no run of a job's
+    // command started after its result (delivered, journaled) was written; no command left running.
+    std::map<std::string, std::vector<std::int64_t>> starts;
+    std::map<std::string, int> done;
+    std::ifstream log(ws.path("deliveries.log"));
+    for (std::string word, when, id; log >> word >> when && std::getline(log >> std::ws, id);) {
+      if (word == "start") starts[id].push_back(std::stoll(when));
+      if (word == "done") ++done[id];
+    }
+    int undelivered = 0, unequal = 0, after_journaled = 0, runs = 0, again = 0;
+    for (const auto& r : ws.results()) {
+      const std::string job(r.at("job").as_string()), batch(r.at("batch").as_string());
+      const auto id = batch + "/" + job;
+      const auto file = std::string(r.at("file").as_string());
+      const auto name = job.substr(0, job.find('#'));
+      const auto remote = ws.path("remote/" + std::filesystem::path(name).stem().string() + "/" +
+                                  job.substr(job.find('#') + 1) + ".mp4");
+      if (done[id] == 0 || !std::filesystem::exists(remote)) ++undelivered;
+      else if (testing::Workspace::read(remote) != testing::Workspace::read(file)) ++unequal;
+      const auto finished = testing::parse_rfc3339_ms(std::string(r.at("finished_at").as_string()));
+      for (const auto at : starts[id]) after_journaled += at > finished + 5;  // date's ms against ours: 5 ms slack
+      runs += static_cast<int>(starts[id].size());
+      again += starts[id].size() > 1;
+    }
+    int left = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      const auto cmd = testing::Workspace::read(e.path().string() + "/cmdline");
+      left += cmd.find(ws.path("deliver.sh")) != std::string::npos ||
+              cmd.find("archive:" + ws.path("remote")) != std::string::npos;
+    }
+    std::printf("  deliveries            %d runs; %d jobs delivered more than once (killed mid-delivery); "
+                "%d not delivered, %d remote files unequal, %d runs after the job's delivery was journaled, "
+                "%d delivery processes left\n",
+                runs, again, undelivered, unequal, after_journaled, left);
+    deliveries_ok = undelivered == 0 && unequal == 0 && after_journaled == 0 && left == 0;
+  }
   const bool ok = per_key.size() == total && repeated == 0 && per_status["succeeded"] == static_cast<int>(total) &&
-                  s.duplicate_exports == 0 && fig.final_exit == 0 && videos_ok && creates_ok;
+                  s.duplicate_exports == 0 && fig.final_exit == 0 && videos_ok && creates_ok && deliveries_ok;
   std::printf("  verdict               %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }
