@@ -33,7 +33,7 @@ struct ReportScope {
 };
 // The jobs of `scope` from state_dir's results files (rotated ones first).
 std::vector<ReportJob> report_jobs(const std::string& state_dir, const ReportScope& scope);
-// Writes the report of `scope` to `out` (durably; "" or "-": standard output).
+// Writes the report of `scope` to `out` (durably; "": standard output).
 Result<void> write_report(const std::string& state_dir, const ReportScope& scope, const std::string& out);
 int report_command(const std::string& config, const std::string& since, const std::string& batch,
                    const std::string& out);

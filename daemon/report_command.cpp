@@ -62,7 +62,7 @@ Result<void> write_report(const std::string& state_dir, const ReportScope& scope
   o.local_time = local_time;
   o.written = std::chrono::system_clock::now();
   const auto page = render_report(report_jobs(state_dir, scope), o);
-  if (out.empty() || out == "-") {
+  if (out.empty()) {  // no -o: standard output
     std::cout << page;
     return {};
   }
@@ -95,7 +95,7 @@ int report_command(const std::string& config_path, const std::string& since, con
     std::cerr << "exportd report: " << r.error().message << "\n";
     return exit_temporary;
   }
-  if (!out.empty() && out != "-") std::cerr << "exportd report: written to " << out << "\n";
+  if (!out.empty()) std::cerr << "exportd report: written to " << out << "\n";
   return exit_ok;
 }
 

@@ -38,6 +38,7 @@ class Deliveries {
   // What its result adds: delivered_at and the runs; a delivery_failed job keeps its file.
   void complete(std::uint32_t job, JobResult& result, std::chrono::system_clock::time_point now) const;
   void end(std::uint32_t job) { active_.erase(job); }
+  std::size_t delivering() const { return active_.size(); }
 
  private:
   struct Active {

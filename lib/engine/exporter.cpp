@@ -99,6 +99,7 @@ BatchCounts Exporter::counts() const {
   c.downloading = downloader_.stage().downloading();
   c.downloads_paused = downloader_.stage().paused();
   c.download_bytes = downloader_.stage().bytes();
+  c.delivering = deliveries_.delivering();
   return c;
 }
 

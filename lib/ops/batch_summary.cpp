@@ -14,18 +14,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string text_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::uint64_t number_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr) return 0;
-  if (v->is_uint64()) return v->as_uint64();
-  if (v->is_int64()) return v->as_int64() > 0 ? static_cast<std::uint64_t>(v->as_int64()) : 0;
-  return 0;
-}
 
 constexpr std::size_t max_codes = 20;
 
@@ -42,8 +30,8 @@ void BatchSummaries::add(const json::object& line) {
   if (!outcome) return;
   // A batch id is ours (a stamp and a file name), but a results file is
   // outside input: bounded before it is kept or shown.
-  auto& s = by_batch_[bounded_text(text_of(line, "batch"), 200)];
-  if (s.batch.empty()) s.batch = bounded_text(text_of(line, "batch"), 200);
+  auto& s = by_batch_[bounded_text(result_text(line, "batch"), 200)];
+  if (s.batch.empty()) s.batch = bounded_text(result_text(line, "batch"), 200);
   switch (*outcome) {
     case JobOutcome::succeeded:
       ++s.succeeded;
@@ -58,18 +46,18 @@ void BatchSummaries::add(const json::object& line) {
   if (*outcome != JobOutcome::succeeded) {
     std::string code = "timed_out";
     if (const auto* e = line.if_contains("error"); e != nullptr && e->is_object())
-      code = bounded_text(text_of(e->as_object(), "code"), 60);
+      code = bounded_text(result_text(e->as_object(), "code"), 60);
     if (code.empty()) code = "unknown";
     if (s.failures.size() >= max_codes && s.failures.count(code) == 0) code = "other";
     ++s.failures[code];
   }
   if (line.contains("file")) {
     ++s.videos;
-    s.video_bytes += number_of(line, "bytes");
+    s.video_bytes += result_count(line, "bytes");
   }
-  s.requests += number_of(line, "requests");
-  if (auto t = parse_rfc3339(text_of(line, "submitted_at")); t && (!s.started || *t < *s.started)) s.started = t;
-  if (auto t = parse_rfc3339(text_of(line, "finished_at")); t && (!s.ended || *t > *s.ended)) s.ended = t;
+  s.requests += result_count(line, "requests");
+  if (auto t = parse_rfc3339(result_text(line, "submitted_at")); t && (!s.started || *t < *s.started)) s.started = t;
+  if (auto t = parse_rfc3339(result_text(line, "finished_at")); t && (!s.ended || *t > *s.ended)) s.ended = t;
 }
 
 void BatchSummaries::add_line(std::string_view line) {

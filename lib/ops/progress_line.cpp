@@ -32,6 +32,7 @@ std::string format_progress(const BatchCounts& c, Millis elapsed, double downloa
     if (c.downloads_paused > 0) line += "; " + std::to_string(c.downloads_paused) + " paused: disk full";
     line += ")";
   }
+  if (c.delivering > 0) line += ", " + std::to_string(c.delivering) + " delivering";
   return line + ", ETA " + eta;
 }
 

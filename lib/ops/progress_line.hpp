@@ -17,6 +17,7 @@ struct BatchCounts {
   std::uint64_t downloading = 0;       // exported, video being downloaded (or waiting its turn)
   std::uint64_t downloads_paused = 0;  // ... waiting for disk space
   std::uint64_t download_bytes = 0;    // video bytes written since start
+  std::uint64_t delivering = 0;        // done, being handed on by deliver.command (or waiting its turn)
 };
 
 // "done/total" progress with an ETA from the rate of completion so far;

@@ -7,6 +7,7 @@
 
 #include "ops/time_format.hpp"
 #include "ops/progress_line.hpp"
+#include "ops/results.hpp"
 #include "text/safe_text.hpp"
 
 namespace exportd {
@@ -14,19 +15,6 @@ namespace exportd {
 namespace json = boost::json;
 
 namespace {
-
-std::string text_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::uint64_t count_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr) return 0;
-  if (v->is_uint64()) return v->as_uint64();
-  if (v->is_int64() && v->as_int64() > 0) return static_cast<std::uint64_t>(v->as_int64());
-  return 0;
-}
 
 // "20261206T020000Z-…": when the batch began.
 std::optional<WallTime> batch_began(std::string_view batch) {
@@ -73,7 +61,7 @@ double quantile(std::vector<double> v, double p) {
   return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
 }
 
-bool ended_well(const ReportJob& j) { return j.status == "succeeded"; }
+bool ended_well(const ReportJob& j) { return j.status == JobOutcome::succeeded; }
 
 // The page's look: inline, so the file stands alone.
 constexpr std::string_view style = R"(<style>
@@ -127,7 +115,7 @@ std::string fmt(double v) {
 
 // A lane's name: the key whole when short, else its end (the id is what tells jobs apart).
 std::string lane_label(std::string_view key) {
-  constexpr std::size_t keep = 40;
+  constexpr std::size_t keep = 32;  // what fits the label column at 11 px
   if (key.size() <= keep) return std::string(key);
   auto from = key.size() - (keep - 1);
   while (from < key.size() && (static_cast<unsigned char>(key[from]) & 0xC0) == 0x80) ++from;  // a character's start
@@ -154,8 +142,8 @@ std::string lanes(const std::vector<ReportJob>& jobs, const ReportOptions& o) {
   double y = top;
   for (const auto* j : order) {
     const bool good = ended_well(*j);
-    svg += R"(<g class="lane" data-job=")" + h(j->job) + R"(" data-status=")" + h(j->status) + R"("><title>)" +
-           h(j->job) + " — " + h(j->status) + (j->code.empty() ? "" : " (" + h(j->code) + ")") + ", ended " +
+    svg += R"(<g class="lane" data-job=")" + h(j->job) + R"(" data-status=")" + h(to_string(j->status)) + R"("><title>)" +
+           h(j->job) + " — " + h(to_string(j->status)) + (j->code.empty() ? "" : " (" + h(j->code) + ")") + ", ended " +
            h(o.local_time(j->finished)) + "</title>";
     svg += R"(<text x=")" + fmt(label - 6) + R"(" y=")" + fmt(y + 10) + R"(" text-anchor="end">)" +
            h(lane_label(j->job)) + "</text>";
@@ -231,24 +219,25 @@ std::string stacked(const std::vector<ReportJob>& jobs, const ReportOptions& o) 
 
 std::optional<ReportJob> report_job(const json::object& line) {
   ReportJob j;
-  j.job = text_of(line, "job");
-  j.status = text_of(line, "status");
-  const auto finished = parse_rfc3339(text_of(line, "finished_at"));
-  if (j.job.empty() || j.status.empty() || !finished) return std::nullopt;
+  j.job = result_text(line, "job");
+  const auto status = outcome_of(line);
+  const auto finished = parse_rfc3339(result_text(line, "finished_at"));
+  if (j.job.empty() || !status || !finished) return std::nullopt;
+  j.status = *status;
   j.finished = *finished;
-  j.batch = text_of(line, "batch");
+  j.batch = result_text(line, "batch");
   j.queued = batch_began(j.batch);
-  j.submitted = parse_rfc3339(text_of(line, "submitted_at"));
+  j.submitted = parse_rfc3339(result_text(line, "submitted_at"));
   if (const auto* e = line.if_contains("error"); e != nullptr && e->is_object()) {
-    j.code = text_of(e->as_object(), "code");
-    j.message = text_of(e->as_object(), "message");
+    j.code = result_text(e->as_object(), "code");
+    j.message = result_text(e->as_object(), "message");
   }
-  if (j.code.empty() && j.status == "timed_out") j.code = "timed_out";
-  j.file = text_of(line, "file");
-  j.bytes = count_of(line, "bytes");
-  j.requests = static_cast<std::uint32_t>(count_of(line, "requests"));
-  j.attempts = static_cast<std::uint32_t>(count_of(line, "attempts"));
-  j.row = static_cast<std::uint32_t>(count_of(line, "row"));
+  if (j.code.empty() && j.status == JobOutcome::timed_out) j.code = "timed_out";
+  j.file = result_text(line, "file");
+  j.bytes = result_count(line, "bytes");
+  j.requests = static_cast<std::uint32_t>(result_count(line, "requests"));
+  j.attempts = static_cast<std::uint32_t>(result_count(line, "attempts"));
+  j.row = static_cast<std::uint32_t>(result_count(line, "row"));
   return j;
 }
 
@@ -291,9 +280,9 @@ std::string render_report(const std::vector<ReportJob>& jobs, const ReportOption
   std::uint64_t good = 0, failed = 0, timed_out = 0, requests = 0, videos = 0, bytes = 0;
   std::vector<double> export_s;
   for (const auto& j : jobs) {
-    good += j.status == "succeeded";
-    failed += j.status == "failed";
-    timed_out += j.status == "timed_out";
+    good += j.status == JobOutcome::succeeded;
+    failed += j.status == JobOutcome::failed;
+    timed_out += j.status == JobOutcome::timed_out;
     requests += j.requests;
     if (!j.file.empty()) {
       ++videos;
@@ -353,7 +342,7 @@ std::string render_report(const std::vector<ReportJob>& jobs, const ReportOption
          "<th>status</th><th>API calls</th></tr>\n";
   for (const auto* j : slow)
     out += "<tr><td>" + h(j->job) + "</td><td class=\"n\">" + duration_text(seconds(*j->submitted, j->finished)) +
-           "</td><td>" + h(o.local_time(j->finished)) + "</td><td>" + h(j->status) + "</td><td class=\"n\">" +
+           "</td><td>" + h(o.local_time(j->finished)) + "</td><td>" + h(to_string(j->status)) + "</td><td class=\"n\">" +
            std::to_string(j->requests) + "</td></tr>\n";
   out += "</table>\n";
 

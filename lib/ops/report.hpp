@@ -16,13 +16,16 @@
 
 #include <boost/json/object.hpp>
 
+#include "ops/results.hpp"
+
 namespace exportd {
 
 using WallTime = std::chrono::system_clock::time_point;
 
 // One job's line of results.jsonl, as the report reads it.
 struct ReportJob {
-  std::string job, batch, status;  // status: succeeded | failed | timed_out
+  std::string job, batch;
+  JobOutcome status = JobOutcome::failed;
   std::string code, message;       // a failure's
   std::string file;                // its video, when downloaded
   std::uint64_t bytes = 0;

@@ -68,6 +68,19 @@ std::optional<JobOutcome> outcome_of(const boost::json::object& result) {
   return job_outcome_from(s->as_string());
 }
 
+std::string result_text(const boost::json::object& line, std::string_view key) {
+  const auto* v = line.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::uint64_t result_count(const boost::json::object& line, std::string_view key) {
+  const auto* v = line.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64()) return v->as_int64() > 0 ? static_cast<std::uint64_t>(v->as_int64()) : 0;
+  return 0;
+}
+
 std::string to_json_line(const JobResult& r) { return boost::json::serialize(to_json(r)); }
 
 ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {

@@ -22,6 +22,12 @@ std::string_view to_string(JobOutcome o);
 // "succeeded" | "failed" | "timed_out" as written in results.jsonl and the journal.
 std::optional<JobOutcome> job_outcome_from(std::string_view text);
 
+// A results line's string field ("" when absent or not a string), and its
+// count field (0 when absent, negative or not a number): how readers of
+// results.jsonl take a line written by any build.
+std::string result_text(const boost::json::object& line, std::string_view key);
+std::uint64_t result_count(const boost::json::object& line, std::string_view key);
+
 // One line of results.jsonl (SPEC §5).
 struct JobResult {
   std::string job;

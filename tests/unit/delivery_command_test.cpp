@@ -69,3 +69,23 @@ TEST(DeliveryCommand, TheEnvironmentHoldsOnlyWhatItIsGiven) {
 
 }  // namespace
 }  // namespace exportd
+
+#include "ops/progress_line.hpp"
+
+namespace exportd {
+namespace {
+
+TEST(ProgressLine, DeliveriesUnderWayAreCounted) {
+  BatchCounts c;
+  c.total = 10;
+  c.done = 4;
+  c.in_flight = 6;
+  c.delivering = 3;
+  const auto line = format_progress(c, Millis(4000));
+  EXPECT_NE(line.find("6 in flight, 3 delivering, ETA"), std::string::npos) << line;
+  c.delivering = 0;
+  EXPECT_EQ(format_progress(c, Millis(4000)).find("delivering"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace exportd
