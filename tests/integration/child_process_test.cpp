@@ -28,6 +28,12 @@ ChildEnd run(Children& children, asio::io_context& io, std::vector<std::string> 
   auto f = asio::co_spawn(io, children.run(std::move(argv), std::move(env), timeout), asio::use_future);
   io.restart();
   io.run_for(120s);
+  if (f.wait_for(0s) != std::future_status::ready) {  // bounded: never wait on a command that did not end
+    ADD_FAILURE() << "the command had not ended after 120 s";
+    children.kill_all();
+    io.restart();
+    io.run_for(10s);
+  }
   return f.get();
 }
 
