@@ -7,6 +7,7 @@
 // budget and connection pool. No I/O and no clock: the exporter's workers
 // carry out the tries and tell it how each ended.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@ class DownloadStage {
     std::string url;  // the latest link
     VideoFile file;   // file.path empty until the job's file name is made
     std::optional<FinishedVideo> done;
+    std::chrono::system_clock::time_point exported{};  // when its export was seen finished (results' exported_at)
   };
   // A job whose file another job writes looks again this much later.
   static constexpr Millis file_busy_wait{5'000};

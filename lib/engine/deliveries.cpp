@@ -5,9 +5,9 @@
 namespace exportd {
 
 boost::asio::awaitable<void> Deliveries::begin(std::uint32_t job, const std::string& batch, const std::string& key,
-                                               DeliveryRecord record) {
+                                               DeliveryRecord record, std::chrono::system_clock::time_point now) {
   co_await ledger_.delivering(batch, key, record);
-  active_[job] = {std::move(record), 0, {}};
+  active_[job] = {std::move(record), 0, now};
 }
 
 boost::asio::awaitable<DeliveryEnd> Deliveries::run(std::uint32_t job, const JobSpec& spec, const std::string& batch,
@@ -41,6 +41,7 @@ void Deliveries::complete(std::uint32_t job, JobResult& result, std::chrono::sys
   if (it == active_.end()) return;
   const auto& a = it->second;
   result.deliveries = a.runs;
+  if (a.started != std::chrono::system_clock::time_point{}) result.delivering_at = a.started;
   if (result.download_url.empty()) result.download_url = a.record.url;
   if (!a.record.file.empty() && !result.video)  // delivered, or delivery_failed: the file is kept, and named
     result.video = JobResult::Video{a.record.file, a.record.bytes, a.record.sha256};

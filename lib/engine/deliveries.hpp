@@ -28,7 +28,7 @@ class Deliveries {
   bool on() const { return deliverer_ != nullptr; }
   // The job is done and about to be delivered: its values journaled first.
   boost::asio::awaitable<void> begin(std::uint32_t job, const std::string& batch, const std::string& key,
-                                     DeliveryRecord record);
+                                     DeliveryRecord record, std::chrono::system_clock::time_point now);
   // A job the journal had delivering: delivered again with the values it had.
   void recovered(std::uint32_t job, DeliveryRecord record) { active_[job] = {std::move(record), 0, {}}; }
   // One run of its command.

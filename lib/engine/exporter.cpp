@@ -422,6 +422,8 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
   switch (event.kind) {
     case JobEvent::Kind::exported: {
       auto no_file = co_await downloader_.on_exported(index, event.download_url);
+      if (auto* d = downloader_.stage().find(index); d != nullptr && d->exported == std::chrono::system_clock::time_point{})
+        d->exported = time_.wall_now();
       if (no_file)
         co_await finish(index, *no_file);
       else
@@ -436,7 +438,8 @@ awaitable<void> Exporter::apply(std::uint32_t index, JobEvent event) {
         if (record.url.empty()) record.url = d->url;
         if (d->done) record = {record.url, d->done->path, d->done->sha256, d->done->bytes};
       }
-      co_await deliveries_.begin(index, jobs_.batch_id(job), jobs_.spec(job.spec).key, std::move(record));
+      co_await deliveries_.begin(index, jobs_.batch_id(job), jobs_.spec(job.spec).key, std::move(record),
+                                 time_.wall_now());
       break;
     }
     case JobEvent::Kind::succeeded:
@@ -464,6 +467,8 @@ awaitable<void> Exporter::finish(std::uint32_t index, const JobEvent& event) {
   auto r = job_result(job, jobs_.spec(job.spec), batch_id, event, downloader_.stage().find(index), submitted,
                       time_.wall_now());
   deliveries_.complete(index, r, time_.wall_now());
+  if (const auto* d = downloader_.stage().find(index); d != nullptr && d->exported != std::chrono::system_clock::time_point{})
+    r.exported_at = d->exported;
   co_await ledger_.ended(batch_id, r);
   metrics_->ended(r.status, event.download_failed);
   hooks_.forget_hint(index);

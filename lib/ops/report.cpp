@@ -78,8 +78,8 @@ svg text{font:11px system-ui,sans-serif;fill:#1d2330}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}
 </style>)";
 
-constexpr std::string_view queued_colour = "#c9d1de", exporting_colour = "#3d7bd9", succeeded_colour = "#2e9e5b",
-                           failed_colour = "#c0392b";
+constexpr std::string_view queued_colour = "#c9d1de", exporting_colour = "#3d7bd9", downloading_colour = "#41a8b8",
+                           delivering_colour = "#8e5cc4", succeeded_colour = "#2e9e5b", failed_colour = "#c0392b";
 
 struct Span {
   WallTime from{}, to{};
@@ -100,7 +100,9 @@ Span night_of(const std::vector<ReportJob>& jobs) {
 std::string legend() {
   std::string out = R"(<p class="legend">)";
   for (const auto& [colour, what] : {std::pair{queued_colour, "waiting to be sent"},
-                                     std::pair{exporting_colour, "exporting (and downloading)"},
+                                     std::pair{exporting_colour, "exporting"},
+                                     std::pair{downloading_colour, "downloading"},
+                                     std::pair{delivering_colour, "delivering"},
                                      std::pair{succeeded_colour, "succeeded"},
                                      std::pair{failed_colour, "failed or timed out"}})
     out += R"(<span><i style="background:)" + std::string(colour) + R"("></i>)" + what + "</span>";
@@ -154,10 +156,20 @@ std::string lanes(const std::vector<ReportJob>& jobs, const ReportOptions& o) {
       svg += R"(<rect x=")" + fmt(x(*j->queued)) + R"(" y=")" + fmt(y + 2) + R"(" width=")" +
              fmt(std::max(1.0, x(sent) - x(*j->queued))) + R"(" height="10" fill=")" + std::string(queued_colour) +
              R"("/>)";
-    if (j->submitted)
-      svg += R"(<rect x=")" + fmt(x(*j->submitted)) + R"(" y=")" + fmt(y + 2) + R"(" width=")" +
-             fmt(std::max(1.0, end_x - x(*j->submitted))) + R"(" height="10" fill=")" + std::string(exporting_colour) +
-             R"("/>)";
+    // Exporting, then downloading (a video), then delivering, each until the next began or the job ended.
+    const auto segment = [&](std::optional<WallTime> from, std::optional<WallTime> to, std::string_view colour,
+                             const char* what) {
+      if (!from) return;
+      const auto until = to.value_or(j->finished);
+      svg += R"(<rect class=")" + std::string(what) + R"(" x=")" + fmt(x(*from)) + R"(" y=")" + fmt(y + 2) +
+             R"(" width=")" + fmt(std::max(1.0, x(until) - x(*from))) + R"(" height="10" fill=")" +
+             std::string(colour) + R"("/>)";
+    };
+    const auto after_export = j->delivering ? j->delivering : std::optional<WallTime>{};
+    segment(j->submitted, j->exported ? j->exported : after_export, exporting_colour, "exporting");
+    if (j->exported && (!j->delivering || *j->delivering > *j->exported) && !j->file.empty())
+      segment(j->exported, j->delivering, downloading_colour, "downloading");
+    segment(j->delivering, std::nullopt, delivering_colour, "delivering");
     svg += R"(<rect x=")" + fmt(end_x - 2) + R"(" y=")" + fmt(y) + R"(" width="4" height="14" fill=")" +
            std::string(good ? succeeded_colour : failed_colour) + R"("/></g>)" + "\n";
     y += lane;
@@ -228,6 +240,8 @@ std::optional<ReportJob> report_job(const json::object& line) {
   j.batch = result_text(line, "batch");
   j.queued = batch_began(j.batch);
   j.submitted = parse_rfc3339(result_text(line, "submitted_at"));
+  j.exported = parse_rfc3339(result_text(line, "exported_at"));
+  j.delivering = parse_rfc3339(result_text(line, "delivering_at"));
   if (const auto* e = line.if_contains("error"); e != nullptr && e->is_object()) {
     j.code = result_text(e->as_object(), "code");
     j.message = result_text(e->as_object(), "message");

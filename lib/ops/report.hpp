@@ -32,6 +32,8 @@ struct ReportJob {
   std::uint32_t requests = 0, attempts = 0, row = 0;
   std::optional<WallTime> queued;     // its batch began (from the batch id's UTC stamp)
   std::optional<WallTime> submitted;  // the API accepted it
+  std::optional<WallTime> exported;   // its export seen finished (then downloading, delivering)
+  std::optional<WallTime> delivering; // its delivery command first started
   WallTime finished{};
 };
 // Nothing for a line that is not a job's result.

@@ -52,6 +52,8 @@ boost::json::object to_json(const JobResult& r) {
   o["attempts"] = r.attempts;
   o["requests"] = r.requests;
   if (r.row != 0) o["row"] = r.row;
+  if (r.exported_at) o["exported_at"] = rfc3339(*r.exported_at);
+  if (r.delivering_at) o["delivering_at"] = rfc3339(*r.delivering_at);
   if (r.delivered_at) o["delivered_at"] = rfc3339(*r.delivered_at);
   if (r.deliveries != 0) o["delivery_attempts"] = r.deliveries;
   if (r.video) {

@@ -42,6 +42,8 @@ struct JobResult {
   std::uint32_t requests = 0;
   std::uint32_t row = 0;  // a template job's CSV line (SPEC §12), 0 for any other
   // Delivery (SPEC §13): when its command succeeded, and how many runs it took.
+  std::optional<std::chrono::system_clock::time_point> exported_at;    // its export seen finished
+  std::optional<std::chrono::system_clock::time_point> delivering_at;  // its delivery command first started
   std::optional<std::chrono::system_clock::time_point> delivered_at;
   std::uint32_t deliveries = 0;
   // With downloads on, the video it left on disk.

@@ -80,6 +80,20 @@ TEST(Report, WhatAFileOrTheApiSaidIsEscaped) {
   EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
 }
 
+TEST(Report, ALaneShowsExportingDownloadingAndDeliveringEachFromItsStart) {
+  auto jobs = night(1, 0);
+  jobs[0].exported = *jobs[0].submitted + std::chrono::seconds(30);
+  jobs[0].delivering = *jobs[0].exported + std::chrono::seconds(20);
+  const auto page = render_report(jobs, options());
+  EXPECT_EQ(count(page, "class=\"exporting\""), 1u);
+  EXPECT_EQ(count(page, "class=\"downloading\""), 1u);
+  EXPECT_EQ(count(page, "class=\"delivering\""), 1u);
+  // Without those times (no downloads, no delivery) the export runs to the end.
+  const auto plain = render_report(night(1, 0), options());
+  EXPECT_EQ(count(plain, "class=\"downloading\""), 0u);
+  EXPECT_EQ(count(plain, "class=\"delivering\""), 0u);
+}
+
 TEST(Report, NothingInTheSpanSaysSo) {
   const auto page = render_report({}, options());
   EXPECT_NE(page.find("No job ended in this span."), std::string::npos);
