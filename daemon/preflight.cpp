@@ -61,6 +61,27 @@ std::string folder_problem(const std::string& dir) {
   return "cannot create " + dir + ": no folder of its path exists";
 }
 
+// Why `program` (a delivery command's argv[0]) cannot be run, or "": a path
+// must be an executable file; a bare name must be one in exportd's PATH,
+// which is the one the command gets.
+std::string program_problem(const std::string& program) {
+  const auto runnable = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+  };
+  if (program.find('/') != std::string::npos)
+    return runnable(program) ? "" : program + " is not an executable file";
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  for (std::size_t from = 0; from <= dirs.size();) {
+    const auto end = std::min(dirs.find(':', from), dirs.size());
+    const auto dir = dirs.substr(from, end - from);
+    if (!dir.empty() && runnable(dir + "/" + program)) return "";
+    from = end + 1;
+  }
+  return program + " is not found in PATH (" + dirs + "): install it, or name it by its full path";
+}
+
 Preflight preflight(const Config& c, PreflightFor purpose) {
   Preflight out;
   const auto& api = c.api;
@@ -91,6 +112,9 @@ Preflight preflight(const Config& c, PreflightFor purpose) {
   if (c.download.enabled())
     if (const auto why = folder_problem(c.download.dir); !why.empty())
       out.folder_problems.push_back(at(c, "download.dir", "download.dir: " + why));
+  if (c.deliver.enabled())
+    if (const auto why = program_problem(c.deliver.command.front()); !why.empty())
+      out.config_problems.push_back(at(c, "deliver.command", "deliver.command: " + why));
   return out;
 }
 

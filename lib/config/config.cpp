@@ -304,6 +304,7 @@ Result<Config> load_config(const std::string& path) {
     YamlMap m(*n, "deliver", diags);
     if (m.valid()) {
       auto& d = c.deliver;
+      note_place(c, "deliver.command", m, "command");
       if (auto v = m.string_list("command")) {
         // Checked against download.dir below, wherever that section stands in the file.
         d.command = std::move(*v);

@@ -79,11 +79,11 @@ TEST(Delivery, D02_AFailingOrHangingCommandIsRetriedThenTheJobFailsWithItsFileKe
            "  *) tr '\\0' '\\n' < /proc/$$/environ > \"$1/$EXPORTD_ID.env\" ;;\nesac\n");
   fs::permissions(ws.path("deliver.sh"), fs::perms::owner_all);
   fs::create_directories(ws.path("seen"));
+  // The key from the environment this time, so a leak would show.
   ws.write_config(sim.port(), false, "demo-key",
                   config(ws, "deliver:\n  command: [\"" + ws.path("deliver.sh") + "\", \"" + ws.path("seen") +
                                  "\"]\n  timeout: 1s\n"),
                   "  user_key_env: EXPORTD_TEST_KEY\n");
-  // The key from the environment this time, so a leak would show.
   auto text = Workspace::read(ws.path("config.yaml"));
   text.replace(text.find("  user_key_file: user_key\n"), 26, "");
   ws.write("config.yaml", text);
@@ -117,6 +117,33 @@ TEST(Delivery, D02_AFailingOrHangingCommandIsRetriedThenTheJobFailsWithItsFileKe
   EXPECT_EQ(env.find("demo-key"), std::string::npos) << env;
   EXPECT_EQ(env.find("EXPORTD_TEST_KEY"), std::string::npos) << env;
   for (const auto& token : sim.stats().issued_tokens) EXPECT_EQ(env.find(token), std::string::npos);
+}
+
+// The config with its key from the environment (so a leak through deliver.env can be tried).
+void write_env_key_config(const Workspace& ws, const std::string& extra) {
+  ws.write_config(1, false, "demo-key", extra, "  user_key_env: EXPORTD_TEST_KEY\n");
+  auto text = Workspace::read(ws.path("config.yaml"));
+  text.replace(text.find("  user_key_file: user_key\n"), 26, "");
+  ws.write("config.yaml", text);
+}
+
+// exportd check says what a delivery cannot do before a night is spent on it.
+TEST(Delivery, D03_CheckRefusesACommandThatCannotRun) {
+  Workspace ws("deliver-check");
+  write_env_key_config(ws, "download:\n  dir: " + ws.path("videos") +
+                               "\ndeliver:\n  command: [no-such-program-exportd, \"{file_path}\"]\n");
+  auto r = testing::run_process({testing::exportd_binary(), "check", "-c", ws.path("config.yaml")}, 30s,
+                                {"EXPORTD_TEST_KEY=k"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(ws.path("config.yaml") + ":9:12: deliver.command: no-such-program-exportd is not found in PATH"),
+            std::string::npos)
+      << r.err;
+  write_env_key_config(ws, "deliver:\n  command: [sh, \"{file_path}\", \"{nope}\"]\n  env: [EXPORTD_TEST_KEY]\n");
+  r = testing::run_process({testing::exportd_binary(), "check", "-c", ws.path("config.yaml")}, 30s,
+                           {"EXPORTD_TEST_KEY=k"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("{nope} is not a placeholder deliver.command knows"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("deliver.env must not pass EXPORTD_TEST_KEY"), std::string::npos) << r.err;
 }
 
 }  // namespace
