@@ -276,11 +276,21 @@ int main(int argc, char** argv) {
       runs += static_cast<int>(starts[id].size());
       again += starts[id].size() > 1;
     }
-    int left = 0;
-    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-      const auto cmd = testing::Workspace::read(e.path().string() + "/cmdline");
-      left += cmd.find(ws.path("deliver.sh")) != std::string::npos ||
-              cmd.find("archive:" + ws.path("remote")) != std::string::npos;
+    // Commands killed at the daemon's stop may take a moment to exit: looked for again for up to 10 s.
+    const auto count_left = [&] {
+      int n = 0;
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+        const auto cmd = testing::Workspace::read(e.path().string() + "/cmdline");
+        n += cmd.find(ws.path("deliver.sh")) != std::string::npos ||
+             cmd.find("archive:" + ws.path("remote")) != std::string::npos;
+      }
+      return n;
+    };
+    int left = count_left();
+    for (int i = 0; i < 500 && left > 0; ++i) {
+      std::this_thread::sleep_for(Millis(20));
+      left = count_left();
     }
     std::printf("  deliveries            %d runs; %d jobs delivered more than once (killed mid-delivery); "
                 "%d not delivered, %d remote files unequal, %d runs after the job's delivery was journaled, "
